@@ -1,0 +1,22 @@
+# The two commands of the README's quick start. Each bootstraps a pinned uv into .tools/,
+# installs the locked dependencies into .venv/, and is safe to run again.
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+UV := .tools/bin/uv
+HOME_DIR ?= .cyberwell
+
+.PHONY: demo test
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	touch $@
+
+demo: .venv/.synced
+	$(UV) run --locked --no-sync cyberwell --home $(HOME_DIR) demo $(ARGS)
+
+test: .venv/.synced
+	$(UV) run --locked --no-sync pytest $(ARGS)

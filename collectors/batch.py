@@ -1,0 +1,48 @@
+"""What every parser hands to the store: an Arrow table of normalised events and the rejects.
+
+Events are ECS-named, flattened with dots (``source.ip``), one column per field, scalars only
+(lists and objects that Sigma may need are kept as JSON text). Every table has the columns in
+``REQUIRED_COLUMNS``. Parsers do their bulk work in DuckDB or Arrow, not row by row in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+#: Columns every event carries, whatever its source.
+REQUIRED_COLUMNS: dict[str, pa.DataType] = {
+    "@timestamp": pa.timestamp("us", tz="UTC"),
+    "event.ingested": pa.timestamp("us", tz="UTC"),
+    "event.dataset": pa.string(),
+    "event.id": pa.string(),
+    "event.original": pa.string(),
+}
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    """A record that could not be parsed, kept verbatim with the reason."""
+
+    source: str  # the source kind, e.g. "entra-signins"
+    reason: str  # what was wrong, for a person to read
+    record: str  # the raw record as received
+    origin: str = ""  # where it came from: a file path and line, a host, ...
+
+
+@dataclass
+class ParsedBatch:
+    events: pa.Table
+    quarantined: list[Quarantined] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return self.events.num_rows
+
+
+def check_required(table: pa.Table) -> None:
+    """Raise if a parser forgot a required column; a programming error, not bad input."""
+    missing = [name for name in REQUIRED_COLUMNS if name not in table.column_names]
+    if missing:
+        raise ValueError(f"parsed events lack required columns: {', '.join(missing)}")

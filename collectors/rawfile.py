@@ -1,0 +1,24 @@
+"""Reading export files as they come: plain or gzip, whatever the file is called."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's content, decompressed when it is gzip (detected by magic bytes, not name)."""
+    data = Path(path).read_bytes()
+    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+
+
+def duckdb_compression(path: Path) -> str:
+    """The ``compression`` argument DuckDB's readers need for this file."""
+    return "gzip" if is_gzip(path) else "none"

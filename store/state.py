@@ -1,0 +1,161 @@
+"""The state database: SQLite in WAL mode, shared by every Cyberwell process on one home.
+
+It holds what is not an event: the segment catalogue, quarantined records, alerts, rule runs.
+WAL lets the ``serve`` daemon write while the dashboard and the CLI read. Schema changes are
+numbered migrations applied in order; ``PRAGMA user_version`` records how far a file has come.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+from collectors.batch import Quarantined
+
+MIGRATIONS: list[str] = [
+    # 1: the segment catalogue, quarantine, alerts and rule runs
+    """
+    CREATE TABLE segments (
+        id INTEGER PRIMARY KEY,
+        dataset TEXT NOT NULL,
+        day TEXT NOT NULL,
+        path TEXT NOT NULL UNIQUE,
+        min_ts INTEGER NOT NULL,          -- @timestamp range, microseconds since the epoch
+        max_ts INTEGER NOT NULL,
+        rows INTEGER NOT NULL,
+        columns TEXT NOT NULL,            -- JSON object: column -> DuckDB type
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX segments_by_time ON segments (dataset, max_ts, min_ts);
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        record TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        received_at TEXT NOT NULL
+    );
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,              -- deterministic: rule, group keys, window
+        rule_id TEXT NOT NULL,
+        rule_title TEXT NOT NULL,
+        severity TEXT NOT NULL,
+        tags TEXT NOT NULL,               -- JSON list
+        group_keys TEXT NOT NULL,         -- JSON object
+        first_seen TEXT NOT NULL,         -- event time of the first matched event (ISO, UTC)
+        last_seen TEXT NOT NULL,
+        event_ids TEXT NOT NULL,          -- JSON list of matched event ids
+        event_count INTEGER NOT NULL,
+        status TEXT NOT NULL DEFAULT 'new',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX alerts_by_time ON alerts (first_seen);
+    CREATE TABLE rule_runs (
+        id INTEGER PRIMARY KEY,
+        rule_id TEXT NOT NULL,
+        rule_title TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,             -- running, succeeded, failed
+        matched INTEGER NOT NULL DEFAULT 0,
+        alerts INTEGER NOT NULL DEFAULT 0,
+        error TEXT
+    );
+    CREATE INDEX rule_runs_by_rule ON rule_runs (rule_id, started_at);
+    """,
+    # 2 (detections): where each correlation's scan resumes, so overlapping runs and restarts
+    # choose the same windows; and alerts by rule for that lookup and for listing.
+    """
+    CREATE TABLE correlation_windows (
+        rule_id TEXT NOT NULL,
+        group_keys TEXT NOT NULL,         -- JSON object, keys sorted
+        window_start TEXT NOT NULL,       -- event time of the window's first event (ISO, UTC)
+        window_end TEXT NOT NULL,         -- event time of its last event
+        PRIMARY KEY (rule_id, group_keys, window_start)
+    );
+    CREATE INDEX correlation_windows_by_end ON correlation_windows (rule_id, window_end);
+    CREATE INDEX alerts_by_rule ON alerts (rule_id, last_seen);
+    """,
+]
+
+
+def utc_now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+class StateDB:
+    """One SQLite file; each call opens a short-lived connection so processes never share one."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            self._migrate(con)
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection in WAL mode; commits on success, rolls back on error, always closes."""
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        try:
+            con.row_factory = sqlite3.Row
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=FULL")  # a committed segment must survive power loss
+            con.execute("PRAGMA foreign_keys=ON")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE: writers queue here instead of failing half-way with SQLITE_BUSY."""
+        with self.connect() as con:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def _migrate(self, con: sqlite3.Connection) -> None:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in script.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
+                con.execute(f"PRAGMA user_version = {number}")
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    # -- quarantine -------------------------------------------------------------------------
+
+    def quarantine(self, records: Iterable[Quarantined]) -> int:
+        rows = [(q.source, q.reason, q.record, q.origin, utc_now_iso()) for q in records]
+        if rows:
+            with self.transaction() as con:
+                con.executemany(
+                    "INSERT INTO quarantine (source, reason, record, origin, received_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+        return len(rows)
+
+    def quarantined(self, limit: int = 100) -> list[sqlite3.Row]:
+        with self.connect() as con:
+            return con.execute(
+                "SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+
+    def quarantine_count(self) -> int:
+        with self.connect() as con:
+            return con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
