@@ -1,0 +1,250 @@
+"""Syslog framing and headers: where one message ends and what its header says.
+
+A syslog message is a header (RFC 3164 "BSD" or RFC 5424 "IETF") in front of a body that the
+appliance wrote (CEF, FortiGate key=value, PAN-OS CSV). Files and streams hold messages either one
+per line or octet-counted (RFC 6587: ``<length> <message>``). Appliances also send bodies with no
+header at all, and rsyslog writes files with a header but without the ``<PRI>``; all of these are
+read here. The header's clock is only a fallback: the body's own time is preferred by the callers.
+
+Times are returned as integer microseconds since the epoch (UTC) because that is what the Arrow
+columns are built from, and integers are cheaper than ``datetime`` objects per line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
+
+#: An RFC 3164 timestamp may be ahead of our clock by this much and still be this year: devices
+#: stamp local time (UTC+1 in a British summer, more elsewhere) and clocks drift. Without the
+#: allowance a message stamped a minute ahead would be put a whole year back.
+FUTURE_ALLOWANCE = timedelta(days=1)
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MONTHS = {m: i for i, m in enumerate(
+    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+
+# "<PRI>" must be 1-3 digits; a line starting with "<" that is not this is a bad PRI.
+_PRI = re.compile(r"<(\d{1,3})>")
+# RFC 3164 clock "Mmm dd hh:mm:ss" (day space-padded), with the year some devices add.
+_BSD_TIME = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d)(?: (\d{4}))? "
+    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?: |$)"
+)
+# RFC 3339 as in RFC 5424 and rsyslog's high-precision formats.
+_ISO_TIME = re.compile(
+    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))(?: |$)"
+)
+# A 3164 TAG: "app:" or "app[pid]:"; no "=", "," or "|" so that a body is never taken for one.
+_TAG = re.compile(r"([^\s:\[\]=,|]{1,48})(?:\[([^\]\s]{0,128})\])?:(?: |$)")
+# One RFC 5424 SD-ELEMENT: [id name="value" ...] where values escape '"', '\' and ']'.
+_SD_ELEMENT = re.compile(r'\[[^\s\]="]+(?: +[^\s\]="]+="[^"\\]*(?:\\.[^"\\]*)*")* *\]')
+# Octet counting: the frame length, one space, then the message (which starts with "<PRI>").
+_OCTET_COUNT = re.compile(rb"(\d{1,10}) (?=<)")
+_BLANK = re.compile(rb"\s*")
+
+
+class FrameError(ValueError):
+    """A message whose syslog header is malformed; the text says what is wrong."""
+
+
+class Header(NamedTuple):
+    """What the syslog header said; every field is None when the message had no header."""
+
+    priority: int | None
+    time_us: int | None  # microseconds since the epoch, UTC
+    hostname: str | None
+    appname: str | None
+    procid: str | None
+    msgid: str | None
+    body: str
+
+
+class Frame(NamedTuple):
+    """One message cut out of a byte stream, with the line it starts on (1-based)."""
+
+    lineno: int
+    data: bytes
+    error: str | None = None  # why the frame is unusable, e.g. a truncated octet count
+
+
+def parse_header(line: str, now: datetime) -> Header:
+    """Split ``line`` into its syslog header and body.
+
+    ``now`` (aware, UTC) places RFC 3164 clocks, which carry no year, in the latest year that is
+    not in the future. Raises ``FrameError`` for a malformed PRI, version or structured data.
+    """
+    pos = 0
+    priority = None
+    if line.startswith("<"):
+        match = _PRI.match(line)
+        if match is None:
+            raise FrameError(f"bad PRI: {line[:8]!r} is not '<' 1-3 digits '>'")
+        priority = int(match.group(1))
+        if priority > 191:
+            raise FrameError(f"bad PRI: {priority} is above 191 (facility 23, severity 7)")
+        pos = match.end()
+        if line.startswith("1 ", pos):
+            return _rfc5424(line, pos + 2, priority)
+    return _rfc3164(line, pos, priority, now)
+
+
+def _rfc5424(line: str, pos: int, priority: int) -> Header:
+    """``<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]`` ("-" is "none")."""
+    fields = line[pos:].split(" ", 5)
+    if len(fields) < 6:
+        raise FrameError("truncated RFC 5424 header: expected timestamp, host, app, procid, msgid")
+    stamp, hostname, appname, procid, msgid, rest = fields
+    time_us = None
+    if stamp != "-":
+        match = _ISO_TIME.fullmatch(stamp)
+        if match is None:
+            raise FrameError(f"bad RFC 5424 timestamp {stamp!r}")
+        time_us = _iso_us(stamp)
+    body = _skip_structured_data(rest)
+    if body.startswith("\ufeff"):  # RFC 5424 marks UTF-8 bodies with a BOM
+        body = body[1:]
+    return Header(priority, time_us, _nil(hostname), _nil(appname), _nil(procid), _nil(msgid), body)
+
+
+def _skip_structured_data(rest: str) -> str:
+    """The message after the STRUCTURED-DATA part, which Cyberwell does not keep."""
+    if rest == "-" or rest.startswith("- "):
+        return rest[2:]
+    pos = 0
+    while rest.startswith("[", pos):
+        match = _SD_ELEMENT.match(rest, pos)
+        if match is None:
+            raise FrameError("malformed RFC 5424 structured data")
+        pos = match.end()
+    if pos == 0:
+        raise FrameError(f"RFC 5424 structured data must be '-' or '[...]', got {rest[:16]!r}")
+    return rest[pos + 1:] if rest.startswith(" ", pos) else rest[pos:]
+
+
+def _rfc3164(line: str, pos: int, priority: int | None, now: datetime) -> Header:
+    """``[<PRI>]TIMESTAMP HOSTNAME [TAG[PID]:] MSG``, or after a PRI just the message.
+
+    Appliances (FortiGate among them) often send ``<PRI>`` followed straight by the body, and
+    rsyslog writes files without the ``<PRI>``: only a recognisable clock starts a header.
+    """
+    time_us = None
+    match = _BSD_TIME.match(line, pos)
+    if match is not None:
+        time_us = _bsd_us(match, now)
+    else:
+        match = _ISO_TIME.match(line, pos)
+        if match is None:
+            return Header(priority, None, None, None, None, None, line[pos:])
+        time_us = _iso_us(match.group(1))
+    pos = match.end()
+    hostname = None
+    space = line.find(" ", pos)
+    token = line[pos:] if space < 0 else line[pos:space]
+    if token and not any(c in token for c in "=,|:[]"):
+        # As rsyslog does, a token with ":" is the TAG of a header without HOSTNAME; one with
+        # "=", "," or "|" is already the appliance's body (key=value, CSV, CEF).
+        hostname = token
+        pos = len(line) if space < 0 else space + 1
+    appname = procid = None
+    tag = _TAG.match(line, pos)
+    if tag is not None and not line.startswith("CEF", pos):
+        appname, procid = tag.group(1), tag.group(2)
+        pos = tag.end()
+    return Header(priority, time_us, hostname, appname, procid, None, line[pos:])
+
+
+def _nil(value: str) -> str | None:
+    return None if value == "-" else value
+
+
+def _bsd_us(match: re.Match[str], now: datetime) -> int:
+    month, day, year, hh, mm, ss, frac = match.groups()
+    if year is not None:
+        return _clock_us(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
+    year = now.year
+    stamp = _clock_us(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
+    if stamp > _us(now + FUTURE_ALLOWANCE):
+        stamp = _clock_us(year - 1, _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
+    return stamp
+
+
+@lru_cache(maxsize=8192)
+def _clock_us(year: int, month: int, day: int, hh: int, mm: int, ss: int, frac: str | None) -> int:
+    """A wall-clock time read as UTC (3164 carries no zone); Feb 29 of a non-leap year fails."""
+    try:
+        stamp = datetime(year, month, day, hh, mm, ss, tzinfo=timezone.utc)
+    except ValueError as exc:
+        raise FrameError(f"bad RFC 3164 timestamp: {exc}") from None
+    return _us(stamp) + (int(frac.ljust(6, "0")) if frac else 0)
+
+
+@lru_cache(maxsize=8192)
+def _iso_us(text: str) -> int:
+    """RFC 3339 to epoch microseconds (``fromisoformat`` drops digits beyond microseconds)."""
+    try:
+        return _us(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise FrameError(f"bad timestamp {text!r}: {exc}") from None
+
+
+def _us(stamp: datetime) -> int:
+    delta = stamp - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def is_octet_counted(data: bytes) -> bool:
+    """Whether a stream starts with an octet-counted frame (``<length> <PRI>...``)."""
+    return _OCTET_COUNT.match(data, _BLANK.match(data).end()) is not None
+
+
+def split_lines(data: bytes) -> list[str]:
+    """A newline-delimited stream as its lines, decoded, without terminators (LF or CRLF).
+
+    Invalid UTF-8 becomes U+FFFD rather than costing the line. Blank lines are kept, so that
+    the caller can count them as rejects rather than lose them silently.
+    """
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")  # not splitlines(): U+2028 and friends may sit inside a message
+    if lines and lines[-1] == "":
+        lines.pop()  # the terminator of the last line opens no new line
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
+def split_frames(data: bytes) -> Iterator[Frame]:
+    """Cut an octet-counted stream (RFC 6587) into messages, frame by frame.
+
+    Each frame is either counted (``<length> <message>``) or ended by a newline, as RFC 6587
+    lets a receiver tell apart; a count that runs past the end is an error on its frame.
+    """
+    pos, lineno, end = 0, 1, len(data)
+    while pos < end:
+        count = _OCTET_COUNT.match(data, pos)
+        if count is not None:
+            start = count.end()
+            stop = start + int(count.group(1))
+            frame = data[start:stop]
+            error = None
+            if stop > end:
+                error = (f"truncated octet-counted frame: {count.group(1).decode()} octets"
+                         f" announced, {end - start} left")
+            yield Frame(lineno, frame, error)
+            lineno += data.count(b"\n", pos, min(stop, end))
+            pos = stop
+            if data.startswith(b"\r\n", pos):  # some senders end counted frames with a newline
+                pos += 2
+                lineno += 1
+            elif data.startswith(b"\n", pos):
+                pos += 1
+                lineno += 1
+            continue
+        newline = data.find(b"\n", pos)
+        stop = end if newline < 0 else newline
+        raw = data[pos:stop]
+        yield Frame(lineno, raw[:-1] if raw.endswith(b"\r") else raw)
+        pos, lineno = stop + 1, lineno + 1
