@@ -69,8 +69,8 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX rule_runs_by_rule ON rule_runs (rule_id, started_at);
     """,
-    # 2 (detections): where each correlation's scan resumes, so overlapping runs and restarts
-    # choose the same windows; and alerts by rule for that lookup and for listing.
+    # 2 (detections): the windows each correlation found, from which its next scan resumes so
+    # overlapping runs and restarts choose the same windows; and alerts by rule, for listing.
     """
     CREATE TABLE correlation_windows (
         rule_id TEXT NOT NULL,
