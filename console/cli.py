@@ -1,0 +1,246 @@
+"""The ``cyberwell`` command: the doors into every room.
+
+Each command reads the home and config once, opens the store, calls one room's public function
+and renders the result, as a table for people or as JSON with ``--json``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from collectors.replay import SOURCE_MODULES, UnknownSource, ingest
+from console import config as configuration
+from console import render
+from store import EmbeddedStore
+
+app = typer.Typer(
+    name="cyberwell",
+    help="SIEM-lite and Cyber Essentials Plus toolkit for a small Microsoft-cloud organisation.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+alerts_app = typer.Typer(help="Alerts raised by detections.", no_args_is_help=True)
+rules_app = typer.Typer(help="Detection rules.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Records that could not be parsed, with the reason.", no_args_is_help=True)
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(rules_app, name="rules")
+app.add_typer(quarantine_app, name="quarantine")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    home: Annotated[
+        Optional[Path],
+        typer.Option("--home", help="Data and config folder [env: CYBERWELL_HOME; default ~/.cyberwell]."),
+    ] = None,
+    config_file: Annotated[
+        Optional[Path], typer.Option("--config", help="Config file [default: HOME/cyberwell.toml].")
+    ] = None,
+) -> None:
+    resolved = configuration.resolve_home(home)
+    try:
+        ctx.obj = configuration.load(resolved, config_file)
+    except configuration.ConfigError as error:
+        fail(str(error))
+
+
+def fail(message: str, code: int = 2) -> None:
+    render.console.print(render.Text(f"error: {message}", style="bold red"))
+    raise typer.Exit(code)
+
+
+def open_store(cfg: configuration.Config) -> EmbeddedStore:
+    if cfg.store_backend != "embedded":
+        fail(f"store.backend {cfg.store_backend!r} is not available yet; use 'embedded'")
+    return EmbeddedStore(cfg.home)
+
+
+def parse_time(value: Optional[str], option: str) -> Optional[datetime]:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{option}: expected an ISO 8601 time such as 2026-11-20T09:00:00Z, got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+# -- ingest ---------------------------------------------------------------------------------
+
+
+@app.command("ingest")
+def ingest_command(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(help="Export files (plain or gzip).")],
+    source: Annotated[
+        str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_MODULES)}.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Replay export files through the parsers into the store."""
+    store = open_store(ctx.obj)
+    try:
+        result = ingest(store, paths, source)
+    except (UnknownSource, FileNotFoundError) as error:
+        fail(str(error))
+    if as_json:
+        render.emit_json({"ingested": result.ingested, "quarantined": result.quarantined,
+                          "duplicates": result.duplicates, "files": result.files})
+        return
+    render.console.print(
+        render.table(
+            "Ingested",
+            ["file", "ingested", "duplicates", "quarantined"],
+            [(f["path"], f["ingested"], f["duplicates"], f["quarantined"]) for f in result.files],
+        )
+    )
+    if result.quarantined:
+        render.console.print("See them with: cyberwell quarantine list")
+
+
+# -- detect and alerts ----------------------------------------------------------------------
+
+
+def stored_window(store: EmbeddedStore) -> tuple[datetime, datetime]:
+    span = store.time_range()
+    if span is None:
+        now = datetime.now(timezone.utc)
+        return now - timedelta(days=1), now
+    return span[0], span[1] + timedelta(microseconds=1)
+
+
+@app.command("detect")
+def detect_command(
+    ctx: typer.Context,
+    start: Annotated[Optional[str], typer.Option("--from", help="Window start (ISO 8601) [default: oldest stored event].")] = None,
+    end: Annotated[Optional[str], typer.Option("--to", help="Window end, exclusive [default: newest stored event].")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run every rule over a time window and store the alerts."""
+    from detections import run_detections
+
+    cfg = ctx.obj
+    store = open_store(cfg)
+    default_start, default_end = stored_window(store)
+    window_start = parse_time(start, "--from") or default_start
+    window_end = parse_time(end, "--to") or default_end
+    report = run_detections(store, list(cfg.rule_dirs), window_start, window_end)
+    if as_json:
+        render.emit_json(report.to_dict())
+        return
+    show_detection_report(report)
+
+
+def show_detection_report(report) -> None:
+    data = report.to_dict()
+    render.console.print(
+        render.Text(
+            f"{len(data['rules'])} rules run over {data['start']} .. {data['end']}: "
+            f"{data['alerts_new']} new alerts, {data['alerts_updated']} updated."
+        )
+    )
+    failed = [rule for rule in data["rules"] if rule["status"] != "succeeded"]
+    if failed:
+        render.console.print(render.table("Rules that failed", ["rule", "error"], [(r["title"], r.get("error")) for r in failed]))
+    if data["problems"]:
+        render.console.print(render.table("Rules not run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]))
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    severity: Annotated[Optional[str], typer.Option("--severity", help="Only this severity or above.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
+    as_json: JsonFlag = False,
+) -> None:
+    """List stored alerts."""
+    from store.alerts import list_alerts
+
+    store = open_store(ctx.obj)
+    alerts = list_alerts(store.state, severity_at_least=severity, limit=limit)
+    if as_json:
+        render.emit_json([alert.to_dict() for alert in alerts])
+        return
+    render.console.print(alerts_table(alerts))
+
+
+def alerts_table(alerts, title: str = "Alerts"):
+    return render.table(
+        title,
+        ["first seen", "severity", "rule", "group", "events"],
+        [
+            (a.first_seen, render.severity(a.severity), a.rule_title, a.group_keys, a.event_count)
+            for a in alerts
+        ],
+    )
+
+
+# -- rules and quarantine -------------------------------------------------------------------
+
+
+@rules_app.command("list")
+def rules_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
+    """List the rules that load and convert, and those that don't with the reason."""
+    from detections import load_rules
+
+    loaded = load_rules(list(ctx.obj.rule_dirs))
+    if as_json:
+        render.emit_json(loaded.to_dict())
+        return
+    data = loaded.to_dict()
+    render.console.print(render.table("Rules", ["id", "title", "level", "kind"], [(r["id"], r["title"], r["level"], r["kind"]) for r in data["rules"]]))
+    if data["problems"]:
+        render.console.print(render.table("Rules that cannot run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]))
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Show quarantined records with their reasons."""
+    store = open_store(ctx.obj)
+    rows = [dict(row) for row in store.state.quarantined(limit)]
+    if as_json:
+        render.emit_json({"total": store.state.quarantine_count(), "records": rows})
+        return
+    render.console.print(
+        render.table(
+            f"Quarantine ({store.state.quarantine_count()} records)",
+            ["received", "source", "origin", "reason", "record"],
+            [(r["received_at"], r["source"], r["origin"], r["reason"], r["record"][:200]) for r in rows],
+        )
+    )
+
+
+# -- demo -----------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    ctx: typer.Context,
+    size: Annotated[int, typer.Option("--size", help="About how many events to generate.")] = 100_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same scenario.")] = 7,
+    as_json: JsonFlag = False,
+) -> None:
+    """Generate the demo council tenant, ingest it through the parsers, detect, show the alerts."""
+    from console.demo import run_demo
+
+    outcome = run_demo(ctx.obj, size=size, seed=seed, progress=None if as_json else render.console)
+    if as_json:
+        render.emit_json(outcome.to_dict())
+        return
+    outcome.show(render.console)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

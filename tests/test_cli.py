@@ -1,0 +1,98 @@
+"""The ``cyberwell`` command as a user runs it: help, home, config errors, ingest, quarantine."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from console.cli import app
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+
+
+def signin(i: int) -> dict:
+    return {
+        "id": f"00000000-0000-0000-0000-{i:012d}",
+        "createdDateTime": f"2026-11-16T09:{i % 60:02d}:00Z",
+        "userPrincipalName": f"user{i}@westbrook-dc.gov.uk",
+        "userId": f"u-{i}",
+        "userDisplayName": f"User {i}",
+        "ipAddress": "81.2.69.160",
+        "appDisplayName": "Office 365 Exchange Online",
+        "clientAppUsed": "Browser",
+        "conditionalAccessStatus": "success",
+        "isInteractive": True,
+        "status": {"errorCode": 0, "failureReason": None, "additionalDetails": None},
+        "location": {"city": "London", "state": "London", "countryOrRegion": "GB"},
+    }
+
+
+def run(*args: str, env: dict | None = None):
+    return runner.invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["ingest"], ["detect"], ["alerts", "list"], ["rules", "list"], ["quarantine", "list"], ["demo"]],
+)
+def test_every_command_has_help(command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage" in result.output
+
+
+def test_the_installed_command_runs():
+    cyberwell = Path(sys.executable).parent / "cyberwell"
+    out = subprocess.run([str(cyberwell), "--help"], capture_output=True, text=True, check=True)
+    assert "ingest" in out.stdout and "detect" in out.stdout
+
+
+def test_ingest_reports_counts_as_json_and_is_idempotent(tmp_path):
+    export = tmp_path / "signins.ndjson.gz"
+    lines = [orjson.dumps(signin(i)) for i in range(20)] + [b"{not json"]
+    export.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    home = tmp_path / "home"
+    first = run("--home", str(home), "ingest", str(export), "--source", "entra-signins", "--json")
+    assert first.exit_code == 0, first.output
+    assert {k: json.loads(first.output)[k] for k in ("ingested", "quarantined", "duplicates")} == {
+        "ingested": 20, "quarantined": 1, "duplicates": 0}
+    second = run("--home", str(home), "ingest", str(export), "--source", "entra-signins", "--json")
+    assert json.loads(second.output)["duplicates"] == 20
+    assert json.loads(second.output)["ingested"] == 0
+    listed = run("--home", str(home), "quarantine", "list", "--json")
+    records = json.loads(listed.output)["records"]
+    assert records and all(r["record"] == "{not json" for r in records)
+    assert all(r["reason"] for r in records)
+
+
+def test_home_comes_from_the_environment(tmp_path):
+    export = tmp_path / "one.ndjson"
+    export.write_bytes(orjson.dumps(signin(1)) + b"\n")
+    home = tmp_path / "from-env"
+    result = run("ingest", str(export), "--source", "entra-signins", "--json", env={"CYBERWELL_HOME": str(home)})
+    assert result.exit_code == 0, result.output
+    assert (home / "state.sqlite").is_file()
+
+
+def test_an_unknown_source_kind_is_named_with_the_choices(tmp_path):
+    export = tmp_path / "x.json"
+    export.write_text("{}")
+    result = run("--home", str(tmp_path), "ingest", str(export), "--source", "splunk")
+    assert result.exit_code == 2
+    assert "unknown source kind 'splunk'" in result.output and "entra-signins" in result.output
+
+
+def test_a_bad_config_names_the_key_and_what_it_expected(tmp_path):
+    (tmp_path / "cyberwell.toml").write_text('[store]\nbackend = "mongodb"\n')
+    result = run("--home", str(tmp_path), "alerts", "list")
+    assert result.exit_code == 2
+    assert "store.backend" in result.output and "'embedded'" in result.output
