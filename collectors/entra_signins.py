@@ -1,0 +1,791 @@
+"""Entra ID sign-ins as Microsoft Graph writes them → ``azure.signinlogs`` (source ``entra-signins``).
+
+Accepted, told apart by content (gzip by its magic bytes, not its name):
+
+* NDJSON: one Graph ``signIn`` object per line, or one diagnostic-settings record per line
+  (``{"category": "SignInLogs", "properties": {...signIn...}, "time": ...}``), or lines that are
+  themselves containers (``{"records": [...]}`` as an Event Hub capture writes them, a Graph page);
+* one JSON document: a single ``signIn`` (pretty-printed too), a Graph page
+  ``{"value": [...], "@odata.nextLink": ...}``, a diagnostic export ``{"records": [...]}``, or an
+  array of any of these.
+
+How the work is split, for speed: Python frames the file (finds line ends in a memory map, or
+unwraps one document with orjson) into an Arrow array of raw record texts; Arrow later trims
+them into ``event.original``. One SQL SELECT (:func:`graph_sql`) computes every column and a
+quarantine reason from a relation ``fields`` of parsed sign-ins, which comes either from DuckDB's
+own NDJSON reader over the file (the fast path: parallel, strict, one parse per line) or from
+``json_transform`` over the framed texts (any shape, any damage). A file the fast path cannot
+read exactly goes the second way; both give the same columns. Python touches records one at a
+time only when they are rejected.
+
+Decisions, so a reader need not guess:
+
+* ``@timestamp`` is the sign-in's ``createdDateTime``, also inside a diagnostic record (whose
+  ``time`` is only the fallback): the same sign-in then lands on the same instant, and the same
+  day partition, whichever way it was exported.
+* ``event.id`` is the sign-in ``id`` (diagnostic records too: the id inside ``properties``), so a
+  sign-in fetched from Graph and exported by diagnostic settings is stored once. Without an id it
+  is the SHA-256 (hex) of ``event.original``.
+* ``event.original`` is the NDJSON line as it was (without its line end); a record taken out of
+  a larger document is re-serialised compactly by orjson.
+* Empty strings are stored as null: Graph writes ``""`` where Log Analytics' CSV has no value at
+  all, and a rule should not have to know which source a sign-in came from.
+* ``azure.signinlogs.category``: the diagnostic record's ``category``; else from
+  ``signInEventTypes``; else ``isInteractive`` (false with no user but a service principal:
+  ``ServicePrincipalSignInLogs``); else null.
+* Quarantined, with the reason: a line that is not UTF-8 or not JSON, JSON that is not an object,
+  a diagnostic record of another category (``AuditLogs``...), a record without a readable
+  ``createdDateTime``. Blank lines are not records and are skipped. A file that cannot be read at
+  all (corrupt gzip, a broken JSON document) becomes one quarantined record for the file; a
+  truncated gzip keeps what decompressed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import mmap
+import zlib
+from array import array
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.batch import ParsedBatch, Quarantined, check_required
+from collectors.rawfile import GZIP_MAGIC
+from collectors.signin_schema import COLUMNS, DATASET, SQL_COLUMNS, conform, empty
+
+SOURCE = "entra-signins"
+
+__all__ = [
+    "COLUMNS",
+    "DATASET",
+    "SOURCE",
+    "connect",
+    "finish",
+    "frame",
+    "line_offsets",
+    "parse_file",
+    "parse_json_records",
+    "read_content",
+]
+
+_BOM = b"\xef\xbb\xbf"
+#: Arrow batches handed to DuckDB; several, so both cores parse.
+_CHUNK = 65_536
+
+# --- framing: bytes → raw record texts ------------------------------------------------------
+
+
+@dataclass
+class Framed:
+    """Raw record texts of one file and where each came from.
+
+    ``raw`` holds NDJSON lines with their line end still attached (cutting it off would copy the
+    whole file; JSON parsing ignores it, and :func:`_originals` trims it once for the survivors).
+    """
+
+    path: Path
+    raw: pa.Array  # large_string
+    lines: list[int] | None = None  # line of each record; None: record i is on line i + 1
+    pointers: list[str] | None = None  # where in its document each record sits, or None
+    quarantined: list[Quarantined] = field(default_factory=list)
+    whole_lines: bool = False  # the records are the file's lines, every one of them, as they are
+    trimmed: pa.ChunkedArray | None = None  # every text without its line end, when made ahead
+
+    def origin(self, row: int) -> str:
+        line = self.lines[row] if self.lines is not None else row + 1
+        pointer = self.pointers[row] if self.pointers is not None else None
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return f"{where} {pointer}" if pointer else where
+
+
+def read_content(path: Path, source: str) -> tuple[bytes | mmap.mmap, list[Quarantined]]:
+    """The file's bytes, gunzipped when gzip. A damaged gzip keeps what could be decompressed."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != GZIP_MAGIC:
+            if handle.seek(0, 2) == 0:
+                return b"", []
+            # Mapped, not read: no copy, and pages come straight from the page cache.
+            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), []
+        handle.seek(0)
+        compressed = handle.read()
+    try:
+        return gzip.decompress(compressed), []
+    except (OSError, EOFError, zlib.error) as exc:
+        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        try:
+            partial = inflater.decompress(compressed)
+        except zlib.error:
+            partial = b""
+        reason = f"gzip stream damaged after {len(partial)} decompressed bytes: {exc}"
+        return partial, [Quarantined(source, reason, "", str(path))]
+
+
+def line_offsets(data: bytes | mmap.mmap, start: int) -> array:
+    """Start offset of every line, then the end: the offsets of an Arrow string array.
+
+    Each line keeps its line end: cutting it off here would copy the whole file, which costs
+    more than trimming the survivors once (:func:`_originals`); JSON parsing ignores it.
+    """
+    offsets = array("q", [start])
+    append, find, pos = offsets.append, data.find, start
+    while (end := find(b"\n", pos)) >= 0:
+        pos = end + 1
+        append(pos)
+    if pos < len(data):
+        append(len(data))
+    return offsets
+
+
+def _as_utf8(binary: pa.Array, path: Path, source: str) -> tuple[pa.Array, list[Quarantined]]:
+    """The lines as strings. Lines that are not UTF-8 are quarantined and left blank."""
+    try:
+        return binary.cast(pa.large_string()), []
+    except pa.ArrowInvalid:
+        pass
+    texts, bad = [], []
+    for index, value in enumerate(binary.to_pylist()):
+        try:
+            texts.append(value.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            texts.append("")
+            record = value.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
+            reason = f"not valid UTF-8: byte 0x{value[exc.start]:02x} at column {exc.start + 1}"
+            bad.append(Quarantined(source, reason, record, f"{path}:{index + 1}"))
+    return pa.array(texts, pa.large_string()), bad
+
+
+def _first_text(data: bytes | mmap.mmap, start: int) -> int | None:
+    """Where the first byte that is not white space is; None for a blank file."""
+    for block in range(start, len(data), 65_536):
+        chunk = data[block : block + 65_536]
+        stripped = chunk.lstrip()
+        if stripped:
+            return block + len(chunk) - len(stripped)
+    return None
+
+
+def _first_line_is_json(data: bytes | mmap.mmap, start: int) -> bool:
+    end = data.find(b"\n", start)
+    try:
+        orjson.loads(data[start : end if end >= 0 else len(data)])
+        return True
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _unwrap(value: Any, pointer: str = "$") -> Iterator[tuple[str, Any]]:
+    """Records inside a container: an array, a Graph page, a diagnostic export, an LA response."""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            yield f"{pointer}[{index}]", item
+        return
+    if isinstance(value, dict):
+        for key in ("value", "records"):
+            if isinstance(value.get(key), list):
+                for index, item in enumerate(value[key]):
+                    yield f"{pointer}.{key}[{index}]", item
+                return
+        if isinstance(value.get("tables"), list):
+            yield from _unwrap_tables(value["tables"], pointer)
+            return
+    yield pointer, value
+
+
+def _unwrap_tables(tables: list, pointer: str) -> Iterator[tuple[str, Any]]:
+    """The Log Analytics query API's ``{"tables": [{"columns": [...], "rows": [[...]]}]}``."""
+    for t, table in enumerate(tables):
+        if not isinstance(table, dict):
+            yield f"{pointer}.tables[{t}]", table
+            continue
+        names = [c.get("name") if isinstance(c, dict) else c for c in table.get("columns") or []]
+        for r, row in enumerate(table.get("rows") or []):
+            where = f"{pointer}.tables[{t}].rows[{r}]"
+            yield where, dict(zip(names, row)) if isinstance(row, list) else row
+
+
+def _is_container(value: Any) -> bool:
+    """An array holding objects (or nothing), or an object holding the records of a page."""
+    if isinstance(value, list):
+        return not value or any(isinstance(item, dict) for item in value)
+    return isinstance(value, dict) and any(isinstance(value.get(k), list) for k in ("value", "records", "tables"))
+
+
+class _Verbatim(str):
+    """A record's text to be kept as it is, not a JSON string value to serialise."""
+
+
+def _records_of(items: list[tuple[int | None, str | None, Any]], path: Path) -> Framed:
+    """Records (line, pointer, value) as texts: values serialised compactly, verbatim ones kept."""
+    raw = [item if isinstance(item, _Verbatim) else orjson.dumps(item).decode() for _, _, item in items]
+    return Framed(
+        path,
+        pa.array(raw, pa.large_string()),
+        lines=[line for line, _, _ in items],
+        pointers=[pointer for _, pointer, _ in items],
+    )
+
+
+def frame(path: Path, source: str) -> Framed:
+    """Split a file into raw record texts: NDJSON lines, or the records of one JSON document."""
+    path = Path(path)
+    data, quarantined = read_content(path, source)
+    start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
+    text = _first_text(data, start)
+    if text is None:
+        return Framed(path, pa.array([], pa.large_string()), quarantined=quarantined)
+    if not _first_line_is_json(data, text):
+        document = _whole_document(data, start, path, source)
+        if document is not None:
+            document.quarantined[:0] = quarantined
+            return document
+    offsets = line_offsets(data, start)
+    binary = pa.Array.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    raw, bad = _as_utf8(binary, path, source)
+    return Framed(path, raw, quarantined=quarantined + bad, whole_lines=not quarantined and not bad)
+
+
+def _whole_document(data, start: int, path: Path, source: str) -> Framed | None:
+    """The file as one (pretty-printed) JSON document; None when it reads better as NDJSON."""
+    text = data[start:]
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        if _looks_like_ndjson(data, start):
+            return None
+        document = _lenient(text)
+        if document is None:
+            framed = Framed(path, pa.array([], pa.large_string()))
+            record = bytes(text).decode("utf-8", "backslashreplace")
+            framed.quarantined.append(Quarantined(source, f"not a JSON document: {exc}", record, str(path)))
+            return framed
+    return _records_of([(None, pointer, item) for pointer, item in _unwrap(document)], path)
+
+
+def _lenient(text: bytes) -> Any:
+    """The document as DuckDB's JSON parser reads it, or None.
+
+    It accepts trailing commas, as in Microsoft's own Graph documentation samples, and the
+    NDJSON lines DuckDB reads are held to the same rule.
+    """
+    con = duckdb.connect()
+    try:
+        minified = con.execute("SELECT json(?::VARCHAR)", [bytes(text).decode("utf-8")]).fetchone()[0]
+        return orjson.loads(minified)
+    except (duckdb.Error, UnicodeDecodeError, orjson.JSONDecodeError, TypeError):
+        return None
+    finally:
+        con.close()
+
+
+def _looks_like_ndjson(data, start: int) -> bool:
+    """A broken first line followed by a line that is a JSON object on its own: NDJSON."""
+    lines = bytes(data[start : start + 1_048_576]).split(b"\n")[1:]
+    return any(_is_object(line) for line in lines[:-1] if line.strip())
+
+
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False
+
+
+# --- normalisation: one SQL over the raw texts ----------------------------------------------
+
+V = "VARCHAR"
+
+#: What ``json_transform`` takes out of a ``signIn``; leaves are text, cast in SQL, so a value of
+#: an unexpected type becomes null in its column instead of failing the record.
+SIGNIN_STRUCT: dict[str, Any] = {
+    "id": V,
+    "createdDateTime": V,
+    "userPrincipalName": V,
+    "userId": V,
+    "userDisplayName": V,
+    "ipAddress": V,
+    "location": {"countryOrRegion": V, "city": V, "state": V},
+    "userAgent": V,
+    "homeTenantId": V,
+    "resourceTenantId": V,
+    "signInEventTypes": V,
+    "isInteractive": V,
+    "servicePrincipalId": V,
+    "status": {"errorCode": V, "failureReason": V, "additionalDetails": V},
+    "appId": V,
+    "appDisplayName": V,
+    "resourceDisplayName": V,
+    "clientAppUsed": V,
+    "conditionalAccessStatus": V,
+    "authenticationRequirement": V,
+    "authenticationProtocol": V,
+    "riskState": V,
+    "riskLevelDuringSignIn": V,
+    "riskLevelAggregated": V,
+    "deviceDetail": {
+        "deviceId": V,
+        "displayName": V,
+        "operatingSystem": V,
+        "browser": V,
+        "isCompliant": V,
+        "isManaged": V,
+        "trustType": V,
+    },
+    "networkLocationDetails": "JSON",
+    "authenticationDetails": "JSON",
+    "appliedConditionalAccessPolicies": "JSON",
+    "correlationId": V,
+}
+
+#: A diagnostic-settings record: the sign-in under ``properties`` plus the envelope's fields.
+RECORD_STRUCT: dict[str, Any] = {
+    "properties": SIGNIN_STRUCT,
+    "category": V,
+    "time": V,
+    "tenantId": V,
+    "resultType": V,
+    "resultDescription": V,
+    "callerIpAddress": V,
+    "location": V,
+}
+
+#: Diagnostic-settings categories that carry sign-ins.
+SIGNIN_CATEGORIES = (
+    "SignInLogs",
+    "NonInteractiveUserSignInLogs",
+    "ServicePrincipalSignInLogs",
+    "ManagedIdentitySignInLogs",
+)
+
+
+def _bare_signin() -> str:
+    """A bare ``signIn`` in the record's shape, so both shapes share one struct type."""
+    envelope = ", ".join(f"'{k}': NULL::VARCHAR" for k in RECORD_STRUCT if k != "properties")
+    return f"{{'properties': json_transform(raw, '{json.dumps(SIGNIN_STRUCT)}'), {envelope}}}"
+
+
+def read_json_columns(struct: dict[str, Any]) -> str:
+    """``struct`` as the ``columns`` argument of DuckDB's ``read_json``."""
+
+    def sql_type(value: Any) -> str:
+        if isinstance(value, dict):
+            return "STRUCT(" + ", ".join(f'"{k}" {sql_type(v)}' for k, v in value.items()) + ")"
+        return value
+
+    return "{" + ", ".join(f"'{k}': '{sql_type(v)}'" for k, v in struct.items()) + "}"
+
+
+def _text(expr: str) -> str:
+    return f"NULLIF({expr}, '')"
+
+
+_CATEGORIES_SQL = ", ".join(f"'{c}'" for c in SIGNIN_CATEGORIES)
+
+#: Which records are what, when every text is checked to be JSON first. Nested CASEs, not
+#: AND/OR: DuckDB skips a WHEN's rows that an earlier one took, but evaluates both sides of AND
+#: and OR, and every json_* call parses the text again. strpos, not contains: a needle that
+#: starts with a quote is slow to find in JSON.
+_SHAPE_CHECKED = """
+        CASE
+            WHEN NOT json_valid(raw) THEN
+                CASE WHEN trim(raw, ' ' || chr(9) || chr(10) || chr(13)) = '' THEN 'blank' ELSE 'json' END
+            WHEN strpos(raw, 'properties"') > 0 THEN
+                CASE WHEN json_type(raw, '$.properties') = 'OBJECT' THEN 'record'
+                     WHEN starts_with(raw, '{') THEN 'signin'
+                     WHEN json_type(raw) = 'OBJECT' THEN 'signin'
+                     ELSE 'object' END
+            WHEN starts_with(raw, '{') THEN 'signin'
+            WHEN json_type(raw) = 'OBJECT' THEN 'signin'
+            ELSE 'object'
+        END"""
+
+#: The same, trusting that a text starting with ``{`` is JSON: one parse per record instead of
+#: two. ``json_transform`` fails the query on the first one that is not.
+_SHAPE_TRUSTING = f"""
+        CASE
+            WHEN strpos(raw, 'properties"') > 0 THEN {_SHAPE_CHECKED}
+            WHEN starts_with(raw, '{{') THEN 'signin'
+            ELSE {_SHAPE_CHECKED}
+        END"""
+
+#: Columns of ``fields`` besides the sign-in ``p``, null where a source has no envelope.
+_ENVELOPE = ("category", "time", "tenantId", "resultType", "resultDescription", "callerIpAddress", "location")
+
+
+def _fields_from_records(checked: bool) -> str:
+    """``fields`` from ``records(_row, raw)``: bare ``signIn`` objects and diagnostic records."""
+    envelope = ", ".join(f'j."{k}" AS "envelope_{k}"' for k in _ENVELOPE)
+    return f"""
+shaped AS (
+    SELECT _row, raw, {_SHAPE_CHECKED if checked else _SHAPE_TRUSTING} AS shape FROM records
+),
+parsed AS (
+    SELECT _row, shape,
+        CASE WHEN shape = 'object' THEN json_type(raw) END AS json_kind,
+        CASE shape
+            WHEN 'signin' THEN {_bare_signin()}
+            WHEN 'record' THEN json_transform(raw, '{json.dumps(RECORD_STRUCT)}')
+        END AS j
+    FROM shaped
+),
+fields AS (
+    SELECT _row, shape, json_kind, j.properties AS p, {envelope} FROM parsed
+)"""
+
+
+def _fields_from_file(path: str, compression: str) -> str:
+    """``fields`` read by DuckDB's own NDJSON reader from a file of bare ``signIn`` objects."""
+    envelope = ", ".join(f'NULL::VARCHAR AS "envelope_{k}"' for k in _ENVELOPE)
+    return f"""
+fields AS (
+    SELECT NULL::BIGINT AS _row, 'signin' AS shape, NULL::VARCHAR AS json_kind, r AS p, {envelope}
+    FROM read_json('{path}', format = 'newline_delimited', compression = '{compression}',
+                   columns = {read_json_columns(SIGNIN_STRUCT)}) r
+)"""
+
+
+def graph_sql(fields: str) -> str:
+    """From ``fields`` (a sign-in ``p`` and its envelope) to every SQL column, plus ``_row``,
+    ``_problem`` (blank, json, object, category, time) and ``_reason`` for a person."""
+    not_signin = f"envelope_category NOT IN ({_CATEGORIES_SQL})"
+    return f"""
+WITH {fields},
+computed AS (
+    SELECT *,
+        coalesce(TRY_CAST(p.createdDateTime AS TIMESTAMPTZ), TRY_CAST(envelope_time AS TIMESTAMPTZ)) AS ts,
+        coalesce(p.createdDateTime, envelope_time) AS ts_text,
+        {_text("coalesce(p.status.errorCode, envelope_resultType)")} AS result_type,
+        {_text("p.userPrincipalName")} AS upn
+    FROM fields
+)
+SELECT
+    _row,
+    CASE
+        WHEN shape IN ('blank', 'json', 'object') THEN shape
+        WHEN {not_signin} THEN 'category'
+        WHEN ts IS NULL THEN 'time'
+    END AS _problem,
+    CASE
+        WHEN shape = 'json' THEN 'not valid JSON'
+        WHEN shape = 'object' THEN 'a JSON ' || CASE json_kind WHEN 'ARRAY' THEN 'array'
+            WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null'
+            ELSE 'number' END || ', not an object'
+        WHEN {not_signin} THEN concat('diagnostic record of category "', envelope_category, '", not a sign-in log')
+        WHEN ts_text IS NULL THEN 'no createdDateTime'
+        WHEN ts IS NULL THEN concat('createdDateTime "', left(ts_text, 64), '" is not a timestamp')
+    END AS _reason,
+    ts AS "@timestamp",
+    '{DATASET}' AS "event.dataset",
+    {_text("p.id")} AS "event.id",
+    'event' AS "event.kind",
+    'authentication' AS "event.category",
+    'sign-in' AS "event.action",
+    CASE WHEN result_type IS NULL THEN NULL
+         WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END AS "event.outcome",
+    lower(upn) AS "user.name",
+    {_text("p.userId")} AS "user.id",
+    {_text("p.userDisplayName")} AS "user.full_name",
+    CASE WHEN contains(upn, '@') THEN {_text("lower(split_part(upn, '@', -1))")} END AS "user.domain",
+    {_text("coalesce(p.ipAddress, envelope_callerIpAddress)")} AS "source.ip",
+    {_text("coalesce(NULLIF(p.location.countryOrRegion, ''), envelope_location)")} AS "source.geo.country_iso_code",
+    {_text("p.location.city")} AS "source.geo.city_name",
+    {_text("p.location.state")} AS "source.geo.region_name",
+    {_text("p.userAgent")} AS "user_agent.original",
+    {_text("coalesce(NULLIF(p.homeTenantId, ''), NULLIF(p.resourceTenantId, ''), envelope_tenantId)")}
+        AS "azure.tenant_id",
+    CASE
+        WHEN envelope_category IS NOT NULL THEN envelope_category
+        WHEN contains(p.signInEventTypes, '"servicePrincipal"') THEN 'ServicePrincipalSignInLogs'
+        WHEN contains(p.signInEventTypes, '"managedIdentity"') THEN 'ManagedIdentitySignInLogs'
+        WHEN contains(p.signInEventTypes, '"nonInteractiveUser"') THEN 'NonInteractiveUserSignInLogs'
+        WHEN contains(p.signInEventTypes, '"interactiveUser"') THEN 'SignInLogs'
+        WHEN TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'SignInLogs'
+        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) AND NULLIF(p.userId, '') IS NULL
+             AND NULLIF(p.servicePrincipalId, '') IS NOT NULL THEN 'ServicePrincipalSignInLogs'
+        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'NonInteractiveUserSignInLogs'
+    END AS "azure.signinlogs.category",
+    result_type AS "azure.signinlogs.result_type",
+    {_text("coalesce(p.status.failureReason, envelope_resultDescription)")} AS "azure.signinlogs.result_description",
+    TRY_CAST(result_type AS BIGINT) AS "azure.signinlogs.properties.status.error_code",
+    {_text("p.status.failureReason")} AS "azure.signinlogs.properties.status.failure_reason",
+    {_text("p.status.additionalDetails")} AS "azure.signinlogs.properties.status.additional_details",
+    {_text("p.appId")} AS "azure.signinlogs.properties.app_id",
+    {_text("p.appDisplayName")} AS "azure.signinlogs.properties.app_display_name",
+    {_text("p.resourceDisplayName")} AS "azure.signinlogs.properties.resource_display_name",
+    {_text("p.clientAppUsed")} AS "azure.signinlogs.properties.client_app_used",
+    {_text("p.conditionalAccessStatus")} AS "azure.signinlogs.properties.conditional_access_status",
+    {_text("p.authenticationRequirement")} AS "azure.signinlogs.properties.authentication_requirement",
+    {_text("p.authenticationProtocol")} AS "azure.signinlogs.properties.authentication_protocol",
+    TRY_CAST(p.isInteractive AS BOOLEAN) AS "azure.signinlogs.properties.is_interactive",
+    {_text("p.riskState")} AS "azure.signinlogs.properties.risk_state",
+    {_text("p.riskLevelDuringSignIn")} AS "azure.signinlogs.properties.risk_level_during_signin",
+    {_text("p.riskLevelAggregated")} AS "azure.signinlogs.properties.risk_level_aggregated",
+    {_text("p.deviceDetail.deviceId")} AS "azure.signinlogs.properties.device_detail.device_id",
+    {_text("p.deviceDetail.displayName")} AS "azure.signinlogs.properties.device_detail.display_name",
+    {_text("p.deviceDetail.operatingSystem")} AS "azure.signinlogs.properties.device_detail.operating_system",
+    {_text("p.deviceDetail.browser")} AS "azure.signinlogs.properties.device_detail.browser",
+    TRY_CAST(p.deviceDetail.isCompliant AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_compliant",
+    TRY_CAST(p.deviceDetail.isManaged AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_managed",
+    {_text("p.deviceDetail.trustType")} AS "azure.signinlogs.properties.device_detail.trust_type",
+    p.networkLocationDetails::VARCHAR AS "azure.signinlogs.properties.network_location_details",
+    p.authenticationDetails::VARCHAR AS "azure.signinlogs.properties.authentication_details",
+    p.appliedConditionalAccessPolicies::VARCHAR AS "azure.signinlogs.properties.applied_conditional_access_policies",
+    {_text("p.correlationId")} AS "azure.signinlogs.properties.correlation_id"
+FROM computed
+"""
+
+
+# --- running: records → events and rejects ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How one source's JSON records become the dataset's columns: one final SELECT, over
+    records handed over by Python, or over an NDJSON file DuckDB reads itself (the fast path)."""
+
+    source: str
+    from_records: Callable[[bool], str]  # SQL over records(_row, raw); True: check JSON first
+    from_file: Callable[[str, str], str]  # SQL over an NDJSON file (quoted path, compression)
+    #: A first line containing this is read record by record: a shape the file reader's fixed
+    #: columns do not fit (a diagnostic record for Graph).
+    not_for_file: str = ""
+
+
+GRAPH = Dialect(
+    SOURCE,
+    lambda checked: graph_sql(_fields_from_records(checked)),
+    lambda path, compression: graph_sql(_fields_from_file(path, compression)),
+    not_for_file='properties"',
+)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that reads and writes times in UTC.
+
+    Text leaves DuckDB as Arrow string views, cast to ``string`` once in :func:`conform`: a
+    tenth less work than DuckDB building ``string`` arrays itself.
+    """
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET produce_arrow_string_view = true")
+    return con
+
+
+def _records_table(raw: pa.Array) -> pa.Table:
+    """``records(_row, raw)`` in several batches, so DuckDB parses on every core."""
+    rows = pa.array(range(len(raw)), pa.int64())
+    batches = [
+        pa.record_batch([rows.slice(s, _CHUNK), raw.slice(s, _CHUNK)], names=["_row", "raw"])
+        for s in range(0, len(raw), _CHUNK)
+    ]
+    schema = pa.schema([("_row", pa.int64()), ("raw", pa.large_string())])
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _run(con: duckdb.DuckDBPyConnection, dialect: Dialect, raw: pa.Array, trusting: bool) -> pa.Table:
+    """The dialect's SQL over these records; trusting first, checked if a text is not JSON."""
+    con.register("records", _records_table(raw))
+    try:
+        if trusting:
+            try:
+                return con.sql(dialect.from_records(False)).to_arrow_table()
+            except duckdb.InvalidInputException as exc:
+                if "Malformed JSON" not in str(exc):
+                    raise
+        return con.sql(dialect.from_records(True)).to_arrow_table()
+    finally:
+        con.unregister("records")
+
+
+def _fast_candidate(path: Path, dialect: Dialect) -> bool:
+    """Whether DuckDB's strict NDJSON reader is worth trying: the first line is a JSON object
+    of the shape it is given columns for, and the path is not a glob pattern to DuckDB."""
+    if any(c in str(path) for c in "*?[{"):
+        return False
+    try:
+        opener = gzip.open if _is_gzip(path) else open
+        with opener(path, "rb") as handle:
+            first = handle.readline(1_048_576)
+    except (OSError, EOFError, zlib.error):
+        return False
+    if dialect.not_for_file and dialect.not_for_file.encode() in first:
+        return False
+    return _is_object(first)
+
+
+def _read_file(con: duckdb.DuckDBPyConnection, dialect: Dialect, path: Path) -> tuple[pa.Table | None, bool]:
+    """The fast path: DuckDB reads the NDJSON file itself, in parallel, one parse per line.
+
+    Its reader is strict: a line that is not a JSON object of the expected shape fails the
+    query. Then None, and the records go the general way; True with it when a line was not
+    JSON at all (the general way then checks every text first).
+    """
+    compression = "gzip" if _is_gzip(path) else "none"
+    try:
+        result = con.sql(dialect.from_file(str(path).replace("'", "''"), compression)).to_arrow_table()
+    except duckdb.Error as exc:  # an optimisation only: whatever stops it, the general way reads
+        return None, "Malformed JSON" in str(exc)
+    rows = pa.array(range(result.num_rows), pa.int64())
+    return result.set_column(result.column_names.index("_row"), "_row", rows), False
+
+
+def _is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def _originals(raw: pa.Array, rows: pa.Array | None) -> pa.ChunkedArray:
+    """The surviving records' texts without line ends: ``event.original``.
+
+    Cast to ``string`` chunk by chunk: its 32-bit offsets cannot span a file of over 2 GiB.
+    """
+    kept = raw if rows is None else raw.take(rows)
+    chunks = [
+        pc.utf8_rtrim(kept.slice(s, _CHUNK), characters="\r\n").cast(pa.string())
+        for s in range(0, len(kept), _CHUNK)
+    ]
+    return pa.chunked_array(chunks, pa.string())
+
+
+def _json_error(text: str) -> str:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        return f"not valid JSON: {exc}"
+    return "not valid JSON"
+
+
+def parse_json_records(path: Path, dialect: Dialect) -> ParsedBatch:
+    """Frame ``path``, normalise its records with ``dialect``, split events from rejects.
+
+    For a file that looks like NDJSON, DuckDB reads it (releasing the GIL) while Python frames
+    it and trims the lines into ``event.original``: the two overlap on the two cores. Records
+    rejected as not a sign-in that turn out to be containers (a Graph page or
+    ``{"records": [...]}`` on one line, an array) are opened and their records go through the
+    same SQL; the hot path never looks for containers.
+    """
+    path = Path(path)
+    con = connect()
+    try:
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            fast = worker.submit(_read_file, con, dialect, path) if _fast_candidate(path, dialect) else None
+            try:
+                framed = frame(path, dialect.source)
+                if fast is not None and framed.whole_lines:
+                    framed.trimmed = _originals(framed.raw, None)  # what the fast path will want
+            except OSError as exc:  # unreadable, not malformed: one entry, never an exception
+                reason = f"cannot read the file: {exc}"
+                return ParsedBatch(empty(), [Quarantined(dialect.source, reason, "", str(path))])
+            result, malformed = fast.result() if fast is not None else (None, False)
+        if result is not None and not (framed.whole_lines and result.num_rows == len(framed.raw)):
+            result = None  # DuckDB skipped blank lines, or read what Python could not: go slowly
+        quarantined, parts = list(framed.quarantined), []
+        retry = result is not None  # what the strict reader could not use, the general way reads
+        while len(framed.raw):
+            if result is None:
+                result = _run(con, dialect, framed.raw, trusting=not malformed)
+            events, rejects, framed = _split(result, framed, dialect.source, retry)
+            result, malformed, retry = None, False, False
+            if events.num_rows:
+                parts.append(events)
+            quarantined.extend(rejects)
+    except duckdb.Error as exc:  # not expected from any input: keep the file, say why
+        return ParsedBatch(empty(), [_whole_file(path, dialect.source, f"could not be parsed: {exc}")])
+    finally:
+        con.close()
+    table = pa.concat_tables(parts) if parts else empty()
+    check_required(table)
+    return ParsedBatch(table, quarantined)
+
+
+def _whole_file(path: Path, source: str, reason: str) -> Quarantined:
+    data, _ = read_content(path, source)
+    return Quarantined(source, reason, bytes(data).decode("utf-8", "backslashreplace"), str(path))
+
+
+def _split(
+    result: pa.Table, framed: Framed, source: str, retry: bool
+) -> tuple[pa.Table, list[Quarantined], Framed]:
+    """Events and rejects of ``framed``, and the records to read again: those of containers
+    found among the rejects, and with ``retry`` every reject as it is (a fast-path result: the
+    line may be a diagnostic record or a container, which only the general way reads)."""
+    problems = result.column("_problem")
+    rows = None
+    rejects: list[Quarantined] = []
+    inner: list[tuple[int | None, str | None, Any]] = []
+    if problems.null_count < len(problems):
+        bad = result.filter(pc.is_valid(problems)).select(["_row", "_problem", "_reason"]).to_pylist()
+        for reject in bad:
+            if retry:
+                row = reject["_row"]
+                inner.append((row + 1, None, _Verbatim(framed.raw[row].as_py().rstrip("\r\n"))))
+            else:
+                _reject(framed, reject, source, rejects, inner)
+        result = result.filter(pc.is_null(problems))
+        rows = result.column("_row").combine_chunks()
+    elif result.num_rows != len(framed.raw):
+        rows = result.column("_row").combine_chunks()
+    # else every record survived, in order: the raw texts are the originals as they are
+    originals = framed.trimmed if rows is None and framed.trimmed is not None else _originals(framed.raw, rows)
+    events = hash_missing_ids(finish(result, originals))
+    nested = _records_of(inner, framed.path) if inner else Framed(framed.path, pa.array([], pa.large_string()))
+    return events, rejects, nested
+
+
+def _reject(framed: Framed, reject: dict, source: str, rejects: list, inner: list) -> None:
+    """Quarantine one rejected record, or open it when it is a container of records."""
+    if reject["_problem"] == "blank":  # not a record: nothing to keep
+        return
+    row = reject["_row"]
+    text = framed.raw[row].as_py().rstrip("\r\n")
+    if reject["_problem"] in ("object", "time"):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:  # DuckDB is laxer than orjson (trailing commas)
+            value = None
+        if _is_container(value):
+            line = framed.lines[row] if framed.lines is not None else row + 1
+            prefix = framed.pointers[row] if framed.pointers is not None and framed.pointers[row] else "$"
+            inner.extend((line, pointer, item) for pointer, item in _unwrap(value, prefix))
+            return
+    reason = _json_error(text) if reject["_problem"] == "json" else reject["_reason"]
+    rejects.append(Quarantined(source, reason, text, framed.origin(row)))
+
+
+def finish(result: pa.Table, originals: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """The SQL's columns plus ``event.original`` and ``event.ingested``, in the dataset's order."""
+    ingested = pa.scalar(datetime.now(timezone.utc), COLUMNS["event.ingested"])
+    table = result.select(SQL_COLUMNS)
+    table = table.append_column("event.original", originals)
+    table = table.append_column("event.ingested", pa.repeat(ingested, table.num_rows))
+    return conform(table)
+
+
+def hash_missing_ids(table: pa.Table) -> pa.Table:
+    """``event.id`` of records without an id: the SHA-256 (hex) of ``event.original``."""
+    ids = table.column("event.id")
+    if not ids.null_count:
+        return table
+    texts = table.column("event.original").to_pylist()
+    filled = [
+        known if known is not None else hashlib.sha256(text.encode()).hexdigest()
+        for known, text in zip(ids.to_pylist(), texts)
+    ]
+    return table.set_column(table.column_names.index("event.id"), "event.id", pa.array(filled, pa.string()))
+
+
+def parse_file(path: Path) -> ParsedBatch:
+    """Every sign-in in ``path`` as ``azure.signinlogs`` events, and what could not be read."""
+    return parse_json_records(Path(path), GRAPH)
