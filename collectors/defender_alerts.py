@@ -1,0 +1,355 @@
+"""Defender alerts → ``m365_defender.alert`` events (source ``defender-alerts``).
+
+Two APIs describe the same alerts in different shapes, and exports of either arrive here:
+
+* Microsoft Graph security ``alert`` (``/security/alerts_v2``): ``createdDateTime``,
+  ``providerAlertId``, ``serviceSource``, and ``evidence`` items typed by ``@odata.type``
+  (``deviceEvidence``, ``userEvidence``, ``fileEvidence``, ...);
+* Defender for Endpoint ``/api/alerts``: ``alertCreationTime``, ``machineId``,
+  ``computerDnsName``, and ``evidence`` items typed by ``entityType`` (``User``, ``File``, ...).
+
+The shape is told per record, so one file may mix them. Containers: one alert, a ``{"value":
+[...]}`` page, a JSON array, NDJSON of any of these, and Graph incidents with ``$expand=alerts``
+(each incident's ``alerts`` become events). The mapping is one DuckDB query over the raw alert
+texts (``from_json`` reads each alert once); Python frames the file, unnests pages, arrays and
+incidents with orjson (a line that is one alert goes to the query untouched), and lists the
+rejects. Trailing commas, as in some documentation samples, are accepted.
+
+Decisions:
+
+* ``event.id`` is the alert's own ``id``; ``event.original`` is the NDJSON line when the line is
+  the alert, otherwise the alert minified (from a page, an array, an incident, a pretty file).
+* ``event.kind`` is ``alert``; ``event.category`` is ``malware`` when the alert's category is
+  Malware, else ``threat``; ``event.action`` is the category lower-cased (``alert`` without one);
+  ``event.outcome`` is null: an alert is neither a success nor a failure.
+* Quarantined: text that is not JSON, JSON that is not an object, an object that is neither
+  alert shape (an incident listed without ``$expand=alerts`` says so), an alert without ``id``,
+  an alert without a readable creation time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.batch import ParsedBatch, Quarantined, check_required
+from collectors.rawfile import read_bytes
+
+SOURCE = "defender-alerts"
+DATASET = "m365_defender.alert"
+#: Defender for Endpoint's API serves only its own alerts; Graph names that service so.
+MDE_SERVICE_SOURCE = "microsoftDefenderForEndpoint"
+
+#: Every column of the dataset, in the order every batch has them (docs/events.md).
+COLUMNS: dict[str, pa.DataType] = {
+    "@timestamp": pa.timestamp("us", tz="UTC"),
+    "event.ingested": pa.timestamp("us", tz="UTC"),
+    "event.dataset": pa.string(),
+    "event.id": pa.string(),
+    "event.original": pa.string(),
+    "event.kind": pa.string(),
+    "event.category": pa.string(),
+    "event.action": pa.string(),
+    "event.outcome": pa.string(),
+    "message": pa.string(),
+    "rule.name": pa.string(),
+    "host.name": pa.string(),
+    "host.id": pa.string(),
+    "user.name": pa.string(),
+    "file.name": pa.string(),
+    "file.hash.sha256": pa.string(),
+    "threat.technique.id": pa.string(),
+    "m365_defender.alert.severity": pa.string(),
+    "m365_defender.alert.status": pa.string(),
+    "m365_defender.alert.category": pa.string(),
+    "m365_defender.alert.detection_source": pa.string(),
+    "m365_defender.alert.service_source": pa.string(),
+    "m365_defender.alert.incident_id": pa.string(),
+    "m365_defender.alert.last_update_time": pa.timestamp("us", tz="UTC"),
+    "m365_defender.alert.mitre_techniques": pa.string(),
+    "m365_defender.alert.threat_family_name": pa.string(),
+    "m365_defender.alert.evidence": pa.string(),
+}
+
+#: The fields read from each alert, both shapes at once; ``from_json`` parses the alert once.
+ALERT_SHAPE = {
+    "id": "VARCHAR",
+    "@odata.type": "VARCHAR",
+    "providerAlertId": "VARCHAR",
+    "serviceSource": "VARCHAR",
+    "createdDateTime": "VARCHAR",
+    "lastUpdateDateTime": "VARCHAR",
+    "alertCreationTime": "VARCHAR",
+    "lastUpdateTime": "VARCHAR",
+    "machineId": "VARCHAR",
+    "computerDnsName": "VARCHAR",
+    "title": "VARCHAR",
+    "severity": "VARCHAR",
+    "status": "VARCHAR",
+    "category": "VARCHAR",
+    "detectionSource": "VARCHAR",
+    "incidentId": "VARCHAR",
+    "threatFamilyName": "VARCHAR",
+    "mitreTechniques": "JSON",
+    "evidence": "JSON",
+    "incidentWebUrl": "VARCHAR",
+}
+
+_NON_BLANK = re.compile(rb"\S")
+_BOM = b"\xef\xbb\xbf"
+#: One row per alert text: line number, item in a page or array, alert in an incident, and
+#: where that is, written for a person ("[3]", "[0].alerts[1]").
+_INPUT = pa.schema([("n", pa.int64()), ("i", pa.int64()), ("j", pa.int64()), ("place", pa.string()),
+                    ("raw", pa.large_string())])
+
+
+def parse_file(path: Path) -> ParsedBatch:
+    """Parse one export file (plain or gzip) into ``m365_defender.alert`` events and rejects.
+
+    Never raises for bad content: an unreadable file, or a query DuckDB refuses, comes back as
+    quarantine with the reason.
+    """
+    path = Path(path)
+    ingested = datetime.now(timezone.utc)
+    try:
+        data = read_bytes(path)
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"cannot read file: {exc}", "", str(path))])
+    try:
+        with duckdb.connect(":memory:") as con:
+            con.execute("SET TimeZone = 'UTC'").fetchall()
+            lines, whole = _frame(con, data)
+            table = _normalise(con, _alerts(con, lines, whole), ingested)
+        return _split(table, path, whole)
+    # Whatever goes wrong here (a bug, input DuckDB cannot take, an error message DuckDB cut
+    # mid-character), the contract is to quarantine rather than raise: the file is kept whole.
+    except Exception as exc:  # noqa: BLE001
+        record = data.decode("utf-8", errors="replace")
+        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"parser error: {exc}", record, str(path))])
+
+
+def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]:
+    """The file as a table of texts (one per line, or one document), and whether it is a document.
+
+    One document when the file is a single line, or when its first line is not JSON on its own
+    (a pretty-printed page) and the whole text is. Otherwise each line stands alone, so one bad
+    line costs only itself; ``n`` is the line number.
+    """
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    first = _NON_BLANK.search(data)
+    if first is None:
+        return _INPUT.empty_table(), False
+    end = data.find(b"\n", first.start())
+    single_line = end == -1 or _NON_BLANK.search(data, end) is None
+    if single_line or (_loads(con, data[first.start():end].decode("utf-8", "replace")) is _NOT_JSON
+                       and _loads(con, text) is not _NOT_JSON):
+        return _texts([1], [text]), True
+    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
+    return _texts(range(1, len(lines) + 1), lines), False
+
+
+def _texts(numbers, texts) -> pa.Table:
+    count = len(texts)
+    return pa.table([pa.array(numbers, pa.int64()), pa.nulls(count, pa.int64()), pa.nulls(count, pa.int64()),
+                     pa.array([""] * count, pa.string()), texts], schema=_INPUT)
+
+
+def _alerts(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool) -> pa.Table:
+    """One row per alert: pages, arrays and incidents are unnested, a document re-serialised.
+
+    Only texts that can be containers are parsed here (orjson); a line that is an alert, the
+    usual case, goes to the query as it is.
+    """
+    raw = lines["raw"]
+    candidates = pa.array([True] * lines.num_rows) if whole else pc.or_(
+        pc.starts_with(raw, "["),
+        pc.or_(pc.match_substring(raw, '"value"'), pc.match_substring(raw, '"alerts"')),
+    )
+    if not pc.any(candidates).as_py():
+        return lines
+    rows = {name: [] for name in _INPUT.names}
+    for line in lines.filter(candidates).to_pylist():
+        for i, j, place, text in _unnest(con, line["raw"]):
+            for name, value in zip(_INPUT.names, (line["n"], i, j, place, text)):
+                rows[name].append(value)
+    unnested = pa.table(rows, schema=_INPUT)
+    plain = lines.filter(pc.invert(candidates))
+    if plain.num_rows == 0:
+        return unnested
+    order = [("n", "ascending"), ("i", "ascending"), ("j", "ascending")]
+    return pa.concat_tables([plain, unnested]).sort_by(order)
+
+
+def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None, int | None, str, str]]:
+    """(item, alert, place, text) for each alert in a page, an array or incidents' ``alerts``.
+
+    Anything else is one text: minified when it is JSON, as it was when it is not (the query
+    rejects it).
+    """
+    value = _loads(con, text)
+    if value is _NOT_JSON:
+        return [(None, None, "", text)]
+    if isinstance(value, dict) and isinstance(value.get("value"), list):
+        value = value["value"]
+    items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+    found = []
+    for i, item in items:
+        place = "" if i is None else f"[{i}]"
+        alerts = item.get("alerts") if isinstance(item, dict) else None
+        if isinstance(alerts, list):
+            found.extend(
+                (i, j, f"{place}.alerts[{j}]", orjson.dumps(alert).decode()) for j, alert in enumerate(alerts)
+            )
+        else:
+            found.append((i, None, place, orjson.dumps(item).decode()))
+    return found
+
+
+_NOT_JSON = object()
+
+
+def _loads(con: duckdb.DuckDBPyConnection, text: str):
+    """The JSON value of a text. orjson is strict, so text it refuses (the trailing commas of
+    some documentation samples) is minified by DuckDB's more lenient reader first."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    minified = con.execute(
+        "SELECT CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]
+    ).fetchall()[0][0]
+    try:
+        return _NOT_JSON if minified is None else orjson.loads(minified)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+
+
+def _normalise(con: duckdb.DuckDBPyConnection, alerts: pa.Table, ingested: datetime) -> pa.Table:
+    """Run the query: one row per alert text, ``_reason`` set on rejects."""
+    con.register("alerts", alerts)
+    shape = "'" + orjson.dumps(ALERT_SHAPE).decode().replace("'", "''") + "'"
+    return con.sql(_SQL.format(shape=shape), params=[ingested, DATASET, MDE_SERVICE_SOURCE]).to_arrow_table()
+
+
+# Stages: parsed (from_json once) → shaped (which API; creation time) → evidence (the first
+# device, user and file) → the columns. JSON functions fail on invalid text, and AND does not
+# always spare them, so each is guarded by a CASE.
+_SQL = """
+WITH checked AS (
+    SELECT n, i, j, place, raw, json_valid(raw) AS ok FROM alerts WHERE trim(raw) <> ''
+), parsed AS (
+    SELECT *, coalesce(json_kind = 'OBJECT', false) AS is_object,
+        CASE WHEN json_kind = 'OBJECT' THEN from_json(raw, {shape}) END AS a
+    FROM (SELECT *, CASE WHEN ok THEN json_type(raw) END AS json_kind FROM checked)
+), shaped AS (
+    SELECT *,
+        -- an incident carries some of these too, so its own type rules it out
+        coalesce(NOT contains(a."@odata.type", 'incident'), true)
+        AND coalesce(a."@odata.type" = '#microsoft.graph.security.alert'
+                     OR a.providerAlertId IS NOT NULL OR a.serviceSource IS NOT NULL
+                     OR json_extract_string(ev[1], '$."@odata.type"') IS NOT NULL, false) AS graph,
+        (a.alertCreationTime IS NOT NULL OR a.machineId IS NOT NULL OR a.computerDnsName IS NOT NULL)
+            AS endpoint
+    FROM (SELECT *, TRY_CAST(a.evidence AS JSON[]) AS ev FROM parsed)
+), timed AS (
+    SELECT *,
+        CASE WHEN graph THEN a.createdDateTime ELSE a.alertCreationTime END AS created,
+        TRY_CAST(created AS TIMESTAMPTZ) AS ts
+    FROM shaped
+), evidence AS (
+    SELECT *,
+        list_filter(ev, lambda e: json_extract_string(e, '$."@odata.type"')
+                                  = '#microsoft.graph.security.deviceEvidence')[1] AS device,
+        list_filter(ev, lambda e: json_extract_string(e, '$."@odata.type"')
+                                      = '#microsoft.graph.security.userEvidence'
+                                  AND json_extract_string(e, '$.userAccount.userPrincipalName')
+                                      IS NOT NULL)[1] AS graph_user,
+        list_filter(ev, lambda e: json_extract_string(e, '$."@odata.type"')
+                                  = '#microsoft.graph.security.fileEvidence')[1] AS graph_file,
+        list_filter(ev, lambda e: json_extract_string(e, '$.userPrincipalName')
+                                  IS NOT NULL)[1] AS endpoint_user,
+        list_filter(ev, lambda e: json_extract_string(e, '$.entityType') = 'File')[1] AS endpoint_file
+    FROM timed
+)
+SELECT
+    ts AS "@timestamp",
+    CAST($1 AS TIMESTAMPTZ) AS "event.ingested",
+    $2 AS "event.dataset",
+    a.id AS "event.id",
+    raw AS "event.original",
+    'alert' AS "event.kind",
+    CASE WHEN lower(a.category) = 'malware' THEN 'malware' ELSE 'threat' END AS "event.category",
+    coalesce(lower(nullif(a.category, '')), 'alert') AS "event.action",
+    CAST(NULL AS VARCHAR) AS "event.outcome",
+    a.title AS "message",
+    a.title AS "rule.name",
+    CASE WHEN graph THEN json_extract_string(device, '$.deviceDnsName') ELSE a.computerDnsName END
+        AS "host.name",
+    CASE WHEN graph THEN json_extract_string(device, '$.mdeDeviceId') ELSE a.machineId END
+        AS "host.id",
+    lower(CASE WHEN graph THEN json_extract_string(graph_user, '$.userAccount.userPrincipalName')
+               ELSE json_extract_string(endpoint_user, '$.userPrincipalName') END) AS "user.name",
+    CASE WHEN graph THEN json_extract_string(graph_file, '$.fileDetails.fileName')
+         ELSE json_extract_string(endpoint_file, '$.fileName') END AS "file.name",
+    CASE WHEN graph THEN json_extract_string(graph_file, '$.fileDetails.sha256')
+         ELSE json_extract_string(endpoint_file, '$.sha256') END AS "file.hash.sha256",
+    a.mitreTechniques AS "threat.technique.id",
+    lower(a.severity) AS "m365_defender.alert.severity",
+    a.status AS "m365_defender.alert.status",
+    a.category AS "m365_defender.alert.category",
+    a.detectionSource AS "m365_defender.alert.detection_source",
+    CASE WHEN graph THEN a.serviceSource ELSE $3 END AS "m365_defender.alert.service_source",
+    a.incidentId AS "m365_defender.alert.incident_id",
+    TRY_CAST(CASE WHEN graph THEN a.lastUpdateDateTime ELSE a.lastUpdateTime END AS TIMESTAMPTZ)
+        AS "m365_defender.alert.last_update_time",
+    a.mitreTechniques AS "m365_defender.alert.mitre_techniques",
+    a.threatFamilyName AS "m365_defender.alert.threat_family_name",
+    a.evidence AS "m365_defender.alert.evidence",
+    n AS _line,
+    place AS _place,
+    CASE WHEN NOT ok THEN 'not valid JSON'
+         WHEN NOT is_object THEN 'record is not a JSON object'
+         WHEN NOT (graph OR endpoint)
+              AND (contains(a."@odata.type", 'incident') OR a.incidentWebUrl IS NOT NULL)
+              THEN 'an incident without alerts: list incidents with $expand=alerts'
+         WHEN NOT (graph OR endpoint)
+              THEN 'neither a Graph security alert nor a Defender for Endpoint alert'
+         WHEN nullif(a.id, '') IS NULL THEN 'alert has no id'
+         WHEN created IS NULL THEN 'alert has no creation time'
+         WHEN ts IS NULL THEN 'creation time is not a timestamp: ' || created END AS _reason
+FROM evidence
+"""
+
+
+def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
+    """Separate kept events from rejects; both are few, so a Python list of rejects is fine."""
+    rejected = pc.is_valid(table["_reason"])
+    events = table.filter(pc.invert(rejected)).select(list(COLUMNS)).cast(pa.schema(COLUMNS))
+    check_required(events)
+    rejects = table.filter(rejected).select(["_line", "_place", "_reason", "event.original"]).to_pylist()
+    quarantined = [
+        Quarantined(
+            SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_place"])
+        )
+        for row in rejects
+    ]
+    return ParsedBatch(events, quarantined)
+
+
+def _origin(path: Path, whole: bool, line: int, place: str) -> str:
+    """``path:line`` for an NDJSON line, then where in it: ``[2]``, ``[0].alerts[1]``."""
+    return (str(path) if whole else f"{path}:{line}") + place
+
+
+def _empty() -> pa.Table:
+    return pa.schema(COLUMNS).empty_table()
