@@ -151,11 +151,16 @@ def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]
         return _INPUT.empty_table(), False
     end = data.find(b"\n", first.start())
     single_line = end == -1 or _NON_BLANK.search(data, end) is None
-    if single_line or (_loads(con, data[first.start():end].decode("utf-8", "replace")) is _NOT_JSON
-                       and _loads(con, text) is not _NOT_JSON):
+    if single_line or (not _json_valid(con, data[first.start():end].decode("utf-8", "replace"))
+                       and _json_valid(con, text)):
         return _texts([1], [text]), True
     lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
     return _texts(range(1, len(lines) + 1), lines), False
+
+
+def _json_valid(con: duckdb.DuckDBPyConnection, text: str) -> bool:
+    """Whether DuckDB reads the text as JSON (it allows trailing commas, as ``_loads`` does)."""
+    return bool(con.execute("SELECT json_valid(?)", [text]).fetchall()[0][0])
 
 
 def _texts(numbers, texts) -> pa.Table:
