@@ -1,6 +1,6 @@
 """Alerts, rule runs and correlation resume points in the state database.
 
-An alert id is deterministic (``detections.alerts``), so writing is an upsert: a second sighting of
+An alert id is deterministic (``store.alert_record``), so writing is an upsert: a second sighting of
 an id merges its event ids and widens its first/last seen — there is never a second row. Writers
 use ``BEGIN IMMEDIATE`` transactions, so the ``serve`` daemon and a CLI ``detect`` run at the same
 time queue rather than interleave half-merged rows.
@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from detections.alerts import SEVERITIES, Alert, iso, severity_rank
+from store.alert_record import SEVERITIES, Alert, iso, severity_rank
 from store.state import StateDB, utc_now_iso
 
 #: Event ids kept per alert. A scanner can match 100,000 firewall events in one hour; beyond this
