@@ -39,16 +39,18 @@ class RuleConversionError(ValueError):
 LEGACY_AGGREGATION = "the legacy `| count()` aggregation is not supported; use a Sigma correlation rule"
 
 
-def rule_name(rule: SigmaRule) -> str:
+def _rule_name(rule: SigmaRule) -> str:
     """``'Title' (id)`` — how errors and logs name a rule."""
     return f"{rule.title!r} ({rule.id})" if rule.id else repr(rule.title)
 
 
 def compile_rule(rule: SigmaRule) -> CompiledQuery:
     """The rule's detection as one SQL boolean expression, plus where and what it searches."""
-    name = rule_name(rule)
+    name = _rule_name(rule)
     if not isinstance(rule, SigmaRule):
-        raise RuleConversionError(name, "only detection rules compile to a search; correlations are evaluated by the correlator")
+        raise RuleConversionError(
+            name, "only detection rules compile to a search; correlations are evaluated by the correlator"
+        )
     if any("|" in condition for condition in rule.detection.condition):
         raise RuleConversionError(name, LEGACY_AGGREGATION)
     try:

@@ -11,15 +11,21 @@ reference:
 
 * Strings are compared with the column's text (``CAST(col AS VARCHAR)``; booleans read
   ``true``/``false``), case-insensitively unless ``|cased``, with ``*``/``?`` as wildcards.
-  ``ILIKE`` is used for every case-insensitive string test: on a million rows it is as fast as
-  ``lower(col) = 'x'`` or faster (figures in the module's tests' notes), and one operator keeps one
-  notion of case-folding. ``ESCAPE '\\'`` is added only when a pattern needs it, because it stops
-  DuckDB's fast paths for plain prefixes and equality (3 ms against 12 ms on 1M dictionary rows).
+  ``ILIKE`` is used for every case-insensitive string test, so there is one notion of
+  case-folding, and it was the fastest form measured (1M rows from Parquet, 2 cores): equality on
+  1,500 distinct user names 3.3 ms against 2.2 ms for ``lower(col) = 'x'`` (noise), on 1M distinct
+  user agents 88 ms against 118 ms; ``|contains`` 56 ms against 64 ms for
+  ``contains(lower(col), 'x')``. ``ESCAPE '\\'`` is added only when a pattern needs it, because it
+  stops DuckDB's fast paths (3.3 ms becomes 12 ms). A list of plain values becomes
+  ``lower(col) IN (...)`` (2.2 ms for three names, against 2.5 ms for three ``ILIKE``).
 * A number equals a numeric column holding it, or text that is exactly its decimal form.
 * ``|lt``/``|lte``/``|gt``/``|gte`` compare numbers, and text that reads as a plain decimal number.
 * ``|re`` is a search (unanchored) with RE2; a pattern RE2 cannot compile is a conversion error
   here rather than a failed run later.
-* ``|cidr`` compares the 128-bit address (IPv4 as IPv4-mapped IPv6) with the network's range.
+* ``|cidr`` compares the 128-bit address (IPv4 as IPv4-mapped IPv6, as Elasticsearch's ``ip``
+  field does) with the network's range, exactly for every prefix length. Cheap text tests run
+  first, so on 1M rows (80% IPv4) a /8 to /24 IPv4 network costs 60-150 ms, and an IPv6 network
+  about 0.5 s when all 200k IPv6 rows share its first group and must be parsed.
 * ``null`` and ``|exists`` test for SQL NULL: a field absent from an event is a NULL column.
 * Every leaf is two-valued (``coalesce(..., false)``): a NULL column makes a test false, never
   unknown, so ``not filter`` keeps the events that lack the filtered field — as Sigma intends.

@@ -54,16 +54,14 @@ def describe(logsource: SigmaLogSource) -> str:
 def datasets_for(logsource: SigmaLogSource) -> list[str]:
     """The ``event.dataset`` values a rule with this logsource searches.
 
-    Matching is exact on category, product and service (lower-cased): a rule that narrows a
-    logsource in a way we have not mapped (``category: firewall, product: paloalto``) is refused
-    rather than silently widened or narrowed.
+    Matching is exact on category, product and service, as the pipelines' logsource conditions
+    are: a rule that narrows a logsource in a way we have not mapped (``category: firewall,
+    product: paloalto``), or spells it differently (``product: Azure``), is refused rather than
+    searched without its field mappings.
     """
-    key = tuple(
-        value.lower() if isinstance(value, str) else None
-        for value in (logsource.category, logsource.product, logsource.service)
-    )
+    key = (logsource.category, logsource.product, logsource.service)
     try:
-        return list(_DATASETS[key])  # type: ignore[index]
+        return list(_DATASETS[key])
     except KeyError:
         raise UnsupportedLogsource(
             f"no stored dataset holds events for logsource {describe(logsource)}"

@@ -152,25 +152,38 @@ def failure(code: int, description: str, **extra) -> dict:
     } | extra
 
 
+DEVICE_REGISTRATION = {
+    P + "resource_display_name": "Device Registration Service",
+    P + "conditional_access_status": "success",
+}
+SINGLE_FACTOR = {P + "authentication_requirement": "singleFactorAuthentication"}
+
 SIGNIN_EVENTS: dict[str, dict] = {
-    "lockout": failure(50053, "Account is locked because user tried to sign in too many times with an incorrect user ID or password."),
+    "lockout": failure(
+        50053,
+        "Account is locked because user tried to sign in too many times with an incorrect user ID or password.",
+    ),
     "ca_blocked": failure(53003, "Blocked by Conditional Access", **{P + "conditional_access_status": "failure"}),
     "disabled": failure(50057, "User account is disabled. The account has been disabled by an administrator."),
     "azurehound": {"user_agent.original": "AzureHound/2.1.7"},
     "axios": {"user_agent.original": "axios/1.7.2"},
-    "devreg_sfa": {P + "resource_display_name": "Device Registration Service", P + "conditional_access_status": "success", P + "authentication_requirement": "singleFactorAuthentication"},
-    "devreg_mfa": {P + "resource_display_name": "Device Registration Service", P + "conditional_access_status": "success"},
+    "devreg_sfa": DEVICE_REGISTRATION | SINGLE_FACTOR,
+    "devreg_mfa": DEVICE_REGISTRATION,
     # No authentication requirement recorded: 'not filter_mfa' must still select it.
-    "devreg_unknown": {P + "resource_display_name": "Device Registration Service", P + "conditional_access_status": "success", P + "authentication_requirement": None},
-    "risky_unknown_device": {P + "authentication_requirement": "singleFactorAuthentication", P + "risk_state": "atRisk", P + "device_detail.trust_type": None},
+    "devreg_unknown": DEVICE_REGISTRATION | {P + "authentication_requirement": None},
+    "risky_unknown_device": SINGLE_FACTOR | {P + "risk_state": "atRisk", P + "device_detail.trust_type": None},
     "noncompliant": {P + "device_detail.is_compliant": False},
-    "unknown_device": {P + "authentication_requirement": "singleFactorAuthentication", P + "network_location_details": "[]", P + "device_detail.device_id": ""},
+    "unknown_device": SINGLE_FACTOR | {P + "network_location_details": "[]", P + "device_detail.device_id": ""},
     "bav2ropc": {"user_agent.original": "BAV2ROPC"},
     "device_code": {P + "authentication_protocol": "deviceCode"},
     "ropc": {P + "authentication_protocol": "ropc"},
     "legacy_imap": {P + "client_app_used": "IMAP4"},
     "legacy_smtp_no_user": {P + "client_app_used": "Authenticated SMTP", "user.name": None},
-    "mfa_denied": failure(500121, "Authentication failed during strong authentication request.", **{P + "status.additional_details": "MFA denied; user declined the authentication"}),
+    "mfa_denied": failure(
+        500121,
+        "Authentication failed during strong authentication request.",
+        **{P + "status.additional_details": "MFA denied; user declined the authentication"},
+    ),
     "strong_auth": failure(50074, "Strong Auth required"),
     "device_auth": failure(50097, "Device authentication is required"),
 }
@@ -203,7 +216,11 @@ def event_table(dataset: str, named_events: dict[str, dict], defaults: dict | No
     schema = arrow_schema(dataset)
     rows = []
     for index, (name, event) in enumerate(named_events.items()):
-        row = {"@timestamp": datetime(2025, 3, 4, 9, 0, index, tzinfo=timezone.utc), "event.dataset": event.get("event.dataset", dataset), "event.id": name}
+        row = {
+            "@timestamp": datetime(2025, 3, 4, 9, 0, index, tzinfo=timezone.utc),
+            "event.dataset": event.get("event.dataset", dataset),
+            "event.id": name,
+        }
         row.update(defaults or {})
         row.update(event)
         rows.append(row)
@@ -303,11 +320,13 @@ def test_fields_without_a_column_fail_naming_field_and_rule(detection, field):
     assert f"'{field}'" in message and "'Pipeline test' (0b7a4bb4-3a4c-4a8e-9d0e-5f6a7b8c9d0e)" in message
 
 
-def test_compiling_leaves_the_callers_rule_untouched():
-    rule = signin_rule({"sel": {"ResultType": 50053}, "condition": "sel"})
-    compile_rule(rule)
+def test_compiling_leaves_the_callers_rule_untouched_and_lists_what_it_reads():
+    rule = signin_rule({"sel": {"ResultType": 50053, "userAgent|contains": "python"}, "condition": "sel"})
+    first = compile_rule(rule)
     assert rule.detection.detections["sel"].detection_items[0].field == "ResultType"
-    assert compile_rule(rule).sql == compile_rule(rule).sql
+    assert compile_rule(rule) == first
+    assert first.fields == (P + "status.error_code", "user_agent.original")
+    assert (first.rule_id, first.title, first.datasets) == ("0b7a4bb4-3a4c-4a8e-9d0e-5f6a7b8c9d0e", "Pipeline test", ("azure.signinlogs",))
 
 
 # -- firewalls ----------------------------------------------------------------------------------
