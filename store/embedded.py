@@ -21,10 +21,16 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from collectors.batch import check_required
 from store import sql_functions
 from store.state import StateDB, utc_now_iso
+
+
+#: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
+ROW_GROUP_ROWS = 64_000
 
 
 @dataclass(frozen=True)
@@ -81,73 +87,62 @@ class EmbeddedStore:
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, events: pa.Table) -> AppendResult:
-        """Store the events not stored before (by ``event.id``); return how many were new."""
+        """Store the events not stored before (by ``event.id``); return how many were new.
+
+        The work is columnar: the day of each event and the duplicate checks are Arrow compute
+        over narrow columns, and rows are only copied when a batch's days are interleaved. Parsers
+        hand over bounded batches, so memory stays flat however large the file.
+        """
         check_required(events)
         if events.num_rows == 0:
             return AppendResult(0, 0)
         with self._writer_lock():
-            con = self._duckdb()
-            try:
-                return self._append_locked(con, events)
-            finally:
-                con.close()
-
-    def _append_locked(self, con: duckdb.DuckDBPyConnection, events: pa.Table) -> AppendResult:
-        con.register("incoming", events)
-        # Within a batch the first copy of an id wins; a later copy is a duplicate.
-        con.execute(
-            """CREATE TEMP TABLE batch AS
-               SELECT *, strftime("@timestamp", '%Y-%m-%d') AS __day FROM incoming
-               QUALIFY row_number() OVER (PARTITION BY "event.id" ORDER BY "@timestamp") = 1"""
-        )
-        partitions = con.execute(
-            'SELECT DISTINCT "event.dataset", __day FROM batch ORDER BY 1, 2'
-        ).fetchall()
-        for dataset, day in partitions:
-            existing = self._segment_paths(dataset=dataset, day=day)
-            if existing:
-                con.execute(
-                    f"""DELETE FROM batch WHERE "event.dataset" = ? AND __day = ? AND "event.id" IN
-                        (SELECT "event.id" FROM read_parquet({_path_list(existing)}))""",
-                    [dataset, day],
+            written, stored = [], 0
+            for (dataset, day), part in _partitions(events):
+                part = self._only_new(_first_copies(part), dataset, day)
+                if part.num_rows:
+                    written.append(self._write_segment(part, dataset, day))
+                    stored += part.num_rows
+            with self.state.transaction() as state:
+                state.executemany(
+                    "INSERT INTO segments (dataset, day, path, min_ts, max_ts, rows, columns, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    written,
                 )
-        new_rows = con.execute("SELECT count(*) FROM batch").fetchone()[0]
-        written = [self._write_segment(con, dataset, day) for dataset, day in partitions]
-        written = [segment for segment in written if segment is not None]
-        with self.state.transaction() as state:
-            state.executemany(
-                "INSERT INTO segments (dataset, day, path, min_ts, max_ts, rows, columns, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                written,
-            )
-        return AppendResult(stored=new_rows, duplicates=events.num_rows - new_rows)
+        return AppendResult(stored=stored, duplicates=events.num_rows - stored)
 
-    def _write_segment(self, con: duckdb.DuckDBPyConnection, dataset: str, day: str):
-        where = f'"event.dataset" = {quote_literal(dataset)} AND __day = {quote_literal(day)}'
-        rows, min_ts, max_ts = con.execute(
-            f'SELECT count(*), epoch_us(min("@timestamp")), epoch_us(max("@timestamp"))'
-            f" FROM batch WHERE {where}"
-        ).fetchone()
-        if rows == 0:
-            return None
+    def _only_new(self, part: pa.Table, dataset: str, day: str) -> pa.Table:
+        """The rows whose ids no listed segment of the same dataset and day holds.
+
+        An event's id and time are fixed, so a stored copy can only be in its own day.
+        """
+        existing = self._segment_paths(dataset=dataset, day=day)
+        if not existing:
+            return part
+        con = self._duckdb()
+        try:
+            stored_ids = con.sql(f'SELECT "event.id" FROM read_parquet({_path_list(existing)})').to_arrow_table()
+        finally:
+            con.close()
+        seen = pc.is_in(part.column("event.id"), value_set=stored_ids.column(0).combine_chunks())
+        if not pc.any(seen).as_py():
+            return part
+        return part.filter(pc.invert(seen))
+
+    def _write_segment(self, part: pa.Table, dataset: str, day: str) -> tuple:
         directory = self.events_dir / dataset / day
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{uuid.uuid4().hex}.parquet"
         temporary = directory / f".{final.name}.tmp"
-        con.execute(
-            f"COPY (SELECT * EXCLUDE (__day) FROM batch WHERE {where} ORDER BY \"@timestamp\")"
-            f" TO {quote_literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
-        )
+        pq.write_table(part, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
         _fsync_file(temporary)
         os.replace(temporary, final)
         _fsync_file(directory)
-        columns = dict(
-            con.execute(
-                f"SELECT column_name, column_type FROM (DESCRIBE SELECT * EXCLUDE (__day) FROM batch)"
-            ).fetchall()
-        )
+        low, high = pc.min_max(part.column("@timestamp")).values()
+        columns = {field.name: str(field.type) for field in part.schema}
         relative = str(final.relative_to(self.home))
-        return (dataset, day, relative, min_ts, max_ts, rows, json.dumps(columns), utc_now_iso())
+        return (dataset, day, relative, to_micros(low.as_py()), to_micros(high.as_py()),
+                part.num_rows, json.dumps(columns), utc_now_iso())
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -264,3 +259,35 @@ def _fsync_file(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _partitions(events: pa.Table):
+    """(dataset, day) -> rows. Contiguous runs become zero-copy slices; interleaved days are filtered."""
+    days = pc.strftime(events.column("@timestamp"), format="%Y-%m-%d")
+    datasets = events.column("event.dataset").combine_chunks()
+    days = days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
+    total = events.num_rows
+    boundary = pc.or_(
+        pc.not_equal(days.slice(1), days.slice(0, total - 1)),
+        pc.not_equal(datasets.slice(1), datasets.slice(0, total - 1)),
+    )
+    changes = [0, *(index + 1 for index in pc.indices_nonzero(boundary).to_pylist())]
+    runs = list(zip(changes, [*changes[1:], total]))
+    keys_in_order = [(datasets[low].as_py(), days[low].as_py()) for low, _ in runs]
+    if len(set(keys_in_order)) == len(keys_in_order):
+        for (low, high), key in zip(runs, keys_in_order):
+            yield key, events.slice(low, high - low)
+        return
+    for dataset, day in dict.fromkeys(keys_in_order):
+        mask = pc.and_(pc.equal(datasets, dataset), pc.equal(days, day))
+        yield (dataset, day), events.filter(mask)
+
+
+def _first_copies(part: pa.Table) -> pa.Table:
+    """Within one batch the first copy of an id wins; later copies are duplicates."""
+    ids = part.column("event.id")
+    if pc.count_distinct(ids).as_py() == part.num_rows:
+        return part
+    indexed = pa.table({"id": ids, "row": pa.array(range(part.num_rows), pa.int64())})
+    first = indexed.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
+    return part.take(pc.sort_indices(first))
