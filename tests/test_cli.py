@@ -96,3 +96,37 @@ def test_a_bad_config_names_the_key_and_what_it_expected(tmp_path):
     result = run("--home", str(tmp_path), "alerts", "list")
     assert result.exit_code == 2
     assert "store.backend" in result.output and "'embedded'" in result.output
+
+
+def test_detect_then_list_alerts_and_rules_as_json(tmp_path):
+    from console.scenario import generate
+
+    manifest = generate(tmp_path / "scenario", size=5_000, seed=3)
+    home = str(tmp_path / "home")
+    for item in manifest.files:
+        assert run("--home", home, "ingest", str(item.path), "--source", item.kind, "--json").exit_code == 0
+    window = ["--from", manifest.start.isoformat(), "--to", manifest.end.isoformat()]
+    detected = json.loads(run("--home", home, "detect", *window, "--json").output)
+    assert detected["alerts_new"] > 0
+    assert all(rule["status"] != "failed" for rule in detected["rules"])
+    high = json.loads(run("--home", home, "alerts", "list", "--severity", "high", "--json").output)
+    assert high and all(a["severity"] in ("high", "critical") for a in high)
+    assert {"Password Spray From One Address Against Many Accounts"} <= {a["rule_title"] for a in high}
+    rules = json.loads(run("--home", home, "rules", "list", "--json").output)
+    assert len(rules["rules"]) >= 30 and rules["problems"] == []
+
+
+def test_a_bad_time_window_is_named(tmp_path):
+    result = run("--home", str(tmp_path), "detect", "--from", "yesterday")
+    assert result.exit_code == 2
+    assert "--from" in result.output and "ISO 8601" in result.output
+
+
+def test_log_values_are_not_read_as_terminal_markup(tmp_path):
+    export = tmp_path / "markup.ndjson"
+    record = signin(1) | {"userPrincipalName": "[bold red]evil[/]@x.gov.uk"}
+    export.write_bytes(orjson.dumps(record) + b"\n{[b]x[/b]\n")
+    home = str(tmp_path / "home")
+    run("--home", home, "ingest", str(export), "--source", "entra-signins")
+    shown = run("--home", home, "quarantine", "list")
+    assert "{[b]x[/b]" in shown.output
