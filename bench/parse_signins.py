@@ -3,8 +3,9 @@
     .venv/bin/python bench/parse_signins.py --events 1000000
 
 Generates, once per size (cached in ``--dir``), realistic inputs of N sign-ins: Graph ``signIn``
-NDJSON as ``GET /auditLogs/signIns`` returns them (~1.3 KB a line), and the same sign-ins as Log
-Analytics ``SigninLogs`` rows, both as the portal's 71-column CSV export and as NDJSON rows. Then
+NDJSON as ``GET /auditLogs/signIns`` returns them (~1.8 KB a line), and the same sign-ins as Log
+Analytics ``SigninLogs`` rows: the portal's 71-column CSV export, NDJSON rows, and one JSON array
+of rows. Then
 times ``parse_file`` on each (best of ``--repeat``) and prints events/s, CPU seconds and peak
 memory. The machine is shared: CPU seconds show how much work was done when wall time is
 inflated by other load.
@@ -157,10 +158,13 @@ def _csv_cells(row: dict) -> list[str]:
     return [row.get(suffixed.get(name, name), "") for name in LA_HEADER]
 
 
+FORMS = ("graph.ndjson", "la.csv", "la.ndjson", "la.json")
+
+
 def generate(folder: Path, events: int, seed: int = 1) -> dict[str, Path]:
     """Write the three inputs of ``events`` sign-ins into ``folder`` (kept for the next run)."""
     folder.mkdir(parents=True, exist_ok=True)
-    paths = {name: folder / f"signins-{events}.{name}" for name in ("graph.ndjson", "la.csv", "la.ndjson")}
+    paths = {name: folder / f"signins-{events}.{name}" for name in FORMS if name != "la.json"}
     if all(p.exists() for p in paths.values()):
         return paths
     rng, start = random.Random(seed), datetime(2025, 6, 2, 7, 0, tzinfo=timezone.utc)
@@ -176,6 +180,15 @@ def generate(folder: Path, events: int, seed: int = 1) -> dict[str, Path]:
             la_json.write(orjson.dumps(row) + b"\n")
             writer.writerow(_csv_cells(row))
     return paths
+
+
+def array_form(ndjson: Path) -> Path:
+    """The rows of ``ndjson`` as one JSON array (made on demand: a 2 GB file for 1M rows)."""
+    path = ndjson.with_suffix(".json")
+    if not path.exists():
+        with open(ndjson, "rb") as rows, open(path, "wb") as array:
+            array.write(b"[" + b",".join(line.rstrip(b"\n") for line in rows) + b"]\n")
+    return path
 
 
 def measure(parse, path: Path, repeat: int) -> tuple[int, int, float, float]:
@@ -195,13 +208,15 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/cyberwell-bench-signins"))
-    parser.add_argument("--only", choices=["graph.ndjson", "la.csv", "la.ndjson"], action="append")
+    parser.add_argument("--only", choices=FORMS, action="append")
     args = parser.parse_args()
     started = time.perf_counter()
     paths = generate(args.dir, args.events)
+    if "la.json" in (args.only or FORMS):
+        paths["la.json"] = array_form(paths["la.ndjson"])
     print(f"inputs ready in {time.perf_counter() - started:.1f} s ({args.dir})")
     parsers = {"graph.ndjson": entra_signins.parse_file, "la.csv": entra_signins_la.parse_file,
-               "la.ndjson": entra_signins_la.parse_file}
+               "la.ndjson": entra_signins_la.parse_file, "la.json": entra_signins_la.parse_file}
     for name in args.only or parsers:
         path = paths[name]
         count, rejects, wall, cpu = measure(parsers[name], path, args.repeat)

@@ -9,11 +9,12 @@ Accepted, told apart by content (gzip by its magic bytes, not its name):
   ``{"value": [...], "@odata.nextLink": ...}``, a diagnostic export ``{"records": [...]}``, or an
   array of any of these.
 
-How the work is split, for speed: Python frames the file (finds line ends in a memory map, or
-unwraps one document with orjson) into an Arrow array of raw record texts; Arrow later trims
-them into ``event.original``. One SQL SELECT (:func:`graph_sql`) computes every column and a
-quarantine reason from a relation ``fields`` of parsed sign-ins, which comes either from DuckDB's
-own NDJSON reader over the file (the fast path: parallel, strict, one parse per line) or from
+How the work is split, for speed: Python frames the file into an Arrow array of raw record
+texts (line ends found in a memory map; a top-level array split by DuckDB; any other document
+unwrapped with orjson); Arrow later trims them into ``event.original``. One SQL SELECT
+(:func:`graph_sql`) computes every column and a quarantine reason from a relation ``fields`` of
+parsed sign-ins, which comes either from DuckDB's own JSON reader over the file (the fast path:
+strict, one parse per record, NDJSON in parallel; it runs while Python frames) or from
 ``json_transform`` over the framed texts (any shape, any damage). A file the fast path cannot
 read exactly goes the second way; both give the same columns. Python touches records one at a
 time only when they are rejected.
@@ -27,7 +28,10 @@ Decisions, so a reader need not guess:
   sign-in fetched from Graph and exported by diagnostic settings is stored once. Without an id it
   is the SHA-256 (hex) of ``event.original``.
 * ``event.original`` is the NDJSON line as it was (without its line end); a record taken out of
-  a larger document is re-serialised compactly by orjson.
+  a larger document is written compactly (by DuckDB for the elements of a top-level array, kept
+  as they are when already compact; by orjson otherwise).
+* JSON is read as DuckDB reads it, which accepts trailing commas (Microsoft's own Graph samples
+  have them); a document only DuckDB can read is still read.
 * Empty strings are stored as null: Graph writes ``""`` where Log Analytics' CSV has no value at
   all, and a rule should not have to know which source a sign-in came from.
 * ``azure.signinlogs.category``: the diagnostic record's ``category``; else from
@@ -101,10 +105,20 @@ class Framed:
     quarantined: list[Quarantined] = field(default_factory=list)
     whole_lines: bool = False  # the records are the file's lines, every one of them, as they are
     trimmed: pa.ChunkedArray | None = None  # every text without its line end, when made ahead
+    elements: bool = False  # record i is element i of the file's top-level array
+
+    def line(self, row: int) -> int | None:
+        if self.elements:
+            return None
+        return self.lines[row] if self.lines is not None else row + 1
+
+    def pointer(self, row: int) -> str | None:
+        if self.elements:
+            return f"$[{row}]"
+        return self.pointers[row] if self.pointers is not None else None
 
     def origin(self, row: int) -> str:
-        line = self.lines[row] if self.lines is not None else row + 1
-        pointer = self.pointers[row] if self.pointers is not None else None
+        line, pointer = self.line(row), self.pointer(row)
         where = f"{self.path}:{line}" if line else str(self.path)
         return f"{where} {pointer}" if pointer else where
 
@@ -244,6 +258,10 @@ def frame(path: Path, source: str) -> Framed:
     text = _first_text(data, start)
     if text is None:
         return Framed(path, pa.array([], pa.large_string()), quarantined=quarantined)
+    if data[text : text + 1] == b"[" and not quarantined:
+        elements = _array_elements(path)
+        if elements is not None:
+            return elements
     if not _first_line_is_json(data, text):
         document = _whole_document(data, start, path, source)
         if document is not None:
@@ -255,6 +273,29 @@ def frame(path: Path, source: str) -> Framed:
     )
     raw, bad = _as_utf8(binary, path, source)
     return Framed(path, raw, quarantined=quarantined + bad, whole_lines=not quarantined and not bad)
+
+
+def _array_elements(path: Path) -> Framed | None:
+    """The elements of a file that is one JSON array, compact, split by DuckDB's reader (only
+    text that is spaced out is re-written: a compact array's elements are kept as they are).
+
+    orjson would hold the whole array as Python objects (gigabytes for a million rows); DuckDB
+    streams it. None when DuckDB cannot read it as one array (NDJSON of arrays, damage).
+    """
+    compression = "gzip" if _is_gzip(path) else "none"
+    con = connect()
+    try:
+        table = con.sql(f"""
+            SELECT CASE WHEN strpos(json, chr(10)) > 0 OR strpos(json, '": ') > 0 OR strpos(json, ', "') > 0
+                        THEN json(json)::VARCHAR ELSE json END AS raw
+            FROM read_json_objects('{str(path).replace("'", "''")}', format = 'array', compression = '{compression}')
+        """).to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    raw = table.column("raw").cast(pa.large_string()).combine_chunks()
+    return Framed(path, raw, elements=True)
 
 
 def _whole_document(data, start: int, path: Path, source: str) -> Framed | None:
@@ -445,13 +486,13 @@ fields AS (
 )"""
 
 
-def _fields_from_file(path: str, compression: str) -> str:
-    """``fields`` read by DuckDB's own NDJSON reader from a file of bare ``signIn`` objects."""
+def _fields_from_file(path: str, compression: str, layout: str) -> str:
+    """``fields`` read by DuckDB's own JSON reader from a file of bare ``signIn`` objects."""
     envelope = ", ".join(f'NULL::VARCHAR AS "envelope_{k}"' for k in _ENVELOPE)
     return f"""
 fields AS (
     SELECT NULL::BIGINT AS _row, 'signin' AS shape, NULL::VARCHAR AS json_kind, r AS p, {envelope}
-    FROM read_json('{path}', format = 'newline_delimited', compression = '{compression}',
+    FROM read_json('{path}', format = '{layout}', compression = '{compression}',
                    columns = {read_json_columns(SIGNIN_STRUCT)}) r
 )"""
 
@@ -557,7 +598,9 @@ class Dialect:
 
     source: str
     from_records: Callable[[bool], str]  # SQL over records(_row, raw); True: check JSON first
-    from_file: Callable[[str, str], str]  # SQL over an NDJSON file (quoted path, compression)
+    #: SQL over a file DuckDB reads itself: (quoted path, compression, ``newline_delimited`` or
+    #: ``array``).
+    from_file: Callable[[str, str, str], str]
     #: A first line containing this is read record by record: a shape the file reader's fixed
     #: columns do not fit (a diagnostic record for Graph).
     not_for_file: str = ""
@@ -566,20 +609,16 @@ class Dialect:
 GRAPH = Dialect(
     SOURCE,
     lambda checked: graph_sql(_fields_from_records(checked)),
-    lambda path, compression: graph_sql(_fields_from_file(path, compression)),
+    lambda path, compression, layout: graph_sql(_fields_from_file(path, compression, layout)),
     not_for_file='properties"',
 )
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that reads and writes times in UTC.
-
-    Text leaves DuckDB as Arrow string views, cast to ``string`` once in :func:`conform`: a
-    tenth less work than DuckDB building ``string`` arrays itself.
-    """
+    """An in-memory DuckDB that reads and writes times in UTC and prints nothing."""
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET produce_arrow_string_view = true")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
@@ -609,32 +648,38 @@ def _run(con: duckdb.DuckDBPyConnection, dialect: Dialect, raw: pa.Array, trusti
         con.unregister("records")
 
 
-def _fast_candidate(path: Path, dialect: Dialect) -> bool:
-    """Whether DuckDB's strict NDJSON reader is worth trying: the first line is a JSON object
-    of the shape it is given columns for, and the path is not a glob pattern to DuckDB."""
-    if any(c in str(path) for c in "*?[{"):
-        return False
+def _fast_layout(path: Path, dialect: Dialect) -> str | None:
+    """How DuckDB's strict reader should read the file, or None when it is not worth trying:
+    ``array`` for one JSON array, ``newline_delimited`` when the first line is a JSON object
+    that is not of a shape the reader's fixed columns miss (``Dialect.not_for_file``)."""
+    if any(c in str(path) for c in "*?[{"):  # a glob pattern to DuckDB
+        return None
     try:
         opener = gzip.open if _is_gzip(path) else open
         with opener(path, "rb") as handle:
             first = handle.readline(1_048_576)
     except (OSError, EOFError, zlib.error):
-        return False
+        return None
+    if first.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        return "array"
     if dialect.not_for_file and dialect.not_for_file.encode() in first:
-        return False
-    return _is_object(first)
+        return None
+    return "newline_delimited" if _is_object(first) else None
 
 
-def _read_file(con: duckdb.DuckDBPyConnection, dialect: Dialect, path: Path) -> tuple[pa.Table | None, bool]:
-    """The fast path: DuckDB reads the NDJSON file itself, in parallel, one parse per line.
+def _read_file(
+    con: duckdb.DuckDBPyConnection, dialect: Dialect, path: Path, layout: str
+) -> tuple[pa.Table | None, bool]:
+    """The fast path: DuckDB reads the file itself, one parse per record, NDJSON in parallel.
 
-    Its reader is strict: a line that is not a JSON object of the expected shape fails the
+    Its reader is strict: a record that is not a JSON object of the expected shape fails the
     query. Then None, and the records go the general way; True with it when a line was not
     JSON at all (the general way then checks every text first).
     """
     compression = "gzip" if _is_gzip(path) else "none"
+    quoted = str(path).replace("'", "''")
     try:
-        result = con.sql(dialect.from_file(str(path).replace("'", "''"), compression)).to_arrow_table()
+        result = con.sql(dialect.from_file(quoted, compression, layout)).to_arrow_table()
     except duckdb.Error as exc:  # an optimisation only: whatever stops it, the general way reads
         return None, "Malformed JSON" in str(exc)
     rows = pa.array(range(result.num_rows), pa.int64())
@@ -646,17 +691,18 @@ def _is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
-def _originals(raw: pa.Array, rows: pa.Array | None) -> pa.ChunkedArray:
-    """The surviving records' texts without line ends: ``event.original``.
+def _originals(raw: pa.Array, rows: pa.Array | None, trim: bool = True) -> pa.ChunkedArray:
+    """The surviving records' texts without line ends (``trim``: lines have them): ``event.original``.
 
     Cast to ``string`` chunk by chunk: its 32-bit offsets cannot span a file of over 2 GiB.
     """
     kept = raw if rows is None else raw.take(rows)
-    chunks = [
-        pc.utf8_rtrim(kept.slice(s, _CHUNK), characters="\r\n").cast(pa.string())
-        for s in range(0, len(kept), _CHUNK)
-    ]
-    return pa.chunked_array(chunks, pa.string())
+    chunks = [kept.slice(s, _CHUNK) for s in range(0, len(kept), _CHUNK)]
+    if trim:
+        chunks = [pc.utf8_rtrim(chunk, characters="\r\n") for chunk in chunks]
+    else:  # a slice keeps its offsets into the whole buffer, too large for ``string``: re-base
+        chunks = [pa.concat_arrays([chunk]) for chunk in chunks]
+    return pa.chunked_array([chunk.cast(pa.string()) for chunk in chunks], pa.string())
 
 
 def _json_error(text: str) -> str:
@@ -680,16 +726,19 @@ def parse_json_records(path: Path, dialect: Dialect) -> ParsedBatch:
     con = connect()
     try:
         with ThreadPoolExecutor(max_workers=1) as worker:
-            fast = worker.submit(_read_file, con, dialect, path) if _fast_candidate(path, dialect) else None
+            layout = _fast_layout(path, dialect)
+            fast = worker.submit(_read_file, con, dialect, path, layout) if layout else None
             try:
                 framed = frame(path, dialect.source)
-                if fast is not None and framed.whole_lines:
-                    framed.trimmed = _originals(framed.raw, None)  # what the fast path will want
+                if fast is not None and (framed.whole_lines or framed.elements):
+                    # what the fast path will want
+                    framed.trimmed = _originals(framed.raw, None, trim=framed.whole_lines)
             except OSError as exc:  # unreadable, not malformed: one entry, never an exception
                 reason = f"cannot read the file: {exc}"
                 return ParsedBatch(empty(), [Quarantined(dialect.source, reason, "", str(path))])
             result, malformed = fast.result() if fast is not None else (None, False)
-        if result is not None and not (framed.whole_lines and result.num_rows == len(framed.raw)):
+        lined_up = framed.elements if layout == "array" else framed.whole_lines
+        if result is not None and not (lined_up and result.num_rows == len(framed.raw)):
             result = None  # DuckDB skipped blank lines, or read what Python could not: go slowly
         quarantined, parts = list(framed.quarantined), []
         retry = result is not None  # what the strict reader could not use, the general way reads
@@ -730,7 +779,8 @@ def _split(
         for reject in bad:
             if retry:
                 row = reject["_row"]
-                inner.append((row + 1, None, _Verbatim(framed.raw[row].as_py().rstrip("\r\n"))))
+                text = _Verbatim(framed.raw[row].as_py().rstrip("\r\n"))
+                inner.append((framed.line(row), framed.pointer(row), text))
             else:
                 _reject(framed, reject, source, rejects, inner)
         result = result.filter(pc.is_null(problems))
@@ -738,7 +788,10 @@ def _split(
     elif result.num_rows != len(framed.raw):
         rows = result.column("_row").combine_chunks()
     # else every record survived, in order: the raw texts are the originals as they are
-    originals = framed.trimmed if rows is None and framed.trimmed is not None else _originals(framed.raw, rows)
+    if rows is None and framed.trimmed is not None:
+        originals = framed.trimmed
+    else:
+        originals = _originals(framed.raw, rows, trim=not framed.elements)
     events = hash_missing_ids(finish(result, originals))
     nested = _records_of(inner, framed.path) if inner else Framed(framed.path, pa.array([], pa.large_string()))
     return events, rejects, nested
@@ -756,8 +809,7 @@ def _reject(framed: Framed, reject: dict, source: str, rejects: list, inner: lis
         except orjson.JSONDecodeError:  # DuckDB is laxer than orjson (trailing commas)
             value = None
         if _is_container(value):
-            line = framed.lines[row] if framed.lines is not None else row + 1
-            prefix = framed.pointers[row] if framed.pointers is not None and framed.pointers[row] else "$"
+            line, prefix = framed.line(row), framed.pointer(row) or "$"
             inner.extend((line, pointer, item) for pointer, item in _unwrap(value, prefix))
             return
     reason = _json_error(text) if reject["_problem"] == "json" else reject["_reason"]

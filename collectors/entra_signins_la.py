@@ -39,8 +39,10 @@ import gzip
 import json
 import re
 from array import array
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -285,13 +287,13 @@ la AS (
 """
 
 
-def json_file_sql(path: str, compression: str) -> str:
-    """NDJSON rows read by DuckDB's own reader (the fast path; see ``Dialect``)."""
+def json_file_sql(path: str, compression: str, layout: str) -> str:
+    """JSON rows read by DuckDB's own reader (the fast path; see ``Dialect``)."""
     columns = read_json_columns({name: V for name in LA_COLUMNS})
     return f"""
 WITH la AS (
     SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _problem_in, r.*
-    FROM read_json('{path}', format = 'newline_delimited', compression = '{compression}', columns = {columns}) r
+    FROM read_json('{path}', format = '{layout}', compression = '{compression}', columns = {columns}) r
 )
 {_la_select(with_original=False)}
 """
@@ -402,6 +404,7 @@ class _CsvRows:
     texts: pa.Array  # large_binary, line ends attached
     lines: list[int] | None  # the line each record starts on; None: record k is on line k + 2
     blank: frozenset[int] = frozenset()
+    trimmed: pa.ChunkedArray | None = None  # every record as event.original, when made ahead
 
     def line(self, k: int) -> int:
         return self.lines[k] if self.lines is not None else k + 2
@@ -417,44 +420,83 @@ class _CsvRows:
         return pa.array([k for k in range(len(self.texts)) if k not in skipped], pa.int64())
 
     def originals(self, records: pa.Array | None) -> pa.ChunkedArray:
-        kept = self.texts if records is None else self.texts.take(records)
-        chunks = [
-            pc.utf8_rtrim(kept.slice(s, _CHUNK).cast(pa.large_string()), characters="\r\n").cast(pa.string())
-            for s in range(0, len(kept), _CHUNK)
-        ]
-        return pa.chunked_array(chunks, pa.string())
+        if records is None and self.trimmed is not None:
+            return self.trimmed
+        return _trimmed(self.texts if records is None else self.texts.take(records))
 
 
-def _csv_rows(path: Path, expected: int) -> _CsvRows | None:
-    """Cut the ``expected`` records (rows read and rejected) out of the file's text; None when
-    that disagrees with the CSV reader.
+def _trimmed(texts: pa.Array) -> pa.ChunkedArray:
+    """Binary record texts as ``string`` without line ends (UTF-8 checked), chunk by chunk."""
+    chunks = [
+        pc.utf8_rtrim(texts.slice(s, _CHUNK).cast(pa.large_string()), characters="\r\n").cast(pa.string())
+        for s in range(0, len(texts), _CHUNK)
+    ]
+    return pa.chunked_array(chunks, pa.string())
 
-    When every record is one line (the usual case) the lines are the records. Otherwise a line
-    end inside an open quote continues the record: the count of quotes tells.
-    """
+
+@dataclass
+class _CsvText:
+    """The file's text cut into lines, before it is known how the records lie on them."""
+
+    data: Any  # bytes or a memory map
+    offsets: array
+    lines: pa.Array  # large_binary, the header's line first
+    trimmed: pa.ChunkedArray | None  # the lines after the header as event.original, if UTF-8
+
+
+def _csv_text(path: Path) -> _CsvText | None:
+    """Lines of the file, and (ahead, in case each is a record) their texts; None if damaged."""
     data, damaged = read_content(path, SOURCE)
     if damaged:
         return None
     start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     offsets = line_offsets(data, start)
+    lines = pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    try:
+        trimmed = _trimmed(lines.slice(1))
+    except pa.ArrowInvalid:  # a line that is not UTF-8: the reader rejects it, the rest is taken later
+        trimmed = None
+    return _CsvText(data, offsets, lines, trimmed)
+
+
+def _csv_rows(text: _CsvText | None, expected: int) -> _CsvRows | None:
+    """The ``expected`` records (rows read and rejected) cut out of the file's text; None when
+    that disagrees with the CSV reader.
+
+    When every record is one line (the usual case) the lines are the records. Otherwise a line
+    end inside an open quote continues the record: the count of quotes tells.
+    """
+    if text is None:
+        return None
+    data, offsets = text.data, text.offsets
     if len(offsets) - 2 == expected:  # the header and one line per record
-        texts = pa.Array.from_buffers(pa.large_binary(), expected + 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-        return _CsvRows(texts.slice(1), None)
+        return _CsvRows(text.lines.slice(1), None, trimmed=text.trimmed)
     starts, lines, blank, inside = array("q"), [], set(), False
     for index in range(len(offsets) - 1):
-        text = data[offsets[index] : offsets[index + 1]]
+        line = data[offsets[index] : offsets[index + 1]]
         if not inside:
-            if not text.strip(b"\r\n"):
+            if not line.strip(b"\r\n"):
                 blank.add(len(starts) - 1)  # numbered after the header, like the rows
             starts.append(offsets[index])
             lines.append(index + 1)
-        if text.count(b'"') % 2:
+        if line.count(b'"') % 2:
             inside = not inside
     if len(starts) - 1 - len(blank) != expected:
         return None
     starts.append(offsets[-1])
     texts = pa.Array.from_buffers(pa.large_binary(), len(starts) - 1, [None, pa.py_buffer(starts), pa.py_buffer(data)])
     return _CsvRows(texts.slice(1), lines[1:], frozenset(blank))
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], compression: str) -> tuple[pa.Table, dict]:
+    """DuckDB's reading of the CSV, and the rows it refused (record number → why)."""
+    result = con.sql(_csv_sql(path, header, compression, with_original=False)).to_arrow_table()
+    rejected: dict[int, tuple[str, str, str]] = {}
+    for line, error_type, message, csv_line in con.sql(
+        "SELECT line, error_type, error_message, csv_line FROM reject_errors ORDER BY line, column_idx"
+    ).fetchall():
+        rejected.setdefault(int(line), (error_type, message, csv_line))  # a short row: once per cell
+    return result, rejected
 
 
 def _parse_csv(path: Path) -> ParsedBatch:
@@ -467,16 +509,15 @@ def _parse_csv(path: Path) -> ParsedBatch:
     compression = "gzip" if _is_gzip(path) else "none"
     con = connect()
     try:
-        try:
-            result = con.sql(_csv_sql(path, header, compression, with_original=False)).to_arrow_table()
-        except duckdb.Error as exc:  # e.g. a damaged gzip stream: the file as one record
-            return _unreadable(path, f"not readable as CSV: {exc}")
-        rejected: dict[int, tuple[str, str, str]] = {}
-        for line, error_type, message, csv_line in con.sql(
-            "SELECT line, error_type, error_message, csv_line FROM reject_errors ORDER BY line, column_idx"
-        ).fetchall():
-            rejected.setdefault(int(line), (error_type, message, csv_line))  # a short row: once per cell
-        rows = _csv_rows(path, result.num_rows + len(rejected))
+        # DuckDB reads the cells (releasing the GIL) while Python cuts the same text into lines.
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            reading = worker.submit(_read_csv, con, path, header, compression)
+            text = _csv_text(path)
+            try:
+                result, rejected = reading.result()
+            except duckdb.Error as exc:  # e.g. a damaged gzip stream: the file as one record
+                return _unreadable(path, f"not readable as CSV: {exc}")
+        rows = _csv_rows(text, result.num_rows + len(rejected))
         if rows is None:
             result = con.sql(_csv_sql(path, header, compression, with_original=True)).to_arrow_table()
     finally:
