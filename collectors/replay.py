@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from collectors import chunking
 from collectors.batch import ParsedBatch, Quarantined
 
 #: Source kind -> the module that parses it. Each module has ``parse_file(path) -> ParsedBatch``
@@ -47,28 +49,47 @@ def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
         raise FileNotFoundError(f"no such file: {path}")
     if hasattr(module, "iter_batches"):
         yield from module.iter_batches(Path(path))
+    elif chunking.is_large_ndjson(Path(path)):
+        for chunk in chunking.chunks(Path(path)):
+            yield chunking.relocate(module.parse_file(chunk.path), chunk, Path(path))
     else:
         yield module.parse_file(Path(path))
 
 
 def ingest(store, paths: Sequence[Path], kind: str) -> IngestResult:
-    """Parse every file, store the events once each, quarantine what cannot be parsed."""
+    """Parse every file, store the events once each, quarantine what cannot be parsed.
+
+    Storing a batch and parsing the next overlap (a writer thread; DuckDB and Arrow release the
+    GIL), with at most one batch waiting, so two cores are both busy and memory stays bounded.
+    Batches are still stored in order.
+    """
     if kind not in SOURCE_MODULES:
         raise UnknownSource(kind)
     total = IngestResult()
-    for path in paths:
-        per_file = IngestResult()
-        for batch in batches(Path(path), kind):
-            appended = store.append(batch.events) if batch.count else None
-            if appended is not None:
-                per_file.ingested += appended.stored
-                per_file.duplicates += appended.duplicates
-            per_file.quarantined += store.state.quarantine(batch.quarantined)
-        total.ingested += per_file.ingested
-        total.quarantined += per_file.quarantined
-        total.duplicates += per_file.duplicates
-        total.files.append({"path": str(path), **{k: v for k, v in per_file.to_dict().items() if k != "files"}})
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-store") as writer:
+        for path in paths:
+            per_file = IngestResult()
+            pending = None
+            for batch in batches(Path(path), kind):
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(_store_batch, store, batch, per_file)
+            if pending is not None:
+                pending.result()
+            total.ingested += per_file.ingested
+            total.quarantined += per_file.quarantined
+            total.duplicates += per_file.duplicates
+            total.files.append({"path": str(path), "ingested": per_file.ingested,
+                                "quarantined": per_file.quarantined, "duplicates": per_file.duplicates})
     return total
+
+
+def _store_batch(store, batch: ParsedBatch, counts: IngestResult) -> None:
+    if batch.count:
+        appended = store.append(batch.events)
+        counts.ingested += appended.stored
+        counts.duplicates += appended.duplicates
+    counts.quarantined += store.state.quarantine(batch.quarantined)
 
 
 __all__ = ["IngestResult", "Quarantined", "SOURCE_MODULES", "UnknownSource", "batches", "ingest"]

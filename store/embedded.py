@@ -32,6 +32,11 @@ from store.state import StateDB, utc_now_iso
 
 #: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
 ROW_GROUP_ROWS = 64_000
+MICROS_PER_DAY = 86_400 * 1_000_000
+#: Columns whose values are nearly all distinct: dictionary encoding and min/max statistics
+#: only cost time on them (the raw record is most of a segment's bytes).
+_NO_DICTIONARY = {"event.original", "event.id"}
+_NO_STATISTICS = {"event.original"}
 
 
 @dataclass(frozen=True)
@@ -140,7 +145,12 @@ class EmbeddedStore:
         directory.mkdir(parents=True, exist_ok=True)
         final = directory / f"{uuid.uuid4().hex}.parquet"
         temporary = directory / f".{final.name}.tmp"
-        pq.write_table(part, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        names = part.column_names
+        pq.write_table(
+            part, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+            use_dictionary=[name for name in names if name not in _NO_DICTIONARY],
+            write_statistics=[name for name in names if name not in _NO_STATISTICS],
+        )
         _fsync_file(temporary)
         os.replace(temporary, final)
         _fsync_file(directory)
@@ -265,9 +275,11 @@ def _fsync_file(path: Path) -> None:
 
 def _partitions(events: pa.Table):
     """(dataset, day) -> rows. Contiguous runs become zero-copy slices; interleaved days are filtered."""
-    days = pc.strftime(events.column("@timestamp"), format="%Y-%m-%d")
+    # Day numbers by integer division: an order of magnitude cheaper than formatting every
+    # timestamp; only one value per run is turned into a date string.
+    micros = events.column("@timestamp").combine_chunks().cast(pa.int64())
+    days = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(MICROS_PER_DAY))).cast(pa.int64())
     datasets = events.column("event.dataset").combine_chunks()
-    days = days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
     total = events.num_rows
     boundary = pc.or_(
         pc.not_equal(days.slice(1), days.slice(0, total - 1)),
@@ -276,13 +288,18 @@ def _partitions(events: pa.Table):
     changes = [0, *(index + 1 for index in pc.indices_nonzero(boundary).to_pylist())]
     runs = list(zip(changes, [*changes[1:], total]))
     keys_in_order = [(datasets[low].as_py(), days[low].as_py()) for low, _ in runs]
+    label = {day: _day_label(day) for _, day in keys_in_order}
     if len(set(keys_in_order)) == len(keys_in_order):
-        for (low, high), key in zip(runs, keys_in_order):
-            yield key, events.slice(low, high - low)
+        for (low, high), (dataset, day) in zip(runs, keys_in_order):
+            yield (dataset, label[day]), events.slice(low, high - low)
         return
     for dataset, day in dict.fromkeys(keys_in_order):
         mask = pc.and_(pc.equal(datasets, dataset), pc.equal(days, day))
-        yield (dataset, day), events.filter(mask)
+        yield (dataset, label[day]), events.filter(mask)
+
+
+def _day_label(day_number: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=day_number)).strftime("%Y-%m-%d")
 
 
 def _first_copies(part: pa.Table) -> pa.Table:
