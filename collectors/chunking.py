@@ -1,9 +1,11 @@
 """Big line-oriented exports in bounded pieces, so memory stays flat however large the file.
 
 A parser reads a whole file at once because that is fastest (DuckDB parses it in parallel). For
-an NDJSON export of millions of records that would hold the file, its records and their columns
-in memory together, so replay cuts such a file into temporary chunk files of whole lines, parses
-each in turn and rewrites quarantine origins back to the original file and line number.
+an export of millions of records that would hold the file, its records and their columns in
+memory together, so replay cuts a large NDJSON or CSV file into temporary chunk files of whole
+records (a CSV chunk repeats the header; a quoted cell may hold line ends, so a CSV cut is only
+made where the quotes before it balance), parses each in turn and rewrites quarantine origins
+back to the original file and line number.
 """
 
 from __future__ import annotations
@@ -35,21 +37,26 @@ def _open(path: Path):
 
 
 
-def is_large_ndjson(path: Path, threshold: int | None = None) -> bool:
-    """More than one chunk of data, one JSON object per line (a whole document is never cut)."""
+def layout(path: Path, threshold: int | None = None) -> str | None:
+    """``"ndjson"`` or ``"csv"`` for a file of more than one chunk that can be cut; else None."""
     threshold = threshold or CHUNK_BYTES
     try:
         with _open(path) as handle:
             head = handle.read(threshold + 1)
     except (OSError, EOFError, gzip.BadGzipFile):
-        return False
+        return None
     if len(head) <= threshold:
-        return False
+        return None
     # Most of the first complete lines are single objects: a damaged line among them does not
     # matter, while a pretty-printed or single-line document never qualifies.
     complete = [line.strip() for line in head.split(b"\n")[:-1][:20] if line.strip()]
     objects = sum(1 for line in complete if line.startswith(b"{") and line.endswith(b"}"))
-    return len(complete) >= 2 and objects * 2 > len(complete)
+    if len(complete) >= 2 and objects * 2 > len(complete):
+        return "ndjson"
+    first = complete[0].lstrip(b"\xef\xbb\xbf") if complete else b""
+    if first[:1] not in (b"{", b"[") and first.count(b",") >= 2 and first.count(b'"') % 2 == 0:
+        return "csv"
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,17 +65,19 @@ class Chunk:
     lines_before: Callable[[], int]  # lines of the original before it; counted only when needed
 
 
-def chunks(path: Path, chunk_bytes: int | None = None) -> Iterator[Chunk]:
-    """Temporary files of whole lines, one at a time; each is removed when the next is made."""
+def chunks(path: Path, chunk_bytes: int | None = None, csv: bool = False) -> Iterator[Chunk]:
+    """Temporary files of whole records, one at a time; each is removed when the next is made."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     folder = Path(tempfile.mkdtemp(prefix="cyberwell-chunks-"))
     try:
         with open(path, "rb") as probe:
             compressed = probe.read(2) == GZIP_MAGIC
-        pieces = _gzip_pieces(path, chunk_bytes) if compressed else _plain_pieces(path, chunk_bytes)
-        for number, (write, lines_before) in enumerate(pieces):
-            chunk = folder / f"{number:06d}.ndjson"
+        reader = _gzip_pieces if compressed else _plain_pieces
+        for number, (header, write, lines_before) in enumerate(reader(path, chunk_bytes, csv)):
+            chunk = folder / f"{number:06d}.part"
             with open(chunk, "wb") as out:
+                out.write(header)
+                out.flush()  # the kernel copy below writes at the descriptor's own position
                 write(out)
             yield Chunk(chunk, lines_before)
             chunk.unlink()
@@ -76,17 +85,30 @@ def chunks(path: Path, chunk_bytes: int | None = None) -> Iterator[Chunk]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _plain_pieces(path: Path, chunk_bytes: int):
-    """Byte ranges cut after a line end, copied by the kernel (no pass through Python)."""
+def _cut(data, start: int, end: int, csv: bool) -> int:
+    """Where a chunk of ``data[start:end]`` may end: after a line end (with balanced quotes)."""
+    last = data.rfind(b"\n", start, end)
+    while csv and last >= 0 and data[start:last + 1].count(b'"') % 2:
+        last = data.rfind(b"\n", start, last)
+    return last + 1 if last >= 0 else start
+
+
+def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
+    """Byte ranges cut after a record, copied by the kernel (no pass through Python)."""
     if Path(path).stat().st_size == 0:
         return
     with open(path, "rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as view:
-        size, start = len(view), 0
+        size = len(view)
+        start = (view.find(b"\n") + 1 or size) if csv else 0
+        header = view[:start] if csv else b""
         while start < size:
-            end = min(start + chunk_bytes, size)
-            if end < size:
-                last = view.rfind(b"\n", start, end)
-                end = last + 1 if last >= 0 else (view.find(b"\n", end) + 1 or size)
+            end = size
+            if start + chunk_bytes < size:
+                end = _cut(view, start, start + chunk_bytes, csv)
+                reach = start + chunk_bytes
+                while end == start and reach < size:  # one record longer than a chunk
+                    reach = min(reach + chunk_bytes, size)
+                    end = _cut(view, start, reach, csv) if reach < size else size
 
             def write(out, start=start, end=end):
                 offset = start
@@ -94,26 +116,33 @@ def _plain_pieces(path: Path, chunk_bytes: int):
                     offset += os.copy_file_range(source.fileno(), out.fileno(), end - offset, offset)
 
             def lines_before(start=start) -> int:
-                return sum(view[at:min(at + chunk_bytes, start)].count(b"\n") for at in range(0, start, chunk_bytes))
+                counted = sum(view[at:min(at + chunk_bytes, start)].count(b"\n") for at in range(0, start, chunk_bytes))
+                return counted - (1 if csv else 0)  # a CSV chunk's own header is its line 1
 
-            yield write, lines_before
+            yield header, write, lines_before
+            # Pages the cut and the quote count read stay mapped, and count as this process's
+            # memory, until released: without this a large CSV would look like a leak.
+            view.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
             start = end
 
 
-def _gzip_pieces(path: Path, chunk_bytes: int):
+def _gzip_pieces(path: Path, chunk_bytes: int, csv: bool):
     with gzip.open(path, "rb") as source:
-        lines, carry = 0, b""
+        header = b""
+        if csv:
+            header = source.readline()
+        lines, carry = header.count(b"\n") - (1 if csv else 0), b""
         while True:
             block = source.read(chunk_bytes)
             data = carry + block
             if not data:
                 return
-            cut = data.rfind(b"\n") + 1 if block else len(data)
-            if cut == 0:  # one line longer than a chunk: keep reading
+            cut = _cut(data, 0, len(data), csv) if block else len(data)
+            if cut == 0:  # one record longer than a chunk: keep reading
                 carry = data
                 continue
             data, carry = data[:cut], data[cut:]
-            yield (lambda out, data=data: out.write(data)), (lambda lines=lines: lines)
+            yield header, (lambda out, data=data: out.write(data)), (lambda lines=lines: lines)
             lines += data.count(b"\n")
 
 

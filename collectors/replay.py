@@ -49,8 +49,8 @@ def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
         raise FileNotFoundError(f"no such file: {path}")
     if hasattr(module, "iter_batches"):
         yield from module.iter_batches(Path(path))
-    elif chunking.is_large_ndjson(Path(path)):
-        for chunk in chunking.chunks(Path(path)):
+    elif shape := chunking.layout(Path(path)):
+        for chunk in chunking.chunks(Path(path), csv=shape == "csv"):
             yield chunking.relocate(module.parse_file(chunk.path), chunk, Path(path))
     else:
         yield module.parse_file(Path(path))

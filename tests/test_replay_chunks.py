@@ -28,7 +28,7 @@ def test_a_chunked_file_stores_every_record_once_and_names_bad_lines(tmp_path, m
     monkeypatch.setattr(chunking, "CHUNK_BYTES", 4096)  # many chunks from a small file
     export = tmp_path / "signins.ndjson"
     write_export(export, 400, bad_lines={1, 57, 399}, compress=compress)
-    assert chunking.is_large_ndjson(export)
+    assert chunking.layout(export) == "ndjson"
     store = EmbeddedStore(tmp_path / "home")
     result = ingest(store, [export], "entra-signins")
     assert (result.ingested, result.quarantined, result.duplicates) == (397, 3, 0)
@@ -55,3 +55,27 @@ def test_chunks_are_whole_lines_that_join_back_to_the_file(tmp_path_factory, len
         assert b"".join(pieces) == text
         assert all(piece.endswith(b"\n") for piece in pieces[:-1])
         assert lines == [b"".join(pieces[:i]).count(b"\n") for i in range(len(pieces))]
+
+
+def test_a_chunked_log_analytics_csv_gives_the_same_events_as_the_whole_file(tmp_path, monkeypatch, shared_data):
+    # Microsoft Sentinel Training Lab's SigninLogs export (Azure/Azure-Sentinel, MIT): 56 rows,
+    # dynamic columns as JSON inside quoted cells.
+    from collectors import entra_signins_la
+
+    sample = shared_data / "azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv"
+    whole = entra_signins_la.parse_file(sample)
+    monkeypatch.setattr(chunking, "CHUNK_BYTES", 8192)
+    assert chunking.layout(sample) == "csv"
+    store = EmbeddedStore(tmp_path)
+    result = ingest(store, [sample], "entra-signins-la")
+    assert (result.ingested, result.quarantined) == (whole.count, len(whole.quarantined))
+    stored = store.search(["azure.signinlogs"], *store_window(store), columns=["user.name", "source.ip"])
+    expected = whole.events.select(["event.id", "user.name", "source.ip"]).sort_by("event.id").to_pylist()
+    assert stored.select(["event.id", "user.name", "source.ip"]).sort_by("event.id").to_pylist() == expected
+
+
+def store_window(store):
+    from datetime import timedelta
+
+    low, high = store.time_range()
+    return low, high + timedelta(seconds=1)
