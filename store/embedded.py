@@ -309,4 +309,4 @@ def _first_copies(part: pa.Table) -> pa.Table:
         return part
     indexed = pa.table({"id": ids, "row": pa.array(range(part.num_rows), pa.int64())})
     first = indexed.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    return part.take(pc.sort_indices(first))
+    return part.take(pc.take(first, pc.sort_indices(first)))  # first copies, in input order
