@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from collectors.batch import ParsedBatch, Quarantined, check_required
+from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.rawfile import read_bytes
 
 SOURCE = "azure-firewall"
@@ -57,15 +57,7 @@ DATASET = "azure.firewall"
 
 #: Every column of the dataset, in the order every batch has them (docs/events.md).
 COLUMNS: dict[str, pa.DataType] = {
-    "@timestamp": pa.timestamp("us", tz="UTC"),
-    "event.ingested": pa.timestamp("us", tz="UTC"),
-    "event.dataset": pa.string(),
-    "event.id": pa.string(),
-    "event.original": pa.string(),
-    "event.kind": pa.string(),
-    "event.category": pa.string(),
-    "event.action": pa.string(),
-    "event.outcome": pa.string(),
+    **EVENT_COLUMNS,
     "event.severity": pa.int64(),
     "message": pa.string(),
     "source.ip": pa.string(),

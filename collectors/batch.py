@@ -20,6 +20,15 @@ REQUIRED_COLUMNS: dict[str, pa.DataType] = {
     "event.original": pa.string(),
 }
 
+#: What most datasets add next, in this order: the ECS event fields every parser fills.
+EVENT_COLUMNS: dict[str, pa.DataType] = {
+    **REQUIRED_COLUMNS,
+    "event.kind": pa.string(),
+    "event.category": pa.string(),
+    "event.action": pa.string(),
+    "event.outcome": pa.string(),
+}
+
 
 @dataclass(frozen=True)
 class Quarantined:

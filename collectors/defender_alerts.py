@@ -40,7 +40,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.batch import ParsedBatch, Quarantined, check_required
+from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.rawfile import read_bytes
 
 SOURCE = "defender-alerts"
@@ -50,15 +50,7 @@ MDE_SERVICE_SOURCE = "microsoftDefenderForEndpoint"
 
 #: Every column of the dataset, in the order every batch has them (docs/events.md).
 COLUMNS: dict[str, pa.DataType] = {
-    "@timestamp": pa.timestamp("us", tz="UTC"),
-    "event.ingested": pa.timestamp("us", tz="UTC"),
-    "event.dataset": pa.string(),
-    "event.id": pa.string(),
-    "event.original": pa.string(),
-    "event.kind": pa.string(),
-    "event.category": pa.string(),
-    "event.action": pa.string(),
-    "event.outcome": pa.string(),
+    **EVENT_COLUMNS,
     "message": pa.string(),
     "rule.name": pa.string(),
     "host.name": pa.string(),

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from collectors.batch import EVENT_COLUMNS
+
 DATASET = "azure.signinlogs"
 
-_TS = pa.timestamp("us", tz="UTC")
 _S = pa.string()
 
 #: Every column of the dataset, in the order every batch has them.
 COLUMNS: dict[str, pa.DataType] = {
-    "@timestamp": _TS,
-    "event.ingested": _TS,
-    "event.dataset": _S,
-    "event.id": _S,
-    "event.original": _S,
-    "event.kind": _S,
-    "event.category": _S,
-    "event.action": _S,
-    "event.outcome": _S,
+    **EVENT_COLUMNS,
     "user.name": _S,
     "user.id": _S,
     "user.full_name": _S,

@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors import cef, fortigate, panos
-from collectors.batch import REQUIRED_COLUMNS, ParsedBatch, Quarantined, check_required
+from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.rawfile import read_bytes
 from collectors.syslog_frame import (
     Header, is_octet_counted, parse_header, split_frames, split_lines,
@@ -59,11 +59,7 @@ SOURCE = "syslog"
 
 #: Columns every syslog dataset has (docs/events.md, "Syslog appliances").
 SYSLOG_COLUMNS: dict[str, pa.DataType] = {
-    **REQUIRED_COLUMNS,
-    "event.kind": pa.string(),
-    "event.category": pa.string(),
-    "event.action": pa.string(),
-    "event.outcome": pa.string(),
+    **EVENT_COLUMNS,
     "message": pa.string(),
     "source.ip": pa.string(),
     "source.port": pa.int32(),
