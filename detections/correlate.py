@@ -212,6 +212,7 @@ def find_windows(
         con.execute("SET TimeZone = 'UTC'")
         con.register("matched", events)
         _load_rows(con, correlation, events.column_names, resume_after or {})
+        _drop_hopeless_groups(con, correlation)
         sat = _satisfied_sql(correlation, horizon)
         candidates = con.sql(f"SELECT grp, t, last FROM ({sat}) ORDER BY grp, t").to_arrow_table()
         chosen = _choose_windows(*(candidates.column(i).to_pylist() for i in range(3)))
@@ -337,6 +338,27 @@ def _load_rows(con, correlation: Correlation, columns: Sequence[str], resume_aft
         )
     else:
         con.execute("CREATE TEMP TABLE rows AS SELECT *, 1 AS grp FROM raw")
+
+
+def _drop_hopeless_groups(con, correlation: Correlation) -> None:
+    """Drop groups whose every event together cannot satisfy a growing count condition.
+
+    A window's count, or distinct count, is never more than its whole group's, so for ``gt`` and
+    ``gte`` a group failing as a whole has no window that passes. Most groups are like that (one
+    country per user all week), and dropping them first spares the sliding-window pass.
+    """
+    if correlation.kind not in ("event_count", "value_count") or correlation.condition is None:
+        return
+    if not correlation.condition.grows_with_events:
+        return
+    if correlation.kind == "value_count":
+        total = "count(DISTINCT v)"
+    else:
+        total = "count(DISTINCT id)" if len(correlation.rules) > 1 else "count(*)"
+    con.execute(
+        "DELETE FROM rows WHERE grp IN"
+        f" (SELECT grp FROM rows GROUP BY grp HAVING NOT {correlation.condition.sql(total)})"
+    )
 
 
 def _satisfied_sql(correlation: Correlation, horizon: datetime | None) -> str:
