@@ -34,6 +34,8 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors import entra_signins, entra_signins_la  # noqa: E402
+# The portal's CSV export columns, as the demo scenario writes them.
+from console.scenario.signin_format import LA_COLUMNS as LA_HEADER  # noqa: E402
 
 TENANT = "2ad3fc79-1859-42fa-9011-6f8df2251b22"
 WORKSPACE = "7c759f10-811c-4db8-ad6d-f07d8ae3f8ea"
@@ -102,23 +104,6 @@ def graph_signin(rng: random.Random, index: int, start: datetime) -> dict:
         "appliedConditionalAccessPolicies": POLICIES,
         "networkLocationDetails": [],
     }
-
-
-#: The columns of the Log Analytics portal's CSV export of ``SigninLogs``.
-LA_HEADER = (
-    "TenantId,SourceSystem,ResourceId,OperationName,OperationVersion,Category,ResultType,ResultSignature,"
-    "ResultDescription,DurationMs,CorrelationId,Resource,ResourceGroup,ResourceProvider,Identity,Level,Location,"
-    "AlternateSignInName,AppDisplayName,AppId,AuthenticationDetails,AuthenticationMethodsUsed,"
-    "AuthenticationProcessingDetails,AuthenticationRequirement,AuthenticationRequirementPolicies,ClientAppUsed,"
-    "ConditionalAccessPolicies_dynamic,ConditionalAccessPolicies_string,ConditionalAccessStatus,"
-    "CreatedDateTime [UTC],DeviceDetail_dynamic,DeviceDetail_string,IsInteractive,Id,IPAddress,IsRisky,"
-    "LocationDetails_dynamic,LocationDetails_string,MfaDetail_dynamic,MfaDetail_string,NetworkLocationDetails,"
-    "OriginalRequestId,ProcessingTimeInMilliseconds,RiskDetail,RiskEventTypes,RiskEventTypes_V2,"
-    "RiskLevelAggregated,RiskLevelDuringSignIn,RiskState,ResourceDisplayName,ResourceIdentity,ServicePrincipalId,"
-    "ServicePrincipalName,Status_dynamic,Status_string,TokenIssuerName,TokenIssuerType,UserAgent,UserDisplayName,"
-    "UserId,UserPrincipalName,AADTenantId,UserType,FlaggedForReview,SignInIdentifier,SignInIdentifierType,"
-    "ResourceTenantId,HomeTenantId,Type,AdditionalDetails,InitiatedBy"
-).split(",")
 
 
 def la_row(s: dict) -> dict:
