@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO_RULES = Path(__file__).resolve().parents[1] / "rules"
@@ -25,7 +25,6 @@ class Config:
     home: Path
     store_backend: str = "embedded"
     rule_dirs: tuple[Path, ...] = DEFAULT_RULE_DIRS
-    extra: dict = field(default_factory=dict)
 
 
 def resolve_home(option: Path | None) -> Path:
@@ -65,4 +64,4 @@ def load(home: Path, config_file: Path | None = None) -> Config:
         if not all(isinstance(item, str) for item in dirs):
             raise ConfigError("detections.rule_dirs: expected a list of folder paths (strings)")
         rule_dirs = tuple((home / item) if not Path(item).is_absolute() else Path(item) for item in dirs)
-    return Config(home=home, store_backend=backend, rule_dirs=rule_dirs, extra=data)
+    return Config(home=home, store_backend=backend, rule_dirs=rule_dirs)

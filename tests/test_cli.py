@@ -130,3 +130,19 @@ def test_log_values_are_not_read_as_terminal_markup(tmp_path):
     run("--home", home, "ingest", str(export), "--source", "entra-signins")
     shown = run("--home", home, "quarantine", "list")
     assert "{[b]x[/b]" in shown.output
+
+
+def test_rule_folders_come_from_the_config(tmp_path):
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    (rules / "mine.yml").write_text(
+        "title: My Own Rule\nid: 0b9d7a8e-1111-4c3e-9d55-2f0b6a1c2d3e\nstatus: experimental\n"
+        "logsource: {product: azure, service: signinlogs}\n"
+        "detection: {selection: {user.name: 'x@y'}, condition: selection}\nlevel: low\n"
+    )
+    (tmp_path / "cyberwell.toml").write_text('[detections]\nrule_dirs = ["my-rules"]\n')
+    listed = json.loads(run("--home", str(tmp_path), "rules", "list", "--json").output)
+    assert [r["title"] for r in listed["rules"]] == ["My Own Rule"]
+    (tmp_path / "cyberwell.toml").write_text("[detections]\nrule_dirs = 3\n")
+    result = run("--home", str(tmp_path), "rules", "list")
+    assert result.exit_code == 2 and "detections.rule_dirs" in result.output
