@@ -49,17 +49,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.batch import ParsedBatch, Quarantined, check_required
-from collectors.entra_signins import (
-    Dialect,
-    connect,
-    finish,
-    hash_missing_ids,
-    line_offsets,
-    parse_json_records,
-    read_content,
-    read_json_columns,
-)
-from collectors.rawfile import GZIP_MAGIC, read_bytes
+from collectors.duckdb_session import connect
+from collectors.entra_signins import Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns
+from collectors.jsonframe import line_offsets, read_content
+from collectors.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
 from collectors.signin_schema import COLUMNS, DATASET, empty
 
 SOURCE = "entra-signins-la"
@@ -268,7 +261,7 @@ _LA_SHAPE_CHECKED = """
 
 
 def json_sql(checked: bool) -> str:
-    """JSON rows, ``records(_row, raw)`` framed by :func:`collectors.entra_signins.frame`.
+    """JSON rows, ``records(_row, raw)`` framed by :func:`collectors.jsonframe.frame`.
 
     Unchecked, a line starting with ``{`` is trusted to be JSON (one parse instead of two); a
     line that is not fails the query and the caller runs the checked form.
@@ -358,15 +351,10 @@ def _opening(path: Path, size: int = 4096) -> bytes:
     return head[3:] if head.startswith(_BOM) else head
 
 
-def _is_gzip(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        return handle.read(2) == GZIP_MAGIC
-
-
 def _header(path: Path) -> list[str]:
     """The column names on the first line (decoding only that line: a bad byte further on is
     one row's problem, not the file's)."""
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rb") as handle:
         line = handle.readline()
     return next(csv.reader([line.decode("utf-8-sig").rstrip("\r\n")]))
@@ -506,7 +494,7 @@ def _parse_csv(path: Path) -> ParsedBatch:
         return _unreadable(path, f"no readable CSV header: {exc}")
     if len(set(header)) != len(header):
         return _unreadable(path, "the CSV header names a column twice")
-    compression = "gzip" if _is_gzip(path) else "none"
+    compression = duckdb_compression(path)
     con = connect()
     try:
         # DuckDB reads the cells (releasing the GIL) while Python cuts the same text into lines.
