@@ -175,9 +175,9 @@ def alerts_list(
 def alerts_table(alerts, title: str = "Alerts"):
     return render.table(
         title,
-        ["first seen", "severity", "rule", "group", "events"],
+        ["id", "first seen", "severity", "rule", "group", "events"],
         [
-            (a.first_seen, render.severity(a.severity), a.rule_title, a.group_keys, a.event_count)
+            (a.id[:12], a.first_seen, render.severity(a.severity), a.rule_title, a.group_keys, a.event_count)
             for a in alerts
         ],
     )
