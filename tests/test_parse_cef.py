@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors import cef, syslog
+from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=timezone.utc)
@@ -32,16 +33,6 @@ def _cef_samples(shared_data) -> dict[str, dict]:
             if message.startswith("CEF:") or message.startswith("0|"):
                 samples[f"{folder}/{path.name}"] = sample
     return samples
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +66,7 @@ def test_samples_agree_with_sekoia_on_addresses_ports_and_users(parsed_samples):
     samples, names, batch, rows = parsed_samples
     checked = 0
     for name in names:
-        expected = _flat(samples[name]["expected"])
+        expected = flat(samples[name]["expected"])
         row = rows[samples[name]["input"]["message"].rstrip("\r\n")]
         for column in ("source.ip", "destination.ip", "source.port", "destination.port"):
             if column in expected and (name, column) not in KNOWN_DIFFERENCES:

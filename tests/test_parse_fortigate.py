@@ -15,19 +15,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from collectors import fortigate, syslog
+from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=timezone.utc)
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +62,7 @@ def test_samples_agree_with_sekoia(parsed_samples):
     samples, batch, rows = parsed_samples
     checked = 0
     for name, sample in samples.items():
-        expected, row = _flat(sample["expected"]), rows[name]
+        expected, row = flat(sample["expected"]), rows[name]
         for column in ("source.ip", "destination.ip", "source.port", "destination.port"):
             if column in expected and (name, column) not in KNOWN_DIFFERENCES:
                 assert row[column] == expected[column], (name, column)

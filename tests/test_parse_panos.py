@@ -19,18 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors import panos, syslog
+from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
-
-
-def _flat(tree: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[prefix + key] = value
-    return out
 
 
 def _samples(shared_data) -> dict[str, dict]:
@@ -76,7 +67,7 @@ def test_session_samples_agree_with_sekoia(parsed_samples):
     samples, batch, rows = parsed_samples
     checked = 0
     for name, sample in samples.items():
-        expected, row = _flat(sample["expected"]), rows[name]
+        expected, row = flat(sample["expected"]), rows[name]
         if row["panw.panos.type"] not in ("TRAFFIC", "THREAT", "DECRYPTION"):
             continue
         for column in ("source.ip", "destination.ip", "source.port", "destination.port",
@@ -102,7 +93,7 @@ def test_system_auth_samples_agree_with_sekoia_on_user_and_client(parsed_samples
     samples, batch, rows = parsed_samples
     checked = 0
     for name, sample in samples.items():
-        expected, row = _flat(sample["expected"]), rows[name]
+        expected, row = flat(sample["expected"]), rows[name]
         if row["panw.panos.type"] != "SYSTEM":
             continue
         if expected.get("user.name") and row["user.name"]:
