@@ -242,5 +242,11 @@ def demo_command(
     outcome.show(render.console)
 
 
+# Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.
+from console import collect_commands  # noqa: E402
+
+collect_commands.register(app)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

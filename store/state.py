@@ -82,6 +82,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX correlation_windows_by_end ON correlation_windows (rule_id, window_end);
     CREATE INDEX alerts_by_rule ON alerts (rule_id, last_seen);
     """,
+    # 3 (live collectors): each source's checkpoint, written only after the batch it covers is
+    # stored; and each collection run, from which `cyberwell status` reports health and lag.
+    """
+    CREATE TABLE checkpoints (
+        source TEXT PRIMARY KEY,
+        value TEXT NOT NULL,              -- JSON object, the collector's own position
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE collector_runs (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT NOT NULL,
+        stored INTEGER NOT NULL,
+        duplicates INTEGER NOT NULL,
+        quarantined INTEGER NOT NULL,
+        newest_event TEXT,                -- event time of the newest event seen (ISO, UTC)
+        error TEXT                        -- null when the run succeeded
+    );
+    CREATE INDEX collector_runs_by_source ON collector_runs (source, finished_at);
+    """,
 ]
 
 
