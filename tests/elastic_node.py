@@ -120,6 +120,7 @@ class ElasticNode:
 
     def start(self, timeout: float = 120.0) -> None:
         self.install()
+        sweep_orphans(self.base)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_user()
         command = [
@@ -177,3 +178,25 @@ class ElasticNode:
         """Stop and delete this node's data (the unpacked distribution stays for the next run)."""
         self.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+def sweep_orphans(base: Path) -> None:
+    """Stop nodes whose test session died without its teardown (killed runs leak them)."""
+    for run_dir in base.glob("run-*-*"):
+        owner = run_dir.name.split("-")[1]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        node_pid = (run_dir / "es.pid").read_text().strip() if (run_dir / "es.pid").is_file() else ""
+        if node_pid.isdigit() and _alive(int(node_pid)):
+            os.kill(int(node_pid), signal.SIGKILL)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
