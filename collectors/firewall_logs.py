@@ -319,7 +319,7 @@ class AzureFirewallCollector:
             totals["duplicates"] += result.duplicates
             newest = pc.max(events["@timestamp"]).as_py().isoformat(timespec="microseconds")
             totals["newest"] = max(filter(None, (totals["newest"], newest)))
-        totals["quarantined"] += store.state.quarantine(_not_yet_quarantined(store.state, quarantined))
+        totals["quarantined"] += store.state.quarantine_new(quarantined)
 
     def _origin(self, table: str, original: str) -> str:
         """Where a rejected row came from, with its hash: the overlap reads rows again, and a row
@@ -362,17 +362,6 @@ def _row_texts(rows: list[dict], table: str) -> tuple[list[str], list[str]]:
                           "resourceId": row.get("_ResourceId"), "properties": row}, option=option).decode()
                    for row in rows]
     return originals, records
-
-
-def _not_yet_quarantined(state, rejects: list[Quarantined]) -> list[Quarantined]:
-    if not rejects:
-        return []
-    with state.connect() as con:
-        marks = ",".join("?" * len(rejects))
-        known = {row[0] for row in con.execute(
-            f"SELECT origin FROM quarantine WHERE source = ? AND origin IN ({marks})",
-            [NAME, *(q.origin for q in rejects)])}
-    return [q for q in rejects if q.origin not in known]
 
 
 def _parse(records: list[str]):

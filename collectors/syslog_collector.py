@@ -124,7 +124,7 @@ class SyslogCollector:
             newest = pc.max(table["@timestamp"]).as_py()
             if newest is not None and (totals.newest is None or newest > totals.newest):
                 totals.newest = newest
-        totals.quarantined += _quarantine_once(store.state, rejects)
+        totals.quarantined += store.state.quarantine_new(rejects)
 
 
 @dataclass
@@ -185,23 +185,6 @@ def _odd_record(record: Record) -> Quarantined:
         reason = ("connection closed mid-message: the receiver stopped before the line ended;"
                   f" {len(record.data)} bytes kept")
     return Quarantined(SOURCE, reason, text, record.origin)
-
-
-def _quarantine_once(state, rejects: list[Quarantined]) -> int:
-    """Quarantine rejects not already there (a re-read batch after a crash has the same
-    origins: peer, segment and record number are unique in a spool)."""
-    if not rejects:
-        return 0
-    origins = [q.origin for q in rejects]
-    seen: set[str] = set()
-    with state.connect() as con:
-        for start in range(0, len(origins), 500):
-            chunk = origins[start:start + 500]
-            rows = con.execute(
-                f"SELECT origin FROM quarantine WHERE source = ? AND origin IN"
-                f" ({','.join('?' * len(chunk))})", [SOURCE, *chunk]).fetchall()
-            seen.update(row[0] for row in rows)
-    return state.quarantine([q for q in rejects if q.origin not in seen])
 
 
 def _position(origin: str) -> int:

@@ -103,6 +103,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX collector_runs_by_source ON collector_runs (source, finished_at);
     """,
+    # 4 (live collectors): a collector re-reads a little after a crash or on its overlap, and a
+    # record it quarantined before must not be quarantined twice; origins are looked up by source.
+    """
+    CREATE INDEX quarantine_by_origin ON quarantine (source, origin);
+    """,
 ]
 
 
@@ -170,6 +175,24 @@ class StateDB:
                     rows,
                 )
         return len(rows)
+
+    def quarantine_new(self, records: Iterable[Quarantined]) -> int:
+        """Quarantine the records whose (source, origin) is not there yet; return how many.
+
+        For collectors that may read a record again (an overlap, a re-drained batch after a
+        crash): their origins name the record uniquely, so a second reading adds nothing.
+        """
+        records = list(records)
+        known: set[tuple[str, str]] = set()
+        with self.connect() as con:
+            for start in range(0, len(records), 500):
+                part = records[start:start + 500]
+                marks = ",".join("(?, ?)" for _ in part)
+                known.update((row[0], row[1]) for row in con.execute(
+                    f"SELECT source, origin FROM quarantine WHERE (source, origin) IN (VALUES {marks})",
+                    [value for q in part for value in (q.source, q.origin)],
+                ))
+        return self.quarantine(q for q in records if (q.source, q.origin) not in known)
 
     def quarantined(self, limit: int = 100) -> list[sqlite3.Row]:
         with self.connect() as con:
