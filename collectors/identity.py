@@ -1,0 +1,139 @@
+"""Who Cyberwell is to Microsoft: an azure-identity credential built from a collector's settings.
+
+Three ways to sign in, as an app registration or an Azure resource would:
+
+* ``auth = "client_secret"``: ``tenant_id``, ``client_id`` and the secret from an environment
+  variable (``client_secret_env``) or a file (``client_secret_file``, e.g. a systemd credential);
+* ``auth = "certificate"``: ``certificate_path`` (PEM or PKCS#12) and, when it is encrypted, a
+  password from ``certificate_password_env`` or ``certificate_password_file``;
+* ``auth = "managed_identity"``: the VM's or App Service's identity (``client_id`` picks a
+  user-assigned one).
+
+The config never holds a secret, only where to find it, so the settings can be printed, logged
+and shown in errors. The secret is read only here, handed to azure-identity, and never appears
+in a message: errors name the config key that is wrong. ``authority_host`` points sign-in at a
+sovereign cloud (or a test stand-in); ``ca_bundle`` trusts a private certificate authority.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from azure.core.credentials import TokenCredential
+
+AUTH_METHODS = ("client_secret", "certificate", "managed_identity")
+PUBLIC_CLOUD = "https://login.microsoftonline.com"
+
+
+class IdentityError(ValueError):
+    """A sign-in setting is wrong; ``key`` names the setting, the message never holds a secret."""
+
+    def __init__(self, key: str, message: str):
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    """Where the credential comes from: names and paths only, so safe to print."""
+
+    auth: str
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = None
+    client_secret_file: str | None = None
+    certificate_path: str | None = None
+    certificate_password_env: str | None = None
+    certificate_password_file: str | None = None
+    authority_host: str = PUBLIC_CLOUD
+    ca_bundle: str | None = None
+
+    @classmethod
+    def from_dict(cls, settings: Mapping) -> "IdentitySettings":
+        auth = settings.get("auth", "client_secret")
+        if auth not in AUTH_METHODS:
+            raise IdentityError("auth", f"expected one of {', '.join(AUTH_METHODS)}, got {auth!r}")
+        values = {}
+        for key in cls.__dataclass_fields__:
+            if key == "auth" or key not in settings:
+                continue
+            value = settings[key]
+            if not isinstance(value, str) or not value:
+                raise IdentityError(key, f"expected a non-empty string, got {type(value).__name__}")
+            values[key] = value
+        found = cls(auth=auth, **values)
+        found._check()
+        return found
+
+    def _check(self) -> None:
+        if self.auth != "managed_identity":
+            for key in ("tenant_id", "client_id"):
+                if getattr(self, key) is None:
+                    raise IdentityError(key, f"required for auth = {self.auth!r}")
+        if self.auth == "client_secret" and not (self.client_secret_env or self.client_secret_file):
+            raise IdentityError("client_secret_env", "name the environment variable holding the "
+                                "secret (or set client_secret_file to a file holding it)")
+        if self.auth == "certificate" and self.certificate_path is None:
+            raise IdentityError("certificate_path", "required for auth = 'certificate'")
+        if not self.authority_host.startswith("https://"):
+            raise IdentityError("authority_host", f"must be an https URL, got {self.authority_host!r}")
+
+
+def credential_from(settings: Mapping, environ: Mapping[str, str] = os.environ) -> TokenCredential:
+    """The azure-identity credential the settings describe (read the secret now, keep it only there)."""
+    from azure.identity import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
+
+    found = settings if isinstance(settings, IdentitySettings) else IdentitySettings.from_dict(settings)
+    transport = {"connection_verify": found.ca_bundle} if found.ca_bundle else {}
+    if found.auth == "managed_identity":
+        return ManagedIdentityCredential(client_id=found.client_id, **transport)
+    common = dict(authority=found.authority_host, **transport)
+    if found.authority_host != PUBLIC_CLOUD:
+        # Instance discovery asks the public cloud about the host: a sovereign cloud or a
+        # stand-in answers for itself.
+        common["disable_instance_discovery"] = True
+    if found.auth == "client_secret":
+        secret = _secret(found, "client_secret_env", "client_secret_file", environ, required=True)
+        return ClientSecretCredential(found.tenant_id, found.client_id, secret, **common)
+    path = Path(found.certificate_path).expanduser()
+    try:
+        certificate = path.read_bytes()
+    except OSError as exc:
+        raise IdentityError("certificate_path", f"cannot read {path}: {exc.strerror}") from None
+    password = _secret(found, "certificate_password_env", "certificate_password_file", environ, required=False)
+    try:
+        return CertificateCredential(
+            found.tenant_id, found.client_id, certificate_data=certificate,
+            password=password.encode() if password else None, **common,
+        )
+    except (ValueError, TypeError) as exc:
+        # The message of a wrong password or a damaged file is about the file, never its bytes.
+        raise IdentityError("certificate_path", f"{path} is not a usable certificate with its "
+                            f"private key ({type(exc).__name__}); check certificate_password_*") from None
+
+
+def _secret(found: IdentitySettings, env_key: str, file_key: str, environ: Mapping[str, str],
+            required: bool) -> str | None:
+    """A secret from the environment variable or file the settings name."""
+    variable, file = getattr(found, env_key), getattr(found, file_key)
+    if variable is not None:
+        value = environ.get(variable, "")
+        if value.strip():
+            return value.strip()
+        if file is None:
+            raise IdentityError(env_key, f"environment variable {variable} is not set or empty")
+    if file is not None:
+        path = Path(file).expanduser()
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IdentityError(file_key, f"cannot read {path}: {getattr(exc, 'strerror', None) or 'not text'}") from None
+        if not value:
+            raise IdentityError(file_key, f"{path} is empty")
+        return value
+    if required:
+        raise IdentityError(env_key, "no source for the secret")
+    return None
