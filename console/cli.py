@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 alerts_app = typer.Typer(help="Alerts raised by detections.", no_args_is_help=True)
 rules_app = typer.Typer(help="Detection rules.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Records that could not be parsed, with the reason.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Records that could not be parsed or stored, with the reason.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(rules_app, name="rules")
 app.add_typer(quarantine_app, name="quarantine")
@@ -57,10 +57,41 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def open_store(cfg: configuration.Config) -> EmbeddedStore:
-    if cfg.store_backend != "embedded":
-        fail(f"store.backend {cfg.store_backend!r} is not available yet; use 'embedded'")
-    return EmbeddedStore(cfg.home)
+def open_store(cfg: configuration.Config):
+    """The configured event store: ``EmbeddedStore``, or ``ElasticStore`` for
+    ``store.backend = "elasticsearch"`` (settings from ``[store.elasticsearch]``)."""
+    if cfg.store_backend == "embedded":
+        return EmbeddedStore(cfg.home)
+    from store import ElasticStore
+    from store.elastic_client import ElasticSettingsError
+
+    if cfg.elasticsearch is None:
+        fail("store.backend is 'elasticsearch' but the config has no [store.elasticsearch] table with hosts or cloud_id")
+    try:
+        store = ElasticStore.from_settings(cfg.elasticsearch, cfg.home)
+    except ElasticSettingsError as error:
+        fail(str(error))
+    problem = elastic_problem(store)
+    if problem:
+        fail(f"Elasticsearch at {cfg.elasticsearch.describe()}: {problem}")
+    return store
+
+
+def elastic_problem(store) -> str | None:
+    """Why the cluster cannot be used, in words without secrets; None when it answers."""
+    from elasticsearch import ApiError, TransportError
+
+    try:
+        store.client.cluster.health(timeout="10s")
+    except ApiError as error:
+        if error.status_code == 403:
+            return None  # a key allowed to write events but not to read cluster health is fine
+        if error.status_code == 401:
+            return "the credentials were refused (401)"
+        return f"the cluster answered {error.status_code} {error.error}"
+    except TransportError as error:
+        return f"cannot connect ({type(error).__name__}); is it running, and is the URL right?"
+    return None
 
 
 def parse_time(value: Optional[str], option: str) -> Optional[datetime]:
@@ -86,10 +117,12 @@ def ingest_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Replay export files through the parsers into the store."""
+    from store.elastic_client import ElasticStoreError
+
     store = open_store(ctx.obj)
     try:
         result = ingest(store, paths, source)
-    except (UnknownSource, FileNotFoundError) as error:
+    except (UnknownSource, FileNotFoundError, ElasticStoreError) as error:
         fail(str(error))
     if as_json:
         render.emit_json({"ingested": result.ingested, "quarantined": result.quarantined,
@@ -109,7 +142,7 @@ def ingest_command(
 # -- detect and alerts ----------------------------------------------------------------------
 
 
-def stored_window(store: EmbeddedStore) -> tuple[datetime, datetime]:
+def stored_window(store) -> tuple[datetime, datetime]:
     span = store.time_range()
     if span is None:
         now = datetime.now(timezone.utc)
@@ -230,16 +263,72 @@ def demo_command(
     ctx: typer.Context,
     size: Annotated[int, typer.Option("--size", help="About how many events to generate.")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same scenario.")] = 7,
+    backend: Annotated[
+        Optional[str], typer.Option("--store", help="Event store: embedded or elasticsearch [default: the config's].")
+    ] = None,
+    es_url: Annotated[
+        Optional[str], typer.Option("--es-url", help="Elasticsearch URL for --store elasticsearch (instead of the config's hosts).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Generate the demo council tenant, ingest it through the parsers, detect, show the alerts."""
     from console.demo import run_demo
+    from store.elastic_client import ElasticStoreError
 
-    outcome = run_demo(ctx.obj, size=size, seed=seed, progress=None if as_json else render.console)
+    cfg = demo_config(ctx.obj, backend, es_url)
+    try:
+        outcome = run_demo(cfg, size=size, seed=seed, progress=None if as_json else render.console,
+                           store=open_store(cfg))
+    except ElasticStoreError as error:
+        fail(str(error))
     if as_json:
         render.emit_json(outcome.to_dict())
         return
     outcome.show(render.console)
+
+
+def demo_config(cfg: configuration.Config, backend: Optional[str], es_url: Optional[str]) -> configuration.Config:
+    """The config with the demo's ``--store`` and ``--es-url`` applied."""
+    from dataclasses import replace
+
+    from store.elastic_client import ElasticSettings
+
+    if backend is not None and backend not in ("embedded", "elasticsearch"):
+        fail(f"--store: expected 'embedded' or 'elasticsearch', got {backend!r}")
+    if es_url is not None:
+        if (backend or cfg.store_backend) != "elasticsearch":
+            fail("--es-url goes with --store elasticsearch")
+        if not es_url.startswith(("http://", "https://")):
+            fail(f"--es-url: expected a URL such as http://127.0.0.1:9200, got {es_url!r}")
+        settings = replace(cfg.elasticsearch or ElasticSettings(), hosts=(es_url,), cloud_id=None)
+        cfg = replace(cfg, elasticsearch=settings)
+    return replace(cfg, store_backend=backend or cfg.store_backend)
+
+
+# -- retention ------------------------------------------------------------------------------
+
+
+@app.command("retention")
+def retention_command(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option("--days", help="Keep this many days of events; delete older daily indices.")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete events older than N days (Elasticsearch: whole daily indices)."""
+    if days < 1:
+        fail(f"--days: expected 1 or more, got {days}")
+    store = open_store(ctx.obj)
+    if not hasattr(store, "delete_older_than"):
+        fail("retention deletes daily Elasticsearch indices; the embedded store keeps every segment "
+             "(set store.backend = \"elasticsearch\" to use it)")
+    deleted = store.delete_older_than(days)
+    if as_json:
+        render.emit_json({"days": days, "deleted": deleted})
+        return
+    if not deleted:
+        render.console.print(render.Text(f"No event index is older than {days} days."))
+        return
+    render.console.print(render.table(f"Deleted {len(deleted)} indices older than {days} days", ["index"], [(name,) for name in deleted]))
 
 
 # Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.

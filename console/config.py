@@ -3,6 +3,22 @@
 The home holds the data (events, state) and the config. It comes from ``--home``, else the
 ``CYBERWELL_HOME`` environment variable, else ``~/.cyberwell``. Rooms never read config
 themselves: the console reads it once and passes plain values in.
+
+The Elasticsearch store is configured in ``[store.elasticsearch]``::
+
+    [store]
+    backend = "elasticsearch"
+
+    [store.elasticsearch]
+    hosts = ["https://es.council.example:9200"]   # or cloud_id = "name:base64..."
+    api_key_file = "secrets/es-api-key"            # or api_key; or CYBERWELL_ES_API_KEY
+    # username = "cyberwell"; password_file = ...  # or password; or CYBERWELL_ES_PASSWORD
+    ca_certs = "/etc/ssl/council-ca.pem"
+    verify_certs = true                            # the default; false only on purpose
+    index_prefix = "cyberwell-"
+
+Secrets are best given by file or environment, so the config file can be shared; relative file
+paths are under the home.
 """
 
 from __future__ import annotations
@@ -11,6 +27,8 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+from store.elastic_client import ElasticSettings
 
 REPO_RULES = Path(__file__).resolve().parents[1] / "rules"
 DEFAULT_RULE_DIRS = (REPO_RULES / "sigmahq", REPO_RULES / "cyberwell")
@@ -25,6 +43,8 @@ class Config:
     home: Path
     store_backend: str = "embedded"
     rule_dirs: tuple[Path, ...] = DEFAULT_RULE_DIRS
+    #: ``[store.elasticsearch]``, None when the file has no such table.
+    elasticsearch: ElasticSettings | None = None
 
 
 def resolve_home(option: Path | None) -> Path:
@@ -35,11 +55,84 @@ def resolve_home(option: Path | None) -> Path:
     return Path.home() / ".cyberwell"
 
 
-def _expect(table: dict, key: str, kind: type, path: str):
+def _expect(table: dict, key: str, kind: type | tuple, path: str):
     value = table.get(key)
-    if value is not None and not isinstance(value, kind):
-        raise ConfigError(f"{path}.{key}: expected {kind.__name__}, got {type(value).__name__} {value!r}")
+    # bool is an int to Python, never a number to a person writing a config file.
+    if value is not None and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+        names = " or ".join(k.__name__ for k in kind) if isinstance(kind, tuple) else kind.__name__
+        shown = "a value" if key in _SECRET_KEYS else f"{type(value).__name__} {value!r}"
+        raise ConfigError(f"{path}.{key}: expected {names}, got {shown}")
     return value
+
+
+_SECRET_KEYS = {"api_key", "password"}
+_ELASTIC_KEYS = {
+    "hosts", "cloud_id", "api_key", "api_key_file", "username", "password", "password_file",
+    "ca_certs", "verify_certs", "index_prefix", "request_timeout", "retry_deadline",
+}
+
+
+def _secret(table: dict, key: str, home: Path, env: str) -> str | None:
+    """A secret from the table, else from the file the table names, else from the environment."""
+    path = "store.elasticsearch"
+    inline = _expect(table, key, str, path)
+    file_name = _expect(table, f"{key}_file", str, path)
+    if inline is not None and file_name is not None:
+        raise ConfigError(f"{path}: give {key} or {key}_file, not both")
+    if file_name is not None:
+        file_path = _under_home(home, file_name)
+        try:
+            value = file_path.read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ConfigError(f"{path}.{key}_file: cannot read {file_path}: {error.strerror}") from error
+        if not value:
+            raise ConfigError(f"{path}.{key}_file: {file_path} is empty")
+        return value
+    return inline if inline is not None else (os.environ.get(env) or None)
+
+
+def _under_home(home: Path, name: str) -> Path:
+    path = Path(name).expanduser()
+    return path if path.is_absolute() else home / path
+
+
+def elastic_settings(table: dict, home: Path) -> ElasticSettings:
+    """``[store.elasticsearch]`` as plain settings; a bad value names the key and what was expected."""
+    from store.elastic_client import ElasticSettingsError, check
+
+    path = "store.elasticsearch"
+    unknown = sorted(set(table) - _ELASTIC_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; expected one of: {', '.join(sorted(_ELASTIC_KEYS))}")
+    hosts = _expect(table, "hosts", list, path) or []
+    if not all(isinstance(host, str) for host in hosts):
+        raise ConfigError(f"{path}.hosts: expected a list of URLs (strings)")
+    username = _expect(table, "username", str, path)
+    api_key = _secret(table, "api_key", home, "CYBERWELL_ES_API_KEY")
+    password = _secret(table, "password", home, "CYBERWELL_ES_PASSWORD")
+    if username is None:
+        password = None if "password" not in table and "password_file" not in table else password
+    elif "api_key" not in table and "api_key_file" not in table:
+        api_key = None  # a user and password configured: the environment's API key is not for us
+    ca_certs = _expect(table, "ca_certs", str, path)
+    verify = _expect(table, "verify_certs", bool, path)
+    settings = ElasticSettings(
+        hosts=tuple(hosts),
+        cloud_id=_expect(table, "cloud_id", str, path),
+        api_key=api_key,
+        username=username,
+        password=password,
+        ca_certs=_under_home(home, ca_certs) if ca_certs else None,
+        verify_certs=True if verify is None else verify,
+        index_prefix=_expect(table, "index_prefix", str, path) or "cyberwell-",
+        request_timeout=float(_expect(table, "request_timeout", (int, float), path) or 60.0),
+        retry_deadline=float(_expect(table, "retry_deadline", (int, float), path) or 300.0),
+    )
+    try:
+        check(settings)
+    except ElasticSettingsError as error:
+        raise ConfigError(str(error)) from error
+    return settings
 
 
 def load(home: Path, config_file: Path | None = None) -> Config:
@@ -57,6 +150,8 @@ def load(home: Path, config_file: Path | None = None) -> Config:
     backend = _expect(store, "backend", str, "store") or "embedded"
     if backend not in ("embedded", "elasticsearch"):
         raise ConfigError(f"store.backend: expected 'embedded' or 'elasticsearch', got {backend!r}")
+    elastic_table = _expect(store, "elasticsearch", dict, "store")
+    elastic = elastic_settings(elastic_table, home) if elastic_table is not None else None
     detections = _expect(data, "detections", dict, "config") or {}
     dirs = _expect(detections, "rule_dirs", list, "detections")
     rule_dirs = DEFAULT_RULE_DIRS
@@ -64,4 +159,4 @@ def load(home: Path, config_file: Path | None = None) -> Config:
         if not all(isinstance(item, str) for item in dirs):
             raise ConfigError("detections.rule_dirs: expected a list of folder paths (strings)")
         rule_dirs = tuple((home / item) if not Path(item).is_absolute() else Path(item) for item in dirs)
-    return Config(home=home, store_backend=backend, rule_dirs=rule_dirs)
+    return Config(home=home, store_backend=backend, rule_dirs=rule_dirs, elasticsearch=elastic)

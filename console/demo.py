@@ -73,12 +73,14 @@ class DemoOutcome:
         )
 
 
-def run_demo(cfg: Config, size: int, seed: int, progress=None) -> DemoOutcome:
+def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> DemoOutcome:
+    """``store`` is the event store to fill (the CLI opens the configured one); by default the
+    embedded store in the home."""
     from console.scenario import generate
     from detections import run_detections
     from store.alerts import list_alerts
 
-    store = EmbeddedStore(cfg.home)
+    store = store if store is not None else EmbeddedStore(cfg.home)
     scenario_dir = cfg.home / "demo" / f"scenario-{size}-{seed}"
     clock = time.perf_counter()
     manifest = generate(scenario_dir, size=size, seed=seed)

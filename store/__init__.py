@@ -5,7 +5,18 @@ window with a compiled rule, list columns); the embedded one is the default. Sta
 quarantine, alerts, rule runs) is SQLite in WAL mode.
 """
 
+from store.elastic_client import ElasticSettings
 from store.embedded import AppendResult, EmbeddedStore
 from store.state import StateDB
 
-__all__ = ["AppendResult", "EmbeddedStore", "StateDB"]
+
+def __getattr__(name: str):
+    # The Elasticsearch client takes ~0.7 s to import: only commands that use the store pay it.
+    if name in ("ElasticStore", "ElasticAppendResult"):
+        from store import elastic
+
+        return getattr(elastic, name)
+    raise AttributeError(f"module 'store' has no attribute {name!r}")
+
+
+__all__ = ["AppendResult", "ElasticAppendResult", "ElasticSettings", "ElasticStore", "EmbeddedStore", "StateDB"]

@@ -1,0 +1,276 @@
+"""The Elasticsearch event store: the embedded store's protocol, for when one machine is not enough.
+
+Events live in daily indices per dataset, ``{prefix}events-{dataset}-{YYYY.MM.DD}``, so retention
+is deleting whole indices (works on every cluster, no ILM needed) and a time window only touches
+the days it covers. Everything that is not an event — alerts, rule runs, correlation windows,
+quarantine — stays in the local state database, exactly as with the embedded store; alerts are
+also copied to ``{prefix}alerts`` so Kibana users see them.
+
+The bulk path is ``store.elastic_bulk``, the paged search ``store.elastic_search``. What a query
+means is the mapping's business (``store.elastic_mapping``, written with the Lucene compiler).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from elasticsearch import helpers
+
+from collectors.batch import check_required
+from store.elastic_bulk import BulkOptions, check_refusals, index_names, send
+from store.elastic_mapping import events_template
+from store.elastic_search import (
+    TIMESTAMP, arrow_type, event_query, exact_window, fetch_sources, field_types, iso_millis, to_table,
+)
+from store.embedded import AppendResult
+from store.state import StateDB
+
+_DAY_SUFFIX = re.compile(r"-(\d{4})\.(\d{2})\.(\d{2})$")
+#: Fields the store itself relies on, whatever a mapping says about them.
+_FIXED_TYPES = {"@timestamp": "date", "event.id": "keyword", "event.dataset": "keyword"}
+
+
+@dataclass(frozen=True)
+class ElasticAppendResult(AppendResult):
+    """What an append did; ``rejected`` documents the mapping refused were quarantined."""
+
+    rejected: int = 0
+
+
+def alerts_template(prefix: str) -> dict:
+    """The alerts index: explicit types for what Kibana users filter on; group keys as keywords."""
+    when = {"type": "date_nanos"}  # alert times keep the events' microseconds
+    return {
+        "index_patterns": [f"{prefix}alerts"],
+        "priority": 200,
+        "template": {
+            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+            "mappings": {
+                "date_detection": False,
+                "dynamic_templates": [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
+                "properties": {
+                    "id": {"type": "keyword"}, "rule_id": {"type": "keyword"},
+                    "rule_title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
+                    "severity": {"type": "keyword"}, "tags": {"type": "keyword"}, "status": {"type": "keyword"},
+                    "group_keys": {"type": "object", "dynamic": True},
+                    "first_seen": when, "last_seen": when, "created_at": when, "updated_at": when,
+                    "event_ids": {"type": "keyword"}, "event_count": {"type": "long"},
+                },
+            },
+        },
+    }
+
+
+class ElasticStore:
+    """Events in Elasticsearch under ``prefix``; state in ``home/state.sqlite``."""
+
+    query_language = "elasticsearch-lucene"
+
+    def __init__(self, client, home: Path, prefix: str = "cyberwell-", bulk: BulkOptions | None = None):
+        self.client = client
+        self.prefix = prefix
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.state = StateDB(self.home / "state.sqlite")
+        self.bulk = bulk or BulkOptions()
+        self._templates_ready = False
+
+    @classmethod
+    def from_settings(cls, settings, home: Path) -> "ElasticStore":
+        """A store for ``store.elastic_client.ElasticSettings`` (the console's config)."""
+        from store.elastic_client import build_client
+
+        return cls(build_client(settings), home, settings.index_prefix, BulkOptions(deadline=settings.retry_deadline))
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def ensure_templates(self) -> None:
+        """Install the events and alerts templates if missing, before the first index exists."""
+        if self._templates_ready:
+            return
+        for name, body in ((f"{self.prefix}events", events_template(self.prefix)),
+                           (f"{self.prefix}alerts", alerts_template(self.prefix))):
+            if not self.client.indices.exists_index_template(name=name):
+                self.client.indices.put_index_template(name=name, **body)
+        self._templates_ready = True
+
+    def append(self, events: pa.Table) -> ElasticAppendResult:
+        """Store the events not stored before (by ``event.id``); they are searchable on return.
+
+        Documents the cluster refuses (a value the mapping cannot take) are quarantined with the
+        cluster's reason and counted as ``rejected``; the rest of the batch is stored. When the
+        cluster refuses for its own reasons (no room for another index, a closed index), the rest
+        is stored too, then ``ElasticRefused`` says why; ``ElasticUnavailable`` when it cannot be
+        reached until the deadline.
+        """
+        check_required(events)
+        if events.num_rows == 0:
+            return ElasticAppendResult(0, 0, 0)
+        self.ensure_templates()
+        unique = _first_copies(events, index_names(events, self.prefix))
+        outcome = send(self.client, unique, self.prefix, self.bulk)
+        if outcome.rejected:
+            self.state.quarantine(outcome.rejected)
+        for names in name_batches(sorted(outcome.indices)):
+            self.client.indices.refresh(index=names, ignore_unavailable=True)
+        check_refusals(outcome, events.num_rows)
+        return ElasticAppendResult(
+            stored=outcome.stored,
+            duplicates=outcome.duplicates + events.num_rows - unique.num_rows,
+            rejected=len(outcome.rejected),
+        )
+
+    def refresh(self) -> None:
+        self.client.indices.refresh(
+            index=f"{self.prefix}events-*,{self.prefix}alerts", ignore_unavailable=True, allow_no_indices=True
+        )
+
+    def publish_alerts(self, alerts: list) -> None:
+        """Copy alerts (``store.alert_record.Alert``) to the alerts index; a rerun overwrites."""
+        if not alerts:
+            return
+        self.ensure_templates()
+        actions = ({"_op_type": "index", "_index": f"{self.prefix}alerts", "_id": alert.id, "_source": alert.to_dict()}
+                   for alert in alerts)
+        helpers.bulk(self.client, actions, refresh=True, max_retries=5, initial_backoff=0.5)
+
+    def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:
+        """Delete the daily event indices whose whole day is more than ``days`` days before now."""
+        if days < 1:
+            raise ValueError(f"days must be 1 or more, got {days}")
+        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+        old = []
+        for name in self._event_indices():
+            match = _DAY_SUFFIX.search(name)
+            if match is None:
+                continue
+            day = datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+            if day + timedelta(days=1) <= cutoff:
+                old.append(name)
+        for names in name_batches(old):
+            self.client.indices.delete(index=names)
+        return sorted(old)
+
+    def _event_indices(self) -> list[str]:
+        found = self.client.cat.indices(
+            index=f"{self.prefix}events-*", h="index", format="json", expand_wildcards="open,closed"
+        )
+        return [row["index"] for row in found if row["index"].startswith(f"{self.prefix}events-")]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _patterns(self, datasets: Sequence[str] | None) -> str:
+        if datasets is None:
+            return f"{self.prefix}events-*"
+        return ",".join(f"{self.prefix}events-{dataset}-*" for dataset in datasets)
+
+    def _types(self, datasets: Sequence[str] | None) -> dict[str, str]:
+        mappings = self.client.indices.get_mapping(
+            index=self._patterns(datasets), ignore_unavailable=True, allow_no_indices=True
+        )
+        return field_types(dict(mappings))
+
+    def columns(self, datasets: Sequence[str] | None = None) -> dict[str, str]:
+        """The union of mapped columns (name -> Arrow type) over the datasets' indices.
+
+        Unlike the embedded store's, this includes columns the template declares that no stored
+        event has yet: a mapping knows fields, not which documents carry them.
+        """
+        if datasets is not None and not datasets:
+            return {}
+        types = self._types(datasets)
+        if not types:
+            return {}
+        return {name: str(arrow_type(es_type)) for name, es_type in {**types, **_FIXED_TYPES}.items()}
+
+    def search(
+        self,
+        datasets: Sequence[str],
+        start: datetime,
+        end: datetime,
+        query: str = "*",
+        columns: Sequence[str] = (),
+        order: bool = True,
+    ) -> pa.Table:
+        """Events of the datasets with ``start <= @timestamp < end`` matching a Lucene query.
+
+        The result has ``@timestamp`` (µs, UTC), ``event.id``, ``event.dataset`` and the asked
+        columns (a column no index maps reads as null), every match, in the embedded store's order.
+        """
+        wanted = list(dict.fromkeys(["@timestamp", "event.id", "event.dataset", *columns]))
+        types = {**self._types(datasets), **_FIXED_TYPES} if datasets else dict(_FIXED_TYPES)
+        sources = fetch_sources(self.client, self._patterns(datasets), event_query(datasets, start, end, query),
+                                wanted) if datasets else []
+        return exact_window(to_table(sources, wanted, types), start, end, order)
+
+    def count(self, datasets: Sequence[str] | None = None) -> int:
+        query = {"terms": {"event.dataset": list(datasets)}} if datasets is not None else {"match_all": {}}
+        answer = self.client.count(
+            index=f"{self.prefix}events-*", query=query, ignore_unavailable=True, allow_no_indices=True
+        )
+        return int(answer["count"])
+
+    def datasets(self) -> dict[str, int]:
+        """Event count per dataset."""
+        answer = self.client.search(
+            index=f"{self.prefix}events-*", size=0, ignore_unavailable=True, allow_no_indices=True,
+            aggs={"datasets": {"terms": {"field": "event.dataset", "size": 10_000}}},
+        )
+        buckets = answer.get("aggregations", {}).get("datasets", {}).get("buckets", [])
+        return {bucket["key"]: bucket["doc_count"] for bucket in sorted(buckets, key=lambda b: b["key"])}
+
+    def time_range(self) -> tuple[datetime, datetime] | None:
+        """Oldest and newest ``@timestamp``, to the microsecond."""
+        answer = self.client.search(
+            index=f"{self.prefix}events-*", size=0, ignore_unavailable=True, allow_no_indices=True,
+            aggs={"low": {"min": {"field": "@timestamp"}}, "high": {"max": {"field": "@timestamp"}}},
+        )
+        aggregations = answer.get("aggregations") or {}
+        low, high = (aggregations.get(key, {}).get("value") for key in ("low", "high"))
+        if low is None or high is None:
+            return None
+        # The aggregations see milliseconds; the exact times are in the documents of those
+        # milliseconds.
+        return self._exact_edge(low, pc.min), self._exact_edge(high, pc.max)
+
+    def _exact_edge(self, millis: float, pick) -> datetime:
+        moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=int(millis))
+        query = {"range": {"@timestamp": {"gte": iso_millis(moment), "lt": iso_millis(moment, round_up=True)}}}
+        sources = fetch_sources(self.client, f"{self.prefix}events-*", query, ["@timestamp"])
+        stamps = pa.array([source["@timestamp"] for source in sources], pa.string()).cast(TIMESTAMP)
+        return pick(stamps).as_py()
+
+
+def name_batches(names: Sequence[str], limit: int = 3_000) -> list[str]:
+    """Index names joined with commas, in pieces that fit the node's 4 KB request line."""
+    batches, current = [], ""
+    for name in names:
+        if current and len(current) + 1 + len(name) > limit:
+            batches.append(current)
+            current = ""
+        current = f"{current},{name}" if current else name
+    return [*batches, current] if current else batches
+
+
+def _first_copies(events: pa.Table, indices: pa.Array) -> pa.Table:
+    """Within one batch the first copy of an id in an index wins; later copies are duplicates.
+
+    Per index (dataset and day), as the embedded store dedups per dataset and day: one id can
+    only be one document of an index, and a batch must not send it twice.
+    """
+    ids = events.column("event.id")
+    keys = pa.table({"index": indices, "id": ids, "row": pa.array(range(events.num_rows), pa.int64())})
+    first = keys.group_by(["index", "id"], use_threads=False).aggregate([("row", "min")]).column("row_min")
+    if len(first) == events.num_rows:
+        return events
+    first = first.combine_chunks()
+    return events.take(pc.take(first, pc.array_sort_indices(first)))

@@ -1,0 +1,240 @@
+"""Events into Elasticsearch: documents from Arrow, ``streaming_bulk``, retries and quarantine.
+
+Every document is created with ``op_type=create`` and ``_id = event.id``, so sending an event again
+— a rerun, or a resend after the connection broke mid-request — can never store it twice: the
+cluster answers 409 and the event counts as a duplicate. That is what makes retrying safe.
+
+Item results fall in three kinds:
+- 2xx stored, 409 already there (a duplicate);
+- a 4xx that is about the document (it does not fit the mapping, its dataset makes no valid
+  index name): it is quarantined with the cluster's reason, and the rest of the batch is stored;
+- a 4xx about the cluster (too many shards for another index, a closed index, no permission):
+  the rest of the batch is stored, then ``ElasticRefused`` says why; nothing is quarantined;
+- 429, 5xx, or no answer at all (the node is down or restarting): transient. ``streaming_bulk``
+  retries 429/5xx with back-off; what is still pending after that, and everything after a broken
+  connection, is sent again by the loop here, with back-off, until a deadline.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from elasticsearch import ConnectionError as TransportConnectionError
+from elasticsearch import ConnectionTimeout
+from elasticsearch.helpers import streaming_bulk
+
+from collectors.batch import Quarantined
+from store.elastic_client import ElasticRefused, ElasticUnavailable
+
+#: Rows serialised at once: big enough for DuckDB to be efficient, small enough to overlap
+#: serialising the next slice with sending this one.
+SLICE_ROWS = 10_000
+#: Per bulk request. The cluster's sweet spot is a few MB per request; more only adds latency.
+CHUNK_DOCS = 5_000
+CHUNK_BYTES = 8 * 1024 * 1024
+TRANSIENT_STATUSES = (429, 502, 503, 504)
+#: Error types that are the document's own fault; any other 4xx is the cluster's.
+DOCUMENT_ERRORS = frozenset({
+    "document_parsing_exception", "mapper_parsing_exception", "strict_dynamic_mapping_exception",
+    "illegal_argument_exception", "invalid_index_name_exception", "mapper_exception",
+})
+
+
+@dataclass
+class BulkOutcome:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[Quarantined] = field(default_factory=list)
+    #: Cluster-side refusals (item results): reported by ``check_refusals``, never quarantined.
+    refused: list[dict] = field(default_factory=list)
+    #: Indices that received documents: the ones to refresh (a refresh costs ingest time).
+    indices: set[str] = field(default_factory=set)
+    #: Connection failures and transient answers survived, for tests and benchmarks to report.
+    retries: int = 0
+
+
+@dataclass
+class BulkOptions:
+    chunk_docs: int = CHUNK_DOCS
+    chunk_bytes: int = CHUNK_BYTES
+    #: streaming_bulk's own retries of 429/5xx, per request, with doubling back-off.
+    max_retries: int = 5
+    initial_backoff: float = 0.5
+    max_backoff: float = 10.0
+    #: How long to keep resending while the cluster cannot be reached at all.
+    deadline: float = 300.0
+
+
+# -- documents ------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = duckdb.connect(":memory:")
+    return con
+
+
+def index_names(events: pa.Table, prefix: str) -> pa.Array:
+    """``{prefix}events-{dataset}-{YYYY.MM.DD}`` per row, the day of ``@timestamp`` in UTC."""
+    day = pc.strftime(events.column("@timestamp"), format="%Y.%m.%d")
+    return pc.binary_join_element_wise(
+        pa.scalar(f"{prefix}events-"), events.column("event.dataset"), pa.scalar("-"), day, ""
+    ).combine_chunks()
+
+
+def serialise(events: pa.Table) -> list[str]:
+    """One JSON object per row, keys the dotted column names, nulls left out.
+
+    Timestamps are written as ISO 8601 UTC with all six fractional digits, so reading a document
+    back gives the exact microsecond the embedded store keeps. DuckDB writes the JSON (an order of
+    magnitude faster than a Python dict per row); its own timestamp text is not ISO, hence the
+    Arrow ``strftime`` first.
+    """
+    columns = []
+    for position, column_field in enumerate(events.schema):
+        column = events.column(position)
+        if pa.types.is_timestamp(column_field.type):
+            column = pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+        columns.append(column)
+    textual = pa.table(columns, names=events.column_names)
+    con = _duckdb()
+    con.register("textual", textual)
+    try:
+        rows = con.sql("SELECT CAST(json_strip_nulls(to_json(t)) AS VARCHAR) FROM textual t").fetchall()
+    finally:
+        con.unregister("textual")
+    return [value for (value,) in rows]
+
+
+def _actions(events: pa.Table, prefix: str) -> Iterator[tuple[str, str, str]]:
+    """(index, id, document) per row; the next slice is serialised while this one is sent."""
+    indices = index_names(events, prefix)
+    ids = events.column("event.id").combine_chunks()
+    slices = [(low, min(events.num_rows, low + SLICE_ROWS)) for low in range(0, events.num_rows, SLICE_ROWS)]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-es-json") as pool:
+        upcoming = [pool.submit(serialise, events.slice(low, high - low)) for low, high in slices[:1]]
+        for position, (low, high) in enumerate(slices):
+            if position + 1 < len(slices):
+                after_low, after_high = slices[position + 1]
+                upcoming.append(pool.submit(serialise, events.slice(after_low, after_high - after_low)))
+            documents = upcoming[position].result()
+            upcoming[position] = None
+            yield from zip(
+                indices.slice(low, high - low).to_pylist(), ids.slice(low, high - low).to_pylist(), documents
+            )
+
+
+# -- sending --------------------------------------------------------------------------------------
+
+
+def _expand(action: tuple[str, str, str]):
+    index, event_id, document = action
+    return {"create": {"_index": index, "_id": event_id}}, document
+
+
+def send(client, events: pa.Table, prefix: str, options: BulkOptions | None = None) -> BulkOutcome:
+    """Create every row as a document; return what was stored, duplicate and rejected.
+
+    ``events`` must hold each (index, ``event.id``) once (the store drops in-batch copies first).
+    Raises ``ElasticUnavailable`` when documents are still unsent at the deadline.
+    """
+    options = options or BulkOptions()
+    outcome = BulkOutcome()
+    keys = list(zip(index_names(events, prefix).to_pylist(), events.column("event.id").to_pylist()))
+    row_of: dict[tuple[str, str], int] = {}  # filled on the first refusal: most batches have none
+    done: set[tuple[str, str]] = set()
+    pending, began, backoff = events, time.monotonic(), options.initial_backoff
+    failure_seen = False
+    while True:
+        failure, transient = None, 0
+        try:
+            for ok, item in streaming_bulk(
+                client, _actions(pending, prefix), chunk_size=options.chunk_docs,
+                max_chunk_bytes=options.chunk_bytes, expand_action_callback=_expand,
+                raise_on_error=False, raise_on_exception=False, max_retries=options.max_retries,
+                initial_backoff=options.initial_backoff, max_backoff=options.max_backoff,
+                retry_on_status=TRANSIENT_STATUSES,
+            ):
+                result = next(iter(item.values()))
+                key = (result.get("_index"), result.get("_id"))
+                status = result.get("status", 500)
+                if ok:
+                    outcome.stored += 1
+                    outcome.indices.add(key[0])
+                elif status == 409:
+                    outcome.duplicates += 1
+                    if failure_seen:  # perhaps written by the request that lost its answer
+                        outcome.indices.add(key[0])
+                elif 400 <= status < 500 and status not in (408, 429):
+                    if _error_type(result) in DOCUMENT_ERRORS:
+                        row_of = row_of or {k: row for row, k in enumerate(keys)}
+                        outcome.rejected.append(_quarantined(events, row_of[key], key, result))
+                    else:
+                        outcome.refused.append(result)
+                else:
+                    transient += 1
+                    continue  # stays pending: sent again below
+                done.add(key)
+        except (TransportConnectionError, ConnectionTimeout) as error:
+            failure = error  # the request in flight may or may not have been applied: resend it
+            failure_seen = True
+        if failure is None and not transient:
+            return outcome
+        outcome.retries += 1
+        left = [row for row, key in enumerate(keys) if key not in done]
+        if time.monotonic() - began > options.deadline:
+            reason = type(failure).__name__ if failure is not None else f"{transient} documents refused for now"
+            raise ElasticUnavailable(
+                f"Elasticsearch did not take {len(left)} of {events.num_rows} events within "
+                f"{options.deadline:.0f} s ({reason}); they are not lost: ingest the same input again "
+                "once the cluster is back and each event is stored once"
+            ) from failure
+        time.sleep(backoff)
+        backoff = min(options.max_backoff, backoff * 2)
+        pending = events.take(pa.array(left, pa.int64()))
+
+
+def check_refusals(outcome: BulkOutcome, total: int) -> None:
+    """Raise ``ElasticRefused`` when the cluster refused events for a reason of its own."""
+    if outcome.refused:
+        first = outcome.refused[0]
+        raise ElasticRefused(
+            f"Elasticsearch refused {len(outcome.refused)} of {total} events for a reason that is not "
+            f"theirs ({first.get('_index')}: {describe_error(first.get('error'))}); {outcome.stored} were "
+            "stored and none of the refused quarantined: put the cluster right and ingest the same input again"
+        )
+
+
+def _quarantined(events: pa.Table, row: int, key: tuple[str, str], result: dict) -> Quarantined:
+    return Quarantined(
+        source=events.column("event.dataset")[row].as_py(),
+        reason=f"Elasticsearch refused the document: {describe_error(result.get('error'))}",
+        record=events.column("event.original")[row].as_py() or "",
+        origin=f"elasticsearch {key[0]}/{key[1]}",
+    )
+
+
+def _error_type(result: dict) -> str | None:
+    error = result.get("error")
+    return error.get("type") if isinstance(error, dict) else None
+
+
+def describe_error(error) -> str:
+    """The cluster's error object as one line: type, reason, and what caused it."""
+    if not isinstance(error, dict):
+        return str(error)
+    text = f"{error.get('type', 'error')}: {error.get('reason', '')}".strip()
+    cause = error.get("caused_by")
+    if isinstance(cause, dict):
+        text += f" (caused by {cause.get('type', 'error')}: {cause.get('reason', '')})"
+    return text
