@@ -15,12 +15,10 @@ holds ``spool_max_bytes`` not yet drained, the writer waits, the queue fills, an
 apply. Each TCP connection holds at most one partial message (``max_message_bytes``) plus one read;
 ``max_connections`` bounds their number.
 
-Framing on TCP (RFC 6587) is decided per message, as ``collectors.syslog_frame.split_frames`` does
-for files: ``<digits> <`` starts an octet-counted frame, anything else runs to the next LF, so a
-connection may use either. A message longer than ``max_message_bytes`` is not kept whole: its first
-part is spooled as an oversized record, which the drain quarantines with the reason and size, and
-the connection carries on (the frame's end is known from its count or its LF). A UDP datagram is
-one message.
+A TCP or TLS connection's bytes are cut into messages by ``collectors.syslog_stream`` (RFC 6587:
+octet counting or LF, decided per message); a UDP datagram is one message. A message longer than
+``max_message_bytes`` is spooled as an oversized record holding its first part, which the drain
+quarantines with the reason and size, and the connection carries on.
 """
 
 from __future__ import annotations
@@ -28,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import socket
 import ssl
 import threading
@@ -40,13 +37,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from collectors import syslog_spool
-from collectors.syslog_spool import MESSAGE, OVERSIZED, TRUNCATED, SpoolWriter, encode
+from collectors.syslog_spool import MESSAGE, OVERSIZED, SpoolWriter, encode
+from collectors.syslog_stream import StreamFramer
 
 #: Python's cost of holding one message beyond its bytes (object, list slot): counted against
 #: the queue bound so that a flood of tiny messages is bounded too.
 _PER_MESSAGE_COST = 64
-_COUNTED = re.compile(rb"(\d{1,10}) <")  # RFC 6587 octet counting: "LEN SP" then the "<PRI>"
-_MAYBE_COUNTED = re.compile(rb"\d{1,10} ?")  # a frame start that more bytes may yet make counted
 _TRANSPORTS = ("tcp", "tls", "udp")
 #: The counters, beside the spool, for ``cyberwell status`` in another process.
 STATS_FILE = "receiver-stats.json"
@@ -107,117 +103,6 @@ _FIELD_KINDS = {
     "certfile": Path, "keyfile": Path, "max_message_bytes": int, "spool_max_bytes": int,
     "segment_bytes": int, "queue_max_bytes": int, "max_connections": int, "udp_rcvbuf": int,
 }
-
-
-class StreamFramer:
-    """Cuts one TCP connection's bytes into messages, whatever pieces they arrive in.
-
-    ``feed`` returns complete messages and "odd" frames ``(kind, size, data)``: oversized ones
-    (``data`` is their first ``max_message_bytes``) and, from ``finish``, one cut short. Blank
-    lines are skipped: senders use them as keep-alives and after counted frames.
-    """
-
-    def __init__(self, max_message_bytes: int):
-        self.max = max_message_bytes
-        self._buf = bytearray()
-        self._need: int | None = None  # the length of the counted frame being read
-        self._skip = 0  # bytes of an oversized counted frame still to discard
-        self._skip_line = False  # discarding an oversized line up to its LF
-        self._head = bytearray()  # the kept start of the oversized frame
-        self._size = 0  # the oversized frame's full size
-        self._cr = False  # the skipped line's last byte so far was a CR
-
-    def feed(self, data: bytes) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
-        buf = self._buf
-        buf += data
-        messages: list[bytes] = []
-        odd: list[tuple[int, int, bytes]] = []
-        pos, end = 0, len(buf)
-        while pos < end:
-            if self._skip:
-                take = min(self._skip, end - pos)
-                self._keep(buf, pos, pos + take)
-                pos += take
-                self._skip -= take
-                if not self._skip:
-                    odd.append(self._oversized())
-                continue
-            if self._skip_line:
-                newline = buf.find(b"\n", pos)
-                stop = end if newline < 0 else newline
-                self._keep(buf, pos, stop)
-                self._size += stop - pos
-                if stop > pos:
-                    self._cr = buf[stop - 1] == 13
-                if newline < 0:
-                    pos = end
-                    break
-                pos = newline + 1
-                self._skip_line = False
-                self._size -= self._cr  # a CR before the LF is the terminator's, not the line's
-                odd.append(self._oversized())
-                continue
-            if self._need is not None:
-                if end - pos < self._need:
-                    break
-                if self._need:
-                    messages.append(bytes(buf[pos:pos + self._need]))
-                pos += self._need
-                self._need = None
-                continue
-            if 48 <= buf[pos] <= 57:  # a digit: perhaps an octet count
-                count = _COUNTED.match(buf, pos)
-                if count is not None:
-                    length = int(count.group(1))
-                    pos = count.end() - 1  # the "<" belongs to the message
-                    if length > self.max:
-                        self._skip, self._size = length, length
-                    else:
-                        self._need = length
-                    continue
-                if end - pos <= 12 and _MAYBE_COUNTED.fullmatch(buf, pos):
-                    break  # "12" or "12 " so far: the next bytes decide
-            newline = buf.find(b"\n", pos)
-            if newline < 0:
-                if end - pos > self.max + 1:  # + 1: the line may yet end in CR LF
-                    self._skip_line, self._size, self._cr = True, 0, False
-                    continue
-                break
-            stop = newline - 1 if newline > pos and buf[newline - 1] == 13 else newline
-            if stop - pos > self.max:
-                odd.append((OVERSIZED, stop - pos, bytes(buf[pos:pos + self.max])))
-            elif stop > pos:
-                messages.append(bytes(buf[pos:stop]))
-            pos = newline + 1
-        del buf[:pos]
-        return messages, odd
-
-    def finish(self, *, complete: bool) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
-        """What is left when the connection ends. ``complete``: the peer closed it cleanly, so
-        an unterminated last line is a whole message (as a file's last line is)."""
-        buf, self._buf = bytes(self._buf), bytearray()
-        if self._skip or self._skip_line:
-            self._skip, self._skip_line = 0, False
-            return [], [self._oversized()]
-        if self._need is not None:
-            need, self._need = self._need, None
-            return [], [(TRUNCATED, need, buf)]
-        if buf.endswith(b"\r"):
-            buf = buf[:-1]
-        if not buf:
-            return [], []
-        if complete:
-            return [buf], []
-        return [], [(TRUNCATED, 0, buf)]
-
-    def _keep(self, buf: bytearray, start: int, stop: int) -> None:
-        room = self.max - len(self._head)
-        if room > 0:
-            self._head += buf[start:min(stop, start + room)]
-
-    def _oversized(self) -> tuple[int, int, bytes]:
-        head, self._head = bytes(self._head), bytearray()
-        return OVERSIZED, self._size, head
 
 
 class _Intake:
@@ -314,6 +199,7 @@ class SyslogReceiver:
         self._spool_full = False
         self._error: str | None = None
         self._published = 0.0
+        self._started_at: str | None = None
 
     # -- service ------------------------------------------------------------------------------
 
@@ -327,18 +213,19 @@ class SyslogReceiver:
         self._spool.open()
         self._writer_thread = threading.Thread(target=self._write_loop, name="syslog-spool",
                                                daemon=True)
-        self._writer_thread.start()
         self._loop_thread = threading.Thread(target=self._run_loop, name="syslog-listen",
                                              daemon=True)
         self._loop_thread.start()
         self._ready.wait()
         if self._start_error is not None:
             self._loop_thread.join()
-            self._intake.close()
-            self._writer_thread.join()
             self._spool.close()
             self._loop_thread = None
             raise self._start_error
+        # The writer starts once the sockets are bound, so its first publication (at once)
+        # already says where the receiver listens; what arrives meanwhile waits in the queue.
+        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._writer_thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Close the listeners and connections, spool everything already read, and return.
@@ -359,8 +246,14 @@ class SyslogReceiver:
         self._loop_thread = None
 
     def stats(self) -> dict:
-        """Counters for ``cyberwell status``: received means synced to the spool."""
+        """Counters for ``cyberwell status``: received means synced to the spool.
+
+        They count from ``started_at`` (the kernel's too: it counts per socket), so a restart
+        sets them back to 0; ``listening`` is where each transport was bound ("host:port").
+        """
         return {
+            "started_at": self._started_at,
+            "listening": {name: f"{host}:{port}" for name, (host, port) in self.addresses.items()},
             "received": sum(self._received.values()),
             **{f"received_{name}": count for name, count in self._received.items()},
             "bytes": self._bytes,
@@ -522,6 +415,7 @@ class SyslogReceiver:
         limit = self.settings.spool_max_bytes
         while not self._stopping and syslog_spool.backlog_bytes(self.settings.spool_dir) > limit:
             self._spool_full = True
+            self._publish()  # the operator must see the drops this wait causes, as they happen
             time.sleep(0.1)
         self._spool_full = False
 
@@ -542,6 +436,7 @@ class SyslogReceiver:
                 break
             except OSError as exc:  # disk full, I/O error: keep the items and try again
                 self._error = f"spool write failed: {exc}"
+                self._publish()
                 if self._stopping:
                     return  # never counted as received; stop must not hang on a dead disk
                 time.sleep(1.0)

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -199,3 +200,53 @@ def test_syslog_source_runs_with_collect(tmp_path):
     result = cli(home, "collect", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["source"] == "syslog"
+
+
+def _receiver_status(home: Path) -> dict:
+    result = cli(home, "status", "--json")
+    assert result.exit_code == 0, result.output
+    return {row["source"]: row for row in json.loads(result.stdout)}["syslog"]["receiver"]
+
+
+def test_status_tells_a_stopped_receiver_from_a_dead_one_and_shows_its_error_as_written(tmp_path):
+    from collectors.syslog_receiver import STATS_FILE, SyslogReceiver
+
+    home, spool = tmp_path / "home", tmp_path / "spool"
+    home.mkdir()
+    (home / "cyberwell.toml").write_text(f'[collectors.syslog]\nspool_dir = "{spool}"\n')
+    assert _receiver_status(home)["state"] == "never started"
+
+    receiver = SyslogReceiver({"spool_dir": spool, "udp_port": 0, "tcp_port": None})
+    receiver.start()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(3):
+            sender.sendto(f"<134>Mar  1 09:30:0{i} fw1 test {i}".encode(), receiver.addresses["udp"])
+    _wait_for(lambda: receiver.stats()["received"] == 3)
+    receiver.stop()
+    stopped = _receiver_status(home)
+    assert (stopped["state"], stopped["running"], stopped["received"], stopped["udp_lost"]) == (
+        "stopped", False, 3, 0)
+    assert "UDP datagrams lost" not in cli(home, "status").output
+
+    # What a receiver killed a minute ago leaves behind: "running", but no longer written.
+    published = json.loads((spool / STATS_FILE).read_text())
+    published.update(running=True, dropped_udp=7, error="[bold red]spool write failed[/] [link=x]",
+                     updated_at=(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat())
+    (spool / STATS_FILE).write_text(json.dumps(published))
+    dead = _receiver_status(home)
+    assert (dead["state"], dead["running"], dead["udp_lost"]) == ("not responding", False, 7)
+    assert 55 <= dead["age_seconds"] <= 120
+    table = "".join(cli(home, "status").output.split())  # rich folds long cells
+    assert "notresponding" in table and "7UDPdatagramslost" in table
+    assert "[boldred]spoolwritefailed[/][link=x]" in table  # shown as written, not as markup
+
+
+def test_status_with_collectors_serve_would_refuse_still_shows_the_run_records(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cyberwell.toml").write_text("collectors = 5\n")
+    Checkpoints(EmbeddedStore(home).state).commit("defender", {"alerts_v2": "2026-03-01T00:00:00Z"})
+    result = cli(home, "status", "--json")
+    assert result.exit_code == 0
+    assert [row["source"] for row in json.loads(result.stdout)] == ["defender"]
+    assert "receiver counters not shown: collectors: expected tables" in result.stderr

@@ -25,10 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.syslog_frame import split_frames
-from collectors.syslog_receiver import (
-    ReceiverSettings, StreamFramer, SyslogReceiver, read_stats,
-)
+from collectors.syslog_receiver import ReceiverSettings, SyslogReceiver, read_stats
 from collectors.syslog_spool import OVERSIZED, TRUNCATED, SpoolError
+from collectors.syslog_stream import StreamFramer
 from tests.test_syslog_spool import drain, message, stored_ids
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,7 +129,7 @@ def receiver_factory(tmp_path):
         receiver.stop()
 
 
-# --- framing --------------------------------------------------------------------------------
+# --- framing (collectors.syslog_stream) -----------------------------------------------------
 
 syslog_text = st.binary(max_size=200).map(lambda body: b"<134>" + body)
 frames = st.lists(
