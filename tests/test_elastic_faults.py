@@ -155,6 +155,7 @@ def test_bulk_429s_are_retried_and_every_event_is_stored_once(client, elastic_ur
         proxied = build_client(ElasticSettings(hosts=(proxy.url,)))
         store = ElasticStore(proxied, tmp_path, es_prefix, BulkOptions(chunk_docs=1_000, initial_backoff=0.05))
         result = store.append(table)
+        store.flush()  # visible to other readers now (another store instance counts below)
         proxied.close()
     assert proxy.refused == 3  # the first three bulk requests were turned away...
     assert proxy.bulk_forwarded >= 3  # ...and sent again, then the rest
