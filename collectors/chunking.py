@@ -2,10 +2,12 @@
 
 A parser reads a whole file at once because that is fastest (DuckDB parses it in parallel). For
 an export of millions of records that would hold the file, its records and their columns in
-memory together, so replay cuts a large NDJSON or CSV file into temporary chunk files of whole
-records (a CSV chunk repeats the header; a quoted cell may hold line ends, so a CSV cut is only
-made where the quotes before it balance), parses each in turn and rewrites quarantine origins
-back to the original file and line number.
+memory together, so replay cuts a large export into pieces of whole records and parses each in
+turn. A plain NDJSON export is cut in place (:func:`line_pieces`: byte ranges of the file's
+memory map, for parsers that take lines from memory); a CSV or gzip export is cut into temporary
+chunk files (:func:`chunks`: a CSV chunk repeats the header; a quoted cell may hold line ends, so
+a CSV cut is only made where the quotes before it balance), and quarantine origins are rewritten
+back to the original file and line number (:func:`relocate`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 
 from collectors.batch import ParsedBatch
 from collectors.rawfile import GZIP_MAGIC
+
+_BOM = b"\xef\xbb\xbf"
 
 #: Uncompressed bytes per chunk. ~32 MB of sign-ins is ~18,000 records: a few hundred MB of
 #: working memory in the parser, and large enough that per-call costs stay small.
@@ -88,9 +92,30 @@ def chunks(path: Path, chunk_bytes: int | None = None, csv: bool = False) -> Ite
 def _cut(data, start: int, end: int, csv: bool) -> int:
     """Where a chunk of ``data[start:end]`` may end: after a line end (with balanced quotes)."""
     last = data.rfind(b"\n", start, end)
-    while csv and last >= 0 and data[start:last + 1].count(b'"') % 2:
+    while csv and last >= 0 and _quotes(data, start, last + 1) % 2:
         last = data.rfind(b"\n", start, last)
     return last + 1 if last >= 0 else start
+
+
+def _quotes(data, start: int, end: int, block: int = 1 << 20) -> int:
+    """Quote characters in ``data[start:end]``, counted a block at a time: slicing a memory map
+    copies, and one copy of a whole chunk is tens of MB of fresh memory per chunk."""
+    return sum(data[at:min(at + block, end)].count(b'"') for at in range(start, end, block))
+
+
+def _ranges(view, start: int, chunk_bytes: int, csv: bool) -> Iterator[tuple[int, int]]:
+    """(start, end) of pieces of whole records from ``start`` to the end of ``view``."""
+    size = len(view)
+    while start < size:
+        end = size
+        if start + chunk_bytes < size:
+            end = _cut(view, start, start + chunk_bytes, csv)
+            reach = start + chunk_bytes
+            while end == start and reach < size:  # one record longer than a chunk
+                reach = min(reach + chunk_bytes, size)
+                end = _cut(view, start, reach, csv) if reach < size else size
+        yield start, end
+        start = end
 
 
 def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
@@ -101,14 +126,8 @@ def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
         size = len(view)
         start = (view.find(b"\n") + 1 or size) if csv else 0
         header = view[:start] if csv else b""
-        while start < size:
-            end = size
-            if start + chunk_bytes < size:
-                end = _cut(view, start, start + chunk_bytes, csv)
-                reach = start + chunk_bytes
-                while end == start and reach < size:  # one record longer than a chunk
-                    reach = min(reach + chunk_bytes, size)
-                    end = _cut(view, start, reach, csv) if reach < size else size
+        released = 0
+        for start, end in _ranges(view, start, chunk_bytes, csv):
 
             def write(out, start=start, end=end):
                 offset = start
@@ -121,9 +140,45 @@ def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
 
             yield header, write, lines_before
             # Pages the cut and the quote count read stay mapped, and count as this process's
-            # memory, until released: without this a large CSV would look like a leak.
-            view.madvise(mmap.MADV_DONTNEED, 0, end - end % mmap.PAGESIZE)
-            start = end
+            # memory, until released: without this a large CSV would look like a leak. (Each
+            # range once: releasing from the start every time walks the whole mapping again.)
+            upto = end - end % mmap.PAGESIZE
+            if upto > released:
+                view.madvise(mmap.MADV_DONTNEED, released, upto - released)
+                released = upto
+
+
+@dataclass(frozen=True)
+class Lines:
+    """A piece of whole lines of an NDJSON export, in memory: ``data[start:stop]``."""
+
+    data: object  # the file's memory map
+    start: int
+    stop: int
+
+
+def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
+    """A plain (not gzip) NDJSON export as pieces of whole lines, read in place.
+
+    For parsers that take records from memory (``parse_pieces``): nothing is copied to a
+    temporary file and read again, which for a 2 GB export is a second of kernel time. Each
+    piece's pages are released when the next is asked for (the parser has copied what it
+    keeps by then), so the mapping never counts as more than a couple of pieces of memory.
+    """
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    with open(path, "rb") as source:
+        if os.fstat(source.fileno()).st_size == 0:
+            return
+        view = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ)
+    start, released = (len(_BOM) if view[: len(_BOM)] == _BOM else 0), 0
+    for start, end in _ranges(view, start, chunk_bytes, csv=False):
+        yield Lines(view, start, end)
+        upto = end - end % mmap.PAGESIZE  # only what is behind the pieces, once each
+        if upto > released:
+            view.madvise(mmap.MADV_DONTNEED, released, upto - released)
+            released = upto
+    # The map is closed when the last Arrow buffer over it is gone, not here: a parser's
+    # result may still be in the store's writer thread.
 
 
 def _gzip_pieces(path: Path, chunk_bytes: int, csv: bool):

@@ -17,7 +17,9 @@ parsed sign-ins, which comes either from DuckDB's own JSON reader over the file 
 strict, one parse per record, NDJSON in parallel; it runs while Python frames) or from
 ``json_transform`` over the framed texts (any shape, any damage). A file the fast path cannot
 read exactly goes the second way; both give the same columns. Python touches records one at a
-time only when they are rejected.
+time only when they are rejected. Replay reads a big NDJSON export in pieces of whole lines
+(:func:`parse_pieces`): DuckDB's reader runs once over the whole file, ahead, and its rows are
+matched to the lines Python cuts out of the file's memory map, piece by piece.
 
 Decisions, so a reader need not guess:
 
@@ -51,7 +53,7 @@ import hashlib
 import json
 import zlib
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -64,19 +66,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.batch import ParsedBatch, Quarantined, check_required
-from collectors.duckdb_session import connect
+from collectors.duckdb_session import RowStream, connect
 from collectors.rawfile import duckdb_compression, is_gzip
 from collectors.jsonframe import (
-    Framed, Verbatim, frame, is_container, is_object, read_content, records_of, unwrap,
+    Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
 )
 from collectors.signin_schema import COLUMNS, DATASET, SQL_COLUMNS, conform, empty
 
 SOURCE = "entra-signins"
 
-__all__ = ["COLUMNS", "DATASET", "SOURCE", "finish", "parse_file", "parse_json_records"]
+__all__ = ["COLUMNS", "DATASET", "SOURCE", "finish", "parse_file", "parse_json_records", "parse_pieces"]
 
-#: Arrow batches handed to DuckDB; several, so both cores parse.
+#: Rows per Arrow chunk of ``event.original``: ``string``'s 32-bit offsets cannot span 2 GiB.
 _CHUNK = 65_536
+#: Rows per Arrow batch handed to DuckDB: several per piece of a big file, so both cores parse.
+_BATCH = 8_192
 
 # --- normalisation: one SQL over the raw texts ----------------------------------------------
 
@@ -352,8 +356,8 @@ def _records_table(raw: pa.Array) -> pa.Table:
     """``records(_row, raw)`` in several batches, so DuckDB parses on every core."""
     rows = pa.array(range(len(raw)), pa.int64())
     batches = [
-        pa.record_batch([rows.slice(s, _CHUNK), raw.slice(s, _CHUNK)], names=["_row", "raw"])
-        for s in range(0, len(raw), _CHUNK)
+        pa.record_batch([rows.slice(s, _BATCH), raw.slice(s, _BATCH)], names=["_row", "raw"])
+        for s in range(0, len(raw), _BATCH)
     ]
     schema = pa.schema([("_row", pa.int64()), ("raw", pa.large_string())])
     return pa.Table.from_batches(batches, schema=schema)
@@ -461,20 +465,90 @@ def parse_json_records(path: Path, dialect: Dialect) -> ParsedBatch:
         lined_up = framed.elements if layout == "array" else framed.whole_lines
         if result is not None and not (lined_up and result.num_rows == len(framed.raw)):
             result = None  # DuckDB skipped blank lines, or read what Python could not: go slowly
-        quarantined, parts = list(framed.quarantined), []
-        retry = result is not None  # what the strict reader could not use, the general way reads
-        while len(framed.raw):
-            if result is None:
-                result = _run(con, dialect, framed.raw, trusting=not malformed)
-            events, rejects, framed = _split(result, framed, dialect.source, retry)
-            result, malformed, retry = None, False, False
-            if events.num_rows:
-                parts.append(events)
-            quarantined.extend(rejects)
+        return _normalise(con, dialect, framed, result, malformed)
     except duckdb.Error as exc:  # not expected from any input: keep the file, say why
         return ParsedBatch(empty(), [_whole_file(path, dialect.source, f"could not be parsed: {exc}")])
     finally:
         con.close()
+
+
+def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iterator[ParsedBatch]:
+    """One batch per piece of a big plain NDJSON export (``collectors.chunking.Lines``: whole
+    lines, in order, from the file's memory map, the first piece at the file's start).
+
+    The file is read by nobody but DuckDB and Python's memory map, each once, and no piece is
+    written to disk again. DuckDB's strict JSON reader reads the whole file ahead, on its own
+    threads (:class:`RowStream`), while Python cuts each piece into lines (Arrow strings over
+    the mapped bytes) for ``event.original``; the reader's rows are matched to the lines one for
+    one. That needs every line to be a row: from the first piece where that cannot be known (a
+    blank line, a line that is not UTF-8) or the reader stops (text that is not JSON), pieces go
+    to DuckDB as Arrow strings and are read the general way. Rows of a shape the reader's fixed
+    columns miss go the general way too, as in :func:`parse_file`. Events and quarantine
+    (origins name ``path`` and its own line numbers) are what :func:`parse_file` gives for the
+    same lines.
+    """
+    path = Path(path)
+    stream, line = None, 1
+    if _fast_layout(path, dialect) == "newline_delimited":
+        stream = RowStream(dialect.from_file(str(path).replace("'", "''"), "none", "newline_delimited"))
+    try:
+        for piece in pieces:
+            framed = frame_lines(piece.data, piece.start, piece.stop, path, dialect.source, line)
+            line += len(framed.raw)  # every line is a record here, blank or not
+            result = None
+            if stream is not None:
+                if framed.whole_lines and not _has_blank(framed.raw):
+                    result = stream.take(len(framed.raw))
+                if result is None:
+                    stream.close()
+                    stream = None
+                else:
+                    rows = pa.array(range(result.num_rows), pa.int64())
+                    result = result.set_column(result.column_names.index("_row"), "_row", rows)
+            yield _parse_piece(framed, result, dialect, lambda piece=piece: piece.data[piece.start:piece.stop])
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _has_blank(raw: pa.Array) -> bool:
+    """Whether a line is only white space: DuckDB's reader skips those, so its rows would no
+    longer line up with the lines. (Lines that start with ``{`` are not: the usual case, told
+    without reading further into any line.)"""
+    if pc.all(pc.starts_with(raw, "{")).as_py() is not False:
+        return False
+    return pc.any(pc.match_substring_regex(raw, r"^[ \t\r\n]*$")).as_py() or False
+
+
+def _parse_piece(
+    framed: Framed, result: pa.Table | None, dialect: Dialect, text: Callable[[], bytes]
+) -> ParsedBatch:
+    con = connect()
+    try:
+        return _normalise(con, dialect, framed, result, False)
+    except duckdb.Error as exc:  # not expected from any input: keep the piece, say why
+        record = bytes(text()).decode("utf-8", "backslashreplace")
+        where = f"{framed.path}:{framed.first_line}"
+        return ParsedBatch(empty(), [Quarantined(dialect.source, f"could not be parsed: {exc}", record, where)])
+    finally:
+        con.close()
+
+
+def _normalise(
+    con: duckdb.DuckDBPyConnection, dialect: Dialect, framed: Framed, result: pa.Table | None, malformed: bool
+) -> ParsedBatch:
+    """Events and rejects of framed records; ``result`` is the fast path's reading of them, if
+    any (``malformed``: it met a line that is not JSON)."""
+    quarantined, parts = list(framed.quarantined), []
+    retry = result is not None  # what the strict reader could not use, the general way reads
+    while len(framed.raw):
+        if result is None:
+            result = _run(con, dialect, framed.raw, trusting=not malformed)
+        events, rejects, framed = _split(result, framed, dialect.source, retry)
+        result, malformed, retry = None, False, False
+        if events.num_rows:
+            parts.append(events)
+        quarantined.extend(rejects)
     table = pa.concat_tables(parts) if parts else empty()
     check_required(table)
     return ParsedBatch(table, quarantined)

@@ -39,6 +39,7 @@ import gzip
 import json
 import re
 from array import array
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,9 @@ import pyarrow.compute as pc
 
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import connect
-from collectors.entra_signins import Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns
+from collectors.entra_signins import (
+    Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns, parse_pieces as _signin_pieces,
+)
 from collectors.jsonframe import line_offsets, read_content
 from collectors.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
 from collectors.signin_schema import COLUMNS, DATASET, empty
@@ -61,7 +64,7 @@ _BOM = b"\xef\xbb\xbf"
 #: Rows per Arrow chunk of ``event.original``: ``string``'s 32-bit offsets cannot span 2 GiB.
 _CHUNK = 65_536
 
-__all__ = ["COLUMNS", "DATASET", "LA_COLUMNS", "SOURCE", "parse_file"]
+__all__ = ["COLUMNS", "DATASET", "LA_COLUMNS", "SOURCE", "parse_file", "parse_pieces"]
 
 #: The ``SigninLogs`` columns the dataset is filled from.
 LA_COLUMNS = (
@@ -372,6 +375,12 @@ def parse_file(path: Path) -> ParsedBatch:
     if head.lstrip()[:1] in (b"{", b"["):
         return parse_json_records(path, LA_JSON)
     return _parse_csv(path)
+
+
+def parse_pieces(path: Path, pieces: Iterable) -> Iterator[ParsedBatch]:
+    """A big plain NDJSON export of rows, piece by piece, as replay reads it (see
+    :func:`collectors.entra_signins.parse_pieces`)."""
+    return _signin_pieces(path, pieces, LA_JSON)
 
 
 def _unreadable(path: Path, reason: str) -> ParsedBatch:

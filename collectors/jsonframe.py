@@ -47,11 +47,12 @@ class Framed:
     whole_lines: bool = False  # the records are the file's lines, every one of them, as they are
     trimmed: pa.ChunkedArray | None = None  # every text without its line end, when made ahead
     elements: bool = False  # record i is element i of the file's top-level array
+    first_line: int = 1  # the file's line of record 0 when ``lines`` is None (a piece of a file)
 
     def line(self, row: int) -> int | None:
         if self.elements:
             return None
-        return self.lines[row] if self.lines is not None else row + 1
+        return self.lines[row] if self.lines is not None else row + self.first_line
 
     def pointer(self, row: int) -> str | None:
         if self.elements:
@@ -86,23 +87,27 @@ def read_content(path: Path, source: str) -> tuple[bytes | mmap.mmap, list[Quara
         return partial, [Quarantined(source, reason, "", str(path))]
 
 
-def line_offsets(data: bytes | mmap.mmap, start: int) -> array:
-    """Start offset of every line, then the end: the offsets of an Arrow string array.
+def line_offsets(data: bytes | mmap.mmap, start: int, stop: int | None = None) -> array:
+    """Start offset of every line of ``data[start:stop]``, then the end: the offsets of an Arrow
+    string array.
 
     Each line keeps its line end: cutting it off here would copy the whole file, which costs
     more than trimming the survivors once (:func:`_originals`); JSON parsing ignores it.
     """
+    stop = len(data) if stop is None else stop
     offsets = array("q", [start])
     append, find, pos = offsets.append, data.find, start
-    while (end := find(b"\n", pos)) >= 0:
+    while (end := find(b"\n", pos, stop)) >= 0:
         pos = end + 1
         append(pos)
-    if pos < len(data):
-        append(len(data))
+    if pos < stop:
+        append(stop)
     return offsets
 
 
-def _as_utf8(binary: pa.Array, path: Path, source: str) -> tuple[pa.Array, list[Quarantined]]:
+def _as_utf8(
+    binary: pa.Array, path: Path, source: str, first_line: int = 1
+) -> tuple[pa.Array, list[Quarantined]]:
     """The lines as strings. Lines that are not UTF-8 are quarantined and left blank."""
     try:
         return binary.cast(pa.large_string()), []
@@ -116,7 +121,7 @@ def _as_utf8(binary: pa.Array, path: Path, source: str) -> tuple[pa.Array, list[
             texts.append("")
             record = value.rstrip(b"\r\n").decode("utf-8", "backslashreplace")
             reason = f"not valid UTF-8: byte 0x{value[exc.start]:02x} at column {exc.start + 1}"
-            bad.append(Quarantined(source, reason, record, f"{path}:{index + 1}"))
+            bad.append(Quarantined(source, reason, record, f"{path}:{index + first_line}"))
     return pa.array(texts, pa.large_string()), bad
 
 
@@ -214,6 +219,22 @@ def frame(path: Path, source: str) -> Framed:
     )
     raw, bad = _as_utf8(binary, path, source)
     return Framed(path, raw, quarantined=quarantined + bad, whole_lines=not quarantined and not bad)
+
+
+def frame_lines(data, start: int, stop: int, path: Path, source: str, first_line: int) -> Framed:
+    """The lines of ``data[start:stop]``, a piece of whole lines of a larger NDJSON export whose
+    first line is the file's line ``first_line``, as records, without copying them.
+
+    Replay reads a large export this way, piece by piece, straight from the file's memory map
+    (or a decompressed block): each line is a record, as :func:`frame` takes the lines of an
+    NDJSON file, and quarantine origins name the file and its own line numbers.
+    """
+    offsets = line_offsets(data, start, stop)
+    binary = pa.Array.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    raw, bad = _as_utf8(binary, path, source, first_line)
+    return Framed(Path(path), raw, quarantined=bad, whole_lines=not bad, first_line=first_line)
 
 
 def _array_elements(path: Path) -> Framed | None:

@@ -10,9 +10,12 @@ from pathlib import Path
 
 from collectors import chunking
 from collectors.batch import ParsedBatch, Quarantined
+from collectors.rawfile import is_gzip
 
 #: Source kind -> the module that parses it. Each module has ``parse_file(path) -> ParsedBatch``
-#: and may have ``iter_batches(path) -> Iterator[ParsedBatch]`` to keep memory flat on big files.
+#: and may have ``iter_batches(path) -> Iterator[ParsedBatch]`` to keep memory flat on big files,
+#: or ``parse_pieces(path, pieces) -> Iterator[ParsedBatch]`` to take a big plain NDJSON
+#: export's lines piece by piece straight from memory (``collectors.chunking.line_pieces``).
 SOURCE_MODULES: dict[str, str] = {
     "entra-signins": "collectors.entra_signins",
     "entra-signins-la": "collectors.entra_signins_la",
@@ -49,7 +52,10 @@ def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
         raise FileNotFoundError(f"no such file: {path}")
     if hasattr(module, "iter_batches"):
         yield from module.iter_batches(Path(path))
-    elif shape := chunking.layout(Path(path)):
+    elif (shape := chunking.layout(Path(path))) == "ndjson" and hasattr(module, "parse_pieces") \
+            and not is_gzip(Path(path)):
+        yield from module.parse_pieces(Path(path), chunking.line_pieces(Path(path)))
+    elif shape:
         for chunk in chunking.chunks(Path(path), csv=shape == "csv"):
             yield chunking.relocate(module.parse_file(chunk.path), chunk, Path(path))
     else:
@@ -81,6 +87,8 @@ def ingest(store, paths: Sequence[Path], kind: str) -> IngestResult:
             total.duplicates += per_file.duplicates
             total.files.append({"path": str(path), "ingested": per_file.ingested,
                                 "quarantined": per_file.quarantined, "duplicates": per_file.duplicates})
+    if hasattr(store, "flush"):  # a store that makes writes visible lazily: the next command sees all
+        store.flush()
     return total
 
 
@@ -89,6 +97,7 @@ def _store_batch(store, batch: ParsedBatch, counts: IngestResult) -> None:
         appended = store.append(batch.events)
         counts.ingested += appended.stored
         counts.duplicates += appended.duplicates
+        counts.quarantined += getattr(appended, "rejected", 0)  # refused by the store, which quarantined them
     counts.quarantined += store.state.quarantine(batch.quarantined)
 
 

@@ -37,6 +37,10 @@ MICROS_PER_DAY = 86_400 * 1_000_000
 #: only cost time on them (the raw record is most of a segment's bytes).
 _NO_DICTIONARY = {"event.original", "event.id"}
 _NO_STATISTICS = {"event.original"}
+#: Segments whose ids a store keeps in memory: a large replay appends to the same few days
+#: batch after batch, and reading their ids back from Parquet each time would cost more than
+#: writing them.
+_IDS_KEPT = 64
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,7 @@ class EmbeddedStore:
         self.state = StateDB(self.home / "state.sqlite")
         self._lock_path = self.home / "events.lock"
         self._connections: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
+        self._segment_ids: dict[str, pa.Array] = {}  # segment path -> its ids (segments never change)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -127,18 +132,38 @@ class EmbeddedStore:
     def _only_new(self, part: pa.Table, dataset: str, day: str) -> pa.Table:
         """The rows whose ids no listed segment of the same dataset and day holds.
 
-        An event's id and time are fixed, so a stored copy can only be in its own day.
+        An event's id and time are fixed, so a stored copy can only be in its own day. The
+        stored ids are looked up in the batch's (a hash table of the batch, not of the day:
+        the day grows, the batch does not), and only when some match is the batch filtered.
         """
         existing = self._segment_paths(dataset=dataset, day=day)
         if not existing:
             return part
-        stored_ids = self._duckdb().sql(
-            f'SELECT "event.id" FROM read_parquet({_path_list(existing)})'
-        ).to_arrow_table()
-        seen = pc.is_in(part.column("event.id"), value_set=stored_ids.column(0).combine_chunks())
-        if not pc.any(seen).as_py():
+        stored = self._stored_ids(existing)
+        ids = part.column("event.id").combine_chunks()
+        hits = pc.is_in(stored, value_set=ids)
+        if not pc.any(hits).as_py():
             return part
+        seen = pc.is_in(ids, value_set=stored.filter(hits).combine_chunks())
         return part.filter(pc.invert(seen))
+
+    def _stored_ids(self, paths: list[str]) -> pa.ChunkedArray:
+        """The ids in these segments: kept from earlier appends, the rest read from disk."""
+        found = []
+        for path in paths:
+            ids = self._segment_ids.get(path)
+            if ids is None:
+                ids = self._duckdb().sql(
+                    f'SELECT "event.id" FROM read_parquet({quote_literal(path)})'
+                ).to_arrow_table().column(0).combine_chunks()
+                self._keep_ids(path, ids)
+            found.append(ids.cast(pa.string()))
+        return pa.chunked_array(found, pa.string())
+
+    def _keep_ids(self, path: str, ids: pa.Array) -> None:
+        self._segment_ids[path] = ids.cast(pa.string())
+        while len(self._segment_ids) > _IDS_KEPT:
+            del self._segment_ids[next(iter(self._segment_ids))]
 
     def _write_segment(self, part: pa.Table, dataset: str, day: str) -> tuple:
         directory = self.events_dir / dataset / day
@@ -154,6 +179,7 @@ class EmbeddedStore:
         _fsync_file(temporary)
         os.replace(temporary, final)
         _fsync_file(directory)
+        self._keep_ids(str(final), part.column("event.id").combine_chunks())
         low, high = pc.min_max(part.column("@timestamp")).values()
         columns = {field.name: str(field.type) for field in part.schema}
         relative = str(final.relative_to(self.home))
