@@ -22,9 +22,19 @@ from rules.pipelines import cyberwell_pipeline
 class CompiledQuery:
     rule_id: str | None
     title: str
-    sql: str  # a boolean expression over flattened event columns (needs store.sql_functions)
+    # The search in the store's own language: here a DuckDB boolean expression over flattened
+    # event columns (needs store.sql_functions); detections/compile_es.py writes Lucene.
+    query: str
     datasets: tuple[str, ...]  # the event.dataset values to search
     fields: tuple[str, ...]  # the columns the expression reads (a missing one must read as NULL)
+    language: str = "duckdb-sql"  # the store.query_language the query is written in
+
+    @property
+    def sql(self) -> str:
+        """The DuckDB expression (the name the embedded store's callers know it by)."""
+        if self.language != "duckdb-sql":
+            raise AttributeError(f"a {self.language} query has no SQL")
+        return self.query
 
 
 class RuleConversionError(ValueError):
@@ -69,7 +79,7 @@ def compile_rule(rule: SigmaRule) -> CompiledQuery:
     return CompiledQuery(
         rule_id=str(rule.id) if rule.id else None,
         title=rule.title,
-        sql=sql,
+        query=sql,
         datasets=tuple(datasets),
         fields=tuple(backend.referenced_fields),
     )

@@ -122,6 +122,9 @@ def run_detections(
     report.alerts_new, report.alerts_updated = save_detection_results(
         store.state, report.alerts, run.windows, run.outcomes, on_new=on_new
     )
+    publish = getattr(store, "publish_alerts", None)
+    if publish is not None:  # a store that shows alerts elsewhere too (Elasticsearch, for Kibana)
+        publish(report.alerts)
     report.seconds = time.perf_counter() - began
     return report
 
@@ -132,6 +135,10 @@ def _compiler_for(store):
         from detections.compile import compile_rule
 
         return compile_rule
+    if language == "elasticsearch-lucene":
+        from detections.compile_es import compile_rule as compile_lucene
+
+        return compile_lucene
     raise ValueError(f"no rule compiler for a store speaking {language!r}")
 
 
@@ -252,7 +259,7 @@ class _Run:
     def _detect(self, rule: DetectionRule, plan, con) -> tuple[int, list[Alert]]:
         search_start, columns = plan
         compiled = rule.compiled
-        table = self.store.search(compiled.datasets, search_start, self.end, compiled.sql, columns=columns)
+        table = self.store.search(compiled.datasets, search_start, self.end, compiled.query, columns=columns)
         self.matches[rule.key] = table
         own = _since(table, self.start)
         alerts = _single_event_alerts(rule, own, con) if rule.generates else []
