@@ -62,8 +62,7 @@ from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 
 from collectors import azure_firewall
 from collectors.batch import Quarantined
-from store.checkpoints import Checkpoints, CollectorRun
-from store.state import utc_now_iso
+from store.checkpoints import Checkpoints, CollectorRun, RunTally
 
 NAME = "azure-firewall"
 #: The resource-specific tables Azure Firewall writes, as Microsoft names them.
@@ -186,9 +185,9 @@ class AzureFirewallCollector:
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
         """Collect every table from its checkpoint; never raises for a service or data fault."""
-        started = utc_now_iso()
+        started = datetime.now(timezone.utc)
         self.slices = []
-        totals = {"stored": 0, "duplicates": 0, "quarantined": 0, "newest": None}
+        totals = RunTally()
         errors: list[str] = []
         try:
             position = checkpoints.get(NAME) or {"tables": {}}
@@ -200,11 +199,7 @@ class AzureFirewallCollector:
             raise
         except Exception as exc:  # noqa: BLE001 — a run ends with an error, never an exception
             errors.append(f"collector error: {type(exc).__name__}: {exc}")
-        run = CollectorRun(
-            source=NAME, started_at=started, finished_at=utc_now_iso(), stored=totals["stored"],
-            duplicates=totals["duplicates"], quarantined=totals["quarantined"],
-            newest_event=totals["newest"], error="; ".join(errors) or None,
-        )
+        run = totals.finish(NAME, started, "; ".join(errors) or None)
         checkpoints.record_run(run)
         return run
 
@@ -304,7 +299,7 @@ class AzureFirewallCollector:
 
     # -- storing ----------------------------------------------------------------------------
 
-    def _store(self, table: str, rows: list[dict], store, totals: dict) -> None:
+    def _store(self, table: str, rows: list[dict], store, totals: RunTally) -> None:
         if not rows:
             return
         originals, records = _row_texts(rows, table)
@@ -314,12 +309,9 @@ class AzureFirewallCollector:
         quarantined = [Quarantined(NAME, reject.reason, originals[line], self._origin(table, originals[line]))
                        for reject, line in zip(batch.quarantined, lines)]
         if events.num_rows:
-            result = store.append(events)
-            totals["stored"] += result.stored
-            totals["duplicates"] += result.duplicates
-            newest = pc.max(events["@timestamp"]).as_py().isoformat(timespec="microseconds")
-            totals["newest"] = max(filter(None, (totals["newest"], newest)))
-        totals["quarantined"] += store.state.quarantine_new(quarantined)
+            totals.count(store.append(events))
+            totals.saw(pc.max(events["@timestamp"]).as_py())
+        totals.quarantined += store.state.quarantine_new(quarantined)
 
     def _origin(self, table: str, original: str) -> str:
         """Where a rejected row came from, with its hash: the overlap reads rows again, and a row

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from collectors.batch import ParsedBatch
 from collectors.graph_pages import Access, Builder, GraphFailure, GraphReader
-from store.checkpoints import Checkpoints, CollectorRun
+from store.checkpoints import Checkpoints, CollectorRun, RunTally
 
 
 @dataclass(frozen=True)
@@ -57,14 +57,6 @@ class Window:
     initial_lookback: timedelta
 
 
-@dataclass
-class _Tally:
-    stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    newest: datetime | None = None
-
-
 def graph_time(moment: datetime) -> str:
     """A time as Graph's ``$filter`` takes it: UTC, whole seconds (rounded down), no quotes."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -74,7 +66,7 @@ def run_listings(name: str, store, checkpoints: Checkpoints, reader_factory: Cal
                  listings: list[Listing], window: Window, now: Callable[[], datetime]) -> CollectorRun:
     """Collect every listing once and record the run; failures become the run's ``error``."""
     started = now()
-    tally, error = _Tally(), None
+    tally, error = RunTally(), None
     try:
         asyncio.run(_collect(name, store, checkpoints, reader_factory, listings, window, started, tally))
     except GraphFailure as exc:
@@ -83,13 +75,7 @@ def run_listings(name: str, store, checkpoints: Checkpoints, reader_factory: Cal
         raise
     except Exception as exc:  # noqa: BLE001 — a run reports, it does not crash the daemon
         error = f"{type(exc).__name__}: {exc}"
-    run = CollectorRun(
-        source=name, started_at=started.isoformat(timespec="microseconds"),
-        finished_at=now().isoformat(timespec="microseconds"), stored=tally.stored,
-        duplicates=tally.duplicates, quarantined=tally.quarantined,
-        newest_event=tally.newest.isoformat(timespec="microseconds") if tally.newest else None,
-        error=error,
-    )
+    run = tally.finish(name, started, error, finished=now())
     checkpoints.record_run(run)
     return run
 
@@ -120,11 +106,10 @@ async def _collect_listing(name, store, checkpoints, reader, listing, window, st
         position = checkpoints.get(name) or {}  # re-read: another listing may have committed
         position[listing.key] = listing_newest.isoformat(timespec="microseconds")
         checkpoints.commit(name, position)
-    if listing_newest is not None and (tally.newest is None or listing_newest > tally.newest):
-        tally.newest = listing_newest
+    tally.saw(listing_newest)
 
 
-def _store_page(store, listing: Listing, page, folder: Path, tally: _Tally) -> datetime | None:
+def _store_page(store, listing: Listing, page, folder: Path, tally: RunTally) -> datetime | None:
     """Parse, store and quarantine one page; the newest event time in it."""
     if not page.records:
         return None
@@ -133,9 +118,7 @@ def _store_page(store, listing: Listing, page, folder: Path, tally: _Tally) -> d
     batch = listing.parse(path)
     events = listing.shape(batch.events)
     if events.num_rows:
-        result = store.append(events)
-        tally.stored += result.stored
-        tally.duplicates += result.duplicates
+        tally.count(store.append(events))
     tally.quarantined += store.state.quarantine_new(
         dataclasses.replace(q, origin=_origin(page.url, q.record)) for q in batch.quarantined)
     if not events.num_rows:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from collectors import syslog, syslog_spool
 from collectors.batch import Quarantined
 from collectors.syslog_spool import MESSAGE, OVERSIZED, Position, Record
-from store.checkpoints import CollectorRun, Checkpoints
+from store.checkpoints import Checkpoints, CollectorRun, RunTally
 
 SOURCE = "syslog"
 DEFAULT_BATCH_RECORDS = 50_000  # as collectors.syslog.BATCH_LINES: one parse per batch
@@ -33,14 +33,6 @@ DEFAULT_INTERVAL = timedelta(seconds=10)
 _NO_TIME = "no timestamp"  # the start of collectors.syslog's reason for a line without a clock
 _SETTINGS = {"spool_dir", "interval", "interval_seconds", "batch_records", "batch_bytes"}
 _UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-@dataclass
-class _Totals:
-    stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    newest: datetime | None = None
 
 
 class SyslogCollector:
@@ -74,23 +66,17 @@ class SyslogCollector:
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
         """Drain everything spooled so far; a failure is a run with ``error`` set."""
         started = _now()
-        totals = _Totals()
+        totals = RunTally()
         error = None
         try:
             self._drain(store, checkpoints, totals)
         except Exception as exc:  # reported in the run; the checkpoint stays where it was
             error = f"syslog drain failed: {type(exc).__name__}: {exc}"
-        run = CollectorRun(
-            source=SOURCE, started_at=started.isoformat(timespec="microseconds"),
-            finished_at=_now().isoformat(timespec="microseconds"), stored=totals.stored,
-            duplicates=totals.duplicates, quarantined=totals.quarantined,
-            newest_event=totals.newest.isoformat(timespec="microseconds") if totals.newest else None,
-            error=error,
-        )
+        run = totals.finish(SOURCE, started, error, finished=_now())
         checkpoints.record_run(run)
         return run
 
-    def _drain(self, store, checkpoints: Checkpoints, totals: _Totals) -> None:
+    def _drain(self, store, checkpoints: Checkpoints, totals: RunTally) -> None:
         if not self.spool_dir.is_dir():
             return  # the receiver has not spooled anything yet
         with syslog_spool.locked(self.spool_dir, "drain.lock", wait=True):
@@ -111,19 +97,15 @@ class SyslogCollector:
                 if batch.caught_up:
                     return  # at the growing end: a receiver faster than us must not keep us here
 
-    def _store(self, store, batch: syslog_spool.Batch, totals: _Totals) -> None:
+    def _store(self, store, batch: syslog_spool.Batch, totals: RunTally) -> None:
         parsed = parse_records(batch.records, _now())
         rejects = parsed.quarantined + [
             Quarantined(SOURCE, reason, head.decode("utf-8", errors="replace"), where)
             for reason, head, where in batch.damage
         ]
         for table in parsed.tables:
-            result = store.append(table)
-            totals.stored += result.stored
-            totals.duplicates += result.duplicates
-            newest = pc.max(table["@timestamp"]).as_py()
-            if newest is not None and (totals.newest is None or newest > totals.newest):
-                totals.newest = newest
+            totals.count(store.append(table))
+            totals.saw(pc.max(table["@timestamp"]).as_py())
         totals.quarantined += store.state.quarantine_new(rejects)
 
 

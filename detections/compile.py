@@ -3,14 +3,21 @@
 This is where a rule is refused, with a reason a person can act on: an error names the rule (title
 and id) and what in it could not be honoured (the field, modifier or logsource). Refusing is always
 better than a search that silently never matches.
+
+The checks and the conversion are the same for every store: ``compile_for`` takes the store's
+``QueryLanguage`` (its backend and joining syntax, as data); detections/compile_es.py passes
+Elasticsearch's.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sigma.conversion.base import TextQueryBackend
 from sigma.exceptions import SigmaError
+from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
 from detections.duckdb_backend import DuckDBBackend
@@ -54,8 +61,32 @@ def _rule_name(rule: SigmaRule) -> str:
     return f"{rule.title!r} ({rule.id})" if rule.id else repr(rule.title)
 
 
+@dataclass(frozen=True)
+class QueryLanguage:
+    """What one store's compiler is, as data (pySigma style: a backend configured, not subclassed
+    compilers): the refusals, logsource table and pipeline are the same for every store, so only
+    these differ between detections/compile.py and detections/compile_es.py."""
+
+    name: str  # the store.query_language the queries are written in
+    # Makes a fresh backend (it keeps per-rule state) for a processing pipeline, or None when a
+    # rule names its columns directly; the backend must offer ``referenced_fields``.
+    backend: Callable[[ProcessingPipeline | None], TextQueryBackend]
+    # How the queries of a rule with several conditions (one query each) become one.
+    any_of: str = " OR "
+    group: str = "({query})"
+
+
+DUCKDB_SQL = QueryLanguage(name="duckdb-sql", backend=DuckDBBackend)
+
+
 def compile_rule(rule: SigmaRule) -> CompiledQuery:
     """The rule's detection as one SQL boolean expression, plus where and what it searches."""
+    return compile_for(rule, DUCKDB_SQL)
+
+
+def compile_for(rule: SigmaRule, language: QueryLanguage) -> CompiledQuery:
+    """The rule's detection as one query in ``language``, after the checks every store shares:
+    correlations and the legacy aggregation are refused, and the logsource must name datasets."""
     name = _rule_name(rule)
     if not isinstance(rule, SigmaRule):
         raise RuleConversionError(
@@ -67,21 +98,36 @@ def compile_rule(rule: SigmaRule) -> CompiledQuery:
         datasets = datasets_for(rule.logsource)
     except UnsupportedLogsource as error:
         raise RuleConversionError(name, str(error)) from None
+    return convert(rule, language, cyberwell_pipeline(), tuple(datasets))
 
-    backend = DuckDBBackend(cyberwell_pipeline())
+
+def convert(
+    rule: SigmaRule,
+    language: QueryLanguage,
+    pipeline: ProcessingPipeline | None = None,
+    datasets: tuple[str, ...] = (),
+) -> CompiledQuery:
+    """Only the conversion, without the logsource checks: for tests whose rules name the columns
+    they make (``compile_generic`` in compile_es.py); pySigma's errors become a named refusal."""
+    name = _rule_name(rule)
+    backend = language.backend(pipeline)
     try:
         queries = backend.convert_rule(_private_copy(rule))
     except (SigmaError, NotImplementedError) as error:
         raise RuleConversionError(name, _reason(error)) from None
     if not queries:
         raise RuleConversionError(name, "the detection converted to no condition")
-    sql = queries[0] if len(queries) == 1 else " OR ".join(f"({query})" for query in queries)
+    if len(queries) == 1:
+        query = queries[0]
+    else:
+        query = language.any_of.join(language.group.format(query=query) for query in queries)
     return CompiledQuery(
         rule_id=str(rule.id) if rule.id else None,
         title=rule.title,
-        query=sql,
-        datasets=tuple(datasets),
-        fields=tuple(backend.referenced_fields),
+        query=query,
+        datasets=datasets,
+        fields=tuple(backend.referenced_fields),  # type: ignore[attr-defined]
+        language=language.name,
     )
 
 

@@ -61,7 +61,55 @@ from sigma.types import (
 _IPV4_MAPPED = 0xFFFF << 32
 
 
-class DuckDBBackend(TextQueryBackend):
+class CyberwellBackendRules:
+    """What every Cyberwell backend shares, whichever store it writes for (put first among the
+    bases, ahead of the pySigma backend): the columns a rule reads, so that a store can treat a
+    missing one as NULL, and the Sigma features refused because the two stores could not agree on
+    them — one list, so that a rule refused by one store is refused by the other with the same
+    words."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.referenced_fields: list[str] = []
+
+    def convert_rule(self, rule: SigmaRule, output_format: str | None = None, callback: Any = None) -> list[Any]:
+        self.referenced_fields = []
+        return super().convert_rule(rule, output_format, callback)  # type: ignore[misc]
+
+    def _reference(self, field: str) -> None:
+        if field not in self.referenced_fields:
+            self.referenced_fields.append(field)
+
+    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"field {cond.field!r}: the |fieldref modifier (comparing two fields) is not supported:"
+            " Elasticsearch cannot evaluate it without scripts, and both stores must agree"
+        )
+
+    def convert_condition_field_eq_val_timestamp_part(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"field {cond.field!r}: timestamp-part modifiers (|minute, |hour, |day, |week, |month, |year)"
+            " are not supported"
+        )
+
+    def _keyword(self, cond: ConditionValueExpression) -> str:
+        raise SigmaFeatureNotSupportedByBackendError(
+            f"keyword (field-less) detection {str(cond.value)!r} is not supported: name the field to search"
+        )
+
+    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        return self._keyword(cond)
+
+    def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        return self._keyword(cond)
+
+    def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> str:
+        return self._keyword(cond)
+
+
+class DuckDBBackend(CyberwellBackendRules, TextQueryBackend):
     """Sigma detection -> DuckDB SQL boolean expression; see the module docstring for semantics."""
 
     name: ClassVar[str] = "Cyberwell DuckDB SQL"
@@ -144,19 +192,10 @@ class DuckDBBackend(TextQueryBackend):
     cidr_ipv6_first_group: ClassVar[str] = "lower(split_part({text}, ':', 1)) IN ({spellings})"
     cidr_ipv4_mapped: ClassVar[str] = "contains(lower({text}), 'ffff')"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.referenced_fields: list[str] = []
-
-    def convert_rule(self, rule: SigmaRule, output_format: str | None = None, callback: Any = None) -> list[Any]:
-        self.referenced_fields = []
-        return super().convert_rule(rule, output_format, callback)
-
     # -- quoting -------------------------------------------------------------------------------
 
     def escape_and_quote_field(self, field_name: str) -> str:
-        if field_name not in self.referenced_fields:
-            self.referenced_fields.append(field_name)
+        self._reference(field_name)
         return super().escape_and_quote_field(field_name)
 
     @staticmethod
@@ -313,36 +352,6 @@ class DuckDBBackend(TextQueryBackend):
                 condition = self.cidr_ipv4_prefix.format(text=text, prefix=self.quote_literal(prefix))
                 ipv4_test = self.cidr_prefilter.format(condition=condition, test=ipv4_test)
         return self.cidr_expression.format(text=text, ipv6_test=ipv6_test, ipv4_test=ipv4_test)
-
-    # -- what the backend refuses, naming the field --------------------------------------------
-
-    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"field {cond.field!r}: the |fieldref modifier (comparing two fields) is not supported:"
-            " Elasticsearch cannot evaluate it without scripts, and both stores must agree"
-        )
-
-    def convert_condition_field_eq_val_timestamp_part(
-        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
-    ) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"field {cond.field!r}: timestamp-part modifiers (|minute, |hour, |day, |week, |month, |year)"
-            " are not supported"
-        )
-
-    def _keyword(self, cond: ConditionValueExpression) -> str:
-        raise SigmaFeatureNotSupportedByBackendError(
-            f"keyword (field-less) detection {str(cond.value)!r} is not supported: name the field to search"
-        )
-
-    def convert_condition_val_str(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        return self._keyword(cond)
-
-    def convert_condition_val_num(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        return self._keyword(cond)
-
-    def convert_condition_val_re(self, cond: ConditionValueExpression, state: ConversionState) -> str:
-        return self._keyword(cond)
 
 
 def _group_spellings(group: int) -> list[str]:

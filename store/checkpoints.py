@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from store.state import StateDB, utc_now_iso
 
@@ -34,6 +34,41 @@ class CollectorRun:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class RunTally:
+    """What a collection pass has done so far, counted as it goes, so that every collector ends
+    its run the same way: a :class:`CollectorRun` with the same counts and time formats."""
+
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    newest: datetime | None = None  # the newest event time seen
+
+    def count(self, appended) -> None:
+        """Add what one ``store.append`` did (an AppendResult of either store: both count these)."""
+        self.stored += appended.stored
+        self.duplicates += appended.duplicates
+
+    def saw(self, moment: datetime | None) -> None:
+        """Note an event time; the run reports the newest."""
+        if moment is not None and (self.newest is None or moment > self.newest):
+            self.newest = moment
+
+    def finish(self, source: str, started: datetime, error: str | None = None,
+               finished: datetime | None = None) -> CollectorRun:
+        """The run, ending now (or at ``finished``, for a collector with its own clock)."""
+        finished = finished or datetime.now(timezone.utc)
+        return CollectorRun(
+            source=source, started_at=_iso(started), finished_at=_iso(finished), stored=self.stored,
+            duplicates=self.duplicates, quarantined=self.quarantined,
+            newest_event=_iso(self.newest) if self.newest else None, error=error,
+        )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
 
 
 class Checkpoints:

@@ -40,19 +40,21 @@ def standin(shared_data):
     server.stop()
 
 
+def graph_settings(standin: GraphStandIn, **more: str | int | float) -> str:
+    """A Graph collector's TOML settings pointing at the stand-in, its secret in CW_GRAPH_SECRET
+    (tests/test_collector_durability.py writes its config with them too)."""
+    settings = {
+        "tenant_id": standin.tenant_id, "client_id": "cyberwell-app", "client_secret_env": "CW_GRAPH_SECRET",
+        "authority_host": standin.authority, "ca_bundle": str(standin.ca_bundle), "base_url": standin.graph_url,
+        "retry_delay": 0.05, **more,
+    }
+    # JSON's strings and numbers are TOML's too.
+    return "\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
+
+
 def write_config(home: Path, standin: GraphStandIn, extra: str = "", interval: str = "5m") -> None:
     home.mkdir(parents=True, exist_ok=True)
-    identity = f"""
-tenant_id = "{standin.tenant_id}"
-client_id = "cyberwell-app"
-client_secret_env = "CW_GRAPH_SECRET"
-authority_host = "{standin.authority}"
-ca_bundle = "{standin.ca_bundle}"
-base_url = "{standin.graph_url}"
-interval = "{interval}"
-page_size = 15
-retry_delay = 0.05
-"""
+    identity = graph_settings(standin, interval=interval, page_size=15)
     (home / "cyberwell.toml").write_text(
         f"[collectors.entra-signins]{identity}\n[collectors.defender]{identity}listings = [\"alerts_v2\"]\n{extra}")
 

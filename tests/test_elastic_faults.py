@@ -17,9 +17,9 @@ import pyarrow as pa
 import pytest
 
 from store import ElasticStore
-from store.elastic import name_batches
 from store.elastic_bulk import BulkOptions
 from store.elastic_client import ElasticRefused, ElasticSettings, ElasticUnavailable, build_client
+from tests.conftest import delete_indices
 from tests.elastic_node import ElasticNode, free_port
 from tests.events_factory import event_table
 
@@ -34,18 +34,10 @@ def events(count: int, **extra) -> pa.Table:
     )
 
 
-def drop_indices(client, prefix: str) -> None:
-    # By name: the node refuses wildcard deletes (action.destructive_requires_name).
-    names = sorted(client.indices.get(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True))
-    for joined in name_batches(names):
-        client.indices.delete(index=joined, ignore_unavailable=True)
-
-
 @pytest.fixture
 def client(elastic_url, es_prefix):
     client = build_client(ElasticSettings(hosts=(elastic_url,)))
-    yield client
-    drop_indices(client, es_prefix)
+    yield client  # es_prefix deletes the test's indices and templates afterwards
     client.close()
 
 
@@ -192,7 +184,7 @@ def stoppable_node(elastic_node):
 def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(stoppable_node, tmp_path):
     prefix = "cwt-stop-mid-ingest-"
     client = build_client(ElasticSettings(hosts=(stoppable_node.url,), request_timeout=10))
-    drop_indices(client, prefix)
+    delete_indices(stoppable_node.url, prefix)  # a run that failed may have left them
     store = ElasticStore(client, tmp_path, prefix, BulkOptions(chunk_docs=200, initial_backoff=0.2,
                                                                max_backoff=2, deadline=180))
     table = events(20_000)
@@ -226,5 +218,5 @@ def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(
     assert store.count() == 20_000
     assert store.search(["test.events"], T0, T0 + timedelta(hours=1)).column("event.id").to_pylist() == \
         [f"ev-{i:06d}" for i in range(20_000)]
-    drop_indices(client, prefix)
+    delete_indices(stoppable_node.url, prefix)
     client.close()

@@ -35,13 +35,11 @@ from store.elastic_bulk import index_names, serialise
 from store.elastic_mapping import events_template
 from tests.test_sigma_semantics import (
     COLUMNS,
+    cidr_case,
     detections,
     events,
-    inside,
-    ip_texts,
     make_rule,
     mixed_leaf,
-    networks,
     regex_leaf,
     scalar_leaf,
     selected_by_reference,
@@ -231,16 +229,7 @@ def test_regular_expressions_agree(store, data):
 @EXAMPLES
 @given(data=st.data())
 def test_cidr_agrees_for_every_prefix_length(store, data, version):
-    def draw():
-        nets = data.draw(st.lists(networks(version), min_size=1, max_size=2))
-        near = data.draw(st.lists(st.one_of(*(inside(n) for n in nets)), min_size=1, max_size=6))
-        rows = data.draw(events(ips=ip_texts(near)))
-        values = [str(n) for n in nets]
-        detection = {"sel_a": {"ip.addr|cidr": values if len(values) > 1 else values[0]}}
-        detection["condition"] = data.draw(st.sampled_from(["sel_a", "not sel_a"]))
-        return detection, rows
-
-    assert_agree_es(store, cases(data, draw))
+    assert_agree_es(store, cases(data, lambda: cidr_case(data, version)))
 
 
 # -- examples a user would notice -----------------------------------------------------------------

@@ -382,13 +382,19 @@ def inside(network) -> st.SearchStrategy[int]:
 def test_cidr_agrees_for_every_prefix_length(con, data, version):
     """|cidr with prefix lengths 0..32 and 0..128, against addresses inside, at the edges of and
     outside the network, written in IPv4, IPv4-mapped, compressed, exploded and upper-case forms."""
+    assert_agree(con, *cidr_case(data, version))
+
+
+def cidr_case(data, version: int) -> tuple[dict, list[dict]]:
+    """A |cidr detection over one or two networks, and events with addresses near them (also
+    drawn by tests/test_es_sigma_semantics.py)."""
     nets = data.draw(st.lists(networks(version), min_size=1, max_size=2))
     near = data.draw(st.lists(st.one_of(*(inside(n) for n in nets)), min_size=1, max_size=6))
     rows = data.draw(events(ips=ip_texts(near)))
     values = [str(n) for n in nets]
     detection = {"sel_a": {"ip.addr|cidr": values if len(values) > 1 else values[0]}}
     detection["condition"] = data.draw(st.sampled_from(["sel_a", "not sel_a"]))
-    assert_agree(con, detection, rows)
+    return detection, rows
 
 
 # -- examples a user would notice -------------------------------------------------------------
@@ -495,9 +501,11 @@ def signin_rule(detection: dict, title: str = "Test rule") -> SigmaRule:
     )
 
 
-def refusal(detection: dict) -> str:
+def refusal(detection: dict, compile=compile_rule) -> str:
+    """The refusal of a sign-in rule with this detection, which must name the rule (the Lucene
+    compiler's tests, tests/test_compile_es.py, pass their ``compile``)."""
     with pytest.raises(RuleConversionError) as raised:
-        compile_rule(signin_rule(detection))
+        compile(signin_rule(detection))
     message = str(raised.value)
     assert "'Test rule' (6f6b7c7e-1e1d-4c5b-9a0b-3c1d2e4f5a6b)" in message
     return message
