@@ -44,14 +44,10 @@ def elastic_node():
     if os.environ.get("CYBERWELL_ES_URL"):
         yield None
         return
-    from tests.elastic_node import ElasticNode
+    from tests.elastic_node import running_node
 
-    node = ElasticNode()
-    node.start()
-    try:
+    with running_node() as node:
         yield node
-    finally:
-        node.remove()
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,8 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 VERSION = "8.19.21"  # the newest integ-test zip Maven Central serves (no 9.x is published there)
@@ -178,6 +180,17 @@ class ElasticNode:
         """Stop and delete this node's data (the unpacked distribution stays for the next run)."""
         self.stop()
         shutil.rmtree(self.run_dir, ignore_errors=True)
+
+
+@contextmanager
+def running_node() -> Iterator[ElasticNode]:
+    """A node of its own, started and healthy inside the block, removed with its data after."""
+    node = ElasticNode()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.remove()
 
 
 def sweep_orphans(base: Path) -> None:

@@ -20,7 +20,7 @@ from store import ElasticStore
 from store.elastic_bulk import BulkOptions
 from store.elastic_client import ElasticRefused, ElasticSettings, ElasticUnavailable, build_client
 from tests.conftest import delete_indices
-from tests.elastic_node import ElasticNode, free_port
+from tests.elastic_node import free_port, running_node
 from tests.events_factory import event_table
 
 T0 = datetime(2025, 6, 9, 8, 0, tzinfo=timezone.utc)
@@ -173,12 +173,8 @@ def stoppable_node(elastic_node):
         yield elastic_node
         elastic_node.wait_healthy()
         return
-    node = ElasticNode()
-    node.start()
-    try:
+    with running_node() as node:
         yield node
-    finally:
-        node.remove()
 
 
 def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(stoppable_node, tmp_path):
