@@ -55,3 +55,18 @@ def check_required(table: pa.Table) -> None:
     missing = [name for name in REQUIRED_COLUMNS if name not in table.column_names]
     if missing:
         raise ValueError(f"parsed events lack required columns: {', '.join(missing)}")
+
+
+#: Datasets whose events are *versions* of one thing that changes (a Defender alert's status),
+#: and the column that orders its versions. The stores keep every version they are given but
+#: answer with the newest per ``event.id`` only, so a rule judges the alert as it is now; the
+#: whole sequence is kept as events of ``HISTORY_DATASETS``. Every other dataset is append-only:
+#: the first copy of an ``event.id`` is the event. A version column must be a UTC timestamp.
+VERSION_COLUMNS: dict[str, str] = {
+    "m365_defender.alert": "m365_defender.alert.last_update_time",
+}
+
+#: Where each replaceable dataset's versions are also kept, append-only, one event per version.
+HISTORY_DATASETS: dict[str, str] = {
+    "m365_defender.alert": "m365_defender.alert_history",
+}

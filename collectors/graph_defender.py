@@ -5,14 +5,14 @@ alert comes back every time Defender (or an analyst) changes it: new status, cla
 more evidence. Records are normalised by :mod:`collectors.defender_alerts`; incidents are listed
 with ``$expand=alerts`` so each brings its alerts.
 
-Updated alerts: the store keeps the first copy of an ``event.id`` (it is append-only Parquet,
-and its dedupe is what makes re-reading safe). So each *version* of an alert is its own event:
-``event.id`` is ``<alert id>@<lastUpdateDateTime>`` and the alert's own id is kept in
-``m365_defender.alert.id``. Re-reading the same version is a duplicate, as it should be; a new
-version is a new event. The status history of an alert is the sequence of its versions
-(:func:`alert_history`), and the current state of each alert is its newest version
-(:func:`latest_alerts`). Rules over ``m365_defender.alert`` may see one alert several times;
-detection alert ids are deterministic, so that adds matched events, not detection alerts.
+Updated alerts: ``event.id`` is the alert's own id, as a file replay of a Defender export gives
+it, so an alert collected live and replayed from a file is one alert. ``m365_defender.alert`` is
+a replaceable dataset (``collectors.batch.VERSION_COLUMNS``, by ``lastUpdateDateTime``): both
+stores answer with its newest version only, so rules judge an alert as it is now and
+:func:`latest_alerts` is a plain search. Every version is also kept, unchanged, as an event of
+``m365_defender.alert_history`` (append-only; ``event.id`` = ``<alert id>@<lastUpdateDateTime>``,
+``m365_defender.alert.id`` = the alert id): :func:`alert_history` reads an alert's status history
+from it. The history is written before the alert, so no stored version is missing from it.
 """
 
 from __future__ import annotations
@@ -20,48 +20,68 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 from azure.core.credentials import TokenCredential
 
 from collectors import defender_alerts
+from collectors.batch import HISTORY_DATASETS, VERSION_COLUMNS
 from collectors.graph_pages import Access, GraphEndpoint, GraphReader
 from collectors.graph_run import Listing, Window, run_listings
 from store.checkpoints import Checkpoints, CollectorRun
 
 LISTINGS = ("alerts_v2", "incidents")
+ALERTS = defender_alerts.DATASET
+HISTORY = HISTORY_DATASETS[ALERTS]
 ALERT_ID = "m365_defender.alert.id"
-UPDATED = "m365_defender.alert.last_update_time"
+UPDATED = VERSION_COLUMNS[ALERTS]
 
 
-def as_versions(table: pa.Table) -> pa.Table:
-    """Each alert as the version it is: ``event.id`` = id@lastUpdateDateTime, the id kept aside."""
-    ids = table.column("event.id")
-    stamps = pc.strftime(table.column(UPDATED), format="%Y-%m-%dT%H:%M:%SZ")
+def history_events(alerts: pa.Table) -> pa.Table:
+    """Each alert version as a history event: ``event.id`` = id@lastUpdateDateTime (UTC, µs, ``Z``;
+    the id alone when the alert has none), the alert id kept in ``m365_defender.alert.id``."""
+    ids = alerts.column("event.id")
+    stamps = pc.strftime(alerts.column(UPDATED), format="%Y-%m-%dT%H:%M:%SZ")
     versions = pc.coalesce(pc.binary_join_element_wise(ids, stamps, "@"), ids)
-    table = table.set_column(table.column_names.index("event.id"), "event.id", versions)
-    return table.append_column(ALERT_ID, ids)
+    history = alerts.set_column(alerts.column_names.index("event.id"), "event.id", versions)
+    history = history.set_column(history.column_names.index("event.dataset"), "event.dataset",
+                                 pa.array([HISTORY] * alerts.num_rows, pa.string()))
+    return history.append_column(ALERT_ID, ids)
+
+
+class _KeepingHistory:
+    """The store, seen by the listings: each batch of alerts is appended to the history first,
+    then as the alerts themselves, whose result (stored, duplicates) is the run's."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def append(self, events: pa.Table):
+        self._store.append(history_events(events))
+        return self._store.append(events)
 
 
 def _listing(kind: str, page_size: int) -> Listing:
     if kind == "alerts_v2":
         return Listing(
             key=kind, builder=lambda client: client.security.alerts_v2, time_field="lastUpdateDateTime",
-            time_column=UPDATED, parse=defender_alerts.parse_file, shape=as_versions,
+            time_column=UPDATED, parse=defender_alerts.parse_file,
             access=Access("Defender alerts", ("SecurityAlert.Read.All",)),
             query={"top": page_size},
         )
     return Listing(
         key=kind, builder=lambda client: client.security.incidents, time_field="lastUpdateDateTime",
-        time_column=UPDATED, parse=defender_alerts.parse_file, shape=as_versions,
+        time_column=UPDATED, parse=defender_alerts.parse_file,
         access=Access("Defender incidents", ("SecurityIncident.Read.All", "SecurityAlert.Read.All")),
         query={"top": min(page_size, 50), "expand": ["alerts"]},  # Graph caps incidents at 50 a page
     )
 
 
 class DefenderCollector:
-    """Alert versions from ``alerts_v2`` and, when configured, ``incidents``."""
+    """Alerts (and their history) from ``alerts_v2`` and, when configured, ``incidents``."""
 
     def __init__(self, credential_factory: Callable[[], TokenCredential], endpoint: GraphEndpoint = GraphEndpoint(),
                  interval: timedelta = timedelta(minutes=5), overlap: timedelta = timedelta(minutes=10),
@@ -83,39 +103,34 @@ class DefenderCollector:
         return f"DefenderCollector(name={self.name!r}, listings={[l.key for l in self.listings]!r})"
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
-        return run_listings(self.name, store, checkpoints,
+        return run_listings(self.name, _KeepingHistory(store), checkpoints,
                             lambda: GraphReader(self.endpoint, self.credential_factory),
                             self.listings, self.window, self.clock)
 
 
-_COLUMNS = ("@timestamp", ALERT_ID, UPDATED, "m365_defender.alert.status", "m365_defender.alert.severity",
+_COLUMNS = ("@timestamp", UPDATED, "m365_defender.alert.status", "m365_defender.alert.severity",
             "message", "event.original")
 
 
-def _query_versions(store, start: datetime, end: datetime, sql: str, alert_id: str | None = None) -> pa.Table:
-    """``sql`` over ``versions``: the stored alert versions created in ``[start, end)``."""
-    where = f'"{ALERT_ID}" IS NOT NULL'
-    if alert_id is not None:
-        where += f" AND \"{ALERT_ID}\" = '{alert_id.replace(chr(39), chr(39) * 2)}'"
-    found = store.search(["m365_defender.alert"], start, end, where, columns=_COLUMNS)
-    with duckdb.connect(":memory:") as con:
-        con.register("versions", found)
-        return con.sql(sql).to_arrow_table()
-
-
 def latest_alerts(store, start: datetime, end: datetime) -> pa.Table:
-    """The newest stored version of each alert created in ``[start, end)``."""
-    return _query_versions(store, start, end, f"""
-        SELECT * FROM versions
-        QUALIFY row_number() OVER (PARTITION BY "{ALERT_ID}" ORDER BY "{UPDATED}" DESC) = 1
-        ORDER BY "@timestamp", "{ALERT_ID}"
-    """)
+    """Each alert created in ``[start, end)`` as it is now (the stores keep the newest version)."""
+    return store.search([ALERTS], start, end, columns=_COLUMNS)
 
 
 def alert_history(store, alert_id: str, start: datetime, end: datetime) -> list[dict]:
-    """Every stored version of one alert, oldest first: when it changed, its status then."""
-    return _query_versions(store, start, end, f"""
-        SELECT "{UPDATED}" AS updated, "m365_defender.alert.status" AS status,
-               "m365_defender.alert.severity" AS severity
-        FROM versions ORDER BY "{UPDATED}"
-    """, alert_id).to_pylist()
+    """Every stored version of one alert created in ``[start, end)``, oldest first: when it
+    changed, and its status and severity then."""
+    found = store.search([HISTORY], start, end, _equals(store, ALERT_ID, alert_id), columns=_COLUMNS)
+    found = found.take(pc.sort_indices(found, sort_keys=[(UPDATED, "ascending", "at_start")]))
+    return [{"updated": row[UPDATED], "status": row["m365_defender.alert.status"],
+             "severity": row["m365_defender.alert.severity"]} for row in found.to_pylist()]
+
+
+def _equals(store, column: str, value: str) -> str:
+    """``column = value`` in the store's query language (DuckDB SQL or Lucene)."""
+    if store.query_language == "duckdb-sql":
+        return '"' + column.replace('"', '""') + '" = ' + "'" + value.replace("'", "''") + "'"
+    if store.query_language == "elasticsearch-lucene":
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+        return column + ':"' + escaped + '"'
+    raise ValueError(f"alert_history: no query for a store speaking {store.query_language!r}")

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from elasticsearch import helpers
 
 from collectors.batch import check_required
-from store.elastic_bulk import BulkOptions, check_refusals, index_names, send
+from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic_mapping import events_template
 from store.elastic_search import (
     TIMESTAMP, arrow_type, event_query, exact_window, fetch_sources, field_types, iso_millis, to_table,
@@ -285,12 +285,34 @@ def _first_copies(events: pa.Table, indices: pa.Array) -> pa.Table:
     """Within one batch the first copy of an id in an index wins; later copies are duplicates.
 
     Per index (dataset and day), as the embedded store dedups per dataset and day: one id can
-    only be one document of an index, and a batch must not send it twice.
+    only be one document of an index, and a batch must not send it twice. Of a replaceable
+    event's versions the newest is sent: the older ones would lose to it anyway.
     """
     ids = events.column("event.id")
-    keys = pa.table({"index": indices, "id": ids, "row": pa.array(range(events.num_rows), pa.int64())})
+    rows = pa.array(range(events.num_rows), pa.int64())
+    versions = external_versions(events)
+    if versions is not None:
+        return _newest_copies(events, indices, ids, rows, versions)
+    keys = pa.table({"index": indices, "id": ids, "row": rows})
     first = keys.group_by(["index", "id"], use_threads=False).aggregate([("row", "min")]).column("row_min")
     if len(first) == events.num_rows:
         return events
     first = first.combine_chunks()
+    return events.take(pc.take(first, pc.array_sort_indices(first)))
+
+
+def _newest_copies(events: pa.Table, indices: pa.Array, ids, rows: pa.Array, versions: pa.Array) -> pa.Table:
+    """Per (index, id) the row of the highest version (the first of equals), in input order."""
+    keys = pa.table({"index": indices, "id": ids, "version": pc.fill_null(versions, -1), "row": rows})
+    ranked = keys.take(pc.sort_indices(keys, sort_keys=[
+        ("index", "ascending"), ("id", "ascending"), ("version", "descending"), ("row", "ascending")]))
+    if ranked.num_rows > 1:
+        same = pc.and_(pc.equal(ranked.column("index").slice(1), ranked.column("index").slice(0, ranked.num_rows - 1)),
+                       pc.equal(ranked.column("id").slice(1), ranked.column("id").slice(0, ranked.num_rows - 1)))
+        leader = pa.concat_arrays([pa.array([True]), pc.invert(same.combine_chunks())])
+    else:
+        leader = pa.array([True] * ranked.num_rows)
+    first = ranked.column("row").filter(leader).combine_chunks()
+    if len(first) == events.num_rows:
+        return events
     return events.take(pc.take(first, pc.array_sort_indices(first)))

@@ -4,6 +4,12 @@ Every document is created with ``op_type=create`` and ``_id = event.id``, so sen
 — a rerun, or a resend after the connection broke mid-request — can never store it twice: the
 cluster answers 409 and the event counts as a duplicate. That is what makes retrying safe.
 
+Replaceable datasets (``collectors.batch.VERSION_COLUMNS``: Defender alerts) are sent with
+``index`` and ``version_type=external``, the version being the event's version column in epoch
+microseconds (0 when it has none): a newer version replaces the document, the same or an older
+one is answered 409 and counts as a duplicate, so the index holds the newest version only and
+retrying stays safe.
+
 Item results fall in three kinds:
 - 2xx stored, 409 already there (a duplicate);
 - a 4xx that is about the document (it does not fit the mapping, its dataset makes no valid
@@ -30,7 +36,7 @@ from elasticsearch import ConnectionError as TransportConnectionError
 from elasticsearch import ConnectionTimeout
 from elasticsearch.helpers import streaming_bulk
 
-from collectors.batch import Quarantined
+from collectors.batch import VERSION_COLUMNS, Quarantined
 from store.elastic_client import ElasticRefused, ElasticUnavailable
 
 #: Rows serialised at once: big enough for DuckDB to be efficient, small enough to overlap
@@ -118,10 +124,31 @@ def serialise(events: pa.Table) -> list[str]:
     return [value for (value,) in rows]
 
 
-def _actions(events: pa.Table, prefix: str) -> Iterator[tuple[str, str, str]]:
-    """(index, id, document) per row; the next slice is serialised while this one is sent."""
+def external_versions(events: pa.Table) -> pa.Array | None:
+    """Per row, the external version of a replaceable dataset's event (epoch µs, at least 0,
+    0 when it has none), null for other datasets; None when the batch has no replaceable rows,
+    which is every batch of the high-volume sources (they pay one ``unique`` for this)."""
+    datasets = events.column("event.dataset")
+    replaceable = [name for name in pc.unique(datasets).to_pylist() if name in VERSION_COLUMNS]
+    if not replaceable:
+        return None
+    versions = pa.nulls(events.num_rows, pa.int64())
+    for dataset in replaceable:
+        column = VERSION_COLUMNS[dataset]
+        if column in events.column_names:
+            micros = events.column(column).combine_chunks().cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+            micros = pc.fill_null(pc.max_element_wise(micros, 0), 0)
+        else:
+            micros = pa.array([0] * events.num_rows, pa.int64())
+        versions = pc.if_else(pc.equal(datasets, dataset).combine_chunks(), micros, versions)
+    return versions
+
+
+def _actions(events: pa.Table, prefix: str) -> Iterator[tuple[str, str, str, int | None]]:
+    """(index, id, document, version) per row; the next slice is serialised while this one is sent."""
     indices = index_names(events, prefix)
     ids = events.column("event.id").combine_chunks()
+    versions = external_versions(events)
     slices = [(low, min(events.num_rows, low + SLICE_ROWS)) for low in range(0, events.num_rows, SLICE_ROWS)]
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-es-json") as pool:
         upcoming = [pool.submit(serialise, events.slice(low, high - low)) for low, high in slices[:1]]
@@ -131,23 +158,29 @@ def _actions(events: pa.Table, prefix: str) -> Iterator[tuple[str, str, str]]:
                 upcoming.append(pool.submit(serialise, events.slice(after_low, after_high - after_low)))
             documents = upcoming[position].result()
             upcoming[position] = None
+            versioned = (versions.slice(low, high - low).to_pylist() if versions is not None
+                         else [None] * (high - low))
             yield from zip(
-                indices.slice(low, high - low).to_pylist(), ids.slice(low, high - low).to_pylist(), documents
+                indices.slice(low, high - low).to_pylist(), ids.slice(low, high - low).to_pylist(), documents,
+                versioned,
             )
 
 
 # -- sending --------------------------------------------------------------------------------------
 
 
-def _expand(action: tuple[str, str, str]):
-    index, event_id, document = action
-    return {"create": {"_index": index, "_id": event_id}}, document
+def _expand(action: tuple[str, str, str, int | None]):
+    index, event_id, document, version = action
+    if version is None:
+        return {"create": {"_index": index, "_id": event_id}}, document
+    return {"index": {"_index": index, "_id": event_id, "version": version, "version_type": "external"}}, document
 
 
 def send(client, events: pa.Table, prefix: str, options: BulkOptions | None = None) -> BulkOutcome:
     """Create every row as a document; return what was stored, duplicate and rejected.
 
-    ``events`` must hold each (index, ``event.id``) once (the store drops in-batch copies first).
+    ``events`` must hold each (index, ``event.id``) once (the store drops in-batch copies first,
+    and keeps the newest of a replaceable event's versions).
     Raises ``ElasticUnavailable`` when documents are still unsent at the deadline.
     """
     options = options or BulkOptions()

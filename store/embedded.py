@@ -5,6 +5,12 @@ when the catalogue in the state database lists it, and the catalogue row is writ
 is complete, fsynced and renamed into place. So a reader — another process, at any moment — sees a
 batch entirely or not at all, and a crash leaves at worst an unlisted file that nobody reads.
 Writers take a file lock so two appends cannot both decide that the same event is new.
+
+Replaceable datasets (``collectors.batch.VERSION_COLUMNS``: a Defender alert whose status
+changes) are stored the same way, every version a row, but a row is new when its (``event.id``,
+version) pair is, and every read answers with the newest version of each ``event.id`` only. The
+versions of one alert share its ``@timestamp`` (its creation time), hence its day: the dedupe and
+the newest-version pick stay within a partition, as for any other event.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.batch import check_required
+from collectors.batch import VERSION_COLUMNS, check_required
 from store import sql_functions
 from store.state import StateDB, utc_now_iso
 
@@ -117,7 +123,7 @@ class EmbeddedStore:
         with self._writer_lock():
             written, stored = [], 0
             for (dataset, day), part in _partitions(events):
-                part = self._only_new(_first_copies(part), dataset, day)
+                part = self._only_new(_first_copies(part, dataset), dataset, day)
                 if part.num_rows:
                     written.append(self._write_segment(part, dataset, day))
                     stored += part.num_rows
@@ -130,32 +136,35 @@ class EmbeddedStore:
         return AppendResult(stored=stored, duplicates=events.num_rows - stored)
 
     def _only_new(self, part: pa.Table, dataset: str, day: str) -> pa.Table:
-        """The rows whose ids no listed segment of the same dataset and day holds.
+        """The rows whose keys (``dedupe_keys``) no listed segment of the same dataset and day holds.
 
         An event's id and time are fixed, so a stored copy can only be in its own day. The
-        stored ids are looked up in the batch's (a hash table of the batch, not of the day:
+        stored keys are looked up in the batch's (a hash table of the batch, not of the day:
         the day grows, the batch does not), and only when some match is the batch filtered.
         """
         existing = self._segment_paths(dataset=dataset, day=day)
         if not existing:
             return part
-        stored = self._stored_ids(existing)
-        ids = part.column("event.id").combine_chunks()
+        stored = self._stored_ids(existing, dataset)
+        ids = dedupe_keys(part, dataset)
         hits = pc.is_in(stored, value_set=ids)
         if not pc.any(hits).as_py():
             return part
         seen = pc.is_in(ids, value_set=stored.filter(hits).combine_chunks())
         return part.filter(pc.invert(seen))
 
-    def _stored_ids(self, paths: list[str]) -> pa.ChunkedArray:
-        """The ids in these segments: kept from earlier appends, the rest read from disk."""
+    def _stored_ids(self, paths: list[str], dataset: str) -> pa.ChunkedArray:
+        """The keys in these segments of one dataset: kept from earlier appends, the rest read
+        from disk."""
+        # A replaceable dataset's key needs its version column, which an odd segment may lack.
+        key_columns = '* EXCLUDE ("event.original")' if dataset in VERSION_COLUMNS else '"event.id"'
         found = []
         for path in paths:
             ids = self._segment_ids.get(path)
             if ids is None:
-                ids = self._duckdb().sql(
-                    f'SELECT "event.id" FROM read_parquet({quote_literal(path)})'
-                ).to_arrow_table().column(0).combine_chunks()
+                ids = dedupe_keys(self._duckdb().sql(
+                    f"SELECT {key_columns} FROM read_parquet({quote_literal(path)})"
+                ).to_arrow_table(), dataset)
                 self._keep_ids(path, ids)
             found.append(ids.cast(pa.string()))
         return pa.chunked_array(found, pa.string())
@@ -179,7 +188,7 @@ class EmbeddedStore:
         _fsync_file(temporary)
         os.replace(temporary, final)
         _fsync_file(directory)
-        self._keep_ids(str(final), part.column("event.id").combine_chunks())
+        self._keep_ids(str(final), dedupe_keys(part, dataset))
         low, high = pc.min_max(part.column("@timestamp")).values()
         columns = {field.name: str(field.type) for field in part.schema}
         relative = str(final.relative_to(self.home))
@@ -218,16 +227,28 @@ class EmbeddedStore:
         where = " AND ".join(clauses) or "1"
         with self.state.connect() as con:
             return con.execute(
-                f"SELECT path, columns, rows FROM segments WHERE {where} ORDER BY id", params
+                f"SELECT dataset, path, columns, rows FROM segments WHERE {where} ORDER BY id", params
             ).fetchall()
 
     def datasets(self) -> dict[str, int]:
-        """Event count per dataset."""
+        """Event count per dataset (for a replaceable dataset: its events, not their versions)."""
         with self.state.connect() as con:
-            return {
+            counts = {
                 row[0]: row[1]
                 for row in con.execute("SELECT dataset, sum(rows) FROM segments GROUP BY dataset ORDER BY 1")
             }
+        for dataset in VERSION_COLUMNS.keys() & counts.keys():
+            counts[dataset] = self._distinct_ids(dataset)
+        return counts
+
+    def _distinct_ids(self, dataset: str) -> int:
+        """How many events a replaceable dataset holds: its distinct ids, whatever their versions."""
+        paths = self._segment_paths(dataset=dataset)
+        if not paths:
+            return 0
+        return self._duckdb().execute(
+            f'SELECT count(DISTINCT "event.id") FROM read_parquet({_path_list(paths)})'
+        ).fetchall()[0][0]
 
     def columns(self, datasets: Sequence[str] | None = None) -> dict[str, str]:
         """The union of stored columns (name -> DuckDB type) over the datasets' segments."""
@@ -259,7 +280,7 @@ class EmbeddedStore:
         for row in segments:
             present.update(json.loads(row["columns"]))
         missing = [name for name in wanted if name not in present]
-        source = f"read_parquet({_path_list([str(self.home / r['path']) for r in segments])}, union_by_name = true)"
+        source = self._newest_versions(segments)
         extra = "".join(f", NULL::VARCHAR AS {quote_ident(name)}" for name in missing)
         select = ", ".join(quote_ident(name) for name in wanted)
         sql = (
@@ -269,14 +290,44 @@ class EmbeddedStore:
         )
         return self._duckdb().sql(sql, params=[start, end]).to_arrow_table()
 
+    def _newest_versions(self, segments) -> str:
+        """The FROM source of ``search``: the segments' rows, but only the newest version of each
+        event of a replaceable dataset, picked before any condition so a rule judges an alert
+        as it is now, never as it was. Other datasets are read as they are (no extra work)."""
+        plain = [str(self.home / row["path"]) for row in segments if row["dataset"] not in VERSION_COLUMNS]
+        versioned: dict[str, list[str]] = {}
+        versions_stored: set[str] = set()  # replaceable datasets with their version column
+        for row in segments:
+            if row["dataset"] in VERSION_COLUMNS:
+                versioned.setdefault(row["dataset"], []).append(str(self.home / row["path"]))
+                if VERSION_COLUMNS[row["dataset"]] in json.loads(row["columns"]):
+                    versions_stored.add(row["dataset"])
+        if not versioned:
+            return f"read_parquet({_path_list(plain)}, union_by_name = true)"
+        parts = [f"SELECT * FROM read_parquet({_path_list(plain)}, union_by_name = true)"] if plain else []
+        for dataset, paths in versioned.items():
+            # Events written without a version (a hand-made test table) are their only version.
+            version = quote_ident(VERSION_COLUMNS[dataset]) if dataset in versions_stored else "NULL"
+            parts.append(
+                f"SELECT * FROM read_parquet({_path_list(paths)}, union_by_name = true)"
+                f' QUALIFY row_number() OVER (PARTITION BY "event.id" ORDER BY'
+                f' {version} DESC NULLS LAST, "event.ingested" DESC) = 1'
+            )
+        return "(" + " UNION ALL BY NAME ".join(f"({part})" for part in parts) + ")"
+
     def count(self, datasets: Sequence[str] | None = None) -> int:
+        """Stored events (for a replaceable dataset: its events, not their versions)."""
         with self.state.connect() as con:
             if datasets is None:
-                return con.execute("SELECT coalesce(sum(rows), 0) FROM segments").fetchone()[0]
-            marks = ",".join("?" * len(datasets))
-            return con.execute(
-                f"SELECT coalesce(sum(rows), 0) FROM segments WHERE dataset IN ({marks})", list(datasets)
-            ).fetchone()[0]
+                rows = con.execute("SELECT dataset, coalesce(sum(rows), 0) FROM segments GROUP BY dataset")
+            else:
+                marks = ",".join("?" * len(datasets))
+                rows = con.execute(
+                    f"SELECT dataset, coalesce(sum(rows), 0) FROM segments WHERE dataset IN ({marks})"
+                    " GROUP BY dataset", list(datasets))
+            counts = dict(rows.fetchall())
+        return sum(self._distinct_ids(dataset) if dataset in VERSION_COLUMNS else rows
+                   for dataset, rows in counts.items())
 
     def time_range(self) -> tuple[datetime, datetime] | None:
         with self.state.connect() as con:
@@ -328,9 +379,25 @@ def _day_label(day_number: int) -> str:
     return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=day_number)).strftime("%Y-%m-%d")
 
 
-def _first_copies(part: pa.Table) -> pa.Table:
-    """Within one batch the first copy of an id wins; later copies are duplicates."""
-    ids = part.column("event.id")
+def dedupe_keys(part: pa.Table, dataset: str) -> pa.Array:
+    """What makes a row of ``dataset`` new: its ``event.id``, or for a replaceable dataset the id
+    and its version (``<id>`` + US + version in microseconds, empty when it has none), so a
+    newer version is stored and a re-read of the same version is a duplicate."""
+    ids = part.column("event.id").combine_chunks()
+    version = VERSION_COLUMNS.get(dataset)
+    if version is None:
+        return ids
+    if version in part.column_names:
+        micros = part.column(version).combine_chunks().cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        stamps = pc.fill_null(micros.cast(pa.string()), "")
+    else:
+        stamps = pa.array([""] * part.num_rows, pa.string())
+    return pc.binary_join_element_wise(ids, stamps, "\x1f")
+
+
+def _first_copies(part: pa.Table, dataset: str) -> pa.Table:
+    """Within one batch the first copy of a key wins; later copies are duplicates."""
+    ids = dedupe_keys(part, dataset)
     if pc.count_distinct(ids).as_py() == part.num_rows:
         return part
     indexed = pa.table({"id": ids, "row": pa.array(range(part.num_rows), pa.int64())})

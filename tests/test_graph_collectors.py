@@ -267,7 +267,7 @@ def defender_collector(standin, **kwargs) -> DefenderCollector:
     return DefenderCollector(lambda: credential_from(settings_, {"GRAPH_SECRET": SECRET}), endpoint, **kwargs)
 
 
-def test_updated_alert_is_a_new_version_and_its_history_is_kept(standin, shared_data, store):
+def test_updated_alert_replaces_its_earlier_version_and_its_history_is_kept(standin, shared_data, store):
     alerts = make_alerts(sample_alert(shared_data), 9, NOW - dt.timedelta(hours=2), dt.timedelta(minutes=7))
     incident = sample_incident(shared_data)
     incidents = [dict(incident, id=str(1000 + n), lastUpdateDateTime=iso(NOW - dt.timedelta(minutes=50 - n)))
@@ -289,12 +289,33 @@ def test_updated_alert_is_a_new_version_and_its_history_is_kept(standin, shared_
 
     assert [v["status"] for v in alert_history(store, target, *WIDE)] == ["new", "resolved"]
     latest = latest_alerts(store, *WIDE)
-    assert latest.num_rows == 9
-    statuses = dict(zip(latest.column("m365_defender.alert.id").to_pylist(),
+    assert latest.num_rows == 9 and store.count(["m365_defender.alert"]) == 9
+    # The alert's own id, as a file replay of a Defender export gives it: one alert, two versions.
+    assert sorted(latest.column("event.id").to_pylist()) == sorted(a["id"] for a in alerts)
+    statuses = dict(zip(latest.column("event.id").to_pylist(),
                         latest.column("m365_defender.alert.status").to_pylist()))
     assert statuses[target] == "resolved" and list(statuses.values()).count("resolved") == 1
     third = collector.collect_once(store, checkpoints)
     assert third.stored == 0  # re-read versions are duplicates
+    assert len(alert_history(store, target, *WIDE)) == 2
+
+
+def test_an_alert_replayed_from_a_file_and_collected_live_is_one_alert(standin, shared_data, store, tmp_path):
+    from collectors.replay import ingest
+
+    alerts = make_alerts(sample_alert(shared_data), 3, NOW - dt.timedelta(hours=2), dt.timedelta(minutes=7))
+    export = tmp_path / "defender-export.json"
+    export.write_bytes(orjson.dumps({"value": alerts}))
+    ingest(store, [export], "defender-alerts")
+    target = alerts[0]["id"]
+    standin.add(alerts=alerts)
+    standin.update_alert(target, status="resolved", lastUpdateDateTime=iso(NOW - dt.timedelta(minutes=1)))
+    run = defender_collector(standin, listings=("alerts_v2",)).collect_once(store, Checkpoints(store.state))
+    assert run.error is None and run.stored == 1 and run.duplicates == 2
+    latest = latest_alerts(store, *WIDE)
+    assert latest.num_rows == 3
+    assert dict(zip(latest.column("event.id").to_pylist(),
+                    latest.column("m365_defender.alert.status").to_pylist()))[target] == "resolved"
 
 
 def test_defender_permission_403_names_the_permission(standin, store):
