@@ -40,11 +40,14 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
+from collectors.batch import EVENT_COLUMNS, HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.rawfile import read_bytes
 
 SOURCE = "defender-alerts"
 DATASET = "m365_defender.alert"
+HISTORY = HISTORY_DATASETS[DATASET]
+ALERT_ID = "m365_defender.alert.id"
+UPDATED = VERSION_COLUMNS[DATASET]
 #: Defender for Endpoint's API serves only its own alerts; Graph names that service so.
 MDE_SERVICE_SOURCE = "microsoftDefenderForEndpoint"
 
@@ -101,6 +104,46 @@ _BOM = b"\xef\xbb\xbf"
 #: where that is, written for a person ("[3]", "[0].alerts[1]").
 _INPUT = pa.schema([("n", pa.int64()), ("i", pa.int64()), ("j", pa.int64()), ("place", pa.string()),
                     ("raw", pa.large_string())])
+
+
+# -- versions and history ------------------------------------------------------------------------
+#
+# An alert keeps its own id as ``event.id`` in every version; the stores answer with the newest
+# (``collectors.batch.VERSION_COLUMNS``). Every version is also kept unchanged in the append-only
+# history dataset, so the status history survives the replacement, whether the versions came
+# from the live collector or from exports replayed one after another.
+
+
+def history_events(alerts: pa.Table) -> pa.Table:
+    """Each alert version as a history event: ``event.id`` = id@lastUpdateDateTime (UTC, µs, ``Z``;
+    the id alone when the alert has none), the alert id kept in ``m365_defender.alert.id``."""
+    ids = alerts.column("event.id")
+    stamps = pc.strftime(alerts.column(UPDATED), format="%Y-%m-%dT%H:%M:%SZ")
+    versions = pc.coalesce(pc.binary_join_element_wise(ids, stamps, "@"), ids)
+    history = alerts.set_column(alerts.column_names.index("event.id"), "event.id", versions)
+    history = history.set_column(history.column_names.index("event.dataset"), "event.dataset",
+                                 pa.array([HISTORY] * alerts.num_rows, pa.string()))
+    return history.append_column(ALERT_ID, ids)
+
+
+class KeepingHistory:
+    """A store as alert writers see it: each batch is appended to the history first, then as the
+    alerts themselves, whose result (stored, duplicates) is the caller's. History first, so no
+    stored version is ever missing from it."""
+
+    def __init__(self, store):
+        self._store = store
+
+    def __getattr__(self, name):
+        return getattr(self._store, name)
+
+    def append(self, events: pa.Table):
+        self._store.append(history_events(events))
+        return self._store.append(events)
+
+
+#: How ``collectors.replay`` stores this source's events.
+store_view = KeepingHistory
 
 
 def parse_file(path: Path) -> ParsedBatch:

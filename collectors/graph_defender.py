@@ -25,43 +25,13 @@ import pyarrow.compute as pc
 from azure.core.credentials import TokenCredential
 
 from collectors import defender_alerts
-from collectors.batch import HISTORY_DATASETS, VERSION_COLUMNS
 from collectors.graph_pages import Access, GraphEndpoint, GraphReader
 from collectors.graph_run import Listing, Window, run_listings
 from store.checkpoints import Checkpoints, CollectorRun
 
 LISTINGS = ("alerts_v2", "incidents")
 ALERTS = defender_alerts.DATASET
-HISTORY = HISTORY_DATASETS[ALERTS]
-ALERT_ID = "m365_defender.alert.id"
-UPDATED = VERSION_COLUMNS[ALERTS]
-
-
-def history_events(alerts: pa.Table) -> pa.Table:
-    """Each alert version as a history event: ``event.id`` = id@lastUpdateDateTime (UTC, µs, ``Z``;
-    the id alone when the alert has none), the alert id kept in ``m365_defender.alert.id``."""
-    ids = alerts.column("event.id")
-    stamps = pc.strftime(alerts.column(UPDATED), format="%Y-%m-%dT%H:%M:%SZ")
-    versions = pc.coalesce(pc.binary_join_element_wise(ids, stamps, "@"), ids)
-    history = alerts.set_column(alerts.column_names.index("event.id"), "event.id", versions)
-    history = history.set_column(history.column_names.index("event.dataset"), "event.dataset",
-                                 pa.array([HISTORY] * alerts.num_rows, pa.string()))
-    return history.append_column(ALERT_ID, ids)
-
-
-class _KeepingHistory:
-    """The store, seen by the listings: each batch of alerts is appended to the history first,
-    then as the alerts themselves, whose result (stored, duplicates) is the run's."""
-
-    def __init__(self, store):
-        self._store = store
-
-    def __getattr__(self, name):
-        return getattr(self._store, name)
-
-    def append(self, events: pa.Table):
-        self._store.append(history_events(events))
-        return self._store.append(events)
+HISTORY, ALERT_ID, UPDATED = defender_alerts.HISTORY, defender_alerts.ALERT_ID, defender_alerts.UPDATED
 
 
 def _listing(kind: str, page_size: int) -> Listing:
@@ -103,7 +73,7 @@ class DefenderCollector:
         return f"DefenderCollector(name={self.name!r}, listings={[l.key for l in self.listings]!r})"
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
-        return run_listings(self.name, _KeepingHistory(store), checkpoints,
+        return run_listings(self.name, defender_alerts.KeepingHistory(store), checkpoints,
                             lambda: GraphReader(self.endpoint, self.credential_factory),
                             self.listings, self.window, self.clock)
 

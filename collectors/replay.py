@@ -13,6 +13,7 @@ from collectors.batch import ParsedBatch, Quarantined
 from collectors.rawfile import is_gzip
 
 #: Source kind -> the module that parses it. Each module has ``parse_file(path) -> ParsedBatch``
+#: (and may have ``store_view(store)``: how its events are written, e.g. Defender alerts with history)
 #: and may have ``iter_batches(path) -> Iterator[ParsedBatch]`` to keep memory flat on big files,
 #: or ``parse_pieces(path, pieces) -> Iterator[ParsedBatch]`` to take a big plain NDJSON
 #: export's lines piece by piece straight from memory (``collectors.chunking.line_pieces``).
@@ -71,6 +72,8 @@ def ingest(store, paths: Sequence[Path], kind: str) -> IngestResult:
     """
     if kind not in SOURCE_MODULES:
         raise UnknownSource(kind)
+    module = importlib.import_module(SOURCE_MODULES[kind])
+    writes_to = getattr(module, "store_view", lambda plain: plain)(store)
     total = IngestResult()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-store") as writer:
         for path in paths:
@@ -79,7 +82,7 @@ def ingest(store, paths: Sequence[Path], kind: str) -> IngestResult:
             for batch in batches(Path(path), kind):
                 if pending is not None:
                     pending.result()
-                pending = writer.submit(_store_batch, store, batch, per_file)
+                pending = writer.submit(_store_batch, writes_to, batch, per_file)
             if pending is not None:
                 pending.result()
             total.ingested += per_file.ingested

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from collectors import defender_alerts
-from collectors.graph_defender import alert_history, history_events, latest_alerts
+from collectors.graph_defender import alert_history, latest_alerts
 from detections.engine import run_detections
 from store import ElasticStore, EmbeddedStore
 from store.elastic import name_batches
@@ -64,8 +64,7 @@ def version(alert: dict, number: int, tmp_path, status: str | None = None):
 
 def store_version(store, events):
     """What the live collector does with a page: history first, then the alert itself."""
-    store.append(history_events(events))
-    return store.append(events)
+    return defender_alerts.KeepingHistory(store).append(events)
 
 
 def current(store) -> list[tuple[str, str]]:
@@ -181,3 +180,17 @@ def test_whatever_the_arrival_order_the_newest_version_wins(alert, tmp_path_fact
     assert store.count([ALERTS]) == 1
     history = alert_history(store, "da-replaceable-1", *WIDE)
     assert [v["status"] for v in history] == [f"s{n}" for n in sorted(set(arrivals))]
+
+
+def test_exports_replayed_one_after_another_keep_the_newest_alert_and_every_version(store, alert, tmp_path):
+    """`cyberwell ingest --source defender-alerts` of successive exports, as a backfill does."""
+    from collectors.replay import ingest
+
+    for number in (0, 2, 1):  # the middle version's export arrives last
+        record = dict(alert, status=STATUSES[number], lastUpdateDateTime=iso(CREATED + dt.timedelta(hours=number)))
+        path = tmp_path / f"export-{number}.json"
+        path.write_bytes(orjson.dumps({"value": [record]}))
+        ingest(store, [path], "defender-alerts")
+    assert current(store) == [("da-replaceable-1", "resolved")]
+    history = alert_history(store, "da-replaceable-1", *WIDE)
+    assert [version["status"] for version in history] == STATUSES
