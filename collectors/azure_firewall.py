@@ -11,8 +11,8 @@ Two shapes arrive from the same firewall:
 
 Both land in the same columns. The work is one DuckDB query over an Arrow table of raw record
 texts: ``from_json`` parses each record once, string functions read the legacy text. Python only
-frames the file (NDJSON lines, or one JSON document), unnests the rare envelopes with orjson, and
-turns the few rejects into :class:`Quarantined` entries.
+frames the file (``collectors.jsondoc``: NDJSON lines, or one JSON document), unnests the rare
+envelopes with orjson, and turns the few rejects into :class:`Quarantined` entries.
 
 Decisions, so a reader need not guess:
 
@@ -38,7 +38,6 @@ Decisions, so a reader need not guess:
 from __future__ import annotations
 
 import gzip
-import re
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -47,9 +46,9 @@ import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
 
 from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
+from collectors.jsondoc import NOT_JSON, lines_or_document, loads
 from collectors.rawfile import read_bytes
 
 SOURCE = "azure-firewall"
@@ -123,8 +122,6 @@ RECORD_SHAPE = {
     },
 }
 
-_NON_BLANK = re.compile(rb"\S")
-_BOM = b"\xef\xbb\xbf"
 _INPUT = pa.schema([("n", pa.int64()), ("item", pa.int64()), ("raw", pa.large_string())])
 
 
@@ -159,75 +156,10 @@ def parse_file(path: Path) -> ParsedBatch:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]:
-    """The file as a table (n, item, raw) of texts, and whether it is one JSON document.
-
-    It is one document when it has a single line, or when its first line is not JSON on its own
-    (``{`` of a pretty-printed record, ``[`` of an array) and the whole text is. Otherwise every
-    line stands alone, so one bad line costs only itself. ``n`` is the line number.
-    """
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if b"\r\n" in data:
-        data = data.replace(b"\r\n", b"\n")
-    data = _valid_utf8(data)
-    first = _NON_BLANK.search(data)
-    if first is None:
-        return _INPUT.empty_table(), False
-    end = data.find(b"\n", first.start())
-    single_line = end == -1 or _NON_BLANK.search(data, end) is None
-    if single_line or (not _json_valid(con, data[first.start():end]) and _json_valid(con, data)):
-        text = pa.array([data.decode("utf-8")], pa.large_string())
-        return pa.table([pa.array([1], pa.int64()), pa.nulls(1, pa.int64()), text], schema=_INPUT), True
-    lines = _lines(data)
-    numbers = pa.array(range(1, len(lines) + 1), pa.int64())
-    return pa.table([numbers, pa.nulls(len(lines), pa.int64()), lines], schema=_INPUT), False
-
-
-def _valid_utf8(data: bytes) -> bytes:
-    """The bytes, with invalid UTF-8 sequences replaced by U+FFFD (rare; the check is cheap)."""
-    view = pa.LargeStringArray.from_buffers(
-        1, pa.array([0, len(data)], pa.int64()).buffers()[1], pa.py_buffer(data)
-    )
-    try:
-        view.validate(full=True)
-        return data
-    except pa.ArrowInvalid:
-        return data.decode("utf-8", errors="replace").encode("utf-8")
-
-
-def _lines(data: bytes) -> pa.Array | pa.ChunkedArray:
-    """The file's lines, without their line ends, the last one dropped when empty.
-
-    Arrow's multi-threaded CSV reader, told that a line is one unquoted column, splits lines
-    twice as fast as ``split_pattern``. It would also split at a bare CR and at the delimiter
-    (U+001F, which valid JSON never holds raw), and refuses a line longer than its block, so
-    such files take the plain way.
-    """
-    if b"\r" not in data and b"\x1f" not in data:
-        try:
-            return _csv_lines(data)
-        except pa.ArrowInvalid:
-            pass
-    lines = pc.split_pattern(pa.array([data.decode("utf-8")], pa.large_string()), "\n").flatten()
-    return lines.slice(0, len(lines) - 1) if data.endswith(b"\n") else lines
-
-
-def _csv_lines(data: bytes) -> pa.ChunkedArray:
-    table = pa_csv.read_csv(
-        pa.BufferReader(data),
-        read_options=pa_csv.ReadOptions(column_names=["raw"]),
-        parse_options=pa_csv.ParseOptions(
-            delimiter="\x1f", quote_char=False, escape_char=False, ignore_empty_lines=False
-        ),
-        convert_options=pa_csv.ConvertOptions(  # UTF-8 was checked for the whole file already
-            column_types={"raw": pa.large_string()}, strings_can_be_null=False, check_utf8=False
-        ),
-    )
-    return table.column("raw")
-
-
-def _json_valid(con: duckdb.DuckDBPyConnection, text: bytes) -> bool:
-    return bool(con.execute("SELECT json_valid(?)", [text.decode("utf-8")]).fetchall()[0][0])
+    """The file as a table (n, item, raw) of texts (``collectors.jsondoc``), and whether it is
+    one JSON document; ``item`` is filled in when envelopes are unnested."""
+    texts, whole = lines_or_document(con, data)
+    return texts.add_column(1, _INPUT.field("item"), pa.nulls(texts.num_rows, pa.int64())), whole
 
 
 def _records(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool, could_nest: bool) -> pa.Table:
@@ -264,33 +196,14 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
 
     Records come out minified. Text that is not JSON goes on unchanged, for the query to reject.
     """
-    value = _loads(con, text)
-    if value is _NOT_JSON:
+    value = loads(con, text)
+    if value is NOT_JSON:
         return [(None, text)]
     if isinstance(value, dict) and isinstance(value.get("records"), list):
         value = value["records"]
     elif not isinstance(value, list):
         return [(None, orjson.dumps(value).decode())]
     return [(number, orjson.dumps(item).decode()) for number, item in enumerate(value)]
-
-
-_NOT_JSON = object()
-
-
-def _loads(con: duckdb.DuckDBPyConnection, text: str):
-    """The JSON value of a text. orjson is strict, so text it refuses (trailing commas, as in
-    Elastic's samples) is minified by DuckDB's more lenient reader first."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    minified = con.execute(
-        "SELECT CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]
-    ).fetchall()[0][0]
-    try:
-        return _NOT_JSON if minified is None else orjson.loads(minified)
-    except orjson.JSONDecodeError:
-        return _NOT_JSON
 
 
 def _lit(text: str) -> str:

@@ -30,7 +30,6 @@ Decisions:
 from __future__ import annotations
 
 import gzip
-import re
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.batch import EVENT_COLUMNS, HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
+from collectors.jsondoc import NOT_JSON, lines_or_document, loads
 from collectors.rawfile import read_bytes
 
 SOURCE = "defender-alerts"
@@ -98,8 +98,6 @@ ALERT_SHAPE = {
     "incidentWebUrl": "VARCHAR",
 }
 
-_NON_BLANK = re.compile(rb"\S")
-_BOM = b"\xef\xbb\xbf"
 #: One row per alert text: line number, item in a page or array, alert in an incident, and
 #: where that is, written for a person ("[3]", "[0].alerts[1]").
 _INPUT = pa.schema([("n", pa.int64()), ("i", pa.int64()), ("j", pa.int64()), ("place", pa.string()),
@@ -172,36 +170,13 @@ def parse_file(path: Path) -> ParsedBatch:
 
 
 def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]:
-    """The file as a table of texts (one per line, or one document), and whether it is a document.
-
-    One document when the file is a single line, or when its first line is not JSON on its own
-    (a pretty-printed page) and the whole text is. Otherwise each line stands alone, so one bad
-    line costs only itself; ``n`` is the line number.
-    """
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    first = _NON_BLANK.search(data)
-    if first is None:
-        return _INPUT.empty_table(), False
-    end = data.find(b"\n", first.start())
-    single_line = end == -1 or _NON_BLANK.search(data, end) is None
-    if single_line or (not _json_valid(con, data[first.start():end].decode("utf-8", "replace"))
-                       and _json_valid(con, text)):
-        return _texts([1], [text]), True
-    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
-    return _texts(range(1, len(lines) + 1), lines), False
-
-
-def _json_valid(con: duckdb.DuckDBPyConnection, text: str) -> bool:
-    """Whether DuckDB reads the text as JSON (it allows trailing commas, as ``_loads`` does)."""
-    return bool(con.execute("SELECT json_valid(?)", [text]).fetchall()[0][0])
-
-
-def _texts(numbers, texts) -> pa.Table:
-    count = len(texts)
-    return pa.table([pa.array(numbers, pa.int64()), pa.nulls(count, pa.int64()), pa.nulls(count, pa.int64()),
-                     pa.array([""] * count, pa.string()), texts], schema=_INPUT)
+    """The file as a table of texts (``collectors.jsondoc``: one per line, or one document), and
+    whether it is a document; ``i``, ``j`` and ``place`` are filled in when containers are unnested."""
+    texts, whole = lines_or_document(con, data)
+    count = texts.num_rows
+    nulls = pa.nulls(count, pa.int64())
+    table = texts.add_column(1, _INPUT.field("i"), nulls).add_column(2, _INPUT.field("j"), nulls)
+    return table.add_column(3, _INPUT.field("place"), pa.array([""] * count, pa.string())), whole
 
 
 def _alerts(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool) -> pa.Table:
@@ -236,8 +211,8 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
     Anything else is one text: minified when it is JSON, as it was when it is not (the query
     rejects it).
     """
-    value = _loads(con, text)
-    if value is _NOT_JSON:
+    value = loads(con, text)
+    if value is NOT_JSON:
         return [(None, None, "", text)]
     if isinstance(value, dict) and isinstance(value.get("value"), list):
         value = value["value"]
@@ -253,25 +228,6 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
         else:
             found.append((i, None, place, orjson.dumps(item).decode()))
     return found
-
-
-_NOT_JSON = object()
-
-
-def _loads(con: duckdb.DuckDBPyConnection, text: str):
-    """The JSON value of a text. orjson is strict, so text it refuses (the trailing commas of
-    some documentation samples) is minified by DuckDB's more lenient reader first."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        pass
-    minified = con.execute(
-        "SELECT CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]
-    ).fetchall()[0][0]
-    try:
-        return _NOT_JSON if minified is None else orjson.loads(minified)
-    except orjson.JSONDecodeError:
-        return _NOT_JSON
 
 
 def _normalise(con: duckdb.DuckDBPyConnection, alerts: pa.Table, ingested: datetime) -> pa.Table:
