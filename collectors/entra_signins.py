@@ -71,7 +71,9 @@ from collectors.rawfile import duckdb_compression, is_gzip
 from collectors.jsonframe import (
     Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
 )
-from collectors.signin_schema import COLUMNS, DATASET, SQL_COLUMNS, conform, empty
+from collectors.signin_schema import (
+    COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, SQL_COLUMNS, conform, empty, select_items,
+)
 
 SOURCE = "entra-signins"
 
@@ -113,15 +115,7 @@ SIGNIN_STRUCT: dict[str, Any] = {
     "riskState": V,
     "riskLevelDuringSignIn": V,
     "riskLevelAggregated": V,
-    "deviceDetail": {
-        "deviceId": V,
-        "displayName": V,
-        "operatingSystem": V,
-        "browser": V,
-        "isCompliant": V,
-        "isManaged": V,
-        "trustType": V,
-    },
+    "deviceDetail": DEVICE_DETAIL_SHAPE,
     "networkLocationDetails": "JSON",
     "authenticationDetails": "JSON",
     "appliedConditionalAccessPolicies": "JSON",
@@ -169,6 +163,59 @@ def read_json_columns(struct: dict[str, Any]) -> str:
 def _text(expr: str) -> str:
     return f"NULLIF({expr}, '')"
 
+
+#: Where each column comes from in a Graph ``signIn`` (``p``) or its diagnostic envelope.
+_GRAPH_TEXTS = {
+    "event.id": "p.id",
+    "user.id": "p.userId",
+    "user.full_name": "p.userDisplayName",
+    "source.ip": "coalesce(p.ipAddress, envelope_callerIpAddress)",
+    "source.geo.country_iso_code": "coalesce(NULLIF(p.location.countryOrRegion, ''), envelope_location)",
+    "source.geo.city_name": "p.location.city",
+    "source.geo.region_name": "p.location.state",
+    "user_agent.original": "p.userAgent",
+    "azure.tenant_id": "coalesce(NULLIF(p.homeTenantId, ''), NULLIF(p.resourceTenantId, ''), envelope_tenantId)",
+    "azure.signinlogs.result_description": "coalesce(p.status.failureReason, envelope_resultDescription)",
+    "azure.signinlogs.properties.status.failure_reason": "p.status.failureReason",
+    "azure.signinlogs.properties.status.additional_details": "p.status.additionalDetails",
+    "azure.signinlogs.properties.app_id": "p.appId",
+    "azure.signinlogs.properties.app_display_name": "p.appDisplayName",
+    "azure.signinlogs.properties.resource_display_name": "p.resourceDisplayName",
+    "azure.signinlogs.properties.client_app_used": "p.clientAppUsed",
+    "azure.signinlogs.properties.conditional_access_status": "p.conditionalAccessStatus",
+    "azure.signinlogs.properties.authentication_requirement": "p.authenticationRequirement",
+    "azure.signinlogs.properties.authentication_protocol": "p.authenticationProtocol",
+    "azure.signinlogs.properties.is_interactive": "p.isInteractive",
+    "azure.signinlogs.properties.risk_state": "p.riskState",
+    "azure.signinlogs.properties.risk_level_during_signin": "p.riskLevelDuringSignIn",
+    "azure.signinlogs.properties.risk_level_aggregated": "p.riskLevelAggregated",
+    "azure.signinlogs.properties.device_detail.device_id": "p.deviceDetail.deviceId",
+    "azure.signinlogs.properties.device_detail.display_name": "p.deviceDetail.displayName",
+    "azure.signinlogs.properties.device_detail.operating_system": "p.deviceDetail.operatingSystem",
+    "azure.signinlogs.properties.device_detail.browser": "p.deviceDetail.browser",
+    "azure.signinlogs.properties.device_detail.is_compliant": "p.deviceDetail.isCompliant",
+    "azure.signinlogs.properties.device_detail.is_managed": "p.deviceDetail.isManaged",
+    "azure.signinlogs.properties.device_detail.trust_type": "p.deviceDetail.trustType",
+    "azure.signinlogs.properties.correlation_id": "p.correlationId",
+}
+_GRAPH_CATEGORY = """CASE
+        WHEN envelope_category IS NOT NULL THEN envelope_category
+        WHEN contains(p.signInEventTypes, '"servicePrincipal"') THEN 'ServicePrincipalSignInLogs'
+        WHEN contains(p.signInEventTypes, '"managedIdentity"') THEN 'ManagedIdentitySignInLogs'
+        WHEN contains(p.signInEventTypes, '"nonInteractiveUser"') THEN 'NonInteractiveUserSignInLogs'
+        WHEN contains(p.signInEventTypes, '"interactiveUser"') THEN 'SignInLogs'
+        WHEN TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'SignInLogs'
+        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) AND NULLIF(p.userId, '') IS NULL
+             AND NULLIF(p.servicePrincipalId, '') IS NOT NULL THEN 'ServicePrincipalSignInLogs'
+        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'NonInteractiveUserSignInLogs'
+    END"""
+_GRAPH_ITEMS = select_items(_GRAPH_TEXTS, {
+    "azure.signinlogs.category": _GRAPH_CATEGORY,
+    "azure.signinlogs.properties.network_location_details": "p.networkLocationDetails::VARCHAR",
+    "azure.signinlogs.properties.authentication_details": "p.authenticationDetails::VARCHAR",
+    "azure.signinlogs.properties.applied_conditional_access_policies":
+        "p.appliedConditionalAccessPolicies::VARCHAR",
+})
 
 _CATEGORIES_SQL = ", ".join(f"'{c}'" for c in SIGNIN_CATEGORIES)
 
@@ -265,63 +312,7 @@ SELECT
         WHEN ts_text IS NULL THEN 'no createdDateTime'
         WHEN ts IS NULL THEN concat('createdDateTime "', left(ts_text, 64), '" is not a timestamp')
     END AS _reason,
-    ts AS "@timestamp",
-    '{DATASET}' AS "event.dataset",
-    {_text("p.id")} AS "event.id",
-    'event' AS "event.kind",
-    'authentication' AS "event.category",
-    'sign-in' AS "event.action",
-    CASE WHEN result_type IS NULL THEN NULL
-         WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END AS "event.outcome",
-    lower(upn) AS "user.name",
-    {_text("p.userId")} AS "user.id",
-    {_text("p.userDisplayName")} AS "user.full_name",
-    CASE WHEN contains(upn, '@') THEN {_text("lower(split_part(upn, '@', -1))")} END AS "user.domain",
-    {_text("coalesce(p.ipAddress, envelope_callerIpAddress)")} AS "source.ip",
-    {_text("coalesce(NULLIF(p.location.countryOrRegion, ''), envelope_location)")} AS "source.geo.country_iso_code",
-    {_text("p.location.city")} AS "source.geo.city_name",
-    {_text("p.location.state")} AS "source.geo.region_name",
-    {_text("p.userAgent")} AS "user_agent.original",
-    {_text("coalesce(NULLIF(p.homeTenantId, ''), NULLIF(p.resourceTenantId, ''), envelope_tenantId)")}
-        AS "azure.tenant_id",
-    CASE
-        WHEN envelope_category IS NOT NULL THEN envelope_category
-        WHEN contains(p.signInEventTypes, '"servicePrincipal"') THEN 'ServicePrincipalSignInLogs'
-        WHEN contains(p.signInEventTypes, '"managedIdentity"') THEN 'ManagedIdentitySignInLogs'
-        WHEN contains(p.signInEventTypes, '"nonInteractiveUser"') THEN 'NonInteractiveUserSignInLogs'
-        WHEN contains(p.signInEventTypes, '"interactiveUser"') THEN 'SignInLogs'
-        WHEN TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'SignInLogs'
-        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) AND NULLIF(p.userId, '') IS NULL
-             AND NULLIF(p.servicePrincipalId, '') IS NOT NULL THEN 'ServicePrincipalSignInLogs'
-        WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'NonInteractiveUserSignInLogs'
-    END AS "azure.signinlogs.category",
-    result_type AS "azure.signinlogs.result_type",
-    {_text("coalesce(p.status.failureReason, envelope_resultDescription)")} AS "azure.signinlogs.result_description",
-    TRY_CAST(result_type AS BIGINT) AS "azure.signinlogs.properties.status.error_code",
-    {_text("p.status.failureReason")} AS "azure.signinlogs.properties.status.failure_reason",
-    {_text("p.status.additionalDetails")} AS "azure.signinlogs.properties.status.additional_details",
-    {_text("p.appId")} AS "azure.signinlogs.properties.app_id",
-    {_text("p.appDisplayName")} AS "azure.signinlogs.properties.app_display_name",
-    {_text("p.resourceDisplayName")} AS "azure.signinlogs.properties.resource_display_name",
-    {_text("p.clientAppUsed")} AS "azure.signinlogs.properties.client_app_used",
-    {_text("p.conditionalAccessStatus")} AS "azure.signinlogs.properties.conditional_access_status",
-    {_text("p.authenticationRequirement")} AS "azure.signinlogs.properties.authentication_requirement",
-    {_text("p.authenticationProtocol")} AS "azure.signinlogs.properties.authentication_protocol",
-    TRY_CAST(p.isInteractive AS BOOLEAN) AS "azure.signinlogs.properties.is_interactive",
-    {_text("p.riskState")} AS "azure.signinlogs.properties.risk_state",
-    {_text("p.riskLevelDuringSignIn")} AS "azure.signinlogs.properties.risk_level_during_signin",
-    {_text("p.riskLevelAggregated")} AS "azure.signinlogs.properties.risk_level_aggregated",
-    {_text("p.deviceDetail.deviceId")} AS "azure.signinlogs.properties.device_detail.device_id",
-    {_text("p.deviceDetail.displayName")} AS "azure.signinlogs.properties.device_detail.display_name",
-    {_text("p.deviceDetail.operatingSystem")} AS "azure.signinlogs.properties.device_detail.operating_system",
-    {_text("p.deviceDetail.browser")} AS "azure.signinlogs.properties.device_detail.browser",
-    TRY_CAST(p.deviceDetail.isCompliant AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_compliant",
-    TRY_CAST(p.deviceDetail.isManaged AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_managed",
-    {_text("p.deviceDetail.trustType")} AS "azure.signinlogs.properties.device_detail.trust_type",
-    p.networkLocationDetails::VARCHAR AS "azure.signinlogs.properties.network_location_details",
-    p.authenticationDetails::VARCHAR AS "azure.signinlogs.properties.authentication_details",
-    p.appliedConditionalAccessPolicies::VARCHAR AS "azure.signinlogs.properties.applied_conditional_access_policies",
-    {_text("p.correlationId")} AS "azure.signinlogs.properties.correlation_id"
+    {_GRAPH_ITEMS}
 FROM computed
 """
 

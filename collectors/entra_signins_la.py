@@ -56,7 +56,7 @@ from collectors.entra_signins import (
 )
 from collectors.jsonframe import line_offsets, read_content
 from collectors.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
-from collectors.signin_schema import COLUMNS, DATASET, empty
+from collectors.signin_schema import COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, empty, select_items
 
 SOURCE = "entra-signins-la"
 
@@ -123,15 +123,6 @@ _TIME_FORMATS = (
 V = "VARCHAR"
 _LOCATION = {"countryOrRegion": V, "city": V, "state": V}
 _STATUS = {"errorCode": V, "failureReason": V, "additionalDetails": V}
-_DEVICE = {
-    "deviceId": V,
-    "displayName": V,
-    "operatingSystem": V,
-    "browser": V,
-    "isCompliant": V,
-    "isManaged": V,
-    "trustType": V,
-}
 
 
 def _time(column: str) -> str:
@@ -165,6 +156,49 @@ def _text(expr: str) -> str:
 _CATEGORY_OF_TYPE = " ".join(f"WHEN '{t}' THEN '{c}'" for t, c in _TABLE_CATEGORIES.items())
 
 
+#: Where each column comes from in a ``SigninLogs`` row; the dynamic columns are parsed as
+#: ``loc``, ``st`` and ``dev``.
+_LA_TEXTS = {
+    "event.id": "Id",
+    "user.id": "UserId",
+    "user.full_name": "UserDisplayName",
+    "source.ip": "IPAddress",
+    "source.geo.country_iso_code": "coalesce(NULLIF(loc.countryOrRegion, ''), Location)",
+    "source.geo.city_name": "loc.city",
+    "source.geo.region_name": "loc.state",
+    "user_agent.original": "UserAgent",
+    "azure.tenant_id": "coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)",
+    "azure.signinlogs.result_description": "coalesce(NULLIF(ResultDescription, ''), st.failureReason)",
+    "azure.signinlogs.properties.status.failure_reason": "st.failureReason",
+    "azure.signinlogs.properties.status.additional_details": "st.additionalDetails",
+    "azure.signinlogs.properties.app_id": "AppId",
+    "azure.signinlogs.properties.app_display_name": "AppDisplayName",
+    "azure.signinlogs.properties.resource_display_name": "ResourceDisplayName",
+    "azure.signinlogs.properties.client_app_used": "ClientAppUsed",
+    "azure.signinlogs.properties.conditional_access_status": "ConditionalAccessStatus",
+    "azure.signinlogs.properties.authentication_requirement": "AuthenticationRequirement",
+    "azure.signinlogs.properties.authentication_protocol": "AuthenticationProtocol",
+    "azure.signinlogs.properties.is_interactive": "IsInteractive",
+    "azure.signinlogs.properties.risk_state": "RiskState",
+    "azure.signinlogs.properties.risk_level_during_signin": "RiskLevelDuringSignIn",
+    "azure.signinlogs.properties.risk_level_aggregated": "RiskLevelAggregated",
+    "azure.signinlogs.properties.device_detail.device_id": "dev.deviceId",
+    "azure.signinlogs.properties.device_detail.display_name": "dev.displayName",
+    "azure.signinlogs.properties.device_detail.operating_system": "dev.operatingSystem",
+    "azure.signinlogs.properties.device_detail.browser": "dev.browser",
+    "azure.signinlogs.properties.device_detail.is_compliant": "dev.isCompliant",
+    "azure.signinlogs.properties.device_detail.is_managed": "dev.isManaged",
+    "azure.signinlogs.properties.device_detail.trust_type": "dev.trustType",
+    "azure.signinlogs.properties.correlation_id": "CorrelationId",
+}
+_LA_ITEMS = select_items(_LA_TEXTS, {
+    "azure.signinlogs.category": f"coalesce({_text('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
+    "azure.signinlogs.properties.network_location_details": _minified("NetworkLocationDetails"),
+    "azure.signinlogs.properties.authentication_details": _minified("AuthenticationDetails"),
+    "azure.signinlogs.properties.applied_conditional_access_policies": _minified("ConditionalAccessPolicies"),
+})
+
+
 def _la_select(with_original: bool) -> str:
     """SQL from ``la(_row, original, _problem_in, <LA_COLUMNS>)`` to the dataset's SQL columns.
 
@@ -179,7 +213,7 @@ def _la_select(with_original: bool) -> str:
         {_time("CreatedDateTime")} AS created_ts,
         {_dynamic("LocationDetails", _LOCATION)} AS loc,
         {_dynamic("Status", _STATUS)} AS st,
-        {_dynamic("DeviceDetail", _DEVICE)} AS dev
+        {_dynamic("DeviceDetail", DEVICE_DETAIL_SHAPE)} AS dev
     FROM la
 ),
 fields AS (
@@ -201,52 +235,7 @@ SELECT
         WHEN ts IS NULL THEN 'time ''' || left(coalesce(NULLIF(TimeGenerated, ''), CreatedDateTime), 64)
             || ''' is not a timestamp'
     END AS _reason,
-    ts AS "@timestamp",
-    '{DATASET}' AS "event.dataset",
-    {_text("Id")} AS "event.id",
-    'event' AS "event.kind",
-    'authentication' AS "event.category",
-    'sign-in' AS "event.action",
-    CASE WHEN result_type IS NULL THEN NULL
-         WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END AS "event.outcome",
-    lower(upn) AS "user.name",
-    {_text("UserId")} AS "user.id",
-    {_text("UserDisplayName")} AS "user.full_name",
-    CASE WHEN contains(upn, '@') THEN {_text("lower(split_part(upn, '@', -1))")} END AS "user.domain",
-    {_text("IPAddress")} AS "source.ip",
-    {_text("coalesce(NULLIF(loc.countryOrRegion, ''), Location)")} AS "source.geo.country_iso_code",
-    {_text("loc.city")} AS "source.geo.city_name",
-    {_text("loc.state")} AS "source.geo.region_name",
-    {_text("UserAgent")} AS "user_agent.original",
-    {_text("coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)")} AS "azure.tenant_id",
-    coalesce({_text("Category")}, CASE Type {_CATEGORY_OF_TYPE} END) AS "azure.signinlogs.category",
-    result_type AS "azure.signinlogs.result_type",
-    {_text("coalesce(NULLIF(ResultDescription, ''), st.failureReason)")} AS "azure.signinlogs.result_description",
-    TRY_CAST(result_type AS BIGINT) AS "azure.signinlogs.properties.status.error_code",
-    {_text("st.failureReason")} AS "azure.signinlogs.properties.status.failure_reason",
-    {_text("st.additionalDetails")} AS "azure.signinlogs.properties.status.additional_details",
-    {_text("AppId")} AS "azure.signinlogs.properties.app_id",
-    {_text("AppDisplayName")} AS "azure.signinlogs.properties.app_display_name",
-    {_text("ResourceDisplayName")} AS "azure.signinlogs.properties.resource_display_name",
-    {_text("ClientAppUsed")} AS "azure.signinlogs.properties.client_app_used",
-    {_text("ConditionalAccessStatus")} AS "azure.signinlogs.properties.conditional_access_status",
-    {_text("AuthenticationRequirement")} AS "azure.signinlogs.properties.authentication_requirement",
-    {_text("AuthenticationProtocol")} AS "azure.signinlogs.properties.authentication_protocol",
-    TRY_CAST(IsInteractive AS BOOLEAN) AS "azure.signinlogs.properties.is_interactive",
-    {_text("RiskState")} AS "azure.signinlogs.properties.risk_state",
-    {_text("RiskLevelDuringSignIn")} AS "azure.signinlogs.properties.risk_level_during_signin",
-    {_text("RiskLevelAggregated")} AS "azure.signinlogs.properties.risk_level_aggregated",
-    {_text("dev.deviceId")} AS "azure.signinlogs.properties.device_detail.device_id",
-    {_text("dev.displayName")} AS "azure.signinlogs.properties.device_detail.display_name",
-    {_text("dev.operatingSystem")} AS "azure.signinlogs.properties.device_detail.operating_system",
-    {_text("dev.browser")} AS "azure.signinlogs.properties.device_detail.browser",
-    TRY_CAST(dev.isCompliant AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_compliant",
-    TRY_CAST(dev.isManaged AS BOOLEAN) AS "azure.signinlogs.properties.device_detail.is_managed",
-    {_text("dev.trustType")} AS "azure.signinlogs.properties.device_detail.trust_type",
-    {_minified("NetworkLocationDetails")} AS "azure.signinlogs.properties.network_location_details",
-    {_minified("AuthenticationDetails")} AS "azure.signinlogs.properties.authentication_details",
-    {_minified("ConditionalAccessPolicies")} AS "azure.signinlogs.properties.applied_conditional_access_policies",
-    {_text("CorrelationId")} AS "azure.signinlogs.properties.correlation_id"
+    {_LA_ITEMS}
     {original}
 FROM fields
 """

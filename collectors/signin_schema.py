@@ -79,3 +79,51 @@ def conform(table: pa.Table) -> pa.Table:
 
 def empty() -> pa.Table:
     return SCHEMA.empty_table()
+
+
+#: The ``deviceDetail`` fields both parsers read, as text (Graph's object and LA's dynamic column
+#: have the same names).
+DEVICE_DETAIL_SHAPE = {name: "VARCHAR" for name in (
+    "deviceId", "displayName", "operatingSystem", "browser", "isCompliant", "isManaged", "trustType",
+)}
+
+#: Output expressions the same for both parsers, over columns each query computes first:
+#: ``ts`` (the sign-in's time), ``upn`` (the user principal name) and ``result_type`` (the
+#: error code as text, "0" for success).
+_COMMON_SQL = {
+    "@timestamp": "ts",
+    "event.dataset": f"'{DATASET}'",
+    "event.kind": "'event'",
+    "event.category": "'authentication'",
+    "event.action": "'sign-in'",
+    "event.outcome": "CASE WHEN result_type IS NULL THEN NULL "
+                     "WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END",
+    "user.name": "lower(upn)",
+    "user.domain": "CASE WHEN contains(upn, '@') THEN NULLIF(lower(split_part(upn, '@', -1)), '') END",
+    "azure.signinlogs.result_type": "result_type",
+    "azure.signinlogs.properties.status.error_code": "TRY_CAST(result_type AS BIGINT)",
+}
+_FLAGS = {
+    "azure.signinlogs.properties.is_interactive",
+    "azure.signinlogs.properties.device_detail.is_compliant",
+    "azure.signinlogs.properties.device_detail.is_managed",
+}
+
+
+def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
+    """The SELECT items of every SQL column, in order, so the two parsers' queries differ only in
+    where a value comes from: ``texts`` holds a source expression for each text column (an empty
+    string reads as absent), ``other`` the whole expression of the columns that are not plain
+    text; the three flags take their source from ``texts`` too and are cast to BOOLEAN."""
+    items = []
+    for name in SQL_COLUMNS:
+        if name in _COMMON_SQL:
+            expr = _COMMON_SQL[name]
+        elif name in _FLAGS:
+            expr = f"TRY_CAST({texts[name]} AS BOOLEAN)"
+        elif name in other:
+            expr = other[name]
+        else:
+            expr = f"NULLIF({texts[name]}, '')"
+        items.append(f'{expr} AS "{name}"')
+    return ",\n    ".join(items)
