@@ -79,11 +79,13 @@ def test_a_refusal_that_is_the_clusters_fault_is_an_error_not_a_quarantine(clien
 
 
 class RefusingProxy:
-    """An HTTP proxy in front of the node that answers 429 to the first ``refuse`` bulk requests."""
+    """An HTTP proxy in front of the node that refuses the first ``refuse`` bulk requests with
+    ``status`` (429 by default: the node's own back-pressure answer)."""
 
-    def __init__(self, upstream: str, refuse: int):
+    def __init__(self, upstream: str, refuse: int, status: int = 429):
         self.upstream = urlsplit(upstream)
         self.refuse = refuse
+        self.status = status
         self.refused = 0
         self.bulk_forwarded = 0
         self.lock = threading.Lock()
@@ -104,8 +106,8 @@ class RefusingProxy:
                         proxy.bulk_forwarded += not refuse
                     if refuse:
                         payload = (b'{"error":{"type":"es_rejected_execution_exception",'
-                                   b'"reason":"rejected by the test proxy"},"status":429}')
-                        self.send_response(429)
+                                   b'"reason":"rejected by the test proxy"},"status":%d}' % proxy.status)
+                        self.send_response(proxy.status)
                         self.send_header("Content-Type", "application/json")
                         self.send_header("Content-Length", str(len(payload)))
                         self.end_headers()
@@ -153,6 +155,22 @@ def test_bulk_429s_are_retried_and_every_event_is_stored_once(client, elastic_ur
     assert proxy.bulk_forwarded >= 3  # ...and sent again, then the rest
     assert (result.stored, result.duplicates, result.rejected) == (3_000, 0, 0)
     assert ElasticStore(client, tmp_path, es_prefix).count() == 3_000
+
+
+def test_whole_bulk_requests_failing_with_500_are_sent_again_and_every_event_is_stored_once(
+        client, elastic_url, es_prefix, tmp_path):
+    """A 500 is not retried by the client; the bulk helpers report every action of the failed
+    request as failed (reading each action back as a dict), and the store sends them again."""
+    table = events(2_000)
+    with RefusingProxy(elastic_url, refuse=2, status=500) as proxy:
+        proxied = build_client(ElasticSettings(hosts=(proxy.url,)))
+        store = ElasticStore(proxied, tmp_path, es_prefix, BulkOptions(chunk_docs=500, initial_backoff=0.05))
+        result = store.append(table)
+        store.flush()
+        proxied.close()
+    assert proxy.refused == 2 and proxy.bulk_forwarded >= 4
+    assert (result.stored, result.duplicates, result.rejected) == (2_000, 0, 0)
+    assert ElasticStore(client, tmp_path, es_prefix).count() == 2_000
 
 
 def test_an_unreachable_cluster_is_a_clear_error_after_the_deadline(tmp_path):
