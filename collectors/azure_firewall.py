@@ -37,8 +37,6 @@ Decisions, so a reader need not guess:
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -49,7 +47,7 @@ import pyarrow.compute as pc
 
 from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.jsondoc import NOT_JSON, lines_or_document, loads
-from collectors.rawfile import read_bytes
+from collectors.rawfile import READ_ERRORS, read_bytes, unreadable
 
 SOURCE = "azure-firewall"
 DATASET = "azure.firewall"
@@ -135,8 +133,8 @@ def parse_file(path: Path) -> ParsedBatch:
     ingested = datetime.now(timezone.utc)
     try:
         data = read_bytes(path)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"cannot read file: {exc}", "", str(path))])
+    except READ_ERRORS as exc:
+        return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     # Only these can hold envelopes or arrays; without them no line needs looking at.
     could_nest = (
         b'"records"' in data or b"\n[" in data or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
@@ -417,7 +415,7 @@ def _whole_file(path: Path, reason: str) -> Quarantined:
     """The file as one quarantined record, read again: the parse dropped its copy to save memory."""
     try:
         record = read_bytes(path).decode("utf-8", errors="replace")
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+    except READ_ERRORS as exc:
         record, reason = "", f"{reason}; and the file could not be read again: {exc}"
     return Quarantined(SOURCE, reason, record, str(path))
 

@@ -29,8 +29,6 @@ Decisions:
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -41,7 +39,7 @@ import pyarrow.compute as pc
 
 from collectors.batch import EVENT_COLUMNS, HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.jsondoc import NOT_JSON, lines_or_document, loads
-from collectors.rawfile import read_bytes
+from collectors.rawfile import READ_ERRORS, read_bytes, unreadable
 
 SOURCE = "defender-alerts"
 DATASET = "m365_defender.alert"
@@ -154,8 +152,8 @@ def parse_file(path: Path) -> ParsedBatch:
     ingested = datetime.now(timezone.utc)
     try:
         data = read_bytes(path)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"cannot read file: {exc}", "", str(path))])
+    except READ_ERRORS as exc:
+        return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     try:
         with duckdb.connect(":memory:") as con:
             con.execute("SET TimeZone = 'UTC'").fetchall()

@@ -35,10 +35,8 @@ Decisions, so a reader need not guess:
 
 from __future__ import annotations
 
-import gzip
 import re
 import threading
-import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from hashlib import sha256
@@ -50,7 +48,7 @@ import pyarrow.compute as pc
 
 from collectors import cef, fortigate, panos
 from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
-from collectors.rawfile import read_bytes
+from collectors.rawfile import READ_ERRORS, read_bytes, unreadable
 from collectors.syslog_frame import (
     Header, is_octet_counted, parse_header, split_frames, split_lines,
 )
@@ -162,8 +160,8 @@ def iter_batches(path: Path, *, now: datetime | None = None,
     batch_lines = batch_lines or BATCH_LINES
     try:
         data = read_bytes(path)
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        reject = Quarantined(SOURCE, f"cannot read file: {exc}", "", str(path))
+    except READ_ERRORS as exc:
+        reject = unreadable(SOURCE, path, exc)
         yield ParsedBatch(_empty(), [reject])
         return
     if not is_octet_counted(data):  # the common case: one message per line
