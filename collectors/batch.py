@@ -20,6 +20,19 @@ REQUIRED_COLUMNS: dict[str, pa.DataType] = {
     "event.original": pa.string(),
 }
 
+#: How a parser may hand over ``event.original`` instead of ``string``: views of the export's own
+#: bytes (:mod:`collectors.line_views`), which the stores write and read as text.
+ORIGINAL_VIEW = pa.string_view()
+
+def plain_text(table: pa.Table) -> pa.Table:
+    """``table`` with ``event.original`` as ``string`` even if it came as views: Arrow can slice
+    views but not yet filter or take them, so a store copies them before it does either."""
+    index = table.schema.get_field_index("event.original")
+    if index < 0 or table.schema.field(index).type != ORIGINAL_VIEW:
+        return table
+    return table.set_column(index, "event.original", table.column(index).cast(pa.string()))
+
+
 #: What most datasets add next, in this order: the ECS event fields every parser fills.
 EVENT_COLUMNS: dict[str, pa.DataType] = {
     **REQUIRED_COLUMNS,

@@ -162,8 +162,9 @@ def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
 
     For parsers that take records from memory (``parse_pieces``): nothing is copied to a
     temporary file and read again, which for a 2 GB export is a second of kernel time. Each
-    piece's pages are released when the next is asked for (the parser has copied what it
-    keeps by then), so the mapping never counts as more than a couple of pieces of memory.
+    piece's pages are released when the piece after next is asked for (its events, which may
+    point into the map, are stored by then), so the mapping never counts as more than a few
+    pieces of memory.
     """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     with open(path, "rb") as source:
@@ -173,7 +174,10 @@ def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
     start, released = (len(_BOM) if view[: len(_BOM)] == _BOM else 0), 0
     for start, end in _ranges(view, start, chunk_bytes, csv=False):
         yield Lines(view, start, end)
-        upto = end - end % mmap.PAGESIZE  # only what is behind the pieces, once each
+        # Behind the piece just parsed, not up to its end: its events may point into the map
+        # (collectors.line_views) while the store writes them, and replay stores a batch
+        # before it asks for the piece after next.
+        upto = start - start % mmap.PAGESIZE  # each range once
         if upto > released:
             view.madvise(mmap.MADV_DONTNEED, released, upto - released)
             released = upto

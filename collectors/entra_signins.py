@@ -68,6 +68,7 @@ import pyarrow.compute as pc
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import RowStream, connect
 from collectors.rawfile import duckdb_compression, is_gzip
+from collectors.line_views import without_line_ends
 from collectors.jsonframe import (
     Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
 )
@@ -79,8 +80,6 @@ SOURCE = "entra-signins"
 
 __all__ = ["COLUMNS", "DATASET", "SOURCE", "finish", "parse_file", "parse_json_records", "parse_pieces"]
 
-#: Rows per Arrow chunk of ``event.original``: ``string``'s 32-bit offsets cannot span 2 GiB.
-_CHUNK = 65_536
 #: Rows per Arrow batch handed to DuckDB: several per piece of a big file, so both cores parse.
 _BATCH = 8_192
 
@@ -407,18 +406,15 @@ def _read_file(
     return result.set_column(result.column_names.index("_row"), "_row", rows), False
 
 
-def _originals(raw: pa.Array, rows: pa.Array | None, trim: bool = True) -> pa.ChunkedArray:
+def _originals(framed: Framed, rows: pa.Array | None, trim: bool = True) -> pa.ChunkedArray:
     """The surviving records' texts without line ends (``trim``: lines have them): ``event.original``.
 
-    Cast to ``string`` chunk by chunk: its 32-bit offsets cannot span a file of over 2 GiB.
+    Lines cut out of a memory map the caller stores before the file can change
+    (``framed.borrowed``) stay views of the file's bytes (:mod:`collectors.line_views`); others
+    are copied, so a batch handed back does not change if its file is later rewritten.
     """
-    kept = raw if rows is None else raw.take(rows)
-    chunks = [kept.slice(s, _CHUNK) for s in range(0, len(kept), _CHUNK)]
-    if trim:
-        chunks = [pc.utf8_rtrim(chunk, characters="\r\n") for chunk in chunks]
-    else:  # a slice keeps its offsets into the whole buffer, too large for ``string``: re-base
-        chunks = [pa.concat_arrays([chunk]) for chunk in chunks]
-    return pa.chunked_array([chunk.cast(pa.string()) for chunk in chunks], pa.string())
+    texts = without_line_ends(framed.raw if rows is None else framed.raw.take(rows), trim)
+    return texts if framed.borrowed else texts.cast(pa.string())
 
 
 def _json_error(text: str) -> str:
@@ -448,7 +444,7 @@ def parse_json_records(path: Path, dialect: Dialect) -> ParsedBatch:
                 framed = frame(path, dialect.source)
                 if fast is not None and (framed.whole_lines or framed.elements):
                     # what the fast path will want
-                    framed.trimmed = _originals(framed.raw, None, trim=framed.whole_lines)
+                    framed.trimmed = _originals(framed, None, trim=framed.whole_lines)
             except OSError as exc:  # unreadable, not malformed: one entry, never an exception
                 reason = f"cannot read the file: {exc}"
                 return ParsedBatch(empty(), [Quarantined(dialect.source, reason, "", str(path))])
@@ -485,6 +481,7 @@ def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iter
     try:
         for piece in pieces:
             framed = frame_lines(piece.data, piece.start, piece.stop, path, dialect.source, line)
+            framed.borrowed = True  # replay stores each batch before it reads on
             line += len(framed.raw)  # every line is a record here, blank or not
             result = None
             if stream is not None:
@@ -577,9 +574,10 @@ def _split(
     if rows is None and framed.trimmed is not None:
         originals = framed.trimmed
     else:
-        originals = _originals(framed.raw, rows, trim=not framed.elements)
+        originals = _originals(framed, rows, trim=not framed.elements)
     events = hash_missing_ids(finish(result, originals))
     nested = records_of(inner, framed.path) if inner else Framed(framed.path, pa.array([], pa.large_string()))
+    nested.borrowed = framed.borrowed  # one type of event.original per batch
     return events, rejects, nested
 
 

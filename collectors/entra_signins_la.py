@@ -55,14 +55,13 @@ from collectors.entra_signins import (
     Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns, parse_pieces as _signin_pieces,
 )
 from collectors.jsonframe import line_offsets, read_content
+from collectors.line_views import without_line_ends
 from collectors.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
 from collectors.signin_schema import COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, empty, select_items
 
 SOURCE = "entra-signins-la"
 
 _BOM = b"\xef\xbb\xbf"
-#: Rows per Arrow chunk of ``event.original``: ``string``'s 32-bit offsets cannot span 2 GiB.
-_CHUNK = 65_536
 
 __all__ = ["COLUMNS", "DATASET", "LA_COLUMNS", "SOURCE", "parse_file", "parse_pieces"]
 
@@ -412,12 +411,8 @@ class _CsvRows:
 
 
 def _trimmed(texts: pa.Array) -> pa.ChunkedArray:
-    """Binary record texts as ``string`` without line ends (UTF-8 checked), chunk by chunk."""
-    chunks = [
-        pc.utf8_rtrim(texts.slice(s, _CHUNK).cast(pa.large_string()), characters="\r\n").cast(pa.string())
-        for s in range(0, len(texts), _CHUNK)
-    ]
-    return pa.chunked_array(chunks, pa.string())
+    """Binary record texts without line ends (UTF-8 checked), as ``string``."""
+    return without_line_ends(texts.cast(pa.large_string())).cast(pa.string())
 
 
 @dataclass
@@ -519,7 +514,7 @@ def _parse_csv(path: Path) -> ParsedBatch:
     if problems.null_count < len(problems):
         quarantined.extend(_unusable_rows(path, result, originals, records, rows))
         keep = problems.is_null()
-        result, originals = result.filter(keep), originals.filter(keep)
+        result, originals = result.filter(keep), originals.cast(pa.string()).filter(keep)
     table = hash_missing_ids(finish(result, originals))
     check_required(table)
     return ParsedBatch(table, quarantined)

@@ -48,6 +48,7 @@ class Framed:
     trimmed: pa.ChunkedArray | None = None  # every text without its line end, when made ahead
     elements: bool = False  # record i is element i of the file's top-level array
     first_line: int = 1  # the file's line of record 0 when ``lines`` is None (a piece of a file)
+    borrowed: bool = False  # event.original may stay views of ``raw``'s bytes (see line_views)
 
     def line(self, row: int) -> int | None:
         if self.elements:

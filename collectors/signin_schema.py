@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from collectors.batch import EVENT_COLUMNS
+from collectors.batch import EVENT_COLUMNS, ORIGINAL_VIEW
 
 DATASET = "azure.signinlogs"
 
@@ -66,15 +66,17 @@ SQL_COLUMNS = [name for name in COLUMNS if name not in ("event.ingested", "event
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """``table`` with exactly the dataset's columns, in order, cast to their types."""
+    """``table`` with exactly the dataset's columns, in order, cast to their types; only
+    ``event.original`` may stay views of the file's bytes (:data:`collectors.batch.ORIGINAL_VIEW`)."""
     arrays = []
     for name, type_ in COLUMNS.items():
         if name in table.column_names:
             column = table.column(name)
-            arrays.append(column if column.type == type_ else column.cast(type_))
+            kept = column.type == type_ or (name == "event.original" and column.type == ORIGINAL_VIEW)
+            arrays.append(column if kept else column.cast(type_))
         else:
             arrays.append(pa.nulls(table.num_rows, type_))
-    return pa.Table.from_arrays(arrays, schema=SCHEMA)
+    return pa.Table.from_arrays(arrays, names=list(COLUMNS))
 
 
 def empty() -> pa.Table:

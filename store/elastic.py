@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from elasticsearch import helpers
 
-from collectors.batch import check_required
+from collectors.batch import check_required, plain_text
 from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic_mapping import events_template
 from store.elastic_search import (
@@ -121,6 +121,7 @@ class ElasticStore:
         if events.num_rows == 0:
             return ElasticAppendResult(0, 0, 0)
         self.ensure_templates()
+        events = plain_text(events)  # this store filters and takes rows; the cluster is the bottleneck
         unique = _first_copies(events, index_names(events, self.prefix))
         outcome = send(self.client, unique, self.prefix, self.bulk)
         if outcome.rejected:

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.batch import VERSION_COLUMNS, check_required
+from collectors.batch import VERSION_COLUMNS, check_required, plain_text
 from store import sql_functions
 from store.state import StateDB, utc_now_iso
 
@@ -151,7 +151,7 @@ class EmbeddedStore:
         if not pc.any(hits).as_py():
             return part
         seen = pc.is_in(ids, value_set=stored.filter(hits).combine_chunks())
-        return part.filter(pc.invert(seen))
+        return plain_text(part).filter(pc.invert(seen))
 
     def _stored_ids(self, paths: list[str], dataset: str) -> pa.ChunkedArray:
         """The keys in these segments of one dataset: kept from earlier appends, the rest read
@@ -370,6 +370,7 @@ def _partitions(events: pa.Table):
         for (low, high), (dataset, day) in zip(runs, keys_in_order):
             yield (dataset, label[day]), events.slice(low, high - low)
         return
+    events = plain_text(events)
     for dataset, day in dict.fromkeys(keys_in_order):
         mask = pc.and_(pc.equal(datasets, dataset), pc.equal(days, day))
         yield (dataset, label[day]), events.filter(mask)
@@ -402,4 +403,4 @@ def _first_copies(part: pa.Table, dataset: str) -> pa.Table:
         return part
     indexed = pa.table({"id": ids, "row": pa.array(range(part.num_rows), pa.int64())})
     first = indexed.group_by("id", use_threads=False).aggregate([("row", "min")]).column("row_min")
-    return part.take(pc.take(first, pc.sort_indices(first)))  # first copies, in input order
+    return plain_text(part).take(pc.take(first, pc.sort_indices(first)))  # first copies, in input order
