@@ -39,10 +39,9 @@ from store.state import StateDB, utc_now_iso
 #: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
 ROW_GROUP_ROWS = 64_000
 MICROS_PER_DAY = 86_400 * 1_000_000
-#: Columns whose values are nearly all distinct: dictionary encoding and min/max statistics
-#: only cost time on them (the raw record is most of a segment's bytes).
+#: Columns whose values are nearly all distinct: dictionary encoding only costs time on them
+#: (the raw record is most of a segment's bytes).
 _NO_DICTIONARY = {"event.original", "event.id"}
-_NO_STATISTICS = {"event.original"}
 #: Segments whose ids a store keeps in memory: a large replay appends to the same few days
 #: batch after batch, and reading their ids back from Parquet each time would cost more than
 #: writing them.
@@ -183,7 +182,7 @@ class EmbeddedStore:
         pq.write_table(
             part, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS,
             use_dictionary=[name for name in names if name not in _NO_DICTIONARY],
-            write_statistics=[name for name in names if name not in _NO_STATISTICS],
+            write_statistics=[field.name for field in part.schema if not _is_text(field.type)],
         )
         _fsync_file(temporary)
         os.replace(temporary, final)
@@ -336,6 +335,12 @@ class EmbeddedStore:
             return None
         epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
         return epoch + timedelta(microseconds=low), epoch + timedelta(microseconds=high)
+
+
+def _is_text(type_: pa.DataType) -> bool:
+    """Min/max of text only costs time: events are in time order, so a row group's text values
+    span nearly the whole range and prune nothing; times and numbers keep theirs."""
+    return pa.types.is_string(type_) or pa.types.is_large_string(type_) or pa.types.is_string_view(type_)
 
 
 def _path_list(paths: Sequence[str]) -> str:
