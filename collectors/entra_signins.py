@@ -100,7 +100,7 @@ SIGNIN_STRUCT: dict[str, Any] = {
     "userAgent": V,
     "homeTenantId": V,
     "resourceTenantId": V,
-    "signInEventTypes": V,
+    "signInEventTypes": [V],
     "isInteractive": V,
     "servicePrincipalId": V,
     "status": {"errorCode": V, "failureReason": V, "additionalDetails": V},
@@ -115,9 +115,11 @@ SIGNIN_STRUCT: dict[str, Any] = {
     "riskLevelDuringSignIn": V,
     "riskLevelAggregated": V,
     "deviceDetail": DEVICE_DETAIL_SHAPE,
-    "networkLocationDetails": "JSON",
-    "authenticationDetails": "JSON",
-    "appliedConditionalAccessPolicies": "JSON",
+    # Objects and arrays read as VARCHAR are their JSON text, compact: as the JSON type gives
+    # them, without a second conversion.
+    "networkLocationDetails": V,
+    "authenticationDetails": V,
+    "appliedConditionalAccessPolicies": V,
     "correlationId": V,
 }
 
@@ -154,6 +156,8 @@ def read_json_columns(struct: dict[str, Any]) -> str:
     def sql_type(value: Any) -> str:
         if isinstance(value, dict):
             return "STRUCT(" + ", ".join(f'"{k}" {sql_type(v)}' for k, v in value.items()) + ")"
+        if isinstance(value, list):
+            return f"{sql_type(value[0])}[]"
         return value
 
     return "{" + ", ".join(f"'{k}': '{sql_type(v)}'" for k, v in struct.items()) + "}"
@@ -199,10 +203,10 @@ _GRAPH_TEXTS = {
 }
 _GRAPH_CATEGORY = """CASE
         WHEN envelope_category IS NOT NULL THEN envelope_category
-        WHEN contains(p.signInEventTypes, '"servicePrincipal"') THEN 'ServicePrincipalSignInLogs'
-        WHEN contains(p.signInEventTypes, '"managedIdentity"') THEN 'ManagedIdentitySignInLogs'
-        WHEN contains(p.signInEventTypes, '"nonInteractiveUser"') THEN 'NonInteractiveUserSignInLogs'
-        WHEN contains(p.signInEventTypes, '"interactiveUser"') THEN 'SignInLogs'
+        WHEN list_contains(p.signInEventTypes, 'servicePrincipal') THEN 'ServicePrincipalSignInLogs'
+        WHEN list_contains(p.signInEventTypes, 'managedIdentity') THEN 'ManagedIdentitySignInLogs'
+        WHEN list_contains(p.signInEventTypes, 'nonInteractiveUser') THEN 'NonInteractiveUserSignInLogs'
+        WHEN list_contains(p.signInEventTypes, 'interactiveUser') THEN 'SignInLogs'
         WHEN TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'SignInLogs'
         WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) AND NULLIF(p.userId, '') IS NULL
              AND NULLIF(p.servicePrincipalId, '') IS NOT NULL THEN 'ServicePrincipalSignInLogs'
@@ -210,10 +214,9 @@ _GRAPH_CATEGORY = """CASE
     END"""
 _GRAPH_ITEMS = select_items(_GRAPH_TEXTS, {
     "azure.signinlogs.category": _GRAPH_CATEGORY,
-    "azure.signinlogs.properties.network_location_details": "p.networkLocationDetails::VARCHAR",
-    "azure.signinlogs.properties.authentication_details": "p.authenticationDetails::VARCHAR",
-    "azure.signinlogs.properties.applied_conditional_access_policies":
-        "p.appliedConditionalAccessPolicies::VARCHAR",
+    "azure.signinlogs.properties.network_location_details": "p.networkLocationDetails",
+    "azure.signinlogs.properties.authentication_details": "p.authenticationDetails",
+    "azure.signinlogs.properties.applied_conditional_access_policies": "p.appliedConditionalAccessPolicies",
 })
 
 _CATEGORIES_SQL = ", ".join(f"'{c}'" for c in SIGNIN_CATEGORIES)
