@@ -126,22 +126,27 @@ _STATUS = {"errorCode": V, "failureReason": V, "additionalDetails": V}
 
 def _time(column: str) -> str:
     """ISO 8601 by a cast; the portal's ``4/28/2021, 2:08:45.221 PM`` (told by its slash) by
-    format, without first paying for a failed cast."""
-    formats = ", ".join(f"'{f}'" for f in _TIME_FORMATS)
+    format, without first paying for a failed cast. Its usual format is tried alone first:
+    a list of formats costs twice as much per value."""
+    usual, *others = (f"'{f}'" for f in _TIME_FORMATS)
     return (
-        f"CASE WHEN strpos({column}, '/') > 0 THEN CAST(try_strptime({column}, [{formats}]) AS TIMESTAMPTZ) "
+        f"CASE WHEN strpos({column}, '/') > 0 THEN CAST(coalesce(try_strptime({column}, {usual}), "
+        f"try_strptime({column}, [{', '.join(others)}])) AS TIMESTAMPTZ) "
         f"ELSE TRY_CAST({column} AS TIMESTAMPTZ) END"
     )
 
 
 def _dynamic(column: str, struct: dict) -> str:
-    return f"CASE WHEN json_valid({column}) THEN json_transform({column}, '{json.dumps(struct)}') END"
+    """A dynamic column's JSON text as a struct, null when it is not JSON. (``try`` rather than
+    a ``json_valid`` guard: one parse instead of two, 0.7 CPU-s per million rows.)"""
+    return f"try(json_transform({column}, '{json.dumps(struct)}'))"
 
 
 def _minified(column: str) -> str:
-    """JSON text as Graph's form of it reads: compact. Only text with a line end or a spaced
-    colon is re-written; parsing every cell twice would cost a fifth of the CSV's time."""
-    spaced = f"strpos({column}, chr(10)) > 0 OR strpos({column}, '\": ') > 0"
+    """JSON text as Graph's form of it reads: compact. Only text with a line end or a colon
+    and a space is re-written; parsing every cell twice would cost a fifth of the CSV's time.
+    (``': '``, not ``'": '``: a needle starting with a quote is slow to find in JSON.)"""
+    spaced = f"strpos({column}, chr(10)) > 0 OR strpos({column}, ': ') > 0"
     return (
         f"CASE WHEN {spaced} THEN CASE WHEN json_valid({column}) THEN json({column})::VARCHAR "
         f"ELSE {column} END ELSE NULLIF({column}, '') END"
