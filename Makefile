@@ -11,8 +11,8 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) pyproject.toml uv.lock
-	$(UV) sync --locked --quiet
+.venv/.synced: $(UV) pyproject.toml uv.lock Makefile
+	$(UV) sync --locked --quiet --compile-bytecode
 	touch $@
 
 demo: .venv/.synced

@@ -31,6 +31,9 @@ _BOM = b"\xef\xbb\xbf"
 #: working memory in the parser, and large enough that per-call costs stay small.
 CHUNK_BYTES = 48 * 1024 * 1024
 
+#: How much of a file's opening is read to tell its shape.
+_HEAD_BYTES = 1 << 20
+
 _ORIGIN = re.compile(r"^(?P<path>.*):(?P<line>\d+)(?P<rest>.*)$", re.DOTALL)
 
 
@@ -46,14 +49,20 @@ def layout(path: Path, threshold: int | None = None) -> str | None:
     threshold = threshold or CHUNK_BYTES
     try:
         with _open(path) as handle:
-            head = handle.read(threshold + 1)
+            compressed = isinstance(handle, gzip.GzipFile)
+            # The opening lines tell the shape; reading a whole chunk's worth to look at them cost
+            # ~70 ms before any parsing began. Size is known without reading unless compressed.
+            head = handle.read(threshold + 1 if compressed else _HEAD_BYTES)
+            if head.count(b"\n") < 2:
+                head += handle.read(threshold + 1 - len(head))
+            big = len(head) > threshold if compressed else os.fstat(handle.fileno()).st_size > threshold
     except (OSError, EOFError, gzip.BadGzipFile):
         return None
-    if len(head) <= threshold:
+    if not big:
         return None
     # Most of the first complete lines are single objects: a damaged line among them does not
     # matter, while a pretty-printed or single-line document never qualifies.
-    complete = [line.strip() for line in head.split(b"\n")[:-1][:20] if line.strip()]
+    complete = [line.strip() for line in head.split(b"\n", 21)[:-1][:20] if line.strip()]
     objects = sum(1 for line in complete if line.startswith(b"{") and line.endswith(b"}"))
     if len(complete) >= 2 and objects * 2 > len(complete):
         return "ndjson"
