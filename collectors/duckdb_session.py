@@ -9,20 +9,21 @@ import threading
 import duckdb
 import pyarrow as pa
 
-_DATABASES: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
+_DATABASES: dict[tuple[int, int | str], duckdb.DuckDBPyConnection] = {}
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """A connection, in UTC and silent, to this thread's in-memory DuckDB.
+def connect(single_threaded: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection, in UTC and silent, to this thread's in-memory DuckDB (``single_threaded``:
+    to the process's database that runs each query on its caller's thread only).
 
     The database lives as long as the process: a new one per file would hand its memory back to
     the kernel and fault it in again for the next chunk of a large export (seconds of system time
     per million records). Closing the connection leaves the database; temporary tables and
     registered arrays belong to the connection, so callers stay isolated.
     """
-    key = (os.getpid(), threading.get_ident())
+    key = (os.getpid(), "single-threaded" if single_threaded else threading.get_ident())
     if key not in _DATABASES:
-        _DATABASES[key] = duckdb.connect()
+        _DATABASES[key] = duckdb.connect(config={"threads": 1} if single_threaded else {})
     con = _DATABASES[key].cursor()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
@@ -46,9 +47,10 @@ class RowStream:
         self._stop = threading.Event()
         self._carry: pa.RecordBatch | None = None
         self._done = False
-        # A cursor on the caller's database, not one of the reading thread's own: the parser's
-        # other queries and this one then share one pool of worker threads, one per core.
-        self._con = connect()
+        # One thread reads: on two cores a parallel read competed with the parser and the
+        # store's writer for the same cores, and 1M sign-ins took 8-10% longer and more CPU
+        # than with DuckDB on one core and the rest of the pipeline on the other.
+        self._con = connect(single_threaded=True)
         self._thread = threading.Thread(target=self._read, args=(sql, batch_rows), daemon=True,
                                         name="cyberwell-rows")
         self._thread.start()
