@@ -42,6 +42,9 @@ MICROS_PER_DAY = 86_400 * 1_000_000
 #: Columns whose values are nearly all distinct: dictionary encoding only costs time on them
 #: (the raw record is most of a segment's bytes).
 _NO_DICTIONARY = {"event.original", "event.id"}
+#: How far apart two copies of one event may be stamped: sources write the same instant with
+#: different precision (Graph's createdDateTime in 100 ns, a Log Analytics export in ms).
+_SAME_INSTANT = timedelta(seconds=1)
 #: Segments whose ids a store keeps in memory: a large replay appends to the same few days
 #: batch after batch, and reading their ids back from Parquet each time would cost more than
 #: writing them.
@@ -137,11 +140,15 @@ class EmbeddedStore:
     def _only_new(self, part: pa.Table, dataset: str, day: str) -> pa.Table:
         """The rows whose keys (``dedupe_keys``) no listed segment of the same dataset and day holds.
 
-        An event's id and time are fixed, so a stored copy can only be in its own day. The
-        stored keys are looked up in the batch's (a hash table of the batch, not of the day:
-        the day grows, the batch does not), and only when some match is the batch filtered.
+        An event's id and time are fixed, so a stored copy can only be in its own day, in a
+        segment whose time range covers it (give or take ``_SAME_INSTANT``): a replay in time
+        order checks each batch against no earlier segment at all. The stored keys are looked
+        up in the batch's (a hash table of the batch, not of the day: the day grows, the batch
+        does not), and only when some match is the batch filtered.
         """
-        existing = self._segment_paths(dataset=dataset, day=day)
+        low, high = pc.min_max(part.column("@timestamp")).values()
+        existing = self._segment_paths(dataset=dataset, day=day, start=low.as_py() - _SAME_INSTANT,
+                                       end=high.as_py() + _SAME_INSTANT)
         if not existing:
             return part
         stored = self._stored_ids(existing, dataset)

@@ -44,6 +44,18 @@ def test_duplicates_inside_one_batch_are_stored_once(tmp_path):
     assert (result.stored, result.duplicates) == (2, 1)
 
 
+def test_one_sign_in_stamped_with_two_precisions_is_stored_once(tmp_path):
+    """Graph writes createdDateTime to 100 ns, a Log Analytics export to the millisecond: the
+    same sign-in arrives stamped a fraction of a millisecond apart, and is still a duplicate."""
+    store = EmbeddedStore(tmp_path)
+    from_graph = dict(signin(1), **{"@timestamp": T0 + timedelta(microseconds=221_500)})
+    from_la = dict(signin(1), **{"@timestamp": T0 + timedelta(microseconds=221_000)})
+    assert store.append(event_table([from_graph])).stored == 1
+    again = store.append(event_table([signin(2, minutes=-5), from_la]))
+    assert (again.stored, again.duplicates) == (1, 1)
+    assert store.count() == 2
+
+
 def test_a_batch_spanning_days_is_split_into_day_segments(tmp_path):
     store = EmbeddedStore(tmp_path)
     store.append(event_table([signin(1), signin(2, minutes=24 * 60), signin(3, minutes=48 * 60)]))
