@@ -119,6 +119,7 @@ def test_a_big_clean_export_is_read_by_the_stream_and_matches(tmp_path):
 
 def test_replay_takes_big_ndjson_from_memory_with_the_file_s_line_numbers(tmp_path, monkeypatch):
     monkeypatch.setattr(chunking, "CHUNK_BYTES", 2_000)
+    monkeypatch.setattr(chunking, "PIECE_BYTES", 2_000)
     lines = [orjson.dumps(signin(i)) for i in range(300)]
     lines[150] = b"{not json"
     lines[299] = b'{"id": "late", "createdDateTime": "not a time"}'

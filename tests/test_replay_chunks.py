@@ -26,6 +26,7 @@ def write_export(path, count, bad_lines=(), compress=False):
 @pytest.mark.parametrize("compress", [False, True])
 def test_a_chunked_file_stores_every_record_once_and_names_bad_lines(tmp_path, monkeypatch, compress):
     monkeypatch.setattr(chunking, "CHUNK_BYTES", 4096)  # many chunks from a small file
+    monkeypatch.setattr(chunking, "PIECE_BYTES", 4096)  # (plain NDJSON is read in pieces)
     export = tmp_path / "signins.ndjson"
     write_export(export, 400, bad_lines={1, 57, 399}, compress=compress)
     assert chunking.layout(export) == "ndjson"
