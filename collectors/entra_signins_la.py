@@ -23,10 +23,11 @@ Decisions, so a reader need not guess:
   workspace's id, not the Entra tenant's.
 * ``azure.signinlogs.category``: ``Category``, else from the table name in ``Type``
   (``AADNonInteractiveUserSignInLogs`` → ``NonInteractiveUserSignInLogs``).
-* ``event.original`` of a CSV row is the row as a compact JSON object keyed by the header's
-  column names (a CSV line means nothing without its header, and cells can span lines); of a
-  JSON row, the NDJSON line, or the row re-serialised compactly. JSON text in dynamic columns is
-  stored minified, whichever form it came in.
+* ``event.original`` of a CSV row is the record as it is in the file (its line, or its lines
+  when a quoted cell spans several); only when the records cannot be cut out of the text in
+  agreement with the CSV reader, the row as a compact JSON object keyed by the header's column
+  names. Of a JSON row, the NDJSON line, or the row re-serialised compactly. JSON text in
+  dynamic columns is stored minified, whichever form it came in.
 * Quarantined, with the reason: a CSV row with the wrong number of cells (or not UTF-8, or
   otherwise unreadable to the CSV reader), a row without a readable time, and for JSON what the
   Graph parser quarantines. A file that cannot be read at all becomes one quarantined record.
