@@ -68,7 +68,7 @@ import pyarrow.compute as pc
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import RowStream, connect
 from collectors.rawfile import duckdb_compression, is_gzip
-from collectors.line_views import without_line_ends
+from collectors.line_views import copied_without_line_ends, without_line_ends
 from collectors.jsonframe import (
     Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
 )
@@ -416,8 +416,8 @@ def _originals(framed: Framed, rows: pa.Array | None, trim: bool = True) -> pa.C
     (``framed.borrowed``) stay views of the file's bytes (:mod:`collectors.line_views`); others
     are copied, so a batch handed back does not change if its file is later rewritten.
     """
-    texts = without_line_ends(framed.raw if rows is None else framed.raw.take(rows), trim)
-    return texts if framed.borrowed else texts.cast(pa.string())
+    lines = framed.raw if rows is None else framed.raw.take(rows)
+    return without_line_ends(lines, trim) if framed.borrowed else copied_without_line_ends(lines, trim)
 
 
 def _json_error(text: str) -> str:

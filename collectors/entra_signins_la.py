@@ -56,7 +56,7 @@ from collectors.entra_signins import (
     Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns, parse_pieces as _signin_pieces,
 )
 from collectors.jsonframe import line_offsets, read_content
-from collectors.line_views import without_line_ends
+from collectors.line_views import copied_without_line_ends
 from collectors.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
 from collectors.signin_schema import COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, empty, select_items
 
@@ -418,7 +418,7 @@ class _CsvRows:
 
 def _trimmed(texts: pa.Array) -> pa.ChunkedArray:
     """Binary record texts without line ends (UTF-8 checked), as ``string``."""
-    return without_line_ends(texts.cast(pa.large_string())).cast(pa.string())
+    return copied_without_line_ends(texts.cast(pa.large_string()))
 
 
 @dataclass

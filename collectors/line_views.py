@@ -19,6 +19,8 @@ import pyarrow.compute as pc
 _INLINE = 12
 #: One view's layout: length (int32), 4-byte prefix, buffer index (int32), offset (int32).
 _VIEW_INTS = 4
+#: Rows per chunk of a copy.
+_COPY_CHUNK = 65_536
 
 
 def without_line_ends(lines: pa.Array, trim: bool = True) -> pa.ChunkedArray:
@@ -36,6 +38,18 @@ def without_line_ends(lines: pa.Array, trim: bool = True) -> pa.ChunkedArray:
             pa.string_view(),
         )
     return pa.chunked_array([_trimmed(rebased) if trim else rebased.cast(pa.string_view())], pa.string_view())
+
+
+def copied_without_line_ends(lines: pa.Array, trim: bool = True) -> pa.ChunkedArray:
+    """The same texts as :func:`without_line_ends`, as ``string`` that owns its bytes: for a
+    batch handed to a caller who may rewrite the file afterwards. Chunked, because ``string``'s
+    32-bit offsets cannot span 2 GiB."""
+    chunks = [lines.slice(start, _COPY_CHUNK) for start in range(0, len(lines), _COPY_CHUNK)]
+    if trim:
+        chunks = [pc.utf8_rtrim(chunk, characters="\r\n") for chunk in chunks]
+    else:  # a slice keeps its offsets into the whole buffer, too large for ``string``: re-base
+        chunks = [pa.concat_arrays([chunk]) for chunk in chunks]
+    return pa.chunked_array([chunk.cast(pa.string()) for chunk in chunks], pa.string())
 
 
 def _trimmed(lines: pa.Array) -> pa.Array:

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from collectors.batch import ORIGINAL_VIEW
 from collectors.jsonframe import frame_lines
-from collectors.line_views import without_line_ends
+from collectors.line_views import copied_without_line_ends, without_line_ends
 from store import EmbeddedStore
 
 texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=40)
@@ -47,6 +47,8 @@ def test_views_equal_the_trimmed_copy(lines, last_ending, cut):
         chunk.validate(full=True)
     assert views.type == ORIGINAL_VIEW
     assert views.to_pylist() == pc.utf8_rtrim(piece, characters="\r\n").to_pylist()
+    copies = copied_without_line_ends(piece)  # what a batch that owns its bytes gets
+    assert copies.type == pa.string() and copies.to_pylist() == views.to_pylist()
 
 
 def test_long_lines_are_views_of_the_same_bytes():
