@@ -6,7 +6,8 @@ line). Copying a million sign-ins' lines to drop one byte each wrote ~1.8 GB of 
 million records, and the page faults cost more than the copy. An Arrow ``string_view`` array
 holds a length and a place in the buffer per value, so the same bytes serve with each length
 shortened by one: a few bytes of arithmetic per line. Parquet and DuckDB read such an array as
-they read ``string``.
+they read ``string``. Views are only for a caller that stores the batch before the file can
+change (replay); a batch handed to anyone else owns its bytes (:func:`copied_without_line_ends`).
 """
 
 from __future__ import annotations
