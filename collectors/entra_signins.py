@@ -67,11 +67,11 @@ import pyarrow.compute as pc
 
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import RowStream, connect
-from collectors.rawfile import duckdb_compression, is_gzip
-from collectors.line_views import copied_without_line_ends, without_line_ends
 from collectors.jsonframe import (
     Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
 )
+from collectors.line_views import copied_without_line_ends, without_line_ends
+from collectors.rawfile import duckdb_compression, is_gzip
 from collectors.signin_schema import (
     COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, SQL_COLUMNS, conform, empty, select_items,
 )
