@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from store.durable import fsync_path
+
 MAGIC = b"CWSPOOL1"
 #: crc32, payload length, received (µs since the epoch), original size, kind, peer length.
 RECORD_HEADER = struct.Struct("<IIqIBB")
@@ -118,13 +120,13 @@ def spool_id(directory: Path) -> str:
     Path(directory).mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(uuid.uuid4().hex)
-    _fsync_path(temporary)
+    fsync_path(temporary)
     try:
         os.link(temporary, path)  # first writer wins: never replace an existing name
     except FileExistsError:
         pass
     temporary.unlink(missing_ok=True)
-    _fsync_path(Path(directory))
+    fsync_path(Path(directory))
     return path.read_text().strip()
 
 
@@ -189,7 +191,7 @@ def remove_before(directory: Path, number: int) -> int:
         segment_path(directory, old).unlink(missing_ok=True)
         removed += 1
     if removed:
-        _fsync_path(Path(directory))
+        fsync_path(Path(directory))
     return removed
 
 
@@ -285,7 +287,7 @@ class SpoolWriter:
         self._file = open(path, "xb", buffering=0)
         self._file.write(MAGIC)
         os.fsync(self._file.fileno())
-        _fsync_path(self.directory)
+        fsync_path(self.directory)
         self._size = len(MAGIC)
 
 
@@ -364,12 +366,3 @@ def _has_magic(path: Path) -> bool:
     with open(path, "rb") as handle:
         start = handle.read(len(MAGIC))
     return start == MAGIC or len(start) < len(MAGIC)
-
-
-def _fsync_path(path: Path) -> None:
-    """fsync a file or directory by name: a new or renamed entry survives power loss."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from collectors.batch import VERSION_COLUMNS, check_required, plain_text
 from store import sql_functions
+from store.durable import fsync_path
 from store.state import StateDB, utc_now_iso
 
 
@@ -191,9 +192,9 @@ class EmbeddedStore:
             use_dictionary=[name for name in names if name not in _NO_DICTIONARY],
             write_statistics=[field.name for field in part.schema if not _is_text(field.type)],
         )
-        _fsync_file(temporary)
+        fsync_path(temporary)
         os.replace(temporary, final)
-        _fsync_file(directory)
+        fsync_path(directory)
         self._keep_ids(str(final), dedupe_keys(part, dataset))
         low, high = pc.min_max(part.column("@timestamp")).values()
         columns = {field.name: str(field.type) for field in part.schema}
@@ -352,14 +353,6 @@ def _is_text(type_: pa.DataType) -> bool:
 
 def _path_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(quote_literal(path) for path in paths) + "]"
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _partitions(events: pa.Table):
