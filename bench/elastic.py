@@ -140,7 +140,11 @@ def run(args, url: str) -> dict:
             result = store.append(table)
             store_seconds += time.perf_counter() - clock
             store_cpu += time.process_time() - cpu
-            stored, duplicates, rejected = stored + result.stored, duplicates + result.duplicates, rejected + result.rejected
+            stored, duplicates, rejected = (
+                stored + result.stored,
+                duplicates + result.duplicates,
+                rejected + result.rejected,
+            )
         clock = time.perf_counter()
         raw.refresh()  # both figures include making the events searchable, once, at the end
         raw_seconds += time.perf_counter() - clock
@@ -163,17 +167,31 @@ def run(args, url: str) -> dict:
     return {
         "events": events,
         "parse_seconds_untimed_setup": round(parse_seconds, 1),
-        "raw_bulk": {"seconds": round(raw_seconds, 1), "events_per_s": round(raw_rate), "created": raw_created,
-                    "client_cpu_seconds": round(raw_cpu, 1)},
-        "store_append": {"seconds": round(store_seconds, 1), "events_per_s": round(store_rate),
-                         "stored": stored, "duplicates": duplicates, "rejected": rejected,
-                         "client_cpu_seconds": round(store_cpu, 1)},
+        "raw_bulk": {
+            "seconds": round(raw_seconds, 1),
+            "events_per_s": round(raw_rate),
+            "created": raw_created,
+            "client_cpu_seconds": round(raw_cpu, 1),
+        },
+        "store_append": {
+            "seconds": round(store_seconds, 1),
+            "events_per_s": round(store_rate),
+            "stored": stored,
+            "duplicates": duplicates,
+            "rejected": rejected,
+            "client_cpu_seconds": round(store_cpu, 1),
+        },
         "ratio_store_to_raw": round(store_rate / raw_rate, 3),
         "goal_ratio": 0.8,
-        "detect": {"rules": len(data["rules"]), "failed": [r["title"] for r in data["rules"] if r["status"] != "succeeded"],
-                   "problems": len(data["problems"]), "seconds": round(data["seconds"], 2),
-                   "wall_seconds": round(detect_wall, 2), "alerts_new": data["alerts_new"],
-                   "alerts_updated": data["alerts_updated"]},
+        "detect": {
+            "rules": len(data["rules"]),
+            "failed": [r["title"] for r in data["rules"] if r["status"] != "succeeded"],
+            "problems": len(data["problems"]),
+            "seconds": round(data["seconds"], 2),
+            "wall_seconds": round(detect_wall, 2),
+            "alerts_new": data["alerts_new"],
+            "alerts_updated": data["alerts_updated"],
+        },
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 

@@ -51,7 +51,9 @@ def cyberwell(args: list[str]) -> dict:
     """Run one cyberwell command in a fresh process; its time and peak RSS are its own."""
     out = subprocess.run(
         [sys.executable, "-c", CHILD.format(repo=str(REPO)), json.dumps(args)],
-        capture_output=True, text=True, cwd=REPO,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
     )
     if out.returncode != 0:
         raise SystemExit(f"cyberwell {' '.join(args)} failed:\n{out.stderr[-3000:]}")
@@ -69,6 +71,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import parse_signins
+
     from console.scenario import generate
 
     inputs = args.dir / f"inputs-{args.events}-{args.seed}"
@@ -85,21 +88,29 @@ def main() -> None:
     manifest = None
     if not args.skip_detect or any(paths is None for _, _, paths in formats):
         manifest = generate(inputs / "scenario", size=args.events, seed=args.seed)
-        formats = [(label, kind, paths if paths is not None else [Path(p) for p in manifest.files_of(kind)])
-                   for label, kind, paths in formats]
+        formats = [
+            (label, kind, paths if paths is not None else [Path(p) for p in manifest.files_of(kind)])
+            for label, kind, paths in formats
+        ]
     print(f"inputs ready in {time.perf_counter() - clock:.1f}s under {inputs}")
-    print(f"\n{'format':32} {'events':>10} {'seconds':>8} {'events/s':>10} {'peak RSS MiB':>13} {'CPU s':>6} {'load':>5}")
+    print(
+        f"\n{'format':32} {'events':>10} {'seconds':>8} {'events/s':>10} {'peak RSS MiB':>13} {'CPU s':>6} {'load':>5}"
+    )
     for label, kind, paths in formats:
         home = args.dir / "homes" / label.replace(" ", "_").replace(",", "")
         runs = []
         for _ in range(args.repeat):
             shutil.rmtree(home, ignore_errors=True)
             load = os.getloadavg()[0]
-            runs.append((cyberwell(["--home", str(home), "ingest", *map(str, paths), "--source", kind, "--json"]), load))
+            runs.append(
+                (cyberwell(["--home", str(home), "ingest", *map(str, paths), "--source", kind, "--json"]), load)
+            )
         run, load = min(runs, key=lambda r: r[0]["seconds"])
         events = run["output"]["ingested"]
-        print(f"{label:32} {events:>10,} {run['seconds']:>8.2f} {events / run['seconds']:>10,.0f} "
-              f"{run['rss_mib']:>13,.0f} {run['cpu']:>6.1f} {load:>5.1f}")
+        print(
+            f"{label:32} {events:>10,} {run['seconds']:>8.2f} {events / run['seconds']:>10,.0f} "
+            f"{run['rss_mib']:>13,.0f} {run['cpu']:>6.1f} {load:>5.1f}"
+        )
     if args.skip_detect:
         return
 
@@ -107,16 +118,20 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     total = 0
     for item in manifest.files:
-        total += cyberwell(["--home", str(home), "ingest", str(item.path), "--source", item.kind, "--json"])["output"]["ingested"]
+        total += cyberwell(["--home", str(home), "ingest", str(item.path), "--source", item.kind, "--json"])["output"][
+            "ingested"
+        ]
     window = ["--from", manifest.start.isoformat(), "--to", manifest.end.isoformat()]
     run = cyberwell(["--home", str(home), "detect", *window, "--json"])
     report = run["output"]
     failed = [r["title"] for r in report["rules"] if r["status"] == "failed"]
     running = sum(rule["seconds"] for rule in report["rules"])
-    print(f"\nall shipped rules ({len(report['rules'])}) over {total:,} scenario events: "
-          f"{running:.2f}s running the rules, {report['seconds']:.2f}s in the engine with loading and "
-          f"storing alerts, {run['seconds']:.2f}s whole command, "
-          f"peak RSS {run['rss_mib']:,.0f} MiB, {report['alerts_new']} alerts, failed: {failed or 'none'}")
+    print(
+        f"\nall shipped rules ({len(report['rules'])}) over {total:,} scenario events: "
+        f"{running:.2f}s running the rules, {report['seconds']:.2f}s in the engine with loading and "
+        f"storing alerts, {run['seconds']:.2f}s whole command, "
+        f"peak RSS {run['rss_mib']:,.0f} MiB, {report['alerts_new']} alerts, failed: {failed or 'none'}"
+    )
     slowest = sorted(report["rules"], key=lambda r: -r["seconds"])[:5]
     print("slowest rules: " + ", ".join(f"{r['title']} {r['seconds']:.2f}s" for r in slowest))
 

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -34,7 +34,7 @@ RESOURCE = (
     "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/NET"
     "/PROVIDERS/MICROSOFT.NETWORK/AZUREFIREWALLS/FW-HUB"
 )
-START = datetime(2026, 3, 2, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, tzinfo=UTC)
 
 
 def _ip(rng: random.Random, private: bool) -> str:
@@ -58,47 +58,80 @@ def _firewall_record(rng: random.Random, n: int) -> dict:
     if kind >= 5:
         category = ["AZFWNetworkRule", "AZFWApplicationRule", "AZFWThreatIntel"][kind - 5]
         properties = {
-            "SourceIp": src, "SourcePort": sport, "DestinationIp": dst, "DestinationPort": dport,
-            "Protocol": "TCP", "Action": action, "Policy": "pol", "RuleCollectionGroup": "rcg",
-            "RuleCollection": "net", "Rule": "r1", "Fqdn": host,
+            "SourceIp": src,
+            "SourcePort": sport,
+            "DestinationIp": dst,
+            "DestinationPort": dport,
+            "Protocol": "TCP",
+            "Action": action,
+            "Policy": "pol",
+            "RuleCollectionGroup": "rcg",
+            "RuleCollection": "net",
+            "Rule": "r1",
+            "Fqdn": host,
             "ThreatDescription": "Known bad IP" if category == "AZFWThreatIntel" else "",
         }
-        return {"category": category, "time": when, "resourceId": RESOURCE, "operationName": category,
-                "properties": properties}
+        return {
+            "category": category,
+            "time": when,
+            "resourceId": RESOURCE,
+            "operationName": category,
+            "properties": properties,
+        }
     msg = [
         f"TCP request from {src}:{sport} to {dst}:{dport}. Action: {action}. "
         f"Rule Collection: net-{dport}. Rule: r{dport}",
         f"UDP request from {src}:{sport} to {dst}:{dport}. Action: {action}. ",
         f"HTTPS request from {src}:{sport} to {host}:443. Action: {action}. Policy: pol. "
         f"Rule Collection Group: rcg. Rule Collection: web. Rule: allow-web. Web Category: News",
-        f"TCP request from {dst}:{sport} to 51.1.1.1:3389 was DNAT'ed to {src}:3389. "
-        f"Rule Collection: DNAT. Rule: rdp",
+        f"TCP request from {dst}:{sport} to 51.1.1.1:3389 was DNAT'ed to {src}:3389. Rule Collection: DNAT. Rule: rdp",
         f"TCP request from {src}:{sport} to {dst}:{dport}. Action: alert. Signature: 2102649. "
         f"IDS: SQL service_name buffer overflow attempt. Priority: 1. "
         f"Classification: Attempted User Privilege Gain",
     ][kind]
     category = "AzureFirewallApplicationRule" if kind == 2 else "AzureFirewallNetworkRule"
-    return {"category": category, "time": when, "resourceId": RESOURCE,
-            "operationName": category + "Log", "properties": {"msg": msg}}
+    return {
+        "category": category,
+        "time": when,
+        "resourceId": RESOURCE,
+        "operationName": category + "Log",
+        "properties": {"msg": msg},
+    }
 
 
 def _v2_alert(rng: random.Random, n: int) -> dict:
     when = _stamp(START + timedelta(seconds=n * 11))
     evidence = [
-        {"@odata.type": "#microsoft.graph.security.deviceEvidence",
-         "deviceDnsName": f"lt-{n % 500}.council.local", "mdeDeviceId": f"{n % 500:040x}"},
-        {"@odata.type": "#microsoft.graph.security.userEvidence",
-         "userAccount": {"userPrincipalName": f"user{n % 1500}@council.gov.uk"}},
-        {"@odata.type": "#microsoft.graph.security.fileEvidence",
-         "fileDetails": {"fileName": "invoice.exe", "sha256": f"{n:064x}"}},
+        {
+            "@odata.type": "#microsoft.graph.security.deviceEvidence",
+            "deviceDnsName": f"lt-{n % 500}.council.local",
+            "mdeDeviceId": f"{n % 500:040x}",
+        },
+        {
+            "@odata.type": "#microsoft.graph.security.userEvidence",
+            "userAccount": {"userPrincipalName": f"user{n % 1500}@council.gov.uk"},
+        },
+        {
+            "@odata.type": "#microsoft.graph.security.fileEvidence",
+            "fileDetails": {"fileName": "invoice.exe", "sha256": f"{n:064x}"},
+        },
     ]
-    return {"@odata.type": "#microsoft.graph.security.alert", "id": f"da{n:018d}_{rng.randrange(10**9)}",
-            "providerAlertId": f"da{n:018d}", "incidentId": str(n // 3), "status": "new",
-            "severity": rng.choice(["low", "medium", "high"]),
-            "serviceSource": "microsoftDefenderForEndpoint", "detectionSource": "antivirus",
-            "title": "Malware was detected", "category": rng.choice(["Malware", "Execution"]),
-            "mitreTechniques": ["T1204.002"], "createdDateTime": when, "lastUpdateDateTime": when,
-            "evidence": evidence}
+    return {
+        "@odata.type": "#microsoft.graph.security.alert",
+        "id": f"da{n:018d}_{rng.randrange(10**9)}",
+        "providerAlertId": f"da{n:018d}",
+        "incidentId": str(n // 3),
+        "status": "new",
+        "severity": rng.choice(["low", "medium", "high"]),
+        "serviceSource": "microsoftDefenderForEndpoint",
+        "detectionSource": "antivirus",
+        "title": "Malware was detected",
+        "category": rng.choice(["Malware", "Execution"]),
+        "mitreTechniques": ["T1204.002"],
+        "createdDateTime": when,
+        "lastUpdateDateTime": when,
+        "evidence": evidence,
+    }
 
 
 def _mde_alert(rng: random.Random, n: int) -> dict:
@@ -107,11 +140,21 @@ def _mde_alert(rng: random.Random, n: int) -> dict:
         {"entityType": "User", "userPrincipalName": f"user{n % 1500}@council.gov.uk"},
         {"entityType": "File", "fileName": "a.dll", "sha256": f"{n:064x}"},
     ]
-    return {"id": f"da{n:018d}_{rng.randrange(10**9)}", "incidentId": n // 3, "severity": "Medium",
-            "status": "New", "detectionSource": "WindowsDefenderAv", "category": "Malware",
-            "title": "Suspicious behaviour", "alertCreationTime": when, "lastUpdateTime": when,
-            "machineId": f"{n % 500:040x}", "computerDnsName": f"lt-{n % 500}.council.local",
-            "mitreTechniques": ["T1059"], "evidence": evidence}
+    return {
+        "id": f"da{n:018d}_{rng.randrange(10**9)}",
+        "incidentId": n // 3,
+        "severity": "Medium",
+        "status": "New",
+        "detectionSource": "WindowsDefenderAv",
+        "category": "Malware",
+        "title": "Suspicious behaviour",
+        "alertCreationTime": when,
+        "lastUpdateTime": when,
+        "machineId": f"{n % 500:040x}",
+        "computerDnsName": f"lt-{n % 500}.council.local",
+        "mitreTechniques": ["T1059"],
+        "evidence": evidence,
+    }
 
 
 def _write_ndjson(path: Path, records) -> Path:
@@ -123,14 +166,17 @@ def _write_ndjson(path: Path, records) -> Path:
 
 def _measure(label: str, source: str, path: Path) -> None:
     """Parse in a fresh interpreter, so its peak memory is the parse's own, not the generator's."""
-    result = subprocess.run([sys.executable, __file__, "--parse", source, str(path)],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, __file__, "--parse", source, str(path)], capture_output=True, text=True, check=True
+    )
     figures = orjson.loads(result.stdout)
     size_mb = path.stat().st_size / 1e6
-    print(f"{label:<40} {figures['events']:>9} events {figures['quarantined']:>3} quarantined "
-          f"{figures['seconds']:6.2f} s wall {figures['cpu']:6.2f} s cpu "
-          f"{figures['events'] / figures['seconds']:>9,.0f} events/s  file {size_mb:6.1f} MB  "
-          f"peak RSS {figures['peak_mb']:,.0f} MB")
+    print(
+        f"{label:<40} {figures['events']:>9} events {figures['quarantined']:>3} quarantined "
+        f"{figures['seconds']:6.2f} s wall {figures['cpu']:6.2f} s cpu "
+        f"{figures['events'] / figures['seconds']:>9,.0f} events/s  file {size_mb:6.1f} MB  "
+        f"peak RSS {figures['peak_mb']:,.0f} MB"
+    )
 
 
 def _parse(source: str, path: Path) -> None:
@@ -173,8 +219,10 @@ def main() -> None:
         page = folder / "alerts_v2.json"
         page.write_bytes(orjson.dumps({"value": [_v2_alert(rng, n) for n in range(alerts)]}))
         mde = _write_ndjson(folder / "mde-alerts.ndjson", (_mde_alert(rng, n) for n in range(alerts)))
-        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.events} firewall records, "
-              f"{alerts} alerts (load average before: {os.getloadavg()[0]:.1f})")
+        print(
+            f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, {args.events} firewall records, "
+            f"{alerts} alerts (load average before: {os.getloadavg()[0]:.1f})"
+        )
         _measure("azure-firewall NDJSON", "azure-firewall", plain)
         _measure("azure-firewall NDJSON, gzip", "azure-firewall", packed)
         _measure("azure-firewall one {records:[...]} (≤100k)", "azure-firewall", envelope)

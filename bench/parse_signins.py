@@ -25,7 +25,7 @@ import resource
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -34,6 +34,7 @@ import pyarrow as pa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors import entra_signins, entra_signins_la  # noqa: E402
+
 # The portal's CSV export columns, as the demo scenario writes them.
 from console.scenario.signin_format import LA_COLUMNS as LA_HEADER  # noqa: E402
 
@@ -46,9 +47,24 @@ APPS = [
     ("1fec8e78-bce4-4aaf-ab1b-5451cc387264", "Microsoft Teams"),
 ]
 PLACES = [
-    {"city": "Maidstone", "state": "Kent", "countryOrRegion": "GB", "geoCoordinates": {"latitude": 51.27, "longitude": 0.52}},
-    {"city": "London", "state": "London", "countryOrRegion": "GB", "geoCoordinates": {"latitude": 51.5, "longitude": -0.12}},
-    {"city": "Lagos", "state": "Lagos", "countryOrRegion": "NG", "geoCoordinates": {"latitude": 6.45, "longitude": 3.39}},
+    {
+        "city": "Maidstone",
+        "state": "Kent",
+        "countryOrRegion": "GB",
+        "geoCoordinates": {"latitude": 51.27, "longitude": 0.52},
+    },
+    {
+        "city": "London",
+        "state": "London",
+        "countryOrRegion": "GB",
+        "geoCoordinates": {"latitude": 51.5, "longitude": -0.12},
+    },
+    {
+        "city": "Lagos",
+        "state": "Lagos",
+        "countryOrRegion": "NG",
+        "geoCoordinates": {"latitude": 6.45, "longitude": 3.39},
+    },
 ]
 RESULTS = [
     (0, None, None),
@@ -58,10 +74,20 @@ RESULTS = [
 ]
 AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0.0.0"
 POLICIES = [
-    {"id": "de7e60eb-ed89-4d73-8205-2227def6b7c9", "displayName": "Require MFA for all users",
-     "enforcedGrantControls": ["Mfa"], "enforcedSessionControls": [], "result": "success"},
-    {"id": "6701123a-b4c6-48af-8565-565c8bf7cabc", "displayName": "Block legacy authentication",
-     "enforcedGrantControls": ["Block"], "enforcedSessionControls": [], "result": "notApplied"},
+    {
+        "id": "de7e60eb-ed89-4d73-8205-2227def6b7c9",
+        "displayName": "Require MFA for all users",
+        "enforcedGrantControls": ["Mfa"],
+        "enforcedSessionControls": [],
+        "result": "success",
+    },
+    {
+        "id": "6701123a-b4c6-48af-8565-565c8bf7cabc",
+        "displayName": "Block legacy authentication",
+        "enforcedGrantControls": ["Block"],
+        "enforcedSessionControls": [],
+        "result": "notApplied",
+    },
 ]
 
 
@@ -98,8 +124,15 @@ def graph_signin(rng: random.Random, index: int, start: datetime) -> dict:
         "authenticationRequirement": "multiFactorAuthentication",
         "signInEventTypes": ["interactiveUser" if interactive else "nonInteractiveUser"],
         "status": {"errorCode": code, "failureReason": failure, "additionalDetails": details},
-        "deviceDetail": {"deviceId": "", "displayName": None, "operatingSystem": "Windows10",
-                         "browser": "Edge 120.0.0", "isCompliant": False, "isManaged": False, "trustType": None},
+        "deviceDetail": {
+            "deviceId": "",
+            "displayName": None,
+            "operatingSystem": "Windows10",
+            "browser": "Edge 120.0.0",
+            "isCompliant": False,
+            "isManaged": False,
+            "trustType": None,
+        },
         "location": rng.choice(PLACES),
         "appliedConditionalAccessPolicies": POLICIES,
         "networkLocationDetails": [],
@@ -112,34 +145,64 @@ def la_row(s: dict) -> dict:
     status = {k: v for k, v in s["status"].items() if v is not None}
     when = datetime.strptime(s["createdDateTime"][:26], "%Y-%m-%dT%H:%M:%S.%f")
     return {
-        "TenantId": WORKSPACE, "SourceSystem": "Azure AD", "ResourceId": f"/tenants/{TENANT}/providers/Microsoft.aadiam",
-        "OperationName": "Sign-in activity", "OperationVersion": "1.0",
+        "TenantId": WORKSPACE,
+        "SourceSystem": "Azure AD",
+        "ResourceId": f"/tenants/{TENANT}/providers/Microsoft.aadiam",
+        "OperationName": "Sign-in activity",
+        "OperationVersion": "1.0",
         "Category": "SignInLogs" if s["isInteractive"] else "NonInteractiveUserSignInLogs",
-        "ResultType": str(s["status"]["errorCode"]), "ResultSignature": "None",
-        "ResultDescription": s["status"]["failureReason"] or "", "DurationMs": "0",
-        "CorrelationId": s["correlationId"], "Identity": s["userDisplayName"], "Level": "4",
-        "Location": s["location"]["countryOrRegion"], "AppDisplayName": s["appDisplayName"], "AppId": s["appId"],
-        "AuthenticationDetails": "[]", "AuthenticationRequirement": s["authenticationRequirement"],
-        "ClientAppUsed": s["clientAppUsed"], "ConditionalAccessPolicies": dumps(s["appliedConditionalAccessPolicies"]),
+        "ResultType": str(s["status"]["errorCode"]),
+        "ResultSignature": "None",
+        "ResultDescription": s["status"]["failureReason"] or "",
+        "DurationMs": "0",
+        "CorrelationId": s["correlationId"],
+        "Identity": s["userDisplayName"],
+        "Level": "4",
+        "Location": s["location"]["countryOrRegion"],
+        "AppDisplayName": s["appDisplayName"],
+        "AppId": s["appId"],
+        "AuthenticationDetails": "[]",
+        "AuthenticationRequirement": s["authenticationRequirement"],
+        "ClientAppUsed": s["clientAppUsed"],
+        "ConditionalAccessPolicies": dumps(s["appliedConditionalAccessPolicies"]),
         "ConditionalAccessStatus": s["conditionalAccessStatus"],
         "CreatedDateTime": f"{when.month}/{when.day}/{when.year}, {when.hour % 12 or 12}:{when:%M:%S}."
-                           f"{when.microsecond // 1000:03d} {'AM' if when.hour < 12 else 'PM'}",
+        f"{when.microsecond // 1000:03d} {'AM' if when.hour < 12 else 'PM'}",
         "DeviceDetail": dumps({k: v for k, v in s["deviceDetail"].items() if v is not None}),
-        "IsInteractive": "TRUE" if s["isInteractive"] else "FALSE", "Id": s["id"], "IPAddress": s["ipAddress"],
-        "LocationDetails": dumps(s["location"]), "NetworkLocationDetails": dumps(s["networkLocationDetails"]),
-        "OriginalRequestId": s["id"], "RiskDetail": "none", "RiskLevelAggregated": "none",
-        "RiskLevelDuringSignIn": "none", "RiskState": "none", "ResourceDisplayName": s["resourceDisplayName"],
-        "ResourceIdentity": s["resourceId"], "Status": dumps(status), "TokenIssuerType": "AzureAD",
-        "UserAgent": s["userAgent"], "UserDisplayName": s["userDisplayName"], "UserId": s["userId"],
-        "UserPrincipalName": s["userPrincipalName"], "AADTenantId": TENANT, "UserType": "Member",
-        "ResourceTenantId": TENANT, "HomeTenantId": TENANT, "Type": "SigninLogs",
+        "IsInteractive": "TRUE" if s["isInteractive"] else "FALSE",
+        "Id": s["id"],
+        "IPAddress": s["ipAddress"],
+        "LocationDetails": dumps(s["location"]),
+        "NetworkLocationDetails": dumps(s["networkLocationDetails"]),
+        "OriginalRequestId": s["id"],
+        "RiskDetail": "none",
+        "RiskLevelAggregated": "none",
+        "RiskLevelDuringSignIn": "none",
+        "RiskState": "none",
+        "ResourceDisplayName": s["resourceDisplayName"],
+        "ResourceIdentity": s["resourceId"],
+        "Status": dumps(status),
+        "TokenIssuerType": "AzureAD",
+        "UserAgent": s["userAgent"],
+        "UserDisplayName": s["userDisplayName"],
+        "UserId": s["userId"],
+        "UserPrincipalName": s["userPrincipalName"],
+        "AADTenantId": TENANT,
+        "UserType": "Member",
+        "ResourceTenantId": TENANT,
+        "HomeTenantId": TENANT,
+        "Type": "SigninLogs",
     }
 
 
 def _csv_cells(row: dict) -> list[str]:
-    suffixed = {"ConditionalAccessPolicies_dynamic": "ConditionalAccessPolicies", "DeviceDetail_dynamic": "DeviceDetail",
-                "LocationDetails_dynamic": "LocationDetails", "Status_dynamic": "Status",
-                "CreatedDateTime [UTC]": "CreatedDateTime"}
+    suffixed = {
+        "ConditionalAccessPolicies_dynamic": "ConditionalAccessPolicies",
+        "DeviceDetail_dynamic": "DeviceDetail",
+        "LocationDetails_dynamic": "LocationDetails",
+        "Status_dynamic": "Status",
+        "CreatedDateTime [UTC]": "CreatedDateTime",
+    }
     return [row.get(suffixed.get(name, name), "") for name in LA_HEADER]
 
 
@@ -152,9 +215,12 @@ def generate(folder: Path, events: int, seed: int = 1) -> dict[str, Path]:
     paths = {name: folder / f"signins-{events}.{name}" for name in FORMS if name != "la.json"}
     if all(p.exists() for p in paths.values()):
         return paths
-    rng, start = random.Random(seed), datetime(2025, 6, 2, 7, 0, tzinfo=timezone.utc)
-    with open(paths["graph.ndjson"], "wb") as graph, open(paths["la.ndjson"], "wb") as la_json, \
-            open(paths["la.csv"], "w", encoding="utf-8", newline="") as la_csv:
+    rng, start = random.Random(seed), datetime(2025, 6, 2, 7, 0, tzinfo=UTC)
+    with (
+        open(paths["graph.ndjson"], "wb") as graph,
+        open(paths["la.ndjson"], "wb") as la_json,
+        open(paths["la.csv"], "w", encoding="utf-8", newline="") as la_csv,
+    ):
         la_csv.write("\ufeff")
         writer = csv.writer(la_csv, lineterminator="\r\n")
         writer.writerow(LA_HEADER)
@@ -200,14 +266,20 @@ def main() -> None:
     if "la.json" in (args.only or FORMS):
         paths["la.json"] = array_form(paths["la.ndjson"])
     print(f"inputs ready in {time.perf_counter() - started:.1f} s ({args.dir})")
-    parsers = {"graph.ndjson": entra_signins.parse_file, "la.csv": entra_signins_la.parse_file,
-               "la.ndjson": entra_signins_la.parse_file, "la.json": entra_signins_la.parse_file}
+    parsers = {
+        "graph.ndjson": entra_signins.parse_file,
+        "la.csv": entra_signins_la.parse_file,
+        "la.ndjson": entra_signins_la.parse_file,
+        "la.json": entra_signins_la.parse_file,
+    }
     for name in args.only or parsers:
         path = paths[name]
         count, rejects, wall, cpu = measure(parsers[name], path, args.repeat)
         size = path.stat().st_size
-        print(f"{name:13} {count:>9,} events {rejects} quarantined  {size / count:6.0f} B/event  "
-              f"{wall:6.2f} s  {count / wall:>9,.0f} events/s  (cpu {cpu:.2f} s)")
+        print(
+            f"{name:13} {count:>9,} events {rejects} quarantined  {size / count:6.0f} B/event  "
+            f"{wall:6.2f} s  {count / wall:>9,.0f} events/s  (cpu {cpu:.2f} s)"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MiB; Arrow memory pool: {pa.default_memory_pool().backend_name}")
 

@@ -15,14 +15,14 @@ import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors import syslog  # noqa: E402
 
-START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 USERS = ["jbloggs", "asmith", "mjones", "kpatel", "lwilliams", "", "", ""]
 APPS = ["HTTPS", "HTTP", "DNS", "SMTP", "RDP", "SSH", "Microsoft.Teams", "Office365"]
 ACTIONS = ["close", "close", "close", "accept", "timeout", "server-rst", "client-rst", "deny"]
@@ -36,55 +36,67 @@ def _ip(rng: random.Random, internal: bool) -> str:
 
 def fortigate_line(rng: random.Random, when: datetime) -> str:
     kind = rng.random()
-    head = (f'date={when:%Y-%m-%d} time={when:%H:%M:%S} devname="FGT-CORE-01" devid="FG100FTK19000123" '
-            f'eventtime={int(when.timestamp() * 1e9)} tz="+0000"')
+    head = (
+        f'date={when:%Y-%m-%d} time={when:%H:%M:%S} devname="FGT-CORE-01" devid="FG100FTK19000123" '
+        f'eventtime={int(when.timestamp() * 1e9)} tz="+0000"'
+    )
     if kind < 0.85:
         action = rng.choice(ACTIONS)
         user = rng.choice(USERS)
-        return (f'{head} logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" '
-                f'srcip={_ip(rng, True)} srcport={rng.randint(1024, 65535)} srcintf="port1" '
-                f'srcintfrole="lan" dstip={_ip(rng, False)} dstport={rng.choice([443, 80, 53, 25, 3389, 22])} '
-                f'dstintf="wan1" dstintfrole="wan" srccountry="Reserved" dstcountry="United States" '
-                f'sessionid={rng.randint(1, 9_999_999)} proto={rng.choice([6, 6, 6, 17])} action="{action}" '
-                f'policyid={rng.randint(1, 40)} policytype="policy" poluuid="5b9c8a2e-0d3f-51ee-8a7c-0e6b2c1d4f00" '
-                f'policyname="LAN-to-Internet" service="{rng.choice(APPS)}" trandisp="snat" '
-                f'transip=203.0.113.5 transport={rng.randint(1024, 65535)} appcat="unscanned" '
-                f'duration={rng.randint(0, 3600)} sentbyte={rng.randint(40, 10**7)} '
-                f'rcvdbyte={rng.randint(40, 10**8)} sentpkt={rng.randint(1, 9000)} rcvdpkt={rng.randint(1, 90000)}'
-                + (f' user="{user}" group="Staff" authserver="ENTRA"' if user else ""))
+        return (
+            f'{head} logid="0000000013" type="traffic" subtype="forward" level="notice" vd="root" '
+            f'srcip={_ip(rng, True)} srcport={rng.randint(1024, 65535)} srcintf="port1" '
+            f'srcintfrole="lan" dstip={_ip(rng, False)} dstport={rng.choice([443, 80, 53, 25, 3389, 22])} '
+            f'dstintf="wan1" dstintfrole="wan" srccountry="Reserved" dstcountry="United States" '
+            f'sessionid={rng.randint(1, 9_999_999)} proto={rng.choice([6, 6, 6, 17])} action="{action}" '
+            f'policyid={rng.randint(1, 40)} policytype="policy" poluuid="5b9c8a2e-0d3f-51ee-8a7c-0e6b2c1d4f00" '
+            f'policyname="LAN-to-Internet" service="{rng.choice(APPS)}" trandisp="snat" '
+            f'transip=203.0.113.5 transport={rng.randint(1024, 65535)} appcat="unscanned" '
+            f"duration={rng.randint(0, 3600)} sentbyte={rng.randint(40, 10**7)} "
+            f"rcvdbyte={rng.randint(40, 10**8)} sentpkt={rng.randint(1, 9000)} rcvdpkt={rng.randint(1, 90000)}"
+            + (f' user="{user}" group="Staff" authserver="ENTRA"' if user else "")
+        )
     if kind < 0.95:
-        return (f'{head} logid="0317013312" type="utm" subtype="webfilter" eventtype="ftgd_allow" '
-                f'level="notice" vd="root" policyid=12 sessionid={rng.randint(1, 9_999_999)} '
-                f'srcip={_ip(rng, True)} srcport={rng.randint(1024, 65535)} srcintf="port1" '
-                f'dstip={_ip(rng, False)} dstport=443 dstintf="wan1" proto=6 service="HTTPS" '
-                f'hostname="www.example.org" profile="default" action="passthrough" reqtype="direct" '
-                f'url="https://www.example.org/path?q={rng.randint(0, 999)}" sentbyte=517 rcvdbyte=0 '
-                f'direction="outgoing" msg="URL belongs to an allowed category in policy" cat=52 '
-                f'catdesc="Information Technology"')
-    return (f'{head} logid="0100032001" type="event" subtype="system" level="information" vd="root" '
-            f'logdesc="Admin login successful" sn="{rng.randint(10**9, 10**10)}" '
-            f'user="{rng.choice(["admin", "netops"])}" ui="https({_ip(rng, True)})" method="https" '
-            f'srcip={_ip(rng, True)} dstip=10.0.0.1 action="login" status="success" reason="none" '
-            f'profile="super_admin" msg="Administrator admin logged in successfully from https"')
+        return (
+            f'{head} logid="0317013312" type="utm" subtype="webfilter" eventtype="ftgd_allow" '
+            f'level="notice" vd="root" policyid=12 sessionid={rng.randint(1, 9_999_999)} '
+            f'srcip={_ip(rng, True)} srcport={rng.randint(1024, 65535)} srcintf="port1" '
+            f'dstip={_ip(rng, False)} dstport=443 dstintf="wan1" proto=6 service="HTTPS" '
+            f'hostname="www.example.org" profile="default" action="passthrough" reqtype="direct" '
+            f'url="https://www.example.org/path?q={rng.randint(0, 999)}" sentbyte=517 rcvdbyte=0 '
+            f'direction="outgoing" msg="URL belongs to an allowed category in policy" cat=52 '
+            f'catdesc="Information Technology"'
+        )
+    return (
+        f'{head} logid="0100032001" type="event" subtype="system" level="information" vd="root" '
+        f'logdesc="Admin login successful" sn="{rng.randint(10**9, 10**10)}" '
+        f'user="{rng.choice(["admin", "netops"])}" ui="https({_ip(rng, True)})" method="https" '
+        f'srcip={_ip(rng, True)} dstip=10.0.0.1 action="login" status="success" reason="none" '
+        f'profile="super_admin" msg="Administrator admin logged in successfully from https"'
+    )
 
 
 def cef_line(rng: random.Random, when: datetime) -> str:
-    return (f"CEF:0|Acme|Gateway|4.2|{rng.randint(100, 999)}|Connection {rng.choice(['allowed', 'blocked'])}|"
-            f"{rng.randint(1, 10)}|rt={int(when.timestamp() * 1000)} src={_ip(rng, True)} "
-            f"spt={rng.randint(1024, 65535)} dst={_ip(rng, False)} dpt=443 proto=TCP "
-            f"act={rng.choice(['allow', 'block'])} suser={rng.choice(USERS) or 'svc'} "
-            f"request=https://example.org/a\\=b msg=Connection to example.org cs1Label=Rule cs1=Outbound web")
+    return (
+        f"CEF:0|Acme|Gateway|4.2|{rng.randint(100, 999)}|Connection {rng.choice(['allowed', 'blocked'])}|"
+        f"{rng.randint(1, 10)}|rt={int(when.timestamp() * 1000)} src={_ip(rng, True)} "
+        f"spt={rng.randint(1024, 65535)} dst={_ip(rng, False)} dpt=443 proto=TCP "
+        f"act={rng.choice(['allow', 'block'])} suser={rng.choice(USERS) or 'svc'} "
+        f"request=https://example.org/a\\=b msg=Connection to example.org cs1Label=Rule cs1=Outbound web"
+    )
 
 
 def panos_line(rng: random.Random, when: datetime) -> str:
     t = f"{when:%Y/%m/%d %H:%M:%S}"
-    return (f"1,{t},016201000123,TRAFFIC,end,2561,{t},{_ip(rng, True)},{_ip(rng, False)},"
-            f"203.0.113.5,0.0.0.0,Allow-Web,council\\{rng.choice(USERS) or 'svc'},,ssl,vsys1,trust,untrust,"
-            f"ethernet1/2,ethernet1/1,Forward,{t},{rng.randint(1, 999999)},1,{rng.randint(1024, 65535)},443,"
-            f"{rng.randint(1024, 65535)},443,0x400053,tcp,{rng.choice(['allow', 'deny', 'reset-both'])},"
-            f"{rng.randint(100, 10**6)},{rng.randint(50, 10**5)},{rng.randint(50, 10**5)},12,{t},3,"
-            f'"computer-and-internet-info,low-risk",0,{rng.randint(1, 10**9)},0x0,10.0.0.0-10.255.255.255,'
-            f"United States,0,6,6,tcp-fin,0,0,0,0,,PA-CORE-01,from-policy")
+    return (
+        f"1,{t},016201000123,TRAFFIC,end,2561,{t},{_ip(rng, True)},{_ip(rng, False)},"
+        f"203.0.113.5,0.0.0.0,Allow-Web,council\\{rng.choice(USERS) or 'svc'},,ssl,vsys1,trust,untrust,"
+        f"ethernet1/2,ethernet1/1,Forward,{t},{rng.randint(1, 999999)},1,{rng.randint(1024, 65535)},443,"
+        f"{rng.randint(1024, 65535)},443,0x400053,tcp,{rng.choice(['allow', 'deny', 'reset-both'])},"
+        f"{rng.randint(100, 10**6)},{rng.randint(50, 10**5)},{rng.randint(50, 10**5)},12,{t},3,"
+        f'"computer-and-internet-info,low-risk",0,{rng.randint(1, 10**9)},0x0,10.0.0.0-10.255.255.255,'
+        f"United States,0,6,6,tcp-fin,0,0,0,0,,PA-CORE-01,from-policy"
+    )
 
 
 HEADERS = {
@@ -93,8 +105,12 @@ HEADERS = {
     "bsd": lambda when, body: f"<189>{when:%b} {when.day:2d} {when:%H:%M:%S} fw01 {body}",
     "ietf": lambda when, body: f"<189>1 {when:%Y-%m-%dT%H:%M:%S}.000Z fw01 - - - - {body}",
 }
-BODIES = {"fortigate": [fortigate_line], "cef": [cef_line], "panos": [panos_line],
-          "mixed": [fortigate_line, fortigate_line, cef_line, panos_line]}
+BODIES = {
+    "fortigate": [fortigate_line],
+    "cef": [cef_line],
+    "panos": [panos_line],
+    "mixed": [fortigate_line, fortigate_line, cef_line, panos_line],
+}
 
 
 def generate(path: Path, events: int, body_format: str, header: str, seed: int) -> None:
@@ -122,15 +138,15 @@ def main() -> None:
         batch = syslog.parse_file(path)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"format={args.format} header={args.header} lines={args.events} "
-          f"file={size / 2**20:.1f} MiB")
-    print(f"parsed {batch.count} events, {len(batch.quarantined)} quarantined, "
-          f"{batch.events.num_columns} columns")
+    print(f"format={args.format} header={args.header} lines={args.events} file={size / 2**20:.1f} MiB")
+    print(f"parsed {batch.count} events, {len(batch.quarantined)} quarantined, {batch.events.num_columns} columns")
     # CPU time counts every thread (DuckDB uses the machine's cores), so lines per CPU-second is
     # the throughput of one core, whatever else the machine is doing.
-    print(f"{seconds:.2f} s wall, {args.events / seconds:,.0f} lines/s; "
-          f"{cpu:.2f} s CPU, {args.events / cpu:,.0f} lines per CPU-second; "
-          f"peak memory {peak_mib:,.0f} MiB")
+    print(
+        f"{seconds:.2f} s wall, {args.events / seconds:,.0f} lines/s; "
+        f"{cpu:.2f} s CPU, {args.events / cpu:,.0f} lines per CPU-second; "
+        f"peak memory {peak_mib:,.0f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ Decisions, so a reader need not guess:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -94,8 +94,18 @@ COLUMNS: dict[str, pa.DataType] = {
 # its colons; brackets are dropped). ICMP writes "ip:" (empty port) or, with Type=, no port.
 # The rest is "Key: value." pairs: a value runs from its key to the next ". " or the end.
 MSG_KEYS = (
-    "Url", "Action", "Policy", "Rule Collection Group", "Rule Collection", "Rule",
-    "Web Category", "ThreatIntel", "Signature", "IDS", "Priority", "Classification",
+    "Url",
+    "Action",
+    "Policy",
+    "Rule Collection Group",
+    "Rule Collection",
+    "Rule",
+    "Web Category",
+    "ThreatIntel",
+    "Signature",
+    "IDS",
+    "Priority",
+    "Classification",
 )
 # DNS proxy: "DNS Request: 10.0.0.4:48197 - 15676 AAAA IN host.example. udp 55 false 512 NOERROR ..."
 MSG_DNS = r"^\s*DNS Request: (\S+):(\d+) \S+ (\d+) (\S+) \S+ (\S+?)\.? (\w+) \d+ \w+ \d+ (\w+)"
@@ -111,11 +121,34 @@ RECORD_SHAPE = {
     "properties": {
         name: "VARCHAR"
         for name in (
-            "msg", "SourceIp", "SourcePort", "DestinationIp", "DestinationPort", "Protocol",
-            "Action", "ActionReason", "Policy", "RuleCollectionGroup", "RuleCollection", "Rule",
-            "Fqdn", "TargetUrl", "Url", "WebCategory", "ThreatDescription", "TranslatedIp",
-            "TranslatedPort", "SignatureId", "Category", "Description", "Severity", "QueryId",
-            "QueryType", "QueryName", "ResponseCode", "ErrorMessage",
+            "msg",
+            "SourceIp",
+            "SourcePort",
+            "DestinationIp",
+            "DestinationPort",
+            "Protocol",
+            "Action",
+            "ActionReason",
+            "Policy",
+            "RuleCollectionGroup",
+            "RuleCollection",
+            "Rule",
+            "Fqdn",
+            "TargetUrl",
+            "Url",
+            "WebCategory",
+            "ThreatDescription",
+            "TranslatedIp",
+            "TranslatedPort",
+            "SignatureId",
+            "Category",
+            "Description",
+            "Severity",
+            "QueryId",
+            "QueryType",
+            "QueryName",
+            "ResponseCode",
+            "ErrorMessage",
         )
     },
 }
@@ -130,15 +163,13 @@ def parse_file(path: Path) -> ParsedBatch:
     quarantine with the reason.
     """
     path = Path(path)
-    ingested = datetime.now(timezone.utc)
+    ingested = datetime.now(UTC)
     try:
         data = read_bytes(path)
     except READ_ERRORS as exc:
         return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     # Only these can hold envelopes or arrays; without them no line needs looking at.
-    could_nest = (
-        b'"records"' in data or b"\n[" in data or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
-    )
+    could_nest = b'"records"' in data or b"\n[" in data or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
     try:
         with duckdb.connect(":memory:") as con:
             con.execute("SET TimeZone = 'UTC'").fetchall()
@@ -230,8 +261,7 @@ def _address(token: str) -> str:
 def _port(token: str) -> str:
     """SQL for the port of an endpoint token: the digits after its last colon, if any."""
     return (
-        f"CASE WHEN NOT no_ports AND contains({token}, ':') "
-        f"THEN TRY_CAST(split_part({token}, ':', -1) AS INTEGER) END"
+        f"CASE WHEN NOT no_ports AND contains({token}, ':') THEN TRY_CAST(split_part({token}, ':', -1) AS INTEGER) END"
     )
 
 
@@ -240,14 +270,25 @@ def _normalise(con: duckdb.DuckDBPyConnection, records: pa.Table, ingested: date
     con.register("records", records)
     sql = _SQL.format(
         shape=_lit(orjson.dumps(RECORD_SHAPE).decode()),
-        dns=_lit(MSG_DNS), dns_error=_lit(MSG_DNS_ERROR),
-        src_ip=_address("src_token"), src_port=_port("src_token"), dst_ip=_address("dst_token"),
-        dst_port=_port("dst_token"), nat_ip=_address("nat_token"), nat_port=_port("nat_token"),
+        dns=_lit(MSG_DNS),
+        dns_error=_lit(MSG_DNS_ERROR),
+        src_ip=_address("src_token"),
+        src_port=_port("src_token"),
+        dst_ip=_address("dst_token"),
+        dst_port=_port("dst_token"),
+        nat_ip=_address("nat_token"),
+        nat_port=_port("nat_token"),
         known_key=" OR ".join(f"prefix(after_action, {_lit(key + ': ')})" for key in MSG_KEYS),
-        url=_value("Url"), policy=_value("Policy"),
-        rcg=_value("Rule Collection Group"), rc=_value("Rule Collection"), rule=_value("Rule"),
-        webcat=_value("Web Category"), ti=_value("ThreatIntel"), sig=_value("Signature"),
-        ids=_value("IDS", ". Priority: "), priority=_value("Priority"),
+        url=_value("Url"),
+        policy=_value("Policy"),
+        rcg=_value("Rule Collection Group"),
+        rc=_value("Rule Collection"),
+        rule=_value("Rule"),
+        webcat=_value("Web Category"),
+        ti=_value("ThreatIntel"),
+        sig=_value("Signature"),
+        ids=_value("IDS", ". Priority: "),
+        priority=_value("Priority"),
         classification=_value("Classification"),
     )
     return con.sql(sql, params=[ingested, DATASET]).to_arrow_table()
@@ -397,9 +438,7 @@ def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
     events = events.cast(pa.schema(COLUMNS))
     check_required(events)
     quarantined = [
-        Quarantined(
-            SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_item"])
-        )
+        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_item"]))
         for row in rejects
     ]
     return ParsedBatch(events, quarantined)

@@ -24,6 +24,7 @@ REQUIRED_COLUMNS: dict[str, pa.DataType] = {
 #: bytes (:mod:`collectors.line_views`), which the stores write and read as text.
 ORIGINAL_VIEW = pa.string_view()
 
+
 def plain_text(table: pa.Table) -> pa.Table:
     """``table`` with ``event.original`` as ``string`` even if it came as views: Arrow can slice
     views but not yet filter or take them, so a store copies them before it does either."""

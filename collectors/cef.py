@@ -21,7 +21,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,8 +31,13 @@ import pyarrow as pa
 DATASET = "cef"
 
 HEADER_FIELDS = (
-    "cef.version", "cef.device_vendor", "cef.device_product", "cef.device_version",
-    "cef.device_event_class_id", "cef.name", "cef.severity",
+    "cef.version",
+    "cef.device_vendor",
+    "cef.device_product",
+    "cef.device_version",
+    "cef.device_event_class_id",
+    "cef.name",
+    "cef.severity",
 )
 
 #: ECS columns this dataset fills beyond those every syslog dataset has (collectors.syslog).
@@ -40,11 +45,7 @@ COLUMNS: dict[str, pa.DataType] = {
     "observer.version": pa.string(),
 }
 
-_HEADER = re.compile(
-    r"(?:CEF: ?)?(\d{1,3})"
-    + r"\|([^|\\]*(?:\\.[^|\\]*)*)" * 6
-    + r"\|"
-)
+_HEADER = re.compile(r"(?:CEF: ?)?(\d{1,3})" + r"\|([^|\\]*(?:\\.[^|\\]*)*)" * 6 + r"\|")
 _HEADER_UNESCAPE = re.compile(r"\\([|\\])")
 # A key is word characters (plus the "." "-" "[" "]" some vendors use) right before an unescaped
 # "=" and right after whitespace or the start: an escaped "\=" has "\" before it, so never matches.
@@ -67,10 +68,8 @@ def parse_cef(body: str) -> CefRecord:
     match = _HEADER.match(body)
     if match is None:
         raise CefError(f"truncated CEF header: {_count_fields(body)} of the 8 '|'-separated parts")
-    header = tuple(
-        _HEADER_UNESCAPE.sub(r"\1", value) if "\\" in value else value for value in match.groups()
-    )
-    return CefRecord(header, parse_extension(body[match.end():]))
+    header = tuple(_HEADER_UNESCAPE.sub(r"\1", value) if "\\" in value else value for value in match.groups())
+    return CefRecord(header, parse_extension(body[match.end() :]))
 
 
 def _count_fields(body: str) -> int:
@@ -92,7 +91,7 @@ def parse_extension(text: str) -> dict[str, str]:
         name = key.group(1)
         if name in pairs:
             continue
-        value = text[key.end():end]
+        value = text[key.end() : end]
         pairs[name] = _VALUE_ESCAPE.sub(_unescape, value) if "\\" in value else value
     return pairs
 
@@ -131,9 +130,10 @@ _CTIME = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) "
     r"(\d\d):(\d\d):(\d\d) (\d{4})$"
 )
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_time_us(extensions: dict[str, str], now: datetime) -> int | None:
@@ -195,8 +195,7 @@ def _parse_time(value: str, zone: str | None, year: int) -> tuple[int | None, bo
     if match is not None:
         month, day, given_year, hh, mm, ss, frac, named_zone = match.groups()
         micros = int((frac or "0").ljust(6, "0"))
-        return _wall(int(given_year or year), month, day, hh, mm, ss, micros, named_zone or zone), \
-            given_year is None
+        return _wall(int(given_year or year), month, day, hh, mm, ss, micros, named_zone or zone), given_year is None
     match = _CTIME.match(value)
     if match is not None:
         month, day, hh, mm, ss, given_year = match.groups()
@@ -213,14 +212,12 @@ def _parse_time(value: str, zone: str | None, year: int) -> tuple[int | None, bo
     return _us(stamp), False
 
 
-def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: int,
-          zone: str | None) -> int | None:
+def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: int, zone: str | None) -> int | None:
     tz = _zone(zone)
     if tz is None:
         return None
     try:
-        return _us(datetime(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), micros,
-                            tzinfo=tz))
+        return _us(datetime(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), micros, tzinfo=tz))
     except ValueError:
         return None
 
@@ -229,7 +226,7 @@ def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: in
 def _zone(name: str | None) -> timezone | ZoneInfo | None:
     """A zone from ``dtz`` or a time's suffix: IANA names, UTC/GMT/Z, or ``+hh:mm``/``+hhmm``."""
     if not name or name.upper() in ("UTC", "GMT", "Z"):
-        return timezone.utc
+        return UTC
     offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d\d):?(\d\d)", name)
     if offset is not None:
         sign = -1 if offset.group(1) == "-" else 1
@@ -250,7 +247,7 @@ def _us(stamp: datetime) -> int:
 
 def _ext(*keys: str) -> str:
     """The first non-empty of several extension columns (CEF has a short and a long name)."""
-    cols = [f'nullif("cef.extensions.{key}", \'\')' for key in keys]
+    cols = [f"nullif(\"cef.extensions.{key}\", '')" for key in keys]
     return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
 
 
@@ -258,23 +255,54 @@ def _ext(*keys: str) -> str:
 SQL_INPUTS = HEADER_FIELDS + tuple(
     f"cef.extensions.{key}"
     for key in (
-        "src", "sourceAddress", "spt", "sourcePort", "dst", "destinationAddress", "dpt",
-        "destinationPort", "proto", "transportProtocol", "act", "deviceAction", "suser",
-        "sourceUserName", "duser", "destinationUserName", "shost", "sourceHostName", "dhost",
-        "destinationHostName", "request", "requestUrl", "msg", "message",
-        "sourceTranslatedAddress", "sourceTranslatedPort", "destinationTranslatedAddress",
-        "destinationTranslatedPort", "deviceExternalId", "dvchost", "deviceHostName",
-        "app", "applicationProtocol",
-        *(f"cs{n}" for n in range(1, 7)), *(f"cs{n}Label" for n in range(1, 7)),
+        "src",
+        "sourceAddress",
+        "spt",
+        "sourcePort",
+        "dst",
+        "destinationAddress",
+        "dpt",
+        "destinationPort",
+        "proto",
+        "transportProtocol",
+        "act",
+        "deviceAction",
+        "suser",
+        "sourceUserName",
+        "duser",
+        "destinationUserName",
+        "shost",
+        "sourceHostName",
+        "dhost",
+        "destinationHostName",
+        "request",
+        "requestUrl",
+        "msg",
+        "message",
+        "sourceTranslatedAddress",
+        "sourceTranslatedPort",
+        "destinationTranslatedAddress",
+        "destinationTranslatedPort",
+        "deviceExternalId",
+        "dvchost",
+        "deviceHostName",
+        "app",
+        "applicationProtocol",
+        *(f"cs{n}" for n in range(1, 7)),
+        *(f"cs{n}Label" for n in range(1, 7)),
     )
 )
 
 # Rule names travel in a custom string whose label says so (PAN-OS: cs1Label=Rule).
-_RULE_NAME = "coalesce(" + ", ".join(
-    f"CASE WHEN lower(\"cef.extensions.cs{n}Label\") IN ('rule', 'rule name', 'rulename', 'policy',"
-    f" 'policy name') THEN nullif(\"cef.extensions.cs{n}\", '') END"
-    for n in range(1, 7)
-) + ")"
+_RULE_NAME = (
+    "coalesce("
+    + ", ".join(
+        f"CASE WHEN lower(\"cef.extensions.cs{n}Label\") IN ('rule', 'rule name', 'rulename', 'policy',"
+        f" 'policy name') THEN nullif(\"cef.extensions.cs{n}\", '') END"
+        for n in range(1, 7)
+    )
+    + ")"
+)
 
 #: (column, DuckDB expression over the vendor columns) for the ECS part; ``_body_time_us`` is
 #: computed in Python by ``event_time_us`` because CEF allows too many time shapes for SQL.
@@ -282,8 +310,11 @@ ECS_SQL: tuple[tuple[str, str], ...] = (
     ("_body_time", "make_timestamp(_body_time_us)"),
     ("event.kind", "'event'"),
     # CEF says nothing about the kind of event; a record with endpoints is network telemetry.
-    ("event.category", f"CASE WHEN {_ext('src', 'sourceAddress')} IS NOT NULL OR "
-                       f"{_ext('dst', 'destinationAddress')} IS NOT NULL THEN 'network' END"),
+    (
+        "event.category",
+        f"CASE WHEN {_ext('src', 'sourceAddress')} IS NOT NULL OR "
+        f"{_ext('dst', 'destinationAddress')} IS NOT NULL THEN 'network' END",
+    ),
     ("event.action", f"normalise_action({_ext('act', 'deviceAction')})"),
     ("message", _ext("msg", "message")),
     ("source.ip", f"ip_or_null({_ext('src', 'sourceAddress')})"),

@@ -48,7 +48,6 @@ def _open(path: Path):
     return gzip.open(path, "rb") if magic == GZIP_MAGIC else open(path, "rb")
 
 
-
 def layout(path: Path, threshold: int | None = None) -> str | None:
     """``"ndjson"`` or ``"csv"`` for a file of more than one chunk that can be cut; else None."""
     threshold = threshold or CHUNK_BYTES
@@ -114,7 +113,7 @@ def _cut(data, start: int, end: int, csv: bool) -> int:
 def _quotes(data, start: int, end: int, block: int = 1 << 20) -> int:
     """Quote characters in ``data[start:end]``, counted a block at a time: slicing a memory map
     copies, and one copy of a whole chunk is tens of MB of fresh memory per chunk."""
-    return sum(data[at:min(at + block, end)].count(b'"') for at in range(start, end, block))
+    return sum(data[at : min(at + block, end)].count(b'"') for at in range(start, end, block))
 
 
 def _ranges(view, start: int, chunk_bytes: int, csv: bool) -> Iterator[tuple[int, int]]:
@@ -138,10 +137,10 @@ def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
         return
     with open(path, "rb") as source, mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ) as view:
         size = len(view)
-        start = (view.find(b"\n") + 1 or size) if csv else 0
-        header = view[:start] if csv else b""
+        first = (view.find(b"\n") + 1 or size) if csv else 0
+        header = view[:first] if csv else b""
         released = 0
-        for start, end in _ranges(view, start, chunk_bytes, csv):
+        for start, end in _ranges(view, first, chunk_bytes, csv):
 
             def write(out, start=start, end=end):
                 offset = start
@@ -149,7 +148,9 @@ def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
                     offset += os.copy_file_range(source.fileno(), out.fileno(), end - offset, offset)
 
             def lines_before(start=start) -> int:
-                counted = sum(view[at:min(at + chunk_bytes, start)].count(b"\n") for at in range(0, start, chunk_bytes))
+                counted = sum(
+                    view[at : min(at + chunk_bytes, start)].count(b"\n") for at in range(0, start, chunk_bytes)
+                )
                 return counted - (1 if csv else 0)  # a CSV chunk's own header is its line 1
 
             yield header, write, lines_before
@@ -185,8 +186,8 @@ def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
         if os.fstat(source.fileno()).st_size == 0:
             return
         view = mmap.mmap(source.fileno(), 0, access=mmap.ACCESS_READ)
-    start, released = (len(_BOM) if view[: len(_BOM)] == _BOM else 0), 0
-    for start, end in _ranges(view, start, chunk_bytes, csv=False):
+    first, released = (len(_BOM) if view[: len(_BOM)] == _BOM else 0), 0
+    for start, end in _ranges(view, first, chunk_bytes, csv=False):
         yield Lines(view, start, end)
         # Behind the piece just parsed, not up to its end: its events may point into the map
         # (collectors.line_views) while the store writes them, and replay stores a batch

@@ -29,7 +29,7 @@ Decisions:
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -98,8 +98,9 @@ ALERT_SHAPE = {
 
 #: One row per alert text: line number, item in a page or array, alert in an incident, and
 #: where that is, written for a person ("[3]", "[0].alerts[1]").
-_INPUT = pa.schema([("n", pa.int64()), ("i", pa.int64()), ("j", pa.int64()), ("place", pa.string()),
-                    ("raw", pa.large_string())])
+_INPUT = pa.schema(
+    [("n", pa.int64()), ("i", pa.int64()), ("j", pa.int64()), ("place", pa.string()), ("raw", pa.large_string())]
+)
 
 
 # -- versions and history ------------------------------------------------------------------------
@@ -117,8 +118,9 @@ def history_events(alerts: pa.Table) -> pa.Table:
     stamps = pc.strftime(alerts.column(UPDATED), format="%Y-%m-%dT%H:%M:%SZ")
     versions = pc.coalesce(pc.binary_join_element_wise(ids, stamps, "@"), ids)
     history = alerts.set_column(alerts.column_names.index("event.id"), "event.id", versions)
-    history = history.set_column(history.column_names.index("event.dataset"), "event.dataset",
-                                 pa.array([HISTORY] * alerts.num_rows, pa.string()))
+    history = history.set_column(
+        history.column_names.index("event.dataset"), "event.dataset", pa.array([HISTORY] * alerts.num_rows, pa.string())
+    )
     return history.append_column(ALERT_ID, ids)
 
 
@@ -149,7 +151,7 @@ def parse_file(path: Path) -> ParsedBatch:
     quarantine with the reason.
     """
     path = Path(path)
-    ingested = datetime.now(timezone.utc)
+    ingested = datetime.now(UTC)
     try:
         data = read_bytes(path)
     except READ_ERRORS as exc:
@@ -184,9 +186,13 @@ def _alerts(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool) -> pa.
     usual case, goes to the query as it is.
     """
     raw = lines["raw"]
-    candidates = pa.array([True] * lines.num_rows) if whole else pc.or_(
-        pc.starts_with(raw, "["),
-        pc.or_(pc.match_substring(raw, '"value"'), pc.match_substring(raw, '"alerts"')),
+    candidates = (
+        pa.array([True] * lines.num_rows)
+        if whole
+        else pc.or_(
+            pc.starts_with(raw, "["),
+            pc.or_(pc.match_substring(raw, '"value"'), pc.match_substring(raw, '"alerts"')),
+        )
     )
     if not pc.any(candidates).as_py():
         return lines
@@ -220,9 +226,7 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
         place = "" if i is None else f"[{i}]"
         alerts = item.get("alerts") if isinstance(item, dict) else None
         if isinstance(alerts, list):
-            found.extend(
-                (i, j, f"{place}.alerts[{j}]", orjson.dumps(alert).decode()) for j, alert in enumerate(alerts)
-            )
+            found.extend((i, j, f"{place}.alerts[{j}]", orjson.dumps(alert).decode()) for j, alert in enumerate(alerts))
         else:
             found.append((i, None, place, orjson.dumps(item).decode()))
     return found
@@ -332,9 +336,7 @@ def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
     check_required(events)
     rejects = table.filter(rejected).select(["_line", "_place", "_reason", "event.original"]).to_pylist()
     quarantined = [
-        Quarantined(
-            SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_place"])
-        )
+        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_place"]))
         for row in rejects
     ]
     return ParsedBatch(events, quarantined)

@@ -51,8 +51,7 @@ class RowStream:
         # store's writer for the same cores, and 1M sign-ins took 8-10% longer and more CPU
         # than with DuckDB on one core and the rest of the pipeline on the other.
         self._con = connect(single_threaded=True)
-        self._thread = threading.Thread(target=self._read, args=(sql, batch_rows), daemon=True,
-                                        name="cyberwell-rows")
+        self._thread = threading.Thread(target=self._read, args=(sql, batch_rows), daemon=True, name="cyberwell-rows")
         self._thread.start()
 
     def _read(self, sql: str, batch_rows: int) -> None:

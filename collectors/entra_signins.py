@@ -52,11 +52,10 @@ import gzip
 import hashlib
 import json
 import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +67,26 @@ import pyarrow.compute as pc
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import RowStream, connect
 from collectors.jsonframe import (
-    Framed, Verbatim, frame, frame_lines, is_container, is_object, read_content, records_of, unwrap,
+    Framed,
+    Verbatim,
+    frame,
+    frame_lines,
+    is_container,
+    is_object,
+    read_content,
+    records_of,
+    unwrap,
 )
 from collectors.line_views import copied_without_line_ends, without_line_ends
 from collectors.rawfile import duckdb_compression, is_gzip
 from collectors.signin_schema import (
-    COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, SQL_COLUMNS, conform, empty, select_items,
+    COLUMNS,
+    DATASET,
+    DEVICE_DETAIL_SHAPE,
+    SQL_COLUMNS,
+    conform,
+    empty,
+    select_items,
 )
 
 SOURCE = "entra-signins"
@@ -212,12 +225,15 @@ _GRAPH_CATEGORY = """CASE
              AND NULLIF(p.servicePrincipalId, '') IS NOT NULL THEN 'ServicePrincipalSignInLogs'
         WHEN NOT TRY_CAST(p.isInteractive AS BOOLEAN) THEN 'NonInteractiveUserSignInLogs'
     END"""
-_GRAPH_ITEMS = select_items(_GRAPH_TEXTS, {
-    "azure.signinlogs.category": _GRAPH_CATEGORY,
-    "azure.signinlogs.properties.network_location_details": "p.networkLocationDetails",
-    "azure.signinlogs.properties.authentication_details": "p.authenticationDetails",
-    "azure.signinlogs.properties.applied_conditional_access_policies": "p.appliedConditionalAccessPolicies",
-})
+_GRAPH_ITEMS = select_items(
+    _GRAPH_TEXTS,
+    {
+        "azure.signinlogs.category": _GRAPH_CATEGORY,
+        "azure.signinlogs.properties.network_location_details": "p.networkLocationDetails",
+        "azure.signinlogs.properties.authentication_details": "p.authenticationDetails",
+        "azure.signinlogs.properties.applied_conditional_access_policies": "p.appliedConditionalAccessPolicies",
+    },
+)
 
 _CATEGORIES_SQL = ", ".join(f"'{c}'" for c in SIGNIN_CATEGORIES)
 
@@ -496,7 +512,7 @@ def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iter
                 else:
                     rows = pa.array(range(result.num_rows), pa.int64())
                     result = result.set_column(result.column_names.index("_row"), "_row", rows)
-            yield _parse_piece(framed, result, dialect, lambda piece=piece: piece.data[piece.start:piece.stop])
+            yield _parse_piece(framed, result, dialect, lambda piece=piece: piece.data[piece.start : piece.stop])
     finally:
         if stream is not None:
             stream.close()
@@ -511,9 +527,7 @@ def _has_blank(raw: pa.Array) -> bool:
     return pc.any(pc.match_substring_regex(raw, r"^[ \t\r\n]*$")).as_py() or False
 
 
-def _parse_piece(
-    framed: Framed, result: pa.Table | None, dialect: Dialect, text: Callable[[], bytes]
-) -> ParsedBatch:
+def _parse_piece(framed: Framed, result: pa.Table | None, dialect: Dialect, text: Callable[[], bytes]) -> ParsedBatch:
     con = connect()
     try:
         return _normalise(con, dialect, framed, result, False)
@@ -550,9 +564,7 @@ def _whole_file(path: Path, source: str, reason: str) -> Quarantined:
     return Quarantined(source, reason, bytes(data).decode("utf-8", "backslashreplace"), str(path))
 
 
-def _split(
-    result: pa.Table, framed: Framed, source: str, retry: bool
-) -> tuple[pa.Table, list[Quarantined], Framed]:
+def _split(result: pa.Table, framed: Framed, source: str, retry: bool) -> tuple[pa.Table, list[Quarantined], Framed]:
     """Events and rejects of ``framed``, and the records to read again: those of containers
     found among the rejects, and with ``retry`` every reject as it is (a fast-path result: the
     line may be a diagnostic record or a container, which only the general way reads)."""
@@ -605,7 +617,7 @@ def _reject(framed: Framed, reject: dict, source: str, rejects: list, inner: lis
 
 def finish(result: pa.Table, originals: pa.Array | pa.ChunkedArray) -> pa.Table:
     """The SQL's columns plus ``event.original`` and ``event.ingested``, in the dataset's order."""
-    ingested = pa.scalar(datetime.now(timezone.utc), COLUMNS["event.ingested"])
+    ingested = pa.scalar(datetime.now(UTC), COLUMNS["event.ingested"])
     table = result.select(SQL_COLUMNS)
     table = table.append_column("event.original", originals)
     table = table.append_column("event.ingested", pa.repeat(ingested, table.num_rows))

@@ -53,7 +53,14 @@ import pyarrow.compute as pc
 from collectors.batch import ParsedBatch, Quarantined, check_required
 from collectors.duckdb_session import connect
 from collectors.entra_signins import (
-    Dialect, finish, hash_missing_ids, parse_json_records, read_json_columns, parse_pieces as _signin_pieces,
+    Dialect,
+    finish,
+    hash_missing_ids,
+    parse_json_records,
+    read_json_columns,
+)
+from collectors.entra_signins import (
+    parse_pieces as _signin_pieces,
 )
 from collectors.jsonframe import line_offsets, read_content
 from collectors.line_views import copied_without_line_ends
@@ -196,12 +203,15 @@ _LA_TEXTS = {
     "azure.signinlogs.properties.device_detail.trust_type": "dev.trustType",
     "azure.signinlogs.properties.correlation_id": "CorrelationId",
 }
-_LA_ITEMS = select_items(_LA_TEXTS, {
-    "azure.signinlogs.category": f"coalesce({_text('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
-    "azure.signinlogs.properties.network_location_details": _minified("NetworkLocationDetails"),
-    "azure.signinlogs.properties.authentication_details": _minified("AuthenticationDetails"),
-    "azure.signinlogs.properties.applied_conditional_access_policies": _minified("ConditionalAccessPolicies"),
-})
+_LA_ITEMS = select_items(
+    _LA_TEXTS,
+    {
+        "azure.signinlogs.category": f"coalesce({_text('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
+        "azure.signinlogs.properties.network_location_details": _minified("NetworkLocationDetails"),
+        "azure.signinlogs.properties.authentication_details": _minified("AuthenticationDetails"),
+        "azure.signinlogs.properties.applied_conditional_access_policies": _minified("ConditionalAccessPolicies"),
+    },
+)
 
 
 def _la_select(with_original: bool) -> str:
@@ -244,6 +254,7 @@ SELECT
     {original}
 FROM fields
 """
+
 
 _LA_STRUCT = json.dumps({name: V for name in LA_COLUMNS})
 
@@ -438,7 +449,9 @@ def _csv_text(path: Path) -> _CsvText | None:
         return None
     start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     offsets = line_offsets(data, start)
-    lines = pa.Array.from_buffers(pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    lines = pa.Array.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
     try:
         trimmed = _trimmed(lines.slice(1))
     except pa.ArrowInvalid:  # a line that is not UTF-8: the reader rejects it, the rest is taken later

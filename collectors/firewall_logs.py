@@ -49,7 +49,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -67,7 +67,11 @@ from store.checkpoints import Checkpoints, CollectorRun, RunTally
 NAME = "azure-firewall"
 #: The resource-specific tables Azure Firewall writes, as Microsoft names them.
 AZFW_TABLES = (
-    "AZFWNetworkRule", "AZFWApplicationRule", "AZFWNatRule", "AZFWThreatIntel", "AZFWIdpsSignature",
+    "AZFWNetworkRule",
+    "AZFWApplicationRule",
+    "AZFWNatRule",
+    "AZFWThreatIntel",
+    "AZFWIdpsSignature",
     "AZFWDnsQuery",
 )
 LEGACY_TABLE = "AzureDiagnostics"
@@ -133,14 +137,15 @@ class _BoundedRetry(RetryPolicy):
         self.max_wait = max_wait
 
     def sleep(self, settings, transport, response=None):
-        wait = (self.get_retry_after(response) if response is not None else None)
+        wait = self.get_retry_after(response) if response is not None else None
         wait = self.get_backoff_time(settings) if wait is None else wait
         waited = settings.get("waited", 0.0)
         if waited + wait > self.max_wait:
             status = response.http_response.status_code if response is not None else "no response"
             raise WaitTooLong(
                 f"service still refusing (HTTP {status}) after {waited:.1f}s of waiting; it asks for "
-                f"{wait:.1f}s more, over the {self.max_wait:.0f}s budget (max_wait_seconds)")
+                f"{wait:.1f}s more, over the {self.max_wait:.0f}s budget (max_wait_seconds)"
+            )
         settings["waited"] = waited + wait
         super().sleep(settings, transport, response)
 
@@ -169,13 +174,17 @@ class AzureFirewallCollector:
         self.query_gap = _number(conf, "min_query_interval_seconds")
         self.detect_window = timedelta(hours=_number(conf, "detect_hours"))
         self._enforce_https = _enforce_https(self.endpoint)
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._client = LogsQueryClient(
-            credential, endpoint=self.endpoint, audience=conf.get("audience") or self.endpoint,
+            credential,
+            endpoint=self.endpoint,
+            audience=conf.get("audience") or self.endpoint,
             retry_policy=_BoundedRetry(
-                _number(conf, "max_wait_seconds"), retry_total=int(_number(conf, "retry_total")),
+                _number(conf, "max_wait_seconds"),
+                retry_total=int(_number(conf, "retry_total")),
                 retry_status=int(_number(conf, "retry_total")),
-                retry_backoff_factor=_number(conf, "retry_backoff_factor")),
+                retry_backoff_factor=_number(conf, "retry_backoff_factor"),
+            ),
         )
         self._last_query = 0.0
         self.slices: list[SliceReport] = []  # the last run's queries, for status and tests
@@ -185,7 +194,7 @@ class AzureFirewallCollector:
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
         """Collect every table from its checkpoint; never raises for a service or data fault."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         self.slices = []
         totals = RunTally()
         errors: list[str] = []
@@ -215,8 +224,10 @@ class AzureFirewallCollector:
 
     def detect_tables(self) -> list[str]:
         """The known firewall tables that hold rows in the last ``detect_hours``."""
-        query = (f"union isfuzzy=true withsource=SourceTable AZFW*, {LEGACY_TABLE}\n"
-                 "| summarize Rows = count() by SourceTable, Category")
+        query = (
+            f"union isfuzzy=true withsource=SourceTable AZFW*, {LEGACY_TABLE}\n"
+            "| summarize Rows = count() by SourceTable, Category"
+        )
         answer = self._query(query, self.detect_window)
         if answer.rows is None or answer.error:
             raise HttpResponseError(message=answer.error or "no answer")
@@ -281,7 +292,10 @@ class AzureFirewallCollector:
         self._last_query = time.monotonic()
         try:
             result = self._client.query_workspace(
-                self.workspace_id, query, timespan=timespan, server_timeout=self.server_timeout,
+                self.workspace_id,
+                query,
+                timespan=timespan,
+                server_timeout=self.server_timeout,
                 enforce_https=self._enforce_https,
             )
         except (AzureError, WaitTooLong) as exc:
@@ -293,7 +307,7 @@ class AzureFirewallCollector:
         rows = _dicts(tables[0]) if tables else []
         too_large = error is not None and TOO_LARGE in _error_text(error)
         truncated = too_large or len(rows) > self.max_rows
-        del rows[self.max_rows:]
+        del rows[self.max_rows :]
         message = None if error is None or too_large else f"partial result: {_error_text(error)}"
         return _Answer(rows, truncated=truncated, error=message)
 
@@ -306,8 +320,10 @@ class AzureFirewallCollector:
         batch = _parse(records)
         lines = [int(reject.origin.rsplit(":", 1)[1]) - 1 for reject in batch.quarantined]  # "path:line"
         events = _with_row_identity(batch.events, records, originals, set(lines))
-        quarantined = [Quarantined(NAME, reject.reason, originals[line], self._origin(table, originals[line]))
-                       for reject, line in zip(batch.quarantined, lines)]
+        quarantined = [
+            Quarantined(NAME, reject.reason, originals[line], self._origin(table, originals[line]))
+            for reject, line in zip(batch.quarantined, lines)
+        ]
         if events.num_rows:
             totals.count(store.append(events))
             totals.saw(pc.max(events["@timestamp"]).as_py())
@@ -344,15 +360,32 @@ def _row_texts(rows: list[dict], table: str) -> tuple[list[str], list[str]]:
     dumps, option = orjson.dumps, orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
     originals = [dumps(row, option=option).decode() for row in rows]
     if table == LEGACY_TABLE:
-        records = [dumps({"category": row.get("Category"), "operationName": row.get("OperationName"),
-                          "time": row.get("TimeGenerated"),
-                          "resourceId": row.get("ResourceId") or row.get("_ResourceId"),
-                          "properties": {"msg": row.get("msg_s"), "_ItemId": row.get("_ItemId")}},
-                         option=option).decode() for row in rows]
+        records = [
+            dumps(
+                {
+                    "category": row.get("Category"),
+                    "operationName": row.get("OperationName"),
+                    "time": row.get("TimeGenerated"),
+                    "resourceId": row.get("ResourceId") or row.get("_ResourceId"),
+                    "properties": {"msg": row.get("msg_s"), "_ItemId": row.get("_ItemId")},
+                },
+                option=option,
+            ).decode()
+            for row in rows
+        ]
     else:
-        records = [dumps({"category": row.get("Type") or table, "time": row.get("TimeGenerated"),
-                          "resourceId": row.get("_ResourceId"), "properties": row}, option=option).decode()
-                   for row in rows]
+        records = [
+            dumps(
+                {
+                    "category": row.get("Type") or table,
+                    "time": row.get("TimeGenerated"),
+                    "resourceId": row.get("_ResourceId"),
+                    "properties": row,
+                },
+                option=option,
+            ).decode()
+            for row in rows
+        ]
     return originals, records
 
 
@@ -380,8 +413,9 @@ def _with_row_identity(events: pa.Table, records: list[str], originals: list[str
     texts = [originals[i] for i in kept]
     ids = [hashlib.sha256(text.encode()).hexdigest() for text in texts]
     events = events.set_column(events.schema.get_field_index("event.id"), "event.id", pa.array(ids, pa.string()))
-    return events.set_column(events.schema.get_field_index("event.original"), "event.original",
-                             pa.array(texts, pa.string()))
+    return events.set_column(
+        events.schema.get_field_index("event.original"), "event.original", pa.array(texts, pa.string())
+    )
 
 
 # -- settings and small readers ------------------------------------------------------------------
@@ -409,7 +443,7 @@ def _tables(value) -> tuple[str, ...] | str:
     known = (*AZFW_TABLES, LEGACY_TABLE)
     unknown = [t for t in value if t not in known]
     if not value or unknown:
-        raise SettingsError(f"tables: \"auto\" or a list of {', '.join(known)}; unknown: {unknown}")
+        raise SettingsError(f'tables: "auto" or a list of {", ".join(known)}; unknown: {unknown}')
     return tuple(value)
 
 
@@ -428,7 +462,7 @@ def _kql_string(text: str) -> str:
 
 def _iso(moment: datetime) -> str:
     """ISO 8601 UTC with seven fractional digits, as KQL ``datetime()`` and Log Analytics write."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def _parse_time(text: str) -> datetime:

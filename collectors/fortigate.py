@@ -34,16 +34,16 @@ COLUMNS: dict[str, pa.DataType] = {
 
 # The grammar, written once for both engines (Python ``re`` with re.ASCII, and RE2 in DuckDB).
 _QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
-PAIR_SPACED = r'[\w.\-]+=(?:' + _QUOTED + r'|[^ ]*)'
-PAIR_COMMAS = r'[\w.\-]+=(?:' + _QUOTED + r'|[^,]*)'
-COMMA_LAYOUT = r'^\s*[\w.\-]+=(?:' + _QUOTED + r'|[^ ,"]*),'
+PAIR_SPACED = r"[\w.\-]+=(?:" + _QUOTED + r"|[^ ]*)"
+PAIR_COMMAS = r"[\w.\-]+=(?:" + _QUOTED + r"|[^,]*)"
+COMMA_LAYOUT = r"^\s*[\w.\-]+=(?:" + _QUOTED + r'|[^ ,"]*),'
 
-_PAIR_SPACED = re.compile(r'([\w.\-]+)=(' + _QUOTED + r'|[^ ]*)', re.ASCII)
-_PAIR_COMMAS = re.compile(r'([\w.\-]+)=(' + _QUOTED + r'|[^,]*)', re.ASCII)
+_PAIR_SPACED = re.compile(r"([\w.\-]+)=(" + _QUOTED + r"|[^ ]*)", re.ASCII)
+_PAIR_COMMAS = re.compile(r"([\w.\-]+)=(" + _QUOTED + r"|[^,]*)", re.ASCII)
 _COMMA_LAYOUT = re.compile(COMMA_LAYOUT, re.ASCII)
-_STARTS_WITH_PAIR = re.compile(r'\s*[\w.\-]+=', re.ASCII)
+_STARTS_WITH_PAIR = re.compile(r"\s*[\w.\-]+=", re.ASCII)
 # Keys every FortiOS (and FortiADC/FortiWeb) log carries; CEF is recognised before this.
-_FORTI_KEY = re.compile(r'(?:^|[ ,])(?:logid|log_id|devname|devid|subtype)=', re.ASCII)
+_FORTI_KEY = re.compile(r"(?:^|[ ,])(?:logid|log_id|devname|devid|subtype)=", re.ASCII)
 
 
 class FortigateError(ValueError):
@@ -130,14 +130,60 @@ def _first(*keys: str) -> str:
 SQL_INPUTS = tuple(
     PREFIX + key
     for key in (
-        "eventtime", "date", "time", "tz", "timestamp", "type", "subtype", "action", "status",
-        "logdesc", "msg", "cfgpath", "srcip", "srcport", "dstip", "dstport", "transip",
-        "transport", "tranip", "tranport", "proto", "service", "app", "url", "hostname",
-        "policyid", "policyname", "user", "unauthuser", "devname", "devid", "logid", "level",
-        "remip", "remport", "locip", "locport", "userip", "ui",
+        "eventtime",
+        "date",
+        "time",
+        "tz",
+        "timestamp",
+        "type",
+        "subtype",
+        "action",
+        "status",
+        "logdesc",
+        "msg",
+        "cfgpath",
+        "srcip",
+        "srcport",
+        "dstip",
+        "dstport",
+        "transip",
+        "transport",
+        "tranip",
+        "tranport",
+        "proto",
+        "service",
+        "app",
+        "url",
+        "hostname",
+        "policyid",
+        "policyname",
+        "user",
+        "unauthuser",
+        "devname",
+        "devid",
+        "logid",
+        "level",
+        "remip",
+        "remport",
+        "locip",
+        "locport",
+        "userip",
+        "ui",
         # FortiADC / FortiWeb spell some of these differently; SEKOIA's samples include one.
-        "src", "src_port", "dst", "dst_port", "trans_src", "trans_src_port", "trans_dst",
-        "trans_dst_port", "policy", "log_id", "device_id", "pri", "http_url", "http_host",
+        "src",
+        "src_port",
+        "dst",
+        "dst_port",
+        "trans_src",
+        "trans_src_port",
+        "trans_dst",
+        "trans_dst_port",
+        "policy",
+        "log_id",
+        "device_id",
+        "pri",
+        "http_url",
+        "http_host",
     )
 )
 
@@ -159,42 +205,51 @@ SQL_MACROS = (
         ELSE '+0000' END""",
 )
 
-_CATEGORY = f"""CASE lower({_f('type')})
+_CATEGORY = f"""CASE lower({_f("type")})
     WHEN 'traffic' THEN 'network'
-    WHEN 'utm' THEN CASE lower({_f('subtype')})
+    WHEN 'utm' THEN CASE lower({_f("subtype")})
         WHEN 'virus' THEN 'malware' WHEN 'ips' THEN 'intrusion_detection'
         WHEN 'anomaly' THEN 'intrusion_detection' WHEN 'waf' THEN 'intrusion_detection'
         WHEN 'webfilter' THEN 'web' WHEN 'emailfilter' THEN 'email' ELSE 'network' END
     WHEN 'anomaly' THEN 'intrusion_detection' WHEN 'virus' THEN 'malware'
     WHEN 'dns' THEN 'network' WHEN 'webfilter' THEN 'web'
     WHEN 'event' THEN CASE
-        WHEN lower({_f('subtype')}) IN ('user', 'authentication')
-          OR lower({_f('action')}) IN ('login', 'logout') THEN 'authentication'
-        WHEN lower({_f('subtype')}) = 'vpn' THEN 'network'
-        WHEN {_f('cfgpath')} IS NOT NULL OR lower({_f('logdesc')}) LIKE '%configured%'
+        WHEN lower({_f("subtype")}) IN ('user', 'authentication')
+          OR lower({_f("action")}) IN ('login', 'logout') THEN 'authentication'
+        WHEN lower({_f("subtype")}) = 'vpn' THEN 'network'
+        WHEN {_f("cfgpath")} IS NOT NULL OR lower({_f("logdesc")}) LIKE '%configured%'
           THEN 'configuration'
         ELSE 'host' END
     END"""
 
 #: (column, DuckDB expression over the vendor columns) for the ECS part.
 ECS_SQL: tuple[tuple[str, str], ...] = (
-    ("_body_time", f"""coalesce(
-        forti_epoch({_f('eventtime')}),
-        try_strptime({_f('date')} || ' ' || {_f('time')} || ' ' || forti_tz({_f('tz')}),
+    (
+        "_body_time",
+        f"""coalesce(
+        forti_epoch({_f("eventtime")}),
+        try_strptime({_f("date")} || ' ' || {_f("time")} || ' ' || forti_tz({_f("tz")}),
                      '%Y-%m-%d %H:%M:%S %z'),
-        forti_epoch({_f('timestamp')}))"""),
+        forti_epoch({_f("timestamp")}))""",
+    ),
     ("event.kind", "'event'"),
     ("event.category", _CATEGORY),
     ("event.action", f"normalise_action({_f('action')})"),
-    ("event.outcome", f"""CASE lower({_f('status')}) WHEN 'success' THEN 'success'
-        WHEN 'failed' THEN 'failure' WHEN 'failure' THEN 'failure' WHEN 'fail' THEN 'failure' END"""),
+    (
+        "event.outcome",
+        f"""CASE lower({_f("status")}) WHEN 'success' THEN 'success'
+        WHEN 'failed' THEN 'failure' WHEN 'failure' THEN 'failure' WHEN 'fail' THEN 'failure' END""",
+    ),
     ("event.code", _first("logid", "log_id")),
     ("message", _first("logdesc", "msg")),
     ("log.level", _first("level", "pri")),
     # Event logs name the client elsewhere: the VPN peer (remip), the authenticating user's
     # address (userip), or the admin's in ui="jsconsole(10.0.0.1)".
-    ("source.ip", f"""ip_or_null(coalesce({_f('srcip')}, {_f('src')}, {_f('remip')}, {_f('userip')},
-        regexp_extract({_f('ui')}, '\\(([0-9A-Fa-f:.]+)\\)$', 1)))"""),
+    (
+        "source.ip",
+        f"""ip_or_null(coalesce({_f("srcip")}, {_f("src")}, {_f("remip")}, {_f("userip")},
+        regexp_extract({_f("ui")}, '\\(([0-9A-Fa-f:.]+)\\)$', 1)))""",
+    ),
     ("source.port", f"TRY_CAST({_first('srcport', 'src_port', 'remport')} AS INTEGER)"),
     ("source.nat.ip", f"ip_or_null({_first('transip', 'trans_src')})"),
     # "transport" is FortiOS's name for the translated source port, not the L4 protocol.
@@ -204,8 +259,11 @@ ECS_SQL: tuple[tuple[str, str], ...] = (
     ("destination.nat.ip", f"ip_or_null({_first('tranip', 'trans_dst')})"),
     ("destination.nat.port", f"TRY_CAST({_first('tranport', 'trans_dst_port')} AS INTEGER)"),
     # "hostname" is the web server on traffic and UTM logs, but the client on DHCP event logs.
-    ("destination.domain", f"""CASE WHEN lower({_f('type')}) IN ('traffic', 'utm')
-        OR {_f('type')} IS NULL THEN {_first('hostname', 'http_host')} END"""),
+    (
+        "destination.domain",
+        f"""CASE WHEN lower({_f("type")}) IN ('traffic', 'utm')
+        OR {_f("type")} IS NULL THEN {_first("hostname", "http_host")} END""",
+    ),
     ("network.transport", f"transport_name({_f('proto')})"),
     ("network.protocol", f"lower({_f('service')})"),
     ("network.application", _f("app")),

@@ -18,7 +18,7 @@ from it. The history is written before the alert, so no stored version is missin
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,14 +37,20 @@ HISTORY, ALERT_ID, UPDATED = defender_alerts.HISTORY, defender_alerts.ALERT_ID, 
 def _listing(kind: str, page_size: int) -> Listing:
     if kind == "alerts_v2":
         return Listing(
-            key=kind, builder=lambda client: client.security.alerts_v2, time_field="lastUpdateDateTime",
-            time_column=UPDATED, parse=defender_alerts.parse_file,
+            key=kind,
+            builder=lambda client: client.security.alerts_v2,
+            time_field="lastUpdateDateTime",
+            time_column=UPDATED,
+            parse=defender_alerts.parse_file,
             access=Access("Defender alerts", ("SecurityAlert.Read.All",)),
             query={"top": page_size},
         )
     return Listing(
-        key=kind, builder=lambda client: client.security.incidents, time_field="lastUpdateDateTime",
-        time_column=UPDATED, parse=defender_alerts.parse_file,
+        key=kind,
+        builder=lambda client: client.security.incidents,
+        time_field="lastUpdateDateTime",
+        time_column=UPDATED,
+        parse=defender_alerts.parse_file,
         access=Access("Defender incidents", ("SecurityIncident.Read.All", "SecurityAlert.Read.All")),
         query={"top": min(page_size, 50), "expand": ["alerts"]},  # Graph caps incidents at 50 a page
     )
@@ -53,11 +59,17 @@ def _listing(kind: str, page_size: int) -> Listing:
 class DefenderCollector:
     """Alerts (and their history) from ``alerts_v2`` and, when configured, ``incidents``."""
 
-    def __init__(self, credential_factory: Callable[[], TokenCredential], endpoint: GraphEndpoint = GraphEndpoint(),
-                 interval: timedelta = timedelta(minutes=5), overlap: timedelta = timedelta(minutes=10),
-                 listings: tuple[str, ...] = ("alerts_v2", "incidents"),
-                 initial_lookback: timedelta = timedelta(days=1), name: str = "defender",
-                 clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        credential_factory: Callable[[], TokenCredential],
+        endpoint: GraphEndpoint = GraphEndpoint(),
+        interval: timedelta = timedelta(minutes=5),
+        overlap: timedelta = timedelta(minutes=10),
+        listings: tuple[str, ...] = ("alerts_v2", "incidents"),
+        initial_lookback: timedelta = timedelta(days=1),
+        name: str = "defender",
+        clock: Callable[[], datetime] | None = None,
+    ):
         unknown = [kind for kind in listings if kind not in LISTINGS]
         if not listings or unknown:
             raise ValueError(f"listings: expected some of {', '.join(LISTINGS)}, got {list(listings)!r}")
@@ -66,20 +78,32 @@ class DefenderCollector:
         self.endpoint = endpoint
         self.credential_factory = credential_factory
         self.window = Window(overlap=overlap, initial_lookback=initial_lookback)
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.listings = [_listing(kind, endpoint.page_size) for kind in listings]
 
     def __repr__(self) -> str:
-        return f"DefenderCollector(name={self.name!r}, listings={[l.key for l in self.listings]!r})"
+        return f"DefenderCollector(name={self.name!r}, listings={[listing.key for listing in self.listings]!r})"
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
-        return run_listings(self.name, defender_alerts.KeepingHistory(store), checkpoints,
-                            lambda: GraphReader(self.endpoint, self.credential_factory),
-                            self.listings, self.window, self.clock)
+        return run_listings(
+            self.name,
+            defender_alerts.KeepingHistory(store),
+            checkpoints,
+            lambda: GraphReader(self.endpoint, self.credential_factory),
+            self.listings,
+            self.window,
+            self.clock,
+        )
 
 
-_COLUMNS = ("@timestamp", UPDATED, "m365_defender.alert.status", "m365_defender.alert.severity",
-            "message", "event.original")
+_COLUMNS = (
+    "@timestamp",
+    UPDATED,
+    "m365_defender.alert.status",
+    "m365_defender.alert.severity",
+    "message",
+    "event.original",
+)
 
 
 def latest_alerts(store, start: datetime, end: datetime) -> pa.Table:
@@ -92,8 +116,14 @@ def alert_history(store, alert_id: str, start: datetime, end: datetime) -> list[
     changed, and its status and severity then."""
     found = store.search([HISTORY], start, end, _equals(store, ALERT_ID, alert_id), columns=_COLUMNS)
     found = found.take(pc.sort_indices(found, sort_keys=[(UPDATED, "ascending", "at_start")]))
-    return [{"updated": row[UPDATED], "status": row["m365_defender.alert.status"],
-             "severity": row["m365_defender.alert.severity"]} for row in found.to_pylist()]
+    return [
+        {
+            "updated": row[UPDATED],
+            "status": row["m365_defender.alert.status"],
+            "severity": row["m365_defender.alert.severity"],
+        }
+        for row in found.to_pylist()
+    ]
 
 
 def _equals(store, column: str, value: str) -> str:

@@ -97,7 +97,8 @@ class GraphReader:
             self._credential = self.credential_factory()
         host = urlsplit(self.endpoint.base_url).hostname
         auth = AzureIdentityAuthenticationProvider(
-            self._credential, scopes=[f"{self.endpoint.base_url.rstrip('/')}/.default"],
+            self._credential,
+            scopes=[f"{self.endpoint.base_url.rstrip('/')}/.default"],
             allowed_hosts=[host],
         )
         if self._http is None:
@@ -139,8 +140,9 @@ class GraphReader:
         client = self._client or self._connect()
         for attempt in (1, 2):
             request = make(client)
-            request.add_request_options([RetryHandlerOption(
-                delay=self.endpoint.retry_delay, max_retries=self.endpoint.max_retries)])
+            request.add_request_options(
+                [RetryHandlerOption(delay=self.endpoint.retry_delay, max_retries=self.endpoint.max_retries)]
+            )
             try:
                 body = await client.request_adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
             except APIError as exc:
@@ -151,7 +153,9 @@ class GraphReader:
             except ClientAuthenticationError as exc:
                 raise GraphFailure(f"signing in to Entra ID failed: {_first_line(exc.message)}") from None
             except httpx.HTTPError as exc:
-                raise GraphFailure(f"cannot reach Graph at {self.endpoint.base_url}: {type(exc).__name__} {exc}") from None
+                raise GraphFailure(
+                    f"cannot reach Graph at {self.endpoint.base_url}: {type(exc).__name__} {exc}"
+                ) from None
             try:
                 return request.url, orjson.loads(body or b"{}")
             except orjson.JSONDecodeError:
@@ -165,16 +169,22 @@ class GraphReader:
         said = getattr(error, "message", None) or exc.message or ""
         what, needs = access.what, " and ".join(access.permissions)
         if status == 403 and code == NON_PREMIUM:
-            message = (f"Graph refused to list {what} (403 {code}): the tenant needs "
-                       f"{access.licence or 'a premium licence'} to read them through the API")
+            message = (
+                f"Graph refused to list {what} (403 {code}): the tenant needs "
+                f"{access.licence or 'a premium licence'} to read them through the API"
+            )
         elif status == 403:
-            message = (f"Graph refused to list {what} (403 {code or 'Forbidden'}: {said}): the app "
-                       f"registration needs the application permission {needs}, with admin consent")
+            message = (
+                f"Graph refused to list {what} (403 {code or 'Forbidden'}: {said}): the app "
+                f"registration needs the application permission {needs}, with admin consent"
+            )
         elif status == 401:
             message = f"Graph did not accept the access token for {what} (401 {code or ''}: {said}), twice"
         elif status in (429, 503, 504):
-            message = (f"Graph kept answering {status} ({code or 'throttled'}) for {what} after "
-                       f"{self.endpoint.max_retries} retries; the next run resumes from the checkpoint")
+            message = (
+                f"Graph kept answering {status} ({code or 'throttled'}) for {what} after "
+                f"{self.endpoint.max_retries} retries; the next run resumes from the checkpoint"
+            )
         else:
             message = f"Graph failed listing {what}: {status} {code or ''} {said}".rstrip()
         return GraphFailure(message, status, code)

@@ -24,7 +24,7 @@ import hashlib
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -59,11 +59,18 @@ class Window:
 
 def graph_time(moment: datetime) -> str:
     """A time as Graph's ``$filter`` takes it: UTC, whole seconds (rounded down), no quotes."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def run_listings(name: str, store, checkpoints: Checkpoints, reader_factory: Callable[[], GraphReader],
-                 listings: list[Listing], window: Window, now: Callable[[], datetime]) -> CollectorRun:
+def run_listings(
+    name: str,
+    store,
+    checkpoints: Checkpoints,
+    reader_factory: Callable[[], GraphReader],
+    listings: list[Listing],
+    window: Window,
+    now: Callable[[], datetime],
+) -> CollectorRun:
     """Collect every listing once and record the run; failures become the run's ``error``."""
     started = now()
     tally, error = RunTally(), None
@@ -120,7 +127,8 @@ def _store_page(store, listing: Listing, page, folder: Path, tally: RunTally) ->
     if events.num_rows:
         tally.count(store.append(events))
     tally.quarantined += store.state.quarantine_new(
-        dataclasses.replace(q, origin=_origin(page.url, q.record)) for q in batch.quarantined)
+        dataclasses.replace(q, origin=_origin(page.url, q.record)) for q in batch.quarantined
+    )
     if not events.num_rows:
         return None
     newest = pc.max(events.column(listing.time_column)).as_py()

@@ -15,7 +15,7 @@ How a pass is made safe to interrupt is in :mod:`collectors.graph_run`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from azure.core.credentials import TokenCredential
 
@@ -25,8 +25,7 @@ from collectors.graph_run import Listing, Window, run_listings
 from store.checkpoints import Checkpoints, CollectorRun
 
 SIGNIN_KINDS = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
-ACCESS = Access("sign-in logs", ("AuditLog.Read.All", "Directory.Read.All"),
-                licence="an Entra ID P1 or P2 licence")
+ACCESS = Access("sign-in logs", ("AuditLog.Read.All", "Directory.Read.All"), licence="an Entra ID P1 or P2 licence")
 
 
 def kinds_filter(kinds: tuple[str, ...]) -> str | None:
@@ -40,33 +39,52 @@ def kinds_filter(kinds: tuple[str, ...]) -> str | None:
 class EntraSigninCollector:
     """Sign-ins since the checkpoint minus ``overlap``, all pages, the configured kinds."""
 
-    def __init__(self, credential_factory: Callable[[], TokenCredential], endpoint: GraphEndpoint = GraphEndpoint(),
-                 interval: timedelta = timedelta(minutes=5), overlap: timedelta = timedelta(minutes=10),
-                 kinds: tuple[str, ...] = ("interactiveUser",), initial_lookback: timedelta = timedelta(days=1),
-                 name: str = "entra-signins", clock: Callable[[], datetime] | None = None):
+    def __init__(
+        self,
+        credential_factory: Callable[[], TokenCredential],
+        endpoint: GraphEndpoint = GraphEndpoint(),
+        interval: timedelta = timedelta(minutes=5),
+        overlap: timedelta = timedelta(minutes=10),
+        kinds: tuple[str, ...] = ("interactiveUser",),
+        initial_lookback: timedelta = timedelta(days=1),
+        name: str = "entra-signins",
+        clock: Callable[[], datetime] | None = None,
+    ):
         unknown = [kind for kind in kinds if kind not in SIGNIN_KINDS]
         if not kinds or unknown:
             raise ValueError(f"kinds: expected some of {', '.join(SIGNIN_KINDS)}, got {list(kinds)!r}")
         if tuple(kinds) != ("interactiveUser",) and endpoint.api_version != "beta":
-            raise ValueError(f"kinds: {', '.join(kinds)} need api_version = 'beta' "
-                             "(Graph v1.0 lists interactive sign-ins only)")
+            raise ValueError(
+                f"kinds: {', '.join(kinds)} need api_version = 'beta' (Graph v1.0 lists interactive sign-ins only)"
+            )
         self.name = name
         self.interval = interval
         self.kinds = tuple(kinds)
         self.endpoint = endpoint
         self.credential_factory = credential_factory
         self.window = Window(overlap=overlap, initial_lookback=initial_lookback)
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.listing = Listing(
-            key="signIns", builder=lambda client: client.audit_logs.sign_ins,
-            time_field="createdDateTime", time_column="@timestamp", parse=entra_signins.parse_file, access=ACCESS,
-            query={"top": endpoint.page_size}, extra_filter=kinds_filter(self.kinds),
+            key="signIns",
+            builder=lambda client: client.audit_logs.sign_ins,
+            time_field="createdDateTime",
+            time_column="@timestamp",
+            parse=entra_signins.parse_file,
+            access=ACCESS,
+            query={"top": endpoint.page_size},
+            extra_filter=kinds_filter(self.kinds),
         )
 
     def __repr__(self) -> str:
         return f"EntraSigninCollector(name={self.name!r}, kinds={self.kinds!r}, endpoint={self.endpoint!r})"
 
     def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
-        return run_listings(self.name, store, checkpoints,
-                            lambda: GraphReader(self.endpoint, self.credential_factory),
-                            [self.listing], self.window, self.clock)
+        return run_listings(
+            self.name,
+            store,
+            checkpoints,
+            lambda: GraphReader(self.endpoint, self.credential_factory),
+            [self.listing],
+            self.window,
+            self.clock,
+        )

@@ -52,7 +52,7 @@ class IdentitySettings:
     ca_bundle: str | None = None
 
     @classmethod
-    def from_dict(cls, settings: Mapping) -> "IdentitySettings":
+    def from_dict(cls, settings: Mapping) -> IdentitySettings:
         auth = settings.get("auth", "client_secret")
         if auth not in AUTH_METHODS:
             raise IdentityError("auth", f"expected one of {', '.join(AUTH_METHODS)}, got {auth!r}")
@@ -74,8 +74,10 @@ class IdentitySettings:
                 if getattr(self, key) is None:
                     raise IdentityError(key, f"required for auth = {self.auth!r}")
         if self.auth == "client_secret" and not (self.client_secret_env or self.client_secret_file):
-            raise IdentityError("client_secret_env", "name the environment variable holding the "
-                                "secret (or set client_secret_file to a file holding it)")
+            raise IdentityError(
+                "client_secret_env",
+                "name the environment variable holding the secret (or set client_secret_file to a file holding it)",
+            )
         if self.auth == "certificate" and self.certificate_path is None:
             raise IdentityError("certificate_path", "required for auth = 'certificate'")
         if not self.authority_host.startswith("https://"):
@@ -106,17 +108,24 @@ def credential_from(settings: Mapping, environ: Mapping[str, str] = os.environ) 
     password = _secret(found, "certificate_password_env", "certificate_password_file", environ, required=False)
     try:
         return CertificateCredential(
-            found.tenant_id, found.client_id, certificate_data=certificate,
-            password=password.encode() if password else None, **common,
+            found.tenant_id,
+            found.client_id,
+            certificate_data=certificate,
+            password=password.encode() if password else None,
+            **common,
         )
     except (ValueError, TypeError) as exc:
         # The message of a wrong password or a damaged file is about the file, never its bytes.
-        raise IdentityError("certificate_path", f"{path} is not a usable certificate with its "
-                            f"private key ({type(exc).__name__}); check certificate_password_*") from None
+        raise IdentityError(
+            "certificate_path",
+            f"{path} is not a usable certificate with its "
+            f"private key ({type(exc).__name__}); check certificate_password_*",
+        ) from None
 
 
-def _secret(found: IdentitySettings, env_key: str, file_key: str, environ: Mapping[str, str],
-            required: bool) -> str | None:
+def _secret(
+    found: IdentitySettings, env_key: str, file_key: str, environ: Mapping[str, str], required: bool
+) -> str | None:
     """A secret from the environment variable or file the settings name."""
     variable, file = getattr(found, env_key), getattr(found, file_key)
     if variable is not None:
@@ -130,7 +139,9 @@ def _secret(found: IdentitySettings, env_key: str, file_key: str, environ: Mappi
         try:
             value = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise IdentityError(file_key, f"cannot read {path}: {getattr(exc, 'strerror', None) or 'not text'}") from None
+            raise IdentityError(
+                file_key, f"cannot read {path}: {getattr(exc, 'strerror', None) or 'not text'}"
+            ) from None
         if not value:
             raise IdentityError(file_key, f"{path} is empty")
         return value

@@ -37,7 +37,7 @@ def lines_or_document(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.T
     not UTF-8 become U+FFFD, so every text is valid for DuckDB. A blank file has no texts.
     """
     if data.startswith(_BOM):
-        data = data[len(_BOM):]
+        data = data[len(_BOM) :]
     if b"\r\n" in data:
         data = data.replace(b"\r\n", b"\n")
     data = _valid_utf8(data)
@@ -46,9 +46,10 @@ def lines_or_document(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.T
         return TEXTS.empty_table(), False
     end = data.find(b"\n", first.start())
     single_line = end == -1 or _NON_BLANK.search(data, end) is None
-    if single_line or (not _json_valid(con, data[first.start():end]) and _json_valid(con, data)):
-        return pa.table([pa.array([1], pa.int64()), pa.array([data.decode("utf-8")], pa.large_string())],
-                        schema=TEXTS), True
+    if single_line or (not _json_valid(con, data[first.start() : end]) and _json_valid(con, data)):
+        return pa.table(
+            [pa.array([1], pa.int64()), pa.array([data.decode("utf-8")], pa.large_string())], schema=TEXTS
+        ), True
     lines = _lines(data)
     return pa.table([pa.array(range(1, len(lines) + 1), pa.int64()), lines], schema=TEXTS), False
 
@@ -61,9 +62,7 @@ def loads(con: duckdb.DuckDBPyConnection, text: str) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
-    minified = con.execute(
-        "SELECT CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]
-    ).fetchall()[0][0]
+    minified = con.execute("SELECT CASE WHEN json_valid($1) THEN json($1)::VARCHAR END", [text]).fetchall()[0][0]
     try:
         return NOT_JSON if minified is None else orjson.loads(minified)
     except orjson.JSONDecodeError:
@@ -77,9 +76,7 @@ def _json_valid(con: duckdb.DuckDBPyConnection, text: bytes) -> bool:
 
 def _valid_utf8(data: bytes) -> bytes:
     """The bytes, with invalid UTF-8 sequences replaced by U+FFFD (rare; the check is cheap)."""
-    view = pa.LargeStringArray.from_buffers(
-        1, pa.array([0, len(data)], pa.int64()).buffers()[1], pa.py_buffer(data)
-    )
+    view = pa.LargeStringArray.from_buffers(1, pa.array([0, len(data)], pa.int64()).buffers()[1], pa.py_buffer(data))
     try:
         view.validate(full=True)
         return data

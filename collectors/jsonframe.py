@@ -11,7 +11,6 @@ they were a line, and are written compactly where they came out of a larger docu
 from __future__ import annotations
 
 import gzip
-import json
 import mmap
 import zlib
 from array import array
@@ -106,9 +105,7 @@ def line_offsets(data: bytes | mmap.mmap, start: int, stop: int | None = None) -
     return offsets
 
 
-def _as_utf8(
-    binary: pa.Array, path: Path, source: str, first_line: int = 1
-) -> tuple[pa.Array, list[Quarantined]]:
+def _as_utf8(binary: pa.Array, path: Path, source: str, first_line: int = 1) -> tuple[pa.Array, list[Quarantined]]:
     """The lines as strings. Lines that are not UTF-8 are quarantined and left blank."""
     try:
         return binary.cast(pa.large_string()), []

@@ -58,9 +58,13 @@ def _trimmed(lines: pa.Array) -> pa.Array:
     count = len(lines)
     ends_in_lf = pc.ends_with(lines, "\n")
     last_in_lf = ends_in_lf[count - 1].as_py()
-    if (lines.null_count or ends_in_lf.slice(0, count - 1).true_count < count - 1
-            or pc.min(pc.binary_length(lines)).as_py() <= _INLINE + 1 + (not last_in_lf)
-            or pc.any(pc.ends_with(lines, "\r\n")).as_py() or lines[count - 1].as_py().endswith("\r")):
+    if (
+        lines.null_count
+        or ends_in_lf.slice(0, count - 1).true_count < count - 1
+        or pc.min(pc.binary_length(lines)).as_py() <= _INLINE + 1 + (not last_in_lf)
+        or pc.any(pc.ends_with(lines, "\r\n")).as_py()
+        or lines[count - 1].as_py().endswith("\r")
+    ):
         return pc.utf8_rtrim(lines, characters="\r\n").cast(pa.string_view())
     views = lines.cast(pa.string_view())  # points into the same buffer: no bytes copied
     shorten = bytearray(b"\x01" + bytes(_VIEW_INTS * 4 - 1)) * count
@@ -68,9 +72,7 @@ def _trimmed(lines: pa.Array) -> pa.Array:
         shorten[-_VIEW_INTS * 4] = 0
     own = views.buffers()[1].slice(views.offset * _VIEW_INTS * 4, count * _VIEW_INTS * 4)
     shortened = pc.subtract(_as_int32(own, count), _as_int32(pa.py_buffer(shorten), count))
-    return pa.Array.from_buffers(
-        pa.string_view(), count, [None, shortened.buffers()[1], *views.buffers()[2:]]
-    )
+    return pa.Array.from_buffers(pa.string_view(), count, [None, shortened.buffers()[1], *views.buffers()[2:]])
 
 
 def _rebased(lines: pa.Array) -> pa.Array | None:
@@ -84,7 +86,8 @@ def _rebased(lines: pa.Array) -> pa.Array | None:
     if last < 2**31:
         return lines
     return pa.Array.from_buffers(
-        pa.large_string(), count,
+        pa.large_string(),
+        count,
         [None, pc.subtract(offsets, first).buffers()[1], lines.buffers()[2].slice(first, last - first)],
     )
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import importlib
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,9 +28,7 @@ SOURCE_MODULES: dict[str, str] = {
 
 class UnknownSource(ValueError):
     def __init__(self, kind: str):
-        super().__init__(
-            f"unknown source kind {kind!r}; expected one of: {', '.join(SOURCE_MODULES)}"
-        )
+        super().__init__(f"unknown source kind {kind!r}; expected one of: {', '.join(SOURCE_MODULES)}")
 
 
 @dataclass
@@ -53,8 +51,11 @@ def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
         raise FileNotFoundError(f"no such file: {path}")
     if hasattr(module, "iter_batches"):
         yield from module.iter_batches(Path(path))
-    elif (shape := chunking.layout(Path(path))) == "ndjson" and hasattr(module, "parse_pieces") \
-            and not is_gzip(Path(path)):
+    elif (
+        (shape := chunking.layout(Path(path))) == "ndjson"
+        and hasattr(module, "parse_pieces")
+        and not is_gzip(Path(path))
+    ):
         yield from module.parse_pieces(Path(path), chunking.line_pieces(Path(path)))
     elif shape:
         for chunk in chunking.chunks(Path(path), csv=shape == "csv"):
@@ -88,8 +89,14 @@ def ingest(store, paths: Sequence[Path], kind: str) -> IngestResult:
             total.ingested += per_file.ingested
             total.quarantined += per_file.quarantined
             total.duplicates += per_file.duplicates
-            total.files.append({"path": str(path), "ingested": per_file.ingested,
-                                "quarantined": per_file.quarantined, "duplicates": per_file.duplicates})
+            total.files.append(
+                {
+                    "path": str(path),
+                    "ingested": per_file.ingested,
+                    "quarantined": per_file.quarantined,
+                    "duplicates": per_file.duplicates,
+                }
+            )
     if hasattr(store, "flush"):  # a store that makes writes visible lazily: the next command sees all
         store.flush()
     return total

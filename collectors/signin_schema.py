@@ -85,9 +85,18 @@ def empty() -> pa.Table:
 
 #: The ``deviceDetail`` fields both parsers read, as text (Graph's object and LA's dynamic column
 #: have the same names).
-DEVICE_DETAIL_SHAPE = {name: "VARCHAR" for name in (
-    "deviceId", "displayName", "operatingSystem", "browser", "isCompliant", "isManaged", "trustType",
-)}
+DEVICE_DETAIL_SHAPE = {
+    name: "VARCHAR"
+    for name in (
+        "deviceId",
+        "displayName",
+        "operatingSystem",
+        "browser",
+        "isCompliant",
+        "isManaged",
+        "trustType",
+    )
+}
 
 #: Output expressions the same for both parsers, over columns each query computes first:
 #: ``ts`` (the sign-in's time), ``upn`` (the user principal name) and ``result_type`` (the
@@ -99,7 +108,7 @@ _COMMON_SQL = {
     "event.category": "'authentication'",
     "event.action": "'sign-in'",
     "event.outcome": "CASE WHEN result_type IS NULL THEN NULL "
-                     "WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END",
+    "WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END",
     "user.name": "lower(upn)",
     "user.domain": "CASE WHEN contains(upn, '@') THEN NULLIF(lower(split_part(upn, '@', -1)), '') END",
     "azure.signinlogs.result_type": "result_type",

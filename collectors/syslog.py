@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from pathlib import Path
 
@@ -50,7 +50,11 @@ from collectors import cef, fortigate, panos
 from collectors.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
 from collectors.rawfile import READ_ERRORS, read_bytes, unreadable
 from collectors.syslog_frame import (
-    Header, is_octet_counted, parse_header, split_frames, split_lines,
+    Header,
+    is_octet_counted,
+    parse_header,
+    split_frames,
+    split_lines,
 )
 
 SOURCE = "syslog"
@@ -99,7 +103,7 @@ DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {
 #: Lines per batch in ``iter_batches``: bounds memory on big files.
 BATCH_LINES = 50_000
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BARE_CEF = re.compile(r"\d{1,3}\|")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
@@ -130,8 +134,7 @@ _MACROS = (
           OR (contains(x, ':') AND regexp_full_match(x, '{_IPV6}')) THEN x END""",
 )
 
-_SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER",
-              pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
 
 
 def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
@@ -149,8 +152,7 @@ def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
     return ParsedBatch(_case_unique(events), [q for batch in batches for q in batch.quarantined])
 
 
-def iter_batches(path: Path, *, now: datetime | None = None,
-                 batch_lines: int | None = None) -> Iterator[ParsedBatch]:
+def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | None = None) -> Iterator[ParsedBatch]:
     """``parse_file`` in batches of ``batch_lines`` messages, to keep memory flat on big files.
 
     Every batch has the ``SYSLOG_COLUMNS``; which vendor columns follow depends on its lines.
@@ -168,7 +170,7 @@ def iter_batches(path: Path, *, now: datetime | None = None,
         lines = split_lines(data)
         del data  # the lines hold the text now; the file's bytes need not stay in memory
         for start in range(0, len(lines), batch_lines):
-            chunk = lines[start:start + batch_lines]
+            chunk = lines[start : start + batch_lines]
             yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, [])
         if not lines:
             yield ParsedBatch(_empty(), [])
@@ -189,8 +191,9 @@ def iter_batches(path: Path, *, now: datetime | None = None,
     yield _parse(messages, linenos, str(path), now, None, rejects)
 
 
-def parse_lines(lines: Iterable[str], origin: str, *, now: datetime | None = None,
-                received_at: datetime | None = None) -> ParsedBatch:
+def parse_lines(
+    lines: Iterable[str], origin: str, *, now: datetime | None = None, received_at: datetime | None = None
+) -> ParsedBatch:
     """Parse messages that are already framed, one per item (a live receiver's datagrams).
 
     ``origin`` names where they came from (``udp:10.0.0.1``); a reject's origin is
@@ -213,9 +216,15 @@ def _encodable(line: str) -> str:
     return line
 
 
-def _parse(messages: list[str], linenos: Sequence[int], origin: str, now: datetime | None,
-           received_at: datetime | None, rejects: list[Quarantined]) -> ParsedBatch:
-    now = _aware(now or datetime.now(timezone.utc))
+def _parse(
+    messages: list[str],
+    linenos: Sequence[int],
+    origin: str,
+    now: datetime | None,
+    received_at: datetime | None,
+    rejects: list[Quarantined],
+) -> ParsedBatch:
+    now = _aware(now or datetime.now(UTC))
     collected = {name: _Collected() for name in _VENDORS}
     quarantined = list(rejects)
     for position, message in enumerate(messages):
@@ -247,8 +256,7 @@ class _Collected:
         self.headers: list[Header] = []
 
 
-def _route(message: str, position: int, now: datetime,
-           collected: dict[str, _Collected]) -> str | None:
+def _route(message: str, position: int, now: datetime, collected: dict[str, _Collected]) -> str | None:
     """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
     if not message or message.isspace():
         return "empty line"
@@ -256,7 +264,7 @@ def _route(message: str, position: int, now: datetime,
         header = parse_header(message, now)
         body = header.body
         if body[:1] in " \t:":
-            body = body[_LEADING.match(body).end():]
+            body = body[_LEADING.match(body).end() :]
         if body.startswith("CEF:") or _BARE_CEF.match(body):
             name, item = cef.DATASET, cef.parse_cef(body)
         elif fortigate.looks_like(body):
@@ -264,8 +272,7 @@ def _route(message: str, position: int, now: datetime,
         elif panos.looks_like(body):
             name, item = panos.DATASET, panos.split_fields(body)
         else:
-            return ("unknown body format: not CEF, FortiGate key=value or PAN-OS CSV"
-                    f" (starts {body[:24]!r})")
+            return f"unknown body format: not CEF, FortiGate key=value or PAN-OS CSV (starts {body[:24]!r})"
     except ValueError as exc:  # FrameError, CefError, FortigateError, PanosError
         return str(exc)
     except Exception as exc:  # a bug; the line is kept in quarantine, the batch goes on
@@ -303,8 +310,9 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _to_events(con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime,
-               received_at: datetime | None) -> tuple[pa.Table, list[tuple[int, str]]]:
+def _to_events(
+    con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime, received_at: datetime | None
+) -> tuple[pa.Table, list[tuple[int, str]]]:
     """One dataset's rows as events, and (row, reason) for those without a usable time."""
     module = _VENDORS[name]
     try:
@@ -323,23 +331,28 @@ def _to_events(con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now:
     timeless = pc.is_null(ecs["@timestamp"])
     rejected = []
     if pc.any(timeless).as_py():
-        reason = ("no timestamp: the body has none that can be read and there is no syslog header"
-                  " clock")
+        reason = "no timestamp: the body has none that can be read and there is no syslog header clock"
         rejected = [(i, reason) for i in pc.indices_nonzero(timeless).to_pylist()]
         ecs = ecs.filter(pc.invert(timeless))
     return ecs, rejected
 
 
-def _map_ecs(con: duckdb.DuckDBPyConnection, name: str, module, rows: _Collected,
-             vendor: pa.Table, now: datetime, received_at: datetime | None) -> pa.Table:
+def _map_ecs(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    module,
+    rows: _Collected,
+    vendor: pa.Table,
+    now: datetime,
+    received_at: datetime | None,
+) -> pa.Table:
     """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
     priorities, times, hostnames, appnames, procids, msgids, _ = zip(*rows.headers)
     inputs = {
         "_seq": pa.array(rows.positions, pa.int64()),
         "event.original": pa.array(rows.originals, pa.string()),
         # hashlib uses the CPU's SHA instructions; DuckDB's sha256 is twice as slow.
-        "event.id": pa.array([sha256(line.encode()).hexdigest() for line in rows.originals],
-                             pa.string()),
+        "event.id": pa.array([sha256(line.encode()).hexdigest() for line in rows.originals], pa.string()),
         "_header_time_us": pa.array(times, pa.int64()),
         "log.syslog.priority": pa.array(priorities, pa.int32()),
         "log.syslog.hostname": pa.array(hostnames, pa.string()),
@@ -358,8 +371,8 @@ def _map_ecs(con: duckdb.DuckDBPyConnection, name: str, module, rows: _Collected
     derived = dict(module.ECS_SQL)
     frame = {
         "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
-                      " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
-                      " make_timestamp($received)::TIMESTAMPTZ)",
+        " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
+        " make_timestamp($received)::TIMESTAMPTZ)",
         "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
         "event.dataset": "$dataset",
         "event.id": '"event.id"',
@@ -369,16 +382,20 @@ def _map_ecs(con: duckdb.DuckDBPyConnection, name: str, module, rows: _Collected
     }
     columns = DATASET_COLUMNS[name]
     select = ",\n".join(
-        f'CAST({frame.get(column) or _derived_or_null(column, derived)} AS {_SQL_TYPES[kind]})'
-        f' AS "{column}"'
+        f'CAST({frame.get(column) or _derived_or_null(column, derived)} AS {_SQL_TYPES[kind]}) AS "{column}"'
         for column, kind in columns.items()
     )
     inner = ", ".join(f'{expr} AS "{column}"' for column, expr in module.ECS_SQL)
-    sql = f'SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)'
+    sql = f"SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)"
     con.register("raw", raw)
-    table = con.sql(sql, params={
-        "received": _micros(received_at), "ingested": _micros(now), "dataset": name,
-    }).to_arrow_table()
+    table = con.sql(
+        sql,
+        params={
+            "received": _micros(received_at),
+            "ingested": _micros(now),
+            "dataset": name,
+        },
+    ).to_arrow_table()
     con.unregister("raw")
     return table.cast(pa.schema({**columns, "_seq": pa.int64()}))
 
@@ -395,7 +412,7 @@ def _micros(stamp: datetime | None) -> int | None:
 
 
 def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=timezone.utc)
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
 
 
 def _union(tables: list[pa.Table]) -> pa.Table:

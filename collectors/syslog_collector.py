@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -40,9 +40,14 @@ class SyslogCollector:
 
     name = SOURCE
 
-    def __init__(self, spool_dir: Path, *, interval: timedelta = DEFAULT_INTERVAL,
-                 batch_records: int = DEFAULT_BATCH_RECORDS,
-                 batch_bytes: int = DEFAULT_BATCH_BYTES):
+    def __init__(
+        self,
+        spool_dir: Path,
+        *,
+        interval: timedelta = DEFAULT_INTERVAL,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ):
         self.spool_dir = Path(spool_dir)
         self.interval = interval
         self.batch_records = batch_records
@@ -84,9 +89,9 @@ class SyslogCollector:
             position = Position.from_dict(checkpoints.get(SOURCE), spool)
             syslog_spool.remove_before(self.spool_dir, position.segment)
             while True:
-                batch = syslog_spool.read_batch(self.spool_dir, position,
-                                                max_records=self.batch_records,
-                                                max_bytes=self.batch_bytes)
+                batch = syslog_spool.read_batch(
+                    self.spool_dir, position, max_records=self.batch_records, max_bytes=self.batch_bytes
+                )
                 if batch.end == position:
                     return  # nothing new
                 self._store(store, batch, totals)
@@ -142,11 +147,10 @@ def parse_records(records: Sequence[Record], now: datetime) -> SpoolParse:
             rejects.append(replace(reject, origin=record.origin))
     tables = [parsed.events]
     for second, group in timeless.items():
-        received = datetime.fromtimestamp(second, timezone.utc)
+        received = datetime.fromtimestamp(second, UTC)
         again = syslog.parse_lines(_texts(group), "spool", now=now, received_at=received)
         tables.append(again.events)
-        rejects.extend(replace(q, origin=group[_position(q.origin) - 1].origin)
-                       for q in again.quarantined)
+        rejects.extend(replace(q, origin=group[_position(q.origin) - 1].origin) for q in again.quarantined)
     return SpoolParse([table for table in tables if table.num_rows], rejects)
 
 
@@ -158,14 +162,19 @@ def _odd_record(record: Record) -> Quarantined:
     """An oversized or truncated frame the receiver spooled so that it is not lost unseen."""
     text = record.data.decode("utf-8", errors="replace")
     if record.kind == OVERSIZED:
-        reason = (f"message too long: {record.size} bytes, over the receiver's max_message_bytes;"
-                  f" the first {len(record.data)} bytes are kept")
+        reason = (
+            f"message too long: {record.size} bytes, over the receiver's max_message_bytes;"
+            f" the first {len(record.data)} bytes are kept"
+        )
     elif record.size:
-        reason = (f"truncated octet-counted frame: {record.size} octets announced,"
-                  f" {len(record.data)} received before the connection closed")
+        reason = (
+            f"truncated octet-counted frame: {record.size} octets announced,"
+            f" {len(record.data)} received before the connection closed"
+        )
     else:  # a line without its LF when the receiver closed the connection (stopping)
-        reason = ("connection closed mid-message: the receiver stopped before the line ended;"
-                  f" {len(record.data)} bytes kept")
+        reason = (
+            f"connection closed mid-message: the receiver stopped before the line ended; {len(record.data)} bytes kept"
+        )
     return Quarantined(SOURCE, reason, text, record.origin)
 
 
@@ -186,4 +195,4 @@ def _interval(value) -> timedelta:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -23,9 +23,10 @@ from typing import NamedTuple
 #: allowance a message stamped a minute ahead would be put a whole year back.
 FUTURE_ALLOWANCE = timedelta(days=1)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
 
 # "<PRI>" must be 1-3 digits; a line starting with "<" that is not this is a bad PRI.
 _PRI = re.compile(r"<(\d{1,3})>")
@@ -35,9 +36,7 @@ _BSD_TIME = re.compile(
     r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?: |$)"
 )
 # RFC 3339 as in RFC 5424 and rsyslog's high-precision formats.
-_ISO_TIME = re.compile(
-    r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))(?: |$)"
-)
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))(?: |$)")
 # A 3164 TAG: "app:" or "app[pid]:"; no "=", "," or "|" so that a body is never taken for one.
 _TAG = re.compile(r"([^\s:\[\]=,|]{1,48})(?:\[([^\]\s]{0,128})\])?:(?: |$)")
 # One RFC 5424 SD-ELEMENT: [id name="value" ...] where values escape '"', '\' and ']'.
@@ -122,7 +121,7 @@ def _skip_structured_data(rest: str) -> str:
         pos = match.end()
     if pos == 0:
         raise FrameError(f"RFC 5424 structured data must be '-' or '[...]', got {rest[:16]!r}")
-    return rest[pos + 1:] if rest.startswith(" ", pos) else rest[pos:]
+    return rest[pos + 1 :] if rest.startswith(" ", pos) else rest[pos:]
 
 
 def _rfc3164(line: str, pos: int, priority: int | None, now: datetime) -> Header:
@@ -176,7 +175,7 @@ def _bsd_us(match: re.Match[str], now: datetime) -> int:
 def _clock_us(year: int, month: int, day: int, hh: int, mm: int, ss: int, frac: str | None) -> int:
     """A wall-clock time read as UTC (3164 carries no zone); Feb 29 of a non-leap year fails."""
     try:
-        stamp = datetime(year, month, day, hh, mm, ss, tzinfo=timezone.utc)
+        stamp = datetime(year, month, day, hh, mm, ss, tzinfo=UTC)
     except ValueError as exc:
         raise FrameError(f"bad RFC 3164 timestamp: {exc}") from None
     return _us(stamp) + (int(frac.ljust(6, "0")) if frac else 0)
@@ -231,8 +230,7 @@ def split_frames(data: bytes) -> Iterator[Frame]:
             frame = data[start:stop]
             error = None
             if stop > end:
-                error = (f"truncated octet-counted frame: {count.group(1).decode()} octets"
-                         f" announced, {end - start} left")
+                error = f"truncated octet-counted frame: {count.group(1).decode()} octets announced, {end - start} left"
             yield Frame(lineno, frame, error)
             lineno += data.count(b"\n", pos, min(stop, end))
             pos = stop

@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors import syslog_spool
@@ -63,7 +63,7 @@ class ReceiverSettings:
     certfile: Path | None = None
     keyfile: Path | None = None
     max_message_bytes: int = 64 * 1024
-    spool_max_bytes: int = 1024 ** 3
+    spool_max_bytes: int = 1024**3
     segment_bytes: int = syslog_spool.DEFAULT_SEGMENT_BYTES
     queue_max_bytes: int = 16 * 1024 * 1024
     max_connections: int = 256
@@ -83,8 +83,7 @@ class ReceiverSettings:
                 values[name] = None
             elif kind is int:
                 if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                    raise ValueError(f"collectors.syslog.{name} must be a whole number ≥ 0,"
-                                     f" not {value!r}")
+                    raise ValueError(f"collectors.syslog.{name} must be a whole number ≥ 0, not {value!r}")
                 values[name] = value
             else:
                 values[name] = kind(value)
@@ -99,9 +98,19 @@ class ReceiverSettings:
 
 
 _FIELD_KINDS = {
-    "spool_dir": Path, "bind": str, "udp_port": int, "tcp_port": int, "tls_port": int,
-    "certfile": Path, "keyfile": Path, "max_message_bytes": int, "spool_max_bytes": int,
-    "segment_bytes": int, "queue_max_bytes": int, "max_connections": int, "udp_rcvbuf": int,
+    "spool_dir": Path,
+    "bind": str,
+    "udp_port": int,
+    "tcp_port": int,
+    "tls_port": int,
+    "certfile": Path,
+    "keyfile": Path,
+    "max_message_bytes": int,
+    "spool_max_bytes": int,
+    "segment_bytes": int,
+    "queue_max_bytes": int,
+    "max_connections": int,
+    "udp_rcvbuf": int,
 }
 
 
@@ -168,12 +177,10 @@ class SyslogReceiver:
     """
 
     def __init__(self, settings: Mapping | ReceiverSettings):
-        self.settings = (settings if isinstance(settings, ReceiverSettings)
-                         else ReceiverSettings.from_mapping(settings))
+        self.settings = settings if isinstance(settings, ReceiverSettings) else ReceiverSettings.from_mapping(settings)
         # A segment is deleted only when drained and sealed: with segments a quarter of the
         # bound at most, a drained spool can never look full.
-        segment_bytes = max(64 * 1024, min(self.settings.segment_bytes,
-                                           self.settings.spool_max_bytes // 4))
+        segment_bytes = max(64 * 1024, min(self.settings.segment_bytes, self.settings.spool_max_bytes // 4))
         self._spool = SpoolWriter(self.settings.spool_dir, segment_bytes)
         self._intake = _Intake(self.settings.queue_max_bytes)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -211,10 +218,8 @@ class SyslogReceiver:
         if self._writer_thread is not None:
             raise RuntimeError("this syslog receiver has already been started")
         self._spool.open()
-        self._writer_thread = threading.Thread(target=self._write_loop, name="syslog-spool",
-                                               daemon=True)
-        self._loop_thread = threading.Thread(target=self._run_loop, name="syslog-listen",
-                                             daemon=True)
+        self._writer_thread = threading.Thread(target=self._write_loop, name="syslog-spool", daemon=True)
+        self._loop_thread = threading.Thread(target=self._run_loop, name="syslog-listen", daemon=True)
         self._loop_thread.start()
         self._ready.wait()
         if self._start_error is not None:
@@ -224,7 +229,7 @@ class SyslogReceiver:
             raise self._start_error
         # The writer starts once the sockets are bound, so its first publication (at once)
         # already says where the receiver listens; what arrives meanwhile waits in the queue.
-        self._started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._writer_thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -293,23 +298,22 @@ class SyslogReceiver:
     async def _listen(self) -> None:
         settings, loop = self.settings, asyncio.get_running_loop()
         if settings.tcp_port is not None:
-            server = await loop.create_server(lambda: _StreamConnection(self, "tcp"),
-                                              settings.bind, settings.tcp_port)
+            server = await loop.create_server(lambda: _StreamConnection(self, "tcp"), settings.bind, settings.tcp_port)
             self._servers.append(server)
             self.addresses["tcp"] = server.sockets[0].getsockname()[:2]
         if settings.tls_port is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(settings.certfile, settings.keyfile)
-            server = await loop.create_server(lambda: _StreamConnection(self, "tls"),
-                                              settings.bind, settings.tls_port, ssl=context)
+            server = await loop.create_server(
+                lambda: _StreamConnection(self, "tls"), settings.bind, settings.tls_port, ssl=context
+            )
             self._servers.append(server)
             self.addresses["tls"] = server.sockets[0].getsockname()[:2]
         if settings.udp_port is not None:
             sock = _udp_socket(settings.bind, settings.udp_port, settings.udp_rcvbuf)
             self._udp_socket = sock
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _DatagramEndpoint(self), sock=sock)
+            self._udp, _ = await loop.create_datagram_endpoint(lambda: _DatagramEndpoint(self), sock=sock)
             self.addresses["udp"] = sock.getsockname()[:2]
 
     async def _close_listeners(self) -> None:
@@ -329,8 +333,15 @@ class SyslogReceiver:
         for server in self._servers:
             await server.wait_closed()
 
-    def _accept(self, transport: str, peer: bytes, messages: list[bytes],
-                odd: list[tuple[int, int, bytes]], *, drop_when_full: bool) -> bool:
+    def _accept(
+        self,
+        transport: str,
+        peer: bytes,
+        messages: list[bytes],
+        odd: list[tuple[int, int, bytes]],
+        *,
+        drop_when_full: bool,
+    ) -> bool:
         """Queue what a connection or datagram gave; pause all readers when the queue is full."""
         cost = sum(len(m) for m in messages) + sum(len(o[2]) for o in odd)
         cost += _PER_MESSAGE_COST * (len(messages) + len(odd))
@@ -359,7 +370,7 @@ class SyslogReceiver:
             return
         peer = f"udp:{address[0]}:{address[1]}".encode()
         if len(data) > self.settings.max_message_bytes:
-            odd, messages = [(OVERSIZED, len(data), data[:self.settings.max_message_bytes])], []
+            odd, messages = [(OVERSIZED, len(data), data[: self.settings.max_message_bytes])], []
         else:
             odd, messages = [], [data]
         if not self._accept("udp", peer, messages, odd, drop_when_full=True):
@@ -400,8 +411,11 @@ class SyslogReceiver:
         self._published = now
         path = Path(self.settings.spool_dir) / STATS_FILE
         temporary = path.with_suffix(".tmp")
-        stats = {**self.stats(), "running": running,
-                 "updated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        stats = {
+            **self.stats(),
+            "running": running,
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         try:
             temporary.write_text(json.dumps(stats))
             os.replace(temporary, path)

@@ -82,8 +82,7 @@ class Position:
     index: int
 
     def to_dict(self) -> dict:
-        return {"spool": self.spool, "segment": self.segment, "offset": self.offset,
-                "index": self.index}
+        return {"spool": self.spool, "segment": self.segment, "offset": self.offset, "index": self.index}
 
     @classmethod
     def from_dict(cls, value: dict | None, spool: str) -> Position:
@@ -291,8 +290,7 @@ class SpoolWriter:
         self._size = len(MAGIC)
 
 
-def read_batch(directory: Path, position: Position, *, max_records: int,
-               max_bytes: int) -> Batch:
+def read_batch(directory: Path, position: Position, *, max_records: int, max_bytes: int) -> Batch:
     """Records from ``position`` on, within one segment, up to the given bounds.
 
     At the end of a sealed segment the position moves to the next segment, so the caller can
@@ -320,17 +318,20 @@ def read_batch(directory: Path, position: Position, *, max_records: int,
         records, used, problem = [], 0, "not a spool segment (bad magic)"
     else:
         records, used, problem = _decode(data, position, max_records)
-    end = Position(position.spool, position.segment, position.offset + used,
-                   position.index + len(records))
+    end = Position(position.spool, position.segment, position.offset + used, position.index + len(records))
     damage = []
     finished = at_end and used == len(data)
     if sealed and (problem is not None or (at_end and not finished)) and len(records) < max_records:
         if problem is None:
             problem = "record cut short (the writer stopped mid-record)"
         skipped = max(0, path.stat().st_size - end.offset)
-        damage.append((f"spool segment {position.segment} damaged at byte {end.offset}: {problem};"
-                       f" {skipped} bytes skipped", data[used:used + 256],
-                       f"spool {position.segment}@{end.offset}"))
+        damage.append(
+            (
+                f"spool segment {position.segment} damaged at byte {end.offset}: {problem}; {skipped} bytes skipped",
+                data[used : used + 256],
+                f"spool {position.segment}@{end.offset}",
+            )
+        )
         finished = True
     if sealed and finished:
         end = Position(position.spool, later[1], len(MAGIC), 0)
@@ -349,12 +350,11 @@ def _decode(data: bytes, position: Position, max_records: int) -> tuple[list[Rec
         stop = pos + header.size + length
         if stop > len(data):
             break
-        if zlib.crc32(data[pos + 4:stop]) != crc:
+        if zlib.crc32(data[pos + 4 : stop]) != crc:
             return records, pos, "checksum mismatch"
         body = pos + header.size
-        peer = data[body:body + peer_length].decode("utf-8", errors="replace")
-        records.append(Record(position.segment, index, received_us, peer, kind, size,
-                              data[body + peer_length:stop]))
+        peer = data[body : body + peer_length].decode("utf-8", errors="replace")
+        records.append(Record(position.segment, index, received_us, peer, kind, size, data[body + peer_length : stop]))
         index += 1
         pos = stop
     return records, pos, None

@@ -73,7 +73,7 @@ class StreamFramer:
                 if end - pos < self._need:
                     break
                 if self._need:
-                    messages.append(bytes(buf[pos:pos + self._need]))
+                    messages.append(bytes(buf[pos : pos + self._need]))
                 pos += self._need
                 self._need = None
                 continue
@@ -97,7 +97,7 @@ class StreamFramer:
                 break
             stop = newline - 1 if newline > pos and buf[newline - 1] == 13 else newline
             if stop - pos > self.max:
-                odd.append((OVERSIZED, stop - pos, bytes(buf[pos:pos + self.max])))
+                odd.append((OVERSIZED, stop - pos, bytes(buf[pos : pos + self.max])))
             elif stop > pos:
                 messages.append(bytes(buf[pos:stop]))
             pos = newline + 1
@@ -125,7 +125,7 @@ class StreamFramer:
     def _keep(self, buf: bytearray, start: int, stop: int) -> None:
         room = self.max - len(self._head)
         if room > 0:
-            self._head += buf[start:min(stop, start + room)]
+            self._head += buf[start : min(stop, start + room)]
 
     def _oversized(self) -> tuple[int, int, bytes]:
         head, self._head = bytes(self._head), bytearray()

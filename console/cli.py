@@ -6,9 +6,9 @@ and renders the result, as a table for people or as JSON with ``--json``.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -38,11 +38,11 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a 
 def main(
     ctx: typer.Context,
     home: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--home", help="Data and config folder [env: CYBERWELL_HOME; default ~/.cyberwell]."),
     ] = None,
     config_file: Annotated[
-        Optional[Path], typer.Option("--config", help="Config file [default: HOME/cyberwell.toml].")
+        Path | None, typer.Option("--config", help="Config file [default: HOME/cyberwell.toml].")
     ] = None,
 ) -> None:
     resolved = configuration.resolve_home(home)
@@ -66,7 +66,9 @@ def open_store(cfg: configuration.Config):
     from store.elastic_client import ElasticSettingsError
 
     if cfg.elasticsearch is None:
-        fail("store.backend is 'elasticsearch' but the config has no [store.elasticsearch] table with hosts or cloud_id")
+        fail(
+            "store.backend is 'elasticsearch' but the config has no [store.elasticsearch] table with hosts or cloud_id"
+        )
     try:
         store = ElasticStore.from_settings(cfg.elasticsearch, cfg.home)
     except ElasticSettingsError as error:
@@ -94,14 +96,14 @@ def elastic_problem(store) -> str | None:
     return None
 
 
-def parse_time(value: Optional[str], option: str) -> Optional[datetime]:
+def parse_time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         fail(f"{option}: expected an ISO 8601 time such as 2026-11-20T09:00:00Z, got {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -111,9 +113,7 @@ def parse_time(value: Optional[str], option: str) -> Optional[datetime]:
 def ingest_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Export files (plain or gzip).")],
-    source: Annotated[
-        str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_MODULES)}.")
-    ],
+    source: Annotated[str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_MODULES)}.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Replay export files through the parsers into the store."""
@@ -125,8 +125,14 @@ def ingest_command(
     except (UnknownSource, FileNotFoundError, ElasticStoreError) as error:
         fail(str(error))
     if as_json:
-        render.emit_json({"ingested": result.ingested, "quarantined": result.quarantined,
-                          "duplicates": result.duplicates, "files": result.files})
+        render.emit_json(
+            {
+                "ingested": result.ingested,
+                "quarantined": result.quarantined,
+                "duplicates": result.duplicates,
+                "files": result.files,
+            }
+        )
         return
     render.console.print(
         render.table(
@@ -145,7 +151,7 @@ def ingest_command(
 def stored_window(store) -> tuple[datetime, datetime]:
     span = store.time_range()
     if span is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return now - timedelta(days=1), now
     return span[0], span[1] + timedelta(microseconds=1)
 
@@ -153,8 +159,12 @@ def stored_window(store) -> tuple[datetime, datetime]:
 @app.command("detect")
 def detect_command(
     ctx: typer.Context,
-    start: Annotated[Optional[str], typer.Option("--from", help="Window start (ISO 8601) [default: oldest stored event].")] = None,
-    end: Annotated[Optional[str], typer.Option("--to", help="Window end, exclusive [default: newest stored event].")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Window start (ISO 8601) [default: oldest stored event].")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Window end, exclusive [default: newest stored event].")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Run every rule over a time window and store the alerts."""
@@ -182,15 +192,19 @@ def show_detection_report(report) -> None:
     )
     failed = [rule for rule in data["rules"] if rule["status"] != "succeeded"]
     if failed:
-        render.console.print(render.table("Rules that failed", ["rule", "error"], [(r["title"], r.get("error")) for r in failed]))
+        render.console.print(
+            render.table("Rules that failed", ["rule", "error"], [(r["title"], r.get("error")) for r in failed])
+        )
     if data["problems"]:
-        render.console.print(render.table("Rules not run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]))
+        render.console.print(
+            render.table("Rules not run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]])
+        )
 
 
 @alerts_app.command("list")
 def alerts_list(
     ctx: typer.Context,
-    severity: Annotated[Optional[str], typer.Option("--severity", help="Only this severity or above.")] = None,
+    severity: Annotated[str | None, typer.Option("--severity", help="Only this severity or above.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
     as_json: JsonFlag = False,
 ) -> None:
@@ -229,9 +243,19 @@ def rules_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
         render.emit_json(loaded.to_dict())
         return
     data = loaded.to_dict()
-    render.console.print(render.table("Rules", ["id", "title", "level", "kind"], [(r["id"], r["title"], r["level"], r["kind"]) for r in data["rules"]]))
+    render.console.print(
+        render.table(
+            "Rules",
+            ["id", "title", "level", "kind"],
+            [(r["id"], r["title"], r["level"], r["kind"]) for r in data["rules"]],
+        )
+    )
     if data["problems"]:
-        render.console.print(render.table("Rules that cannot run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]))
+        render.console.print(
+            render.table(
+                "Rules that cannot run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]
+            )
+        )
 
 
 @quarantine_app.command("list")
@@ -264,10 +288,11 @@ def demo_command(
     size: Annotated[int, typer.Option("--size", help="About how many events to generate.")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same scenario.")] = 7,
     backend: Annotated[
-        Optional[str], typer.Option("--store", help="Event store: embedded or elasticsearch [default: the config's].")
+        str | None, typer.Option("--store", help="Event store: embedded or elasticsearch [default: the config's].")
     ] = None,
     es_url: Annotated[
-        Optional[str], typer.Option("--es-url", help="Elasticsearch URL for --store elasticsearch (instead of the config's hosts).")
+        str | None,
+        typer.Option("--es-url", help="Elasticsearch URL for --store elasticsearch (instead of the config's hosts)."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -277,8 +302,9 @@ def demo_command(
 
     cfg = demo_config(ctx.obj, backend, es_url)
     try:
-        outcome = run_demo(cfg, size=size, seed=seed, progress=None if as_json else render.console,
-                           store=open_store(cfg))
+        outcome = run_demo(
+            cfg, size=size, seed=seed, progress=None if as_json else render.console, store=open_store(cfg)
+        )
     except ElasticStoreError as error:
         fail(str(error))
     if as_json:
@@ -287,7 +313,7 @@ def demo_command(
     outcome.show(render.console)
 
 
-def demo_config(cfg: configuration.Config, backend: Optional[str], es_url: Optional[str]) -> configuration.Config:
+def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | None) -> configuration.Config:
     """The config with the demo's ``--store`` and ``--es-url`` applied."""
     from dataclasses import replace
 
@@ -319,8 +345,10 @@ def retention_command(
         fail(f"--days: expected 1 or more, got {days}")
     store = open_store(ctx.obj)
     if not hasattr(store, "delete_older_than"):
-        fail("retention deletes daily Elasticsearch indices; the embedded store keeps every segment "
-             "(set store.backend = \"elasticsearch\" to use it)")
+        fail(
+            "retention deletes daily Elasticsearch indices; the embedded store keeps every segment "
+            '(set store.backend = "elasticsearch" to use it)'
+        )
     deleted = store.delete_older_than(days)
     if as_json:
         render.emit_json({"days": days, "deleted": deleted})
@@ -328,7 +356,9 @@ def retention_command(
     if not deleted:
         render.console.print(render.Text(f"No event index is older than {days} days."))
         return
-    render.console.print(render.table(f"Deleted {len(deleted)} indices older than {days} days", ["index"], [(name,) for name in deleted]))
+    render.console.print(
+        render.table(f"Deleted {len(deleted)} indices older than {days} days", ["index"], [(name,) for name in deleted])
+    )
 
 
 # Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status_command)
 
 
-def _configured(ctx: typer.Context, with_receiver: bool = False, only: Optional[list[str]] = None):
+def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None):
     from console.cli import fail
     from console.collector_settings import build_collectors, read_tables
 
@@ -46,15 +46,14 @@ def _configured(ctx: typer.Context, with_receiver: bool = False, only: Optional[
     except ConfigError as error:
         fail(str(error))
     if not configured.collectors:
-        fail("no collectors are configured: add a [collectors.<name>] table to cyberwell.toml "
-             "(see docs/collectors.md)")
+        fail("no collectors are configured: add a [collectors.<name>] table to cyberwell.toml (see docs/collectors.md)")
     return configured
 
 
 def collect_command(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="One pass (the default; `serve` keeps running).")] = True,
-    source: Annotated[Optional[list[str]], typer.Option("--source", help="Only this source (repeatable).")] = None,
+    source: Annotated[list[str] | None, typer.Option("--source", help="Only this source (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Run every enabled collector once: fetch from its checkpoint, store, commit."""
@@ -67,10 +66,13 @@ def collect_command(
     if as_json:
         render.emit_json([run.to_dict() for run in runs])
     else:
-        render.console.print(render.table(
-            "Collected", ["source", "stored", "duplicates", "quarantined", "newest event", "error"],
-            [(r.source, r.stored, r.duplicates, r.quarantined, r.newest_event, r.error) for r in runs],
-        ))
+        render.console.print(
+            render.table(
+                "Collected",
+                ["source", "stored", "duplicates", "quarantined", "newest event", "error"],
+                [(r.source, r.stored, r.duplicates, r.quarantined, r.newest_event, r.error) for r in runs],
+            )
+        )
     if any(run.error for run in runs):
         raise typer.Exit(1)
 
@@ -93,11 +95,12 @@ def serve_command(
             configured.receiver.start()
         except OSError as error:  # a port taken or not ours to bind
             fail(f"collectors.syslog: the receiver cannot listen: {error}")
-        listening = ", ".join(f"{name} {host}:{port}"
-                              for name, (host, port) in configured.receiver.addresses.items())
+        listening = ", ".join(f"{name} {host}:{port}" for name, (host, port) in configured.receiver.addresses.items())
         log.info("syslog receiver listening on %s", listening)
-    threads = [threading.Thread(target=_keep_collecting, args=(collector, store, stop), name=collector.name)
-               for collector in configured.collectors]
+    threads = [
+        threading.Thread(target=_keep_collecting, args=(collector, store, stop), name=collector.name)
+        for collector in configured.collectors
+    ]
     for thread in threads:
         thread.start()
     log.info("serving %s", ", ".join(c.name for c in configured.collectors))
@@ -124,6 +127,12 @@ def _keep_collecting(collector, store, stop: threading.Event) -> None:
         if run.error:
             log.warning("%s: run failed: %s", run.source, run.error)
         else:
-            log.info("%s: stored %d, duplicates %d, quarantined %d, newest event %s",
-                     run.source, run.stored, run.duplicates, run.quarantined, run.newest_event)
+            log.info(
+                "%s: stored %d, duplicates %d, quarantined %d, newest event %s",
+                run.source,
+                run.stored,
+                run.duplicates,
+                run.quarantined,
+                run.newest_event,
+            )
         stop.wait(collector.interval.total_seconds())

@@ -45,8 +45,19 @@ OTHER_KINDS = {"syslog": "collectors.syslog_collector", "azure-firewall": "colle
 _RECEIVER = {"syslog_receiver": "collectors.syslog_receiver"}
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _GRAPH_KEYS = {
-    "type", "enabled", "interval", "overlap", "initial_lookback", "base_url", "api_version", "page_size",
-    "max_retries", "retry_delay", "kinds", "listings", *IdentitySettings.__dataclass_fields__,
+    "type",
+    "enabled",
+    "interval",
+    "overlap",
+    "initial_lookback",
+    "base_url",
+    "api_version",
+    "page_size",
+    "max_retries",
+    "retry_delay",
+    "kinds",
+    "listings",
+    *IdentitySettings.__dataclass_fields__,
 }
 
 
@@ -73,8 +84,9 @@ def read_tables(home: Path, config_file: Path | None = None) -> dict[str, dict]:
     return tables
 
 
-def build_collectors(tables: Mapping[str, dict], environ: Mapping[str, str] = os.environ,
-                     with_receiver: bool = False) -> Configured:
+def build_collectors(
+    tables: Mapping[str, dict], environ: Mapping[str, str] = os.environ, with_receiver: bool = False
+) -> Configured:
     """A collector per enabled table; the receiver too when asked (only ``serve`` listens)."""
     found = Configured([])
     for name, table in tables.items():
@@ -106,7 +118,7 @@ def duration(table: Mapping, key: str, where: str, default: timedelta) -> timede
         return timedelta(seconds=value)
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", value) if isinstance(value, str) else None
     if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"{where}.{key}: expected a duration such as \"30s\", \"5m\", \"1h\" or seconds, got {value!r}")
+        raise ConfigError(f'{where}.{key}: expected a duration such as "30s", "5m", "1h" or seconds, got {value!r}')
     return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2)])
 
 
@@ -122,7 +134,9 @@ def graph_collector(name: str, kind: str, table: Mapping, environ: Mapping[str, 
     _credential(identity, environ, where)  # now, so a missing secret is found at start-up
     endpoint = _endpoint(table, where)
     common = dict(
-        credential_factory=lambda: credential_from(identity, environ), endpoint=endpoint, name=name,
+        credential_factory=lambda: credential_from(identity, environ),
+        endpoint=endpoint,
+        name=name,
         interval=duration(table, "interval", where, timedelta(minutes=5)),
         overlap=duration(table, "overlap", where, timedelta(minutes=10)),
         initial_lookback=duration(table, "initial_lookback", where, timedelta(days=1)),
@@ -139,8 +153,13 @@ def graph_collector(name: str, kind: str, table: Mapping, environ: Mapping[str, 
 
 def _endpoint(table: Mapping, where: str) -> GraphEndpoint:
     values = {}
-    for key, kind in (("base_url", str), ("api_version", str), ("page_size", int), ("max_retries", int),
-                      ("retry_delay", (int, float))):
+    for key, kind in (
+        ("base_url", str),
+        ("api_version", str),
+        ("page_size", int),
+        ("max_retries", int),
+        ("retry_delay", (int, float)),
+    ):
         if key in table:
             value = table[key]
             if not isinstance(value, kind) or isinstance(value, bool):

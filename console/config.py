@@ -67,8 +67,18 @@ def _expect(table: dict, key: str, kind: type | tuple, path: str):
 
 _SECRET_KEYS = {"api_key", "password"}
 _ELASTIC_KEYS = {
-    "hosts", "cloud_id", "api_key", "api_key_file", "username", "password", "password_file",
-    "ca_certs", "verify_certs", "index_prefix", "request_timeout", "retry_deadline",
+    "hosts",
+    "cloud_id",
+    "api_key",
+    "api_key_file",
+    "username",
+    "password",
+    "password_file",
+    "ca_certs",
+    "verify_certs",
+    "index_prefix",
+    "request_timeout",
+    "retry_deadline",
 }
 
 

@@ -54,8 +54,12 @@ class DemoOutcome:
             render.table(
                 "All alerts by rule",
                 ["severity", "rule", "alerts"],
-                [(render.severity(level), title, n) for (level, title), n in
-                 sorted(per_rule.items(), key=lambda item: (-SEVERITY_ORDER.index(item[0][0]), -item[1]))],
+                [
+                    (render.severity(level), title, n)
+                    for (level, title), n in sorted(
+                        per_rule.items(), key=lambda item: (-SEVERITY_ORDER.index(item[0][0]), -item[1])
+                    )
+                ],
             )
         )
         by_severity = {level: 0 for level in SEVERITY_ORDER}

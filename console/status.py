@@ -8,7 +8,7 @@ is registered with ``collect`` and ``serve`` by console/collect_commands.py.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -35,10 +35,9 @@ def status_command(
 
     store = open_store(ctx.obj)
     checkpoints = Checkpoints(store.state)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     spools = _syslog_spools(ctx)
-    rows = [source_status(checkpoints, source, now)
-            for source in sorted(set(checkpoints.sources()) | set(spools))]
+    rows = [source_status(checkpoints, source, now) for source in sorted(set(checkpoints.sources()) | set(spools))]
     for row in rows:
         if row["source"] in spools:
             row["receiver"] = receiver_status(spools[row["source"]], now)
@@ -48,11 +47,23 @@ def status_command(
     if not rows:
         render.console.print("No collector has run yet: see `cyberwell collect`.")
         return
-    render.console.print(render.table(
-        "Collectors", ["source", "last success", "lag", "events/min (1 h)", "runs (1 h)", "last error"],
-        [(r["source"], r["last_success"], _human(r["lag_seconds"]), r["events_per_minute"], r["runs_last_hour"],
-          (f"{r['last_error_at']}: {r['last_error']}" if r["last_error"] else "")) for r in rows],
-    ))
+    render.console.print(
+        render.table(
+            "Collectors",
+            ["source", "last success", "lag", "events/min (1 h)", "runs (1 h)", "last error"],
+            [
+                (
+                    r["source"],
+                    r["last_success"],
+                    _human(r["lag_seconds"]),
+                    r["events_per_minute"],
+                    r["runs_last_hour"],
+                    (f"{r['last_error_at']}: {r['last_error']}" if r["last_error"] else ""),
+                )
+                for r in rows
+            ],
+        )
+    )
     for row in rows:
         if "receiver" in row:
             _print_receiver(row["source"], row["receiver"])
@@ -71,9 +82,14 @@ def _syslog_spools(ctx: typer.Context) -> dict[str, Path]:
     except ConfigError as error:
         typer.echo(f"warning: syslog receiver counters not shown: {error}", err=True)
         return {}
-    return {name: Path(table["spool_dir"]) for name, table in tables.items()
-            if table.get("type", name) == "syslog" and table.get("enabled", True) is True
-            and isinstance(table.get("spool_dir"), str) and table["spool_dir"]}
+    return {
+        name: Path(table["spool_dir"])
+        for name, table in tables.items()
+        if table.get("type", name) == "syslog"
+        and table.get("enabled", True) is True
+        and isinstance(table.get("spool_dir"), str)
+        and table["spool_dir"]
+    }
 
 
 def receiver_status(spool_dir: Path, now: datetime) -> dict:
@@ -87,8 +103,14 @@ def receiver_status(spool_dir: Path, now: datetime) -> dict:
 
     stats = read_stats(spool_dir)
     if not isinstance(stats, dict):
-        return {"state": "never started", "running": False, "spool_dir": str(spool_dir),
-                "updated_at": None, "age_seconds": None, "udp_lost": 0}
+        return {
+            "state": "never started",
+            "running": False,
+            "spool_dir": str(spool_dir),
+            "updated_at": None,
+            "age_seconds": None,
+            "udp_lost": 0,
+        }
     try:
         age = round((now - _time(stats["updated_at"])).total_seconds(), 1)
     except (KeyError, TypeError, ValueError):  # a file from another version: shown, never fresh
@@ -96,21 +118,30 @@ def receiver_status(spool_dir: Path, now: datetime) -> dict:
     published_running = stats.get("running") is True
     fresh = published_running and age is not None and age <= RECEIVER_FRESH_SECONDS
     state = "running" if fresh else "not responding" if published_running else "stopped"
-    lost = sum(value for value in (stats.get("dropped_udp"), stats.get("kernel_drops"))
-               if isinstance(value, int))
-    return {**stats, "state": state, "running": fresh, "spool_dir": str(spool_dir),
-            "age_seconds": age, "udp_lost": lost}
+    lost = sum(value for value in (stats.get("dropped_udp"), stats.get("kernel_drops")) if isinstance(value, int))
+    return {
+        **stats,
+        "state": state,
+        "running": fresh,
+        "spool_dir": str(spool_dir),
+        "age_seconds": age,
+        "udp_lost": lost,
+    }
 
 
 def _print_receiver(source: str, receiver: dict) -> None:
     """One table per syslog source, counters down the side (they fit any terminal), losses in
     red, and a sentence under it when UDP datagrams were lost."""
+
     def count(key: str, style: str = "") -> Text:
         value = receiver.get(key)
         return Text(_cell(value), style=style if isinstance(value, int) and value > 0 else "")
 
-    received = ", ".join(f"{name} {receiver[f'received_{name}']}" for name in ("udp", "tcp", "tls")
-                         if isinstance(receiver.get(f"received_{name}"), int))
+    received = ", ".join(
+        f"{name} {receiver[f'received_{name}']}"
+        for name in ("udp", "tcp", "tls")
+        if isinstance(receiver.get(f"received_{name}"), int)
+    )
     updated = receiver.get("updated_at")
     if updated and receiver.get("age_seconds") is not None:
         updated = f"{updated} ({_human(receiver['age_seconds'])} ago)"
@@ -121,8 +152,10 @@ def _print_receiver(source: str, receiver: dict) -> None:
         ("receiver", Text(receiver["state"], style=state_style)),
         ("updated", updated),
         ("since", receiver.get("started_at")),
-        ("listening", ", ".join(f"{k} {v}" for k, v in listening.items())
-         if isinstance(listening, dict) else listening),
+        (
+            "listening",
+            ", ".join(f"{k} {v}" for k, v in listening.items()) if isinstance(listening, dict) else listening,
+        ),
         ("received", Text(f"{_cell(receiver.get('received'))}" + (f" ({received})" if received else ""))),
         ("dropped_udp (queue full)", count("dropped_udp", _LOST)),
         ("kernel_drops (socket buffer full)", count("kernel_drops", _LOST)),
@@ -137,11 +170,15 @@ def _print_receiver(source: str, receiver: dict) -> None:
     render.console.print(render.table("Syslog receiver", ["counter", "value"], rows))
     if receiver["udp_lost"]:
         since = f" since {receiver['started_at']}" if receiver.get("started_at") else ""
-        render.console.print(Text(
-            f"{source}: {receiver['udp_lost']} UDP datagrams lost{since}"
-            f" ({_cell(receiver.get('dropped_udp'))} with the receiver's queue full,"
-            f" {_cell(receiver.get('kernel_drops'))} with the kernel's socket buffer full):"
-            " see 'Floods' in docs/collectors.md", style=_LOST))
+        render.console.print(
+            Text(
+                f"{source}: {receiver['udp_lost']} UDP datagrams lost{since}"
+                f" ({_cell(receiver.get('dropped_udp'))} with the receiver's queue full,"
+                f" {_cell(receiver.get('kernel_drops'))} with the kernel's socket buffer full):"
+                " see 'Floods' in docs/collectors.md",
+                style=_LOST,
+            )
+        )
 
 
 def _cell(value) -> str:
@@ -151,7 +188,7 @@ def _cell(value) -> str:
 def _bytes(value) -> str:
     if not isinstance(value, int):
         return _cell(value)
-    for unit, size in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
         if value >= size:
             return f"{value / size:.1f} {unit}"
     return f"{value} B"
@@ -180,7 +217,7 @@ def source_status(checkpoints: Checkpoints, source: str, now: datetime) -> dict:
 
 def _time(text: str) -> datetime:
     moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _human(seconds: float | None) -> str:

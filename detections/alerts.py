@@ -19,12 +19,22 @@ Two kinds of window:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from store.alert_record import SEVERITIES, Alert, alert_id, iso, severity_rank
 
-__all__ = ["BUCKET", "DEFAULT_SEVERITY", "ENTITY_FIELDS", "SEVERITIES", "Alert", "alert_id",
-           "bucket_start", "entity_fields", "iso", "severity_rank"]
+__all__ = [
+    "BUCKET",
+    "DEFAULT_SEVERITY",
+    "ENTITY_FIELDS",
+    "SEVERITIES",
+    "Alert",
+    "alert_id",
+    "bucket_start",
+    "entity_fields",
+    "iso",
+    "severity_rank",
+]
 
 #: A rule without a level: Sigma requires one, and assuming the middle keeps such an alert visible
 #: to "medium and above" filters without shouting.
@@ -53,5 +63,5 @@ def entity_fields(datasets: Iterable[str], override: Iterable[str] | None = None
 
 def bucket_start(moment: datetime) -> datetime:
     """The start of the clock hour (UTC) the moment falls in."""
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     return moment.replace(minute=0, second=0, microsecond=0)

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
@@ -51,7 +51,7 @@ ID_COLUMN = "event.id"
 
 KINDS = ("event_count", "value_count", "temporal", "temporal_ordered")
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UnsupportedCorrelation(ValueError):
@@ -149,9 +149,7 @@ class Correlation:
         ):
             # The specification defines temporal_ordered as "all rules, in order"; a partial
             # count has no agreed meaning (which rules, in which order?), so refuse it.
-            raise UnsupportedCorrelation(
-                "temporal_ordered supports only its default condition (all rules, in order)"
-            )
+            raise UnsupportedCorrelation("temporal_ordered supports only its default condition (all rules, in order)")
 
     @property
     def grows_with_events(self) -> bool:
@@ -218,16 +216,17 @@ def find_windows(
         chosen = _choose_windows(*(candidates.column(i).to_pylist() for i in range(3)))
         if not chosen:
             return []
-        con.register("chosen", pa.table({
-            name: pa.array([c[i] for c in chosen], pa.int64())
-            for i, name in enumerate(("grp", "s", "last"))
-        }))
+        con.register(
+            "chosen",
+            pa.table(
+                {name: pa.array([c[i] for c in chosen], pa.int64()) for i, name in enumerate(("grp", "s", "last"))}
+            ),
+        )
         rows = con.execute(_window_events_sql(groups, len(correlation.rules) > 1)).fetchall()
     finally:
         con.close()
     return [
-        Window(group=tuple(row[3:]), start=_from_micros(row[0]), end=_from_micros(row[1]),
-               event_ids=tuple(row[2]))
+        Window(group=tuple(row[3:]), start=_from_micros(row[0]), end=_from_micros(row[1]), event_ids=tuple(row[2]))
         for row in rows
     ]
 
@@ -253,13 +252,8 @@ def from_sigma(rule, key_of) -> Correlation:
     for alias in rule.aliases:
         for ref in alias.mapping:
             if not hasattr(ref, "rule"):  # the caller resolves alias references first
-                raise UnsupportedCorrelation(
-                    f"alias {alias.alias!r} names rule {ref.reference!r}, which was not found"
-                )
-    aliases = {
-        alias.alias: {key_of(ref.rule): name for ref, name in alias.mapping.items()}
-        for alias in rule.aliases
-    }
+                raise UnsupportedCorrelation(f"alias {alias.alias!r} names rule {ref.reference!r}, which was not found")
+    aliases = {alias.alias: {key_of(ref.rule): name for ref, name in alias.mapping.items()} for alias in rule.aliases}
     for alias, mapping in aliases.items():
         lacking = [ref.reference for ref in rule.referenced_rules if key_of(ref.rule) not in mapping]
         if lacking:
@@ -268,8 +262,7 @@ def from_sigma(rule, key_of) -> Correlation:
     def tree(node) -> Expression:
         if isinstance(node, SigmaRuleReference):
             return Expression("rule", rule=keys[node.reference])
-        op = {CorrelationConditionAND: "and", CorrelationConditionOR: "or",
-              CorrelationConditionNOT: "not"}[type(node)]
+        op = {CorrelationConditionAND: "and", CorrelationConditionOR: "or", CorrelationConditionNOT: "not"}[type(node)]
         return Expression(op, args=tuple(tree(arg) for arg in node.args))
 
     condition = expression = value_field = None
@@ -306,25 +299,34 @@ def _load_rows(con, correlation: Correlation, columns: Sequence[str], resume_aft
     else:
         raise ValueError(f"matched events for several rules need a {RULE_COLUMN!r} column")
     groups = [f"CAST({_ident(name)} AS VARCHAR) AS g{i}" for i, name in enumerate(correlation.group_by)]
-    value = (
-        f"CAST({_ident(correlation.value_field)} AS VARCHAR)" if correlation.value_field else "NULL"
-    )
+    value = f"CAST({_ident(correlation.value_field)} AS VARCHAR)" if correlation.value_field else "NULL"
     not_null = "".join(f" AND {_ident(name)} IS NOT NULL" for name in correlation.group_by)
     select = ", ".join(
-        [f"epoch_us({_ident(TIME_COLUMN)}) AS t", f"CAST({_ident(ID_COLUMN)} AS VARCHAR) AS id",
-         f"{rule} AS r", *groups, f"{value} AS v"]
+        [
+            f"epoch_us({_ident(TIME_COLUMN)}) AS t",
+            f"CAST({_ident(ID_COLUMN)} AS VARCHAR) AS id",
+            f"{rule} AS r",
+            *groups,
+            f"{value} AS v",
+        ]
     )
     rows = f"SELECT {select} FROM matched WHERE {_ident(TIME_COLUMN)} IS NOT NULL{not_null}"
     group_names = [f"g{i}" for i in range(len(correlation.group_by))]
     if resume_after:
-        con.register("resume", pa.table({
-            **{name: [key[i] for key in resume_after] for i, name in enumerate(group_names)},
-            "after": pa.array([_to_micros(moment) for moment in resume_after.values()], pa.int64()),
-        }))
+        con.register(
+            "resume",
+            pa.table(
+                {
+                    **{name: [key[i] for key in resume_after] for i, name in enumerate(group_names)},
+                    "after": pa.array([_to_micros(moment) for moment in resume_after.values()], pa.int64()),
+                }
+            ),
+        )
         if group_names:
             on = " AND ".join(f"b.{name} = resume.{name}" for name in group_names)
-            rows = (f"SELECT b.* FROM ({rows}) b LEFT JOIN resume ON {on}"
-                    " WHERE resume.after IS NULL OR b.t > resume.after")
+            rows = (
+                f"SELECT b.* FROM ({rows}) b LEFT JOIN resume ON {on} WHERE resume.after IS NULL OR b.t > resume.after"
+            )
         else:
             rows = f"SELECT b.* FROM ({rows}) b WHERE b.t > (SELECT max(after) FROM resume)"
     con.execute(f"CREATE TEMP TABLE raw AS {rows}")
@@ -404,7 +406,7 @@ def _ordered_sql(correlation: Correlation, frame: str, span: int) -> str:
                     ON p.grp = m.grp AND p.{cursor} <= m.t)"""
         )
         previous, cursor = f"step{index}", "a"
-    return f"""WITH {', '.join(steps)}
+    return f"""WITH {", ".join(steps)}
                SELECT DISTINCT grp, s AS t, last FROM {previous} WHERE a <= s + {span}"""
 
 
@@ -429,11 +431,11 @@ def _window_events_sql(groups: list[str], distinct: bool) -> str:
     ``distinct`` when several rules may have matched one event)."""
     values = "".join(f", any_value({g})" for g in groups)
     return f"""SELECT s, last, list(id ORDER BY t, id){values}
-               FROM (SELECT {'DISTINCT' if distinct else ''} c.grp, c.s, c.last, e.t, e.id{''.join(f', e.{g}' for g in groups)}
+               FROM (SELECT {"DISTINCT" if distinct else ""} c.grp, c.s, c.last, e.t, e.id{"".join(f", e.{g}" for g in groups)}
                      FROM rows e ASOF JOIN chosen c ON e.grp = c.grp AND e.t >= c.s
                      WHERE e.t <= c.last)
                GROUP BY grp, s, last
-               ORDER BY {''.join(f'any_value({g}), ' for g in groups)}s"""
+               ORDER BY {"".join(f"any_value({g}), " for g in groups)}s"""
 
 
 def _span_micros(span: timedelta) -> int:

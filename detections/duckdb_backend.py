@@ -80,7 +80,9 @@ class CyberwellBackendRules:
         if field not in self.referenced_fields:
             self.referenced_fields.append(field)
 
-    def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_field(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         raise SigmaFeatureNotSupportedByBackendError(
             f"field {cond.field!r}: the |fieldref modifier (comparing two fields) is not supported:"
             " Elasticsearch cannot evaluate it without scripts, and both stores must agree"
@@ -258,13 +260,10 @@ class DuckDBBackend(CyberwellBackendRules, TextQueryBackend):
     ) -> bool:
         """Only plain case-insensitive strings make an IN list; numbers keep their own test."""
         return super().decide_convert_condition_as_in_expression(cond, state) and all(
-            isinstance(arg.value, SigmaString) and not isinstance(arg.value, SigmaCasedString)
-            for arg in cond.args
+            isinstance(arg.value, SigmaString) and not isinstance(arg.value, SigmaCasedString) for arg in cond.args
         )
 
-    def convert_condition_as_in_expression(
-        self, cond: ConditionOR | ConditionAND, state: ConversionState
-    ) -> str:
+    def convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> str:
         first = cond.args[0]
         assert isinstance(first, ConditionFieldEqualsValueExpression)
         items = []

@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -39,7 +39,7 @@ from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleS
 from store.alerts import record_rule_runs, resume_points, save_detection_results
 
 _TS = pa.timestamp("us", tz="UTC")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -55,9 +55,14 @@ class RuleResult:
 
     def to_dict(self) -> dict:
         return {
-            "rule_id": self.rule_id, "title": self.title, "kind": self.kind,
-            "status": self.status, "matched": self.matched, "alerts": self.alerts,
-            "seconds": round(self.seconds, 6), "error": self.error,
+            "rule_id": self.rule_id,
+            "title": self.title,
+            "kind": self.kind,
+            "status": self.status,
+            "matched": self.matched,
+            "alerts": self.alerts,
+            "seconds": round(self.seconds, 6),
+            "error": self.error,
         }
 
 
@@ -83,11 +88,13 @@ class DetectionReport:
 
     def to_dict(self) -> dict:
         return {
-            "start": iso(self.start), "end": iso(self.end),
+            "start": iso(self.start),
+            "end": iso(self.end),
             "rules": [result.to_dict() for result in self.rules],
             "problems": [problem.to_dict() for problem in self.problems],
             "alerts": [alert.to_dict() for alert in self.alerts],
-            "alerts_new": self.alerts_new, "alerts_updated": self.alerts_updated,
+            "alerts_new": self.alerts_new,
+            "alerts_updated": self.alerts_updated,
             "seconds": round(self.seconds, 6),
         }
 
@@ -219,16 +226,23 @@ class _Run:
         to_run = [r for r in self.ruleset.detections if plans[r.key] is not None]
         correlations = self._ordered_correlations()
         run_ids = record_rule_runs(
-            self.store.state, [(r.key, r.title) for r in (*to_run, *correlations)],
-            self.start, self.end,
+            self.store.state,
+            [(r.key, r.title) for r in (*to_run, *correlations)],
+            self.start,
+            self.end,
         )
         run_id = dict(zip([r.key for r in (*to_run, *correlations)], run_ids))
         for rule in self.ruleset.detections:
             if plans[rule.key] is None:
-                report.rules.append(RuleResult(
-                    rule.key, rule.title, "detection", "skipped",
-                    error="used only by correlations that cannot run (see problems)",
-                ))
+                report.rules.append(
+                    RuleResult(
+                        rule.key,
+                        rule.title,
+                        "detection",
+                        "skipped",
+                        error="used only by correlations that cannot run (see problems)",
+                    )
+                )
         con = duckdb.connect(":memory:")
         try:
             for rule in to_run:
@@ -251,10 +265,8 @@ class _Run:
         except Exception as error:  # a rule's failure is its own; the rest of the set runs on
             reason = " ".join(str(error).split()) or type(error).__name__
             self.failures[rule.key] = reason
-            return RuleResult(rule.key, rule.title, kind, "failed",
-                              seconds=time.perf_counter() - began, error=reason)
-        return RuleResult(rule.key, rule.title, kind, "succeeded", matched, len(alerts),
-                          time.perf_counter() - began)
+            return RuleResult(rule.key, rule.title, kind, "failed", seconds=time.perf_counter() - began, error=reason)
+        return RuleResult(rule.key, rule.title, kind, "succeeded", matched, len(alerts), time.perf_counter() - began)
 
     def _detect(self, rule: DetectionRule, plan, con) -> tuple[int, list[Alert]]:
         search_start, columns = plan
@@ -331,11 +343,14 @@ class _Run:
                 event_ids.append(event_id)
         event_ids = list(dict.fromkeys(event_ids))
         return Alert.build(
-            rule_id=rule.key, rule_title=rule.title,
+            rule_id=rule.key,
+            rule_title=rule.title,
             severity=_correlation_severity(rule, self.by_key),
             tags=_correlation_tags(rule, self.by_key),
             group_keys=dict(zip(rule.correlation.group_by, window.group)),
-            window_start=window.start, first_seen=window.start, last_seen=last_seen,
+            window_start=window.start,
+            first_seen=window.start,
+            last_seen=last_seen,
             event_ids=event_ids,
         )
 
@@ -352,24 +367,31 @@ def _single_event_alerts(rule: DetectionRule, matched: pa.Table, con) -> list[Al
     con.register("matched", matched)
     try:
         rows = con.execute(
-            f"""SELECT {''.join(f'{key} AS k{i}, ' for i, key in enumerate(keys))}
+            f"""SELECT {"".join(f"{key} AS k{i}, " for i, key in enumerate(keys))}
                        (epoch_us("@timestamp") // {bucket}) * {bucket} AS bucket,
                        min(epoch_us("@timestamp")), max(epoch_us("@timestamp")),
                        list("event.id" ORDER BY "@timestamp", "event.id")
                 FROM matched
-                GROUP BY ALL ORDER BY bucket{''.join(f', k{i}' for i in range(len(keys)))}"""
+                GROUP BY ALL ORDER BY bucket{"".join(f", k{i}" for i in range(len(keys)))}"""
         ).fetchall()
     finally:
         con.unregister("matched")
     alerts = []
     for row in rows:
-        values, (bucket_us, first, last, ids) = row[: len(keys)], row[len(keys):]
-        alerts.append(Alert.build(
-            rule_id=rule.key, rule_title=rule.title, severity=rule.severity, tags=rule.tags,
-            group_keys=dict(zip(rule.entity, values)), window_start=_from_micros(bucket_us),
-            first_seen=_from_micros(first), last_seen=_from_micros(last),
-            event_ids=list(dict.fromkeys(ids)),
-        ))
+        values, (bucket_us, first, last, ids) = row[: len(keys)], row[len(keys) :]
+        alerts.append(
+            Alert.build(
+                rule_id=rule.key,
+                rule_title=rule.title,
+                severity=rule.severity,
+                tags=rule.tags,
+                group_keys=dict(zip(rule.entity, values)),
+                window_start=_from_micros(bucket_us),
+                first_seen=_from_micros(first),
+                last_seen=_from_micros(last),
+                event_ids=list(dict.fromkeys(ids)),
+            )
+        )
     return alerts
 
 
@@ -400,8 +422,10 @@ def _correlation_severity(rule: CorrelationRule, by_key) -> str:
     the rules it uses — a correlation is never less severe than its parts."""
     if rule.rule.level is not None:
         return rule.severity
-    levels = [_correlation_severity(by_key[k], by_key) if isinstance(by_key[k], CorrelationRule)
-              else by_key[k].severity for k in rule.correlation.rules]
+    levels = [
+        _correlation_severity(by_key[k], by_key) if isinstance(by_key[k], CorrelationRule) else by_key[k].severity
+        for k in rule.correlation.rules
+    ]
     return max(levels, key=SEVERITIES.index)
 
 

@@ -97,17 +97,21 @@ class RuleSet:
     def to_dict(self) -> dict:
         """JSON-ready: the rules that run (with whether they raise alerts themselves) and problems."""
         rules = [
-            {"id": loaded.key, "title": loaded.title, "level": loaded.severity, "kind": kind,
-             "generates": loaded.generates, "path": str(loaded.path)}
+            {
+                "id": loaded.key,
+                "title": loaded.title,
+                "level": loaded.severity,
+                "kind": kind,
+                "generates": loaded.generates,
+                "path": str(loaded.path),
+            }
             for kind, group in (("detection", self.detections), ("correlation", self.correlations))
             for loaded in group
         ]
         return {"rules": rules, "problems": [problem.to_dict() for problem in self.problems]}
 
 
-def load_rules(
-    rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], Any] | None = None
-) -> RuleSet:
+def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], Any] | None = None) -> RuleSet:
     """Every rule under the folders (``tests/`` folders skipped), compiled, with the problems.
 
     ``compile`` turns a SigmaRule into the store's query; the default is the DuckDB compiler.
@@ -135,7 +139,7 @@ def load_rules(
             else:
                 result.detections.append(loaded)
     correlations = [(rule, path) for rule, path in parsed if isinstance(rule, SigmaCorrelationRule)]
-    for rule, path in correlations:  # resolve all first: resolving silences the base rules
+    for rule, _path in correlations:  # resolve all first: resolving silences the base rules
         _resolve(rule, collection, failed)
     for rule, path in correlations:
         loaded = _load_correlation(rule, path, failed, result.problems)
@@ -172,8 +176,10 @@ def _rule_files(rule_dirs: Iterable[Path | str], problems: list[RuleProblem]) ->
             continue
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder).parts
-            if path.suffix in RULE_SUFFIXES and path.is_file() and not any(
-                part in SKIPPED_FOLDERS for part in relative[:-1]
+            if (
+                path.suffix in RULE_SUFFIXES
+                and path.is_file()
+                and not any(part in SKIPPED_FOLDERS for part in relative[:-1])
             ):
                 files.append(path)
     return files
@@ -199,8 +205,11 @@ def _parse_file(path: Path, problems: list[RuleProblem], unparsed_correlations: 
     for batch in batches:
         try:
             collection = SigmaCollection.from_dicts(
-                batch, collect_errors=True, source=SigmaRuleLocation(path),
-                collect_filters=True, resolve_references=False,
+                batch,
+                collect_errors=True,
+                source=SigmaRuleLocation(path),
+                collect_filters=True,
+                resolve_references=False,
             )
         except Exception as error:  # pySigma raises some rule errors even when collecting
             name = _document_name(batch[0], path) if len(batch) == 1 else path.name
@@ -218,8 +227,7 @@ def _parse_file(path: Path, problems: list[RuleProblem], unparsed_correlations: 
         filters.extend((f, path) for f in collection.filters if not f.errors)
         for f in collection.filters:
             if f.errors:
-                problems.append(RuleProblem(display_name(f, path), str(path),
-                                            "; ".join(_explain(e) for e in f.errors)))
+                problems.append(RuleProblem(display_name(f, path), str(path), "; ".join(_explain(e) for e in f.errors)))
         for error in collection.errors:  # errors of the file itself, e.g. an unknown action
             if not any(error in owner.errors for owner in (*collection.rules, *collection.filters)):
                 problems.append(RuleProblem(path.name, str(path), _explain(error)))
@@ -258,12 +266,18 @@ def _drop_duplicate_ids(parsed, problems):
     for rule, path in parsed:
         key = rule_key(rule)
         if key in seen:
-            problems.append(RuleProblem(display_name(rule, path), str(path),
-                                        f"rule id {key} is already used by a rule in {seen[key]}"))
+            problems.append(
+                RuleProblem(
+                    display_name(rule, path), str(path), f"rule id {key} is already used by a rule in {seen[key]}"
+                )
+            )
             continue
         if rule.name is not None and rule.name in names:
-            problems.append(RuleProblem(display_name(rule, path), str(path),
-                                        f"rule name {rule.name} is already used in {names[rule.name]}"))
+            problems.append(
+                RuleProblem(
+                    display_name(rule, path), str(path), f"rule name {rule.name} is already used in {names[rule.name]}"
+                )
+            )
             continue
         seen[key] = path
         if rule.name is not None:
@@ -283,8 +297,9 @@ def _apply_filters(parsed, filters, problems):
                 try:
                     rule = sigma_filter.apply_on_rule(rule)
                 except SigmaError as error:
-                    problems.append(RuleProblem(display_name(sigma_filter, filter_path),
-                                                str(filter_path), _explain(error)))
+                    problems.append(
+                        RuleProblem(display_name(sigma_filter, filter_path), str(filter_path), _explain(error))
+                    )
         result.append((rule, path))
     return result
 
@@ -296,13 +311,15 @@ def _load_detection(rule: SigmaRule, path: Path, compile, problems) -> Detection
     name = display_name(rule, path)
     try:
         for condition in rule.detection.parsed_condition:
-            condition.parsed  # parse now: a legacy aggregation is a clear, early refusal
+            _ = condition.parsed  # parse now: a legacy aggregation is a clear, early refusal
     except SigmaConditionError as error:
         reason = _explain(error)
         if "pipe" in reason.lower():
-            reason = ("uses the legacy aggregation syntax ('| count()' and the like), which "
-                      "Sigma replaced by correlation rules; rewrite it as an event_count or "
-                      "value_count correlation")
+            reason = (
+                "uses the legacy aggregation syntax ('| count()' and the like), which "
+                "Sigma replaced by correlation rules; rewrite it as an event_count or "
+                "value_count correlation"
+            )
         problems.append(RuleProblem(name, str(path), reason))
         return None
     try:
@@ -319,7 +336,10 @@ def _load_detection(rule: SigmaRule, path: Path, compile, problems) -> Detection
         problems.append(RuleProblem(name, str(path), "its log source maps to no stored dataset"))
         return None
     return DetectionRule(
-        key=rule_key(rule), rule=rule, path=path, compiled=compiled,
+        key=rule_key(rule),
+        rule=rule,
+        path=path,
+        compiled=compiled,
         entity=entity_fields(compiled.datasets, entity_override),
     )
 
@@ -423,8 +443,11 @@ def _drop_correlations_on_unknown_fields(result: RuleSet) -> None:
             for key in loaded.correlation.rules:
                 used = by_key[key]
                 inner = reason_for(used) if isinstance(used, CorrelationRule) else None
-                reason = (f"it references '{used.title}', which cannot run: {inner}" if inner
-                          else _unknown_field(loaded.correlation, used))
+                reason = (
+                    f"it references '{used.title}', which cannot run: {inner}"
+                    if inner
+                    else _unknown_field(loaded.correlation, used)
+                )
                 if reason:
                     reasons[loaded.key] = reason
                     break
@@ -436,8 +459,7 @@ def _drop_correlations_on_unknown_fields(result: RuleSet) -> None:
         if reason is None:
             kept.append(loaded)
         else:
-            result.problems.append(
-                RuleProblem(display_name(loaded.rule, loaded.path), str(loaded.path), reason))
+            result.problems.append(RuleProblem(display_name(loaded.rule, loaded.path), str(loaded.path), reason))
     result.correlations = kept
 
 
@@ -446,8 +468,10 @@ def _unknown_field(correlation: Correlation, used) -> str | None:
         field_name = correlation.field_for(name, used.key)
         if isinstance(used, CorrelationRule):
             if field_name not in used.correlation.group_by:
-                return (f"field '{field_name}' is not a group-by field of '{used.title}', whose "
-                        f"windows carry only {', '.join(used.correlation.group_by) or 'no fields'}")
+                return (
+                    f"field '{field_name}' is not a group-by field of '{used.title}', whose "
+                    f"windows carry only {', '.join(used.correlation.group_by) or 'no fields'}"
+                )
             continue
         datasets = used.compiled.datasets
         if not all(dataset in DATASET_COLUMNS for dataset in datasets):
@@ -455,8 +479,10 @@ def _unknown_field(correlation: Correlation, used) -> str | None:
         known = frozenset().union(*(DATASET_COLUMNS[dataset] for dataset in datasets))
         prefixes = tuple(prefix for dataset in datasets for prefix in OPEN_NAMESPACES.get(dataset, ()))
         if field_name not in known and not any(field_name.startswith(p) for p in prefixes):
-            return (f"field '{field_name}' is not a stored column of {', '.join(datasets)} "
-                    "(correlations name stored columns, as in docs/events.md)")
+            return (
+                f"field '{field_name}' is not a stored column of {', '.join(datasets)} "
+                "(correlations name stored columns, as in docs/events.md)"
+            )
     return None
 
 
@@ -464,8 +490,10 @@ def _explain(error: BaseException) -> str:
     """pySigma appends the absolute file path to messages; the problem already names the file."""
     message = error.args[0] if isinstance(error, SigmaError) and error.args else str(error)
     if "must have exactly one condition item" in str(message):
-        message = (f"{message}: a range (e.g. gt and lte together) is not supported by pySigma "
-                   "1.5.1; chain two correlations instead")
+        message = (
+            f"{message}: a range (e.g. gt and lte together) is not supported by pySigma "
+            "1.5.1; chain two correlations instead"
+        )
     return _one_line(message)
 
 

@@ -112,14 +112,20 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
         special case, which assumed its own null expression."""
         return TextQueryBackend.compare_precedence(self, outer, inner)
 
-    def convert_condition_field_eq_expansion(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> Any:
+    def convert_condition_field_eq_expansion(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> Any:
         """The values of ``|windash`` and the like, OR-ed in a group of their own (LuceneBackend's
         version writes an in-list, which would skip the per-kind leaves here)."""
-        return self.group_expression.format(expr=TextQueryBackend.convert_condition_field_eq_expansion(self, cond, state))
+        return self.group_expression.format(
+            expr=TextQueryBackend.convert_condition_field_eq_expansion(self, cond, state)
+        )
 
     # -- strings --------------------------------------------------------------------------------
 
-    def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_str(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return self._string(cond, cased=False)
 
     def convert_condition_field_eq_val_str_case_sensitive(
@@ -147,7 +153,9 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
 
     # -- numbers, booleans, comparisons ---------------------------------------------------------
 
-    def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_num(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         field, value = cond.field, cond.value
         assert isinstance(value, SigmaNumber)
         kind = self._kind(field)
@@ -165,7 +173,9 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
             return NOTHING
         return f"{self._on(field)}:{_num(int(number))}"
 
-    def convert_condition_field_eq_val_bool(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_bool(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         kind = self._kind(cond.field)
         word = "true" if cond.value.boolean else "false"
         if kind in ("keyword", "ip", "boolean"):
@@ -174,7 +184,9 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
             self._refuse(cond.field, kind, "a boolean test")
         return NOTHING
 
-    def convert_condition_field_compare_op_val(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_compare_op_val(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         field, value = cond.field, cond.value
         kind = self._kind(field)
         if kind in ("keyword", "ip", "stored"):
@@ -200,13 +212,17 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
 
     # -- null and exists ------------------------------------------------------------------------
 
-    def convert_condition_field_eq_val_null(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_null(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return f"(NOT {self._exists(cond.field, self._kind(cond.field))})"
 
     def convert_condition_field_exists(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         return self._exists(cond.field, self._kind(cond.field))
 
-    def convert_condition_field_not_exists(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_not_exists(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         return f"(NOT {self._exists(cond.field, self._kind(cond.field))})"
 
     def _exists(self, field: str, kind: str) -> str:
@@ -219,7 +235,9 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
 
     # -- regular expressions --------------------------------------------------------------------
 
-    def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_re(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         field, value = cond.field, cond.value
         assert isinstance(value, SigmaRegularExpression)
         kind = self._kind(field)
@@ -236,7 +254,9 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
 
     # -- addresses ------------------------------------------------------------------------------
 
-    def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+    def convert_condition_field_eq_val_cidr(
+        self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
+    ) -> str:
         field, value = cond.field, cond.value
         assert isinstance(value, SigmaCIDRExpression)
         kind = self._kind(field)

@@ -20,8 +20,11 @@ _LUCENE_SPECIALS = set('.?+*|{}[]()"\\#@&<>~^$-')  # '/' is escaped last, for th
 _SHORTHANDS = {"d": "0-9", "w": "a-zA-Z0-9_", "s": " \t\n\f\r"}
 _CHAR_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a"}
 _QUANTIFIER = re.compile(r"\{(\d+)(,(\d*))?\}")
-_FLAG_LETTERS = {"i": SigmaRegularExpressionFlag.IGNORECASE, "m": SigmaRegularExpressionFlag.MULTILINE,
-                 "s": SigmaRegularExpressionFlag.DOTALL}
+_FLAG_LETTERS = {
+    "i": SigmaRegularExpressionFlag.IGNORECASE,
+    "m": SigmaRegularExpressionFlag.MULTILINE,
+    "s": SigmaRegularExpressionFlag.DOTALL,
+}
 
 
 def translate_regex(pattern: str, flags=()) -> str:
@@ -30,7 +33,7 @@ def translate_regex(pattern: str, flags=()) -> str:
     leading = re.match(r"\(\?([ims]+)\)", pattern)
     if leading:
         flags |= {_FLAG_LETTERS[letter] for letter in leading.group(1)}
-        pattern = pattern[leading.end():]
+        pattern = pattern[leading.end() :]
     reader = _RegexReader(pattern, flags)
     branches = reader.alternatives(top=True)
     if reader.position != len(pattern):
@@ -156,7 +159,7 @@ class _RegexReader:
         if self.p.startswith("?:", self.position):
             self.position += 2
         elif self.p.startswith("?P<", self.position) or (
-            self.p.startswith("?<", self.position) and self.p[self.position + 2: self.position + 3] not in ("=", "!")
+            self.p.startswith("?<", self.position) and self.p[self.position + 2 : self.position + 3] not in ("=", "!")
         ):
             end = self.p.find(">", self.position)
             if end < 0:
@@ -187,10 +190,10 @@ class _RegexReader:
     def code_point(self, kind: str) -> str:
         if kind == "x" and self.peek() == "{":
             end = self.p.find("}", self.position)
-            digits, self.position = self.p[self.position + 1: end], end + 1
+            digits, self.position = self.p[self.position + 1 : end], end + 1
         else:
             width = 2 if kind == "x" else 4
-            digits = self.p[self.position: self.position + width]
+            digits = self.p[self.position : self.position + width]
             self.position += width
         try:
             return chr(int(digits, 16))
@@ -224,7 +227,7 @@ class _RegexReader:
                 if escaped.isalnum() and escaped not in _CHAR_ESCAPES and escaped not in "xu":
                     raise ValueError(f"the escape \\{escaped} has no Lucene equivalent")
             low = char
-            if self.peek() == "-" and self.p[self.position + 1: self.position + 2] not in ("]", ""):
+            if self.peek() == "-" and self.p[self.position + 1 : self.position + 2] not in ("]", ""):
                 self.take()
                 high = self.take()
                 if high == "\\":
@@ -237,8 +240,9 @@ class _RegexReader:
                 items.append((low, low))
         if self.fold:
             items += self._folded(items)
-        body = "".join(_class_char(low) if low == high else f"{_class_char(low)}-{_class_char(high)}"
-                       for low, high in items) + "".join(parts)
+        body = "".join(
+            _class_char(low) if low == high else f"{_class_char(low)}-{_class_char(high)}" for low, high in items
+        ) + "".join(parts)
         return ("[^" if negated else "[") + body + "]"
 
     @staticmethod

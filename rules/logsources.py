@@ -63,6 +63,4 @@ def datasets_for(logsource: SigmaLogSource) -> list[str]:
     try:
         return list(_DATASETS[key])
     except KeyError:
-        raise UnsupportedLogsource(
-            f"no stored dataset holds events for logsource {describe(logsource)}"
-        ) from None
+        raise UnsupportedLogsource(f"no stored dataset holds events for logsource {describe(logsource)}") from None

@@ -13,18 +13,17 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 #: Sigma levels, least to most severe.
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
+
 
 def severity_rank(severity: str) -> int:
     try:
         return SEVERITIES.index(severity)
     except ValueError:
-        raise ValueError(
-            f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}"
-        ) from None
+        raise ValueError(f"unknown severity {severity!r}; expected one of {', '.join(SEVERITIES)}") from None
 
 
 def alert_id(rule_id: str, group_keys: Mapping[str, str | None], window_start: datetime) -> str:
@@ -40,7 +39,7 @@ def iso(moment: datetime) -> str:
     """One text form for times in ids and in the state database, so text order is time order."""
     if moment.tzinfo is None:
         raise ValueError("alert times must be timezone-aware (UTC)")
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass
@@ -72,7 +71,7 @@ class Alert:
         last_seen: datetime,
         event_ids: Iterable[str],
         event_count: int | None = None,
-    ) -> "Alert":
+    ) -> Alert:
         ids = list(event_ids)
         severity_rank(severity)
         return cls(

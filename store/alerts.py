@@ -74,13 +74,22 @@ def _upsert(con: sqlite3.Connection, alerts: Iterable[Alert], on_new) -> tuple[i
             continue
         merged = _merge(old, alert)
         if (merged.event_ids, merged.event_count, merged.first_seen, merged.last_seen) != (
-            old.event_ids, old.event_count, old.first_seen, old.last_seen
+            old.event_ids,
+            old.event_count,
+            old.first_seen,
+            old.last_seen,
         ):
             con.execute(
                 "UPDATE alerts SET first_seen = ?, last_seen = ?, event_ids = ?, event_count = ?,"
                 " updated_at = ? WHERE id = ?",
-                (iso(merged.first_seen), iso(merged.last_seen), json.dumps(merged.event_ids),
-                 merged.event_count, now, alert_id),
+                (
+                    iso(merged.first_seen),
+                    iso(merged.last_seen),
+                    json.dumps(merged.event_ids),
+                    merged.event_count,
+                    now,
+                    alert_id,
+                ),
             )
             updated += 1
     con.executemany(
@@ -88,9 +97,20 @@ def _upsert(con: sqlite3.Connection, alerts: Iterable[Alert], on_new) -> tuple[i
         " last_seen, event_ids, event_count, status, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
         [
-            (a.id, a.rule_id, a.rule_title, a.severity, json.dumps(a.tags),
-             json.dumps(a.group_keys, sort_keys=True), iso(a.first_seen), iso(a.last_seen),
-             json.dumps(a.event_ids[:MAX_EVENT_IDS]), a.event_count, now, now)
+            (
+                a.id,
+                a.rule_id,
+                a.rule_title,
+                a.severity,
+                json.dumps(a.tags),
+                json.dumps(a.group_keys, sort_keys=True),
+                iso(a.first_seen),
+                iso(a.last_seen),
+                json.dumps(a.event_ids[:MAX_EVENT_IDS]),
+                a.event_count,
+                now,
+                now,
+            )
             for a in new
         ],
     )
@@ -112,7 +132,7 @@ def list_alerts(
         clauses.append("last_seen >= ?")
         params.append(iso(since))
     if severity_at_least is not None:
-        allowed = SEVERITIES[severity_rank(severity_at_least):]
+        allowed = SEVERITIES[severity_rank(severity_at_least) :]
         clauses.append(f"severity IN ({','.join('?' * len(allowed))})")
         params.extend(allowed)
     if rule_id is not None:
@@ -154,9 +174,7 @@ class RuleRun:
         return asdict(self)
 
 
-def record_rule_run(
-    state: StateDB, rule_id: str, rule_title: str, window_start: datetime, window_end: datetime
-) -> int:
+def record_rule_run(state: StateDB, rule_id: str, rule_title: str, window_start: datetime, window_end: datetime) -> int:
     """A run row in state ``running``; a crash leaves it so, which shows as an unfinished run."""
     return record_rule_runs(state, [(rule_id, rule_title)], window_start, window_end)[0]
 
@@ -179,15 +197,17 @@ def record_rule_runs(
 
 
 def finish_rule_run(
-    state: StateDB, run_id: int, status: str, matched: int = 0, alerts: int = 0,
+    state: StateDB,
+    run_id: int,
+    status: str,
+    matched: int = 0,
+    alerts: int = 0,
     error: str | None = None,
 ) -> None:
     finish_rule_runs(state, [(run_id, status, matched, alerts, error)])
 
 
-def finish_rule_runs(
-    state: StateDB, outcomes: Sequence[tuple[int, str, int, int, str | None]]
-) -> None:
+def finish_rule_runs(state: StateDB, outcomes: Sequence[tuple[int, str, int, int, str | None]]) -> None:
     """Outcomes are (run id, status, matched, alerts, error)."""
     with state.transaction() as con:
         _finish_runs(con, outcomes)
@@ -199,10 +219,8 @@ def _finish_runs(con: sqlite3.Connection, outcomes) -> None:
             raise ValueError(f"a run finishes as succeeded or failed, not {outcome[1]!r}")
     now = utc_now_iso()
     con.executemany(
-        "UPDATE rule_runs SET finished_at = ?, status = ?, matched = ?, alerts = ?, error = ?"
-        " WHERE id = ?",
-        [(now, status, matched, alerts, error, run_id)
-         for run_id, status, matched, alerts, error in outcomes],
+        "UPDATE rule_runs SET finished_at = ?, status = ?, matched = ?, alerts = ?, error = ? WHERE id = ?",
+        [(now, status, matched, alerts, error, run_id) for run_id, status, matched, alerts, error in outcomes],
     )
 
 
@@ -232,8 +250,7 @@ def _record_windows(con: sqlite3.Connection, windows) -> None:
         "INSERT INTO correlation_windows (rule_id, group_keys, window_start, window_end)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (rule_id, group_keys, window_start)"
         " DO UPDATE SET window_end = max(window_end, excluded.window_end)",
-        [(rule_id, json.dumps(keys, sort_keys=True), iso(start), iso(end))
-         for rule_id, keys, start, end in windows],
+        [(rule_id, json.dumps(keys, sort_keys=True), iso(start), iso(end)) for rule_id, keys, start, end in windows],
     )
 
 
@@ -270,11 +287,19 @@ def _merge(old: Alert, new: Alert) -> Alert:
     else:  # a sample was kept somewhere: the exact union is unknown, never undercount what we saw
         ids, count = union[:MAX_EVENT_IDS], max(old.event_count, new.event_count, len(union))
     return Alert(
-        id=old.id, rule_id=old.rule_id, rule_title=old.rule_title, severity=old.severity,
-        tags=old.tags, group_keys=old.group_keys,
-        first_seen=min(old.first_seen, new.first_seen), last_seen=max(old.last_seen, new.last_seen),
-        event_ids=ids, event_count=count, status=old.status,
-        created_at=old.created_at, updated_at=old.updated_at,
+        id=old.id,
+        rule_id=old.rule_id,
+        rule_title=old.rule_title,
+        severity=old.severity,
+        tags=old.tags,
+        group_keys=old.group_keys,
+        first_seen=min(old.first_seen, new.first_seen),
+        last_seen=max(old.last_seen, new.last_seen),
+        event_ids=ids,
+        event_count=count,
+        status=old.status,
+        created_at=old.created_at,
+        updated_at=old.updated_at,
     )
 
 
@@ -282,9 +307,7 @@ def _fetch(con: sqlite3.Connection, ids: list[str]) -> dict[str, Alert]:
     found: dict[str, Alert] = {}
     for offset in range(0, len(ids), _CHUNK):
         chunk = ids[offset : offset + _CHUNK]
-        rows = con.execute(
-            f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk
-        ).fetchall()
+        rows = con.execute(f"SELECT * FROM alerts WHERE id IN ({','.join('?' * len(chunk))})", chunk).fetchall()
         found.update((row["id"], _from_row(row)) for row in rows)
     return found
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from store.state import StateDB, utc_now_iso
 
@@ -56,14 +56,20 @@ class RunTally:
         if moment is not None and (self.newest is None or moment > self.newest):
             self.newest = moment
 
-    def finish(self, source: str, started: datetime, error: str | None = None,
-               finished: datetime | None = None) -> CollectorRun:
+    def finish(
+        self, source: str, started: datetime, error: str | None = None, finished: datetime | None = None
+    ) -> CollectorRun:
         """The run, ending now (or at ``finished``, for a collector with its own clock)."""
-        finished = finished or datetime.now(timezone.utc)
+        finished = finished or datetime.now(UTC)
         return CollectorRun(
-            source=source, started_at=_iso(started), finished_at=_iso(finished), stored=self.stored,
-            duplicates=self.duplicates, quarantined=self.quarantined,
-            newest_event=_iso(self.newest) if self.newest else None, error=error,
+            source=source,
+            started_at=_iso(started),
+            finished_at=_iso(finished),
+            stored=self.stored,
+            duplicates=self.duplicates,
+            quarantined=self.quarantined,
+            newest_event=_iso(self.newest) if self.newest else None,
+            error=error,
         )
 
 
@@ -96,8 +102,16 @@ class Checkpoints:
             con.execute(
                 "INSERT INTO collector_runs (source, started_at, finished_at, stored, duplicates,"
                 " quarantined, newest_event, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (run.source, run.started_at, run.finished_at, run.stored, run.duplicates,
-                 run.quarantined, run.newest_event, run.error),
+                (
+                    run.source,
+                    run.started_at,
+                    run.finished_at,
+                    run.stored,
+                    run.duplicates,
+                    run.quarantined,
+                    run.newest_event,
+                    run.error,
+                ),
             )
 
     def runs(self, source: str, since: datetime | None = None) -> list[CollectorRun]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,7 +26,14 @@ from collectors.batch import check_required, plain_text
 from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic_mapping import events_template
 from store.elastic_search import (
-    TIMESTAMP, arrow_type, event_query, exact_window, fetch_sources, field_types, iso_millis, to_table,
+    TIMESTAMP,
+    arrow_type,
+    event_query,
+    exact_window,
+    fetch_sources,
+    field_types,
+    iso_millis,
+    to_table,
 )
 from store.embedded import AppendResult
 from store.state import StateDB
@@ -55,12 +62,19 @@ def alerts_template(prefix: str) -> dict:
                 "date_detection": False,
                 "dynamic_templates": [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
                 "properties": {
-                    "id": {"type": "keyword"}, "rule_id": {"type": "keyword"},
+                    "id": {"type": "keyword"},
+                    "rule_id": {"type": "keyword"},
                     "rule_title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
-                    "severity": {"type": "keyword"}, "tags": {"type": "keyword"}, "status": {"type": "keyword"},
+                    "severity": {"type": "keyword"},
+                    "tags": {"type": "keyword"},
+                    "status": {"type": "keyword"},
                     "group_keys": {"type": "object", "dynamic": True},
-                    "first_seen": when, "last_seen": when, "created_at": when, "updated_at": when,
-                    "event_ids": {"type": "keyword"}, "event_count": {"type": "long"},
+                    "first_seen": when,
+                    "last_seen": when,
+                    "created_at": when,
+                    "updated_at": when,
+                    "event_ids": {"type": "keyword"},
+                    "event_count": {"type": "long"},
                 },
             },
         },
@@ -83,7 +97,7 @@ class ElasticStore:
         self._unrefreshed: set[str] = set()  # indices written since this store last read
 
     @classmethod
-    def from_settings(cls, settings, home: Path) -> "ElasticStore":
+    def from_settings(cls, settings, home: Path) -> ElasticStore:
         """A store for ``store.elastic_client.ElasticSettings`` (the console's config)."""
         from store.elastic_client import build_client
 
@@ -98,8 +112,10 @@ class ElasticStore:
         """Install the events and alerts templates if missing, before the first index exists."""
         if self._templates_ready:
             return
-        for name, body in ((f"{self.prefix}events", events_template(self.prefix)),
-                           (f"{self.prefix}alerts", alerts_template(self.prefix))):
+        for name, body in (
+            (f"{self.prefix}events", events_template(self.prefix)),
+            (f"{self.prefix}alerts", alerts_template(self.prefix)),
+        ):
             if not self.client.indices.exists_index_template(name=name):
                 self.client.indices.put_index_template(name=name, **body)
         self._templates_ready = True
@@ -156,21 +172,23 @@ class ElasticStore:
         if not alerts:
             return
         self.ensure_templates()
-        actions = ({"_op_type": "index", "_index": f"{self.prefix}alerts", "_id": alert.id, "_source": alert.to_dict()}
-                   for alert in alerts)
+        actions = (
+            {"_op_type": "index", "_index": f"{self.prefix}alerts", "_id": alert.id, "_source": alert.to_dict()}
+            for alert in alerts
+        )
         helpers.bulk(self.client, actions, refresh=True, max_retries=5, initial_backoff=0.5)
 
     def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:
         """Delete the daily event indices whose whole day is more than ``days`` days before now."""
         if days < 1:
             raise ValueError(f"days must be 1 or more, got {days}")
-        cutoff = (now or datetime.now(timezone.utc)) - timedelta(days=days)
+        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
         old = []
         for name in self._event_indices():
             match = _DAY_SUFFIX.search(name)
             if match is None:
                 continue
-            day = datetime(*map(int, match.groups()), tzinfo=timezone.utc)
+            day = datetime(*map(int, match.groups()), tzinfo=UTC)
             if day + timedelta(days=1) <= cutoff:
                 old.append(name)
         for names in name_batches(old):
@@ -226,8 +244,11 @@ class ElasticStore:
         """
         wanted = list(dict.fromkeys(["@timestamp", "event.id", "event.dataset", *columns]))
         types = {**self._types(datasets), **_FIXED_TYPES} if datasets else dict(_FIXED_TYPES)
-        sources = fetch_sources(self.client, self._patterns(datasets), event_query(datasets, start, end, query),
-                                wanted) if datasets else []
+        sources = (
+            fetch_sources(self.client, self._patterns(datasets), event_query(datasets, start, end, query), wanted)
+            if datasets
+            else []
+        )
         return exact_window(to_table(sources, wanted, types), start, end, order)
 
     def count(self, datasets: Sequence[str] | None = None) -> int:
@@ -242,7 +263,10 @@ class ElasticStore:
         """Event count per dataset."""
         self._refresh_written()
         answer = self.client.search(
-            index=f"{self.prefix}events-*", size=0, ignore_unavailable=True, allow_no_indices=True,
+            index=f"{self.prefix}events-*",
+            size=0,
+            ignore_unavailable=True,
+            allow_no_indices=True,
             aggs={"datasets": {"terms": {"field": "event.dataset", "size": 10_000}}},
         )
         buckets = answer.get("aggregations", {}).get("datasets", {}).get("buckets", [])
@@ -252,7 +276,10 @@ class ElasticStore:
         """Oldest and newest ``@timestamp``, to the microsecond."""
         self._refresh_written()
         answer = self.client.search(
-            index=f"{self.prefix}events-*", size=0, ignore_unavailable=True, allow_no_indices=True,
+            index=f"{self.prefix}events-*",
+            size=0,
+            ignore_unavailable=True,
+            allow_no_indices=True,
             aggs={"low": {"min": {"field": "@timestamp"}}, "high": {"max": {"field": "@timestamp"}}},
         )
         aggregations = answer.get("aggregations") or {}
@@ -264,7 +291,7 @@ class ElasticStore:
         return self._exact_edge(low, pc.min), self._exact_edge(high, pc.max)
 
     def _exact_edge(self, millis: float, pick) -> datetime:
-        moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(milliseconds=int(millis))
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(millis))
         query = {"range": {"@timestamp": {"gte": iso_millis(moment), "lt": iso_millis(moment, round_up=True)}}}
         sources = fetch_sources(self.client, f"{self.prefix}events-*", query, ["@timestamp"])
         stamps = pa.array([source["@timestamp"] for source in sources], pa.string()).cast(TIMESTAMP)
@@ -305,11 +332,17 @@ def _first_copies(events: pa.Table, indices: pa.Array) -> pa.Table:
 def _newest_copies(events: pa.Table, indices: pa.Array, ids, rows: pa.Array, versions: pa.Array) -> pa.Table:
     """Per (index, id) the row of the highest version (the first of equals), in input order."""
     keys = pa.table({"index": indices, "id": ids, "version": pc.fill_null(versions, -1), "row": rows})
-    ranked = keys.take(pc.sort_indices(keys, sort_keys=[
-        ("index", "ascending"), ("id", "ascending"), ("version", "descending"), ("row", "ascending")]))
+    ranked = keys.take(
+        pc.sort_indices(
+            keys,
+            sort_keys=[("index", "ascending"), ("id", "ascending"), ("version", "descending"), ("row", "ascending")],
+        )
+    )
     if ranked.num_rows > 1:
-        same = pc.and_(pc.equal(ranked.column("index").slice(1), ranked.column("index").slice(0, ranked.num_rows - 1)),
-                       pc.equal(ranked.column("id").slice(1), ranked.column("id").slice(0, ranked.num_rows - 1)))
+        same = pc.and_(
+            pc.equal(ranked.column("index").slice(1), ranked.column("index").slice(0, ranked.num_rows - 1)),
+            pc.equal(ranked.column("id").slice(1), ranked.column("id").slice(0, ranked.num_rows - 1)),
+        )
         leader = pa.concat_arrays([pa.array([True]), pc.invert(same.combine_chunks())])
     else:
         leader = pa.array([True] * ranked.num_rows)

@@ -49,10 +49,16 @@ CHUNK_DOCS = 5_000
 CHUNK_BYTES = 8 * 1024 * 1024
 TRANSIENT_STATUSES = (429, 502, 503, 504)
 #: Error types that are the document's own fault; any other 4xx is the cluster's.
-DOCUMENT_ERRORS = frozenset({
-    "document_parsing_exception", "mapper_parsing_exception", "strict_dynamic_mapping_exception",
-    "illegal_argument_exception", "invalid_index_name_exception", "mapper_exception",
-})
+DOCUMENT_ERRORS = frozenset(
+    {
+        "document_parsing_exception",
+        "mapper_parsing_exception",
+        "strict_dynamic_mapping_exception",
+        "illegal_argument_exception",
+        "invalid_index_name_exception",
+        "mapper_exception",
+    }
+)
 
 
 @dataclass
@@ -157,8 +163,13 @@ def bulk_lines(events: pa.Table, indices: pa.Array, versions: pa.Array | None) -
     """Per row its ``_bulk`` entry: ``create`` (or ``index`` with the external version) and the
     document exactly as ``serialise`` writes it, in one DuckDB pass."""
     ids = events.column("event.id")
-    heads = pa.table({"index": indices, "id": ids,
-                      "version": versions if versions is not None else pa.nulls(events.num_rows, pa.int64())})
+    heads = pa.table(
+        {
+            "index": indices,
+            "id": ids,
+            "version": versions if versions is not None else pa.nulls(events.num_rows, pa.int64()),
+        }
+    )
     con = _duckdb()
     con.register("textual", _textual(events))
     con.register("heads", heads)
@@ -197,8 +208,11 @@ def _actions(events: pa.Table, prefix: str) -> Iterator[_Line]:
     slices = [(low, min(events.num_rows, low + SLICE_ROWS)) for low in range(0, events.num_rows, SLICE_ROWS)]
 
     def lines(low: int, high: int) -> list[_Line]:
-        return bulk_lines(events.slice(low, high - low), indices.slice(low, high - low),
-                          versions.slice(low, high - low) if versions is not None else None)
+        return bulk_lines(
+            events.slice(low, high - low),
+            indices.slice(low, high - low),
+            versions.slice(low, high - low) if versions is not None else None,
+        )
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-es-json", initializer=_yield_to_node) as pool:
         upcoming = [pool.submit(lines, *slices[0])] if slices else []
@@ -253,11 +267,18 @@ def send(client, events: pa.Table, prefix: str, options: BulkOptions | None = No
         failure, transient = None, 0
         try:
             for ok, item in streaming_bulk(
-                client, _actions(pending, prefix), chunk_size=options.chunk_docs,
-                max_chunk_bytes=options.chunk_bytes, expand_action_callback=_expand,
-                raise_on_error=False, raise_on_exception=False, max_retries=options.max_retries,
-                initial_backoff=options.initial_backoff, max_backoff=options.max_backoff,
-                retry_on_status=TRANSIENT_STATUSES, **_ANSWER,
+                client,
+                _actions(pending, prefix),
+                chunk_size=options.chunk_docs,
+                max_chunk_bytes=options.chunk_bytes,
+                expand_action_callback=_expand,
+                raise_on_error=False,
+                raise_on_exception=False,
+                max_retries=options.max_retries,
+                initial_backoff=options.initial_backoff,
+                max_backoff=options.max_backoff,
+                retry_on_status=TRANSIENT_STATUSES,
+                **_ANSWER,
             ):
                 result = next(iter(item.values()))
                 key = (result.get("_index"), result.get("_id"))

@@ -83,12 +83,17 @@ def check(settings: ElasticSettings) -> None:
     if settings.api_key and (settings.username or settings.password):
         raise ElasticSettingsError("store.elasticsearch: give api_key or username and password, not both")
     if bool(settings.username) != bool(settings.password):
-        raise ElasticSettingsError("store.elasticsearch: username and password go together (password may come from password_file or CYBERWELL_ES_PASSWORD)")
+        raise ElasticSettingsError(
+            "store.elasticsearch: username and password go together (password may come from password_file or CYBERWELL_ES_PASSWORD)"
+        )
     if settings.ca_certs is not None and not Path(settings.ca_certs).is_file():
         raise ElasticSettingsError(f"store.elasticsearch.ca_certs: no such file: {settings.ca_certs}")
-    if not settings.index_prefix or settings.index_prefix != settings.index_prefix.lower() or any(
-        char in settings.index_prefix for char in ' "*\\<|,>/?#:'
-    ) or settings.index_prefix.startswith(("_", "-", "+")):
+    if (
+        not settings.index_prefix
+        or settings.index_prefix != settings.index_prefix.lower()
+        or any(char in settings.index_prefix for char in ' "*\\<|,>/?#:')
+        or settings.index_prefix.startswith(("_", "-", "+"))
+    ):
         raise ElasticSettingsError(
             f"store.elasticsearch.index_prefix: expected lower-case letters, digits, '-', '_' or '.', got {settings.index_prefix!r}"
         )

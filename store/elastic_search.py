@@ -12,7 +12,7 @@ Two things keep the answers identical to the embedded store's, whatever the mapp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,10 +24,18 @@ KEEP_ALIVE = "2m"
 
 #: Elasticsearch field type -> the Arrow type a column of it reads as.
 ARROW_TYPES: dict[str, pa.DataType] = {
-    "long": pa.int64(), "integer": pa.int32(), "short": pa.int16(), "byte": pa.int8(),
-    "unsigned_long": pa.uint64(), "double": pa.float64(), "float": pa.float32(),
-    "half_float": pa.float32(), "scaled_float": pa.float64(), "boolean": pa.bool_(),
-    "date": TIMESTAMP, "date_nanos": TIMESTAMP,
+    "long": pa.int64(),
+    "integer": pa.int32(),
+    "short": pa.int16(),
+    "byte": pa.int8(),
+    "unsigned_long": pa.uint64(),
+    "double": pa.float64(),
+    "float": pa.float32(),
+    "half_float": pa.float32(),
+    "scaled_float": pa.float64(),
+    "boolean": pa.bool_(),
+    "date": TIMESTAMP,
+    "date_nanos": TIMESTAMP,
 }
 
 
@@ -63,7 +71,7 @@ def iso_millis(moment: datetime, round_up: bool = False) -> str:
     """The moment cut to whole milliseconds (or the next one up), as ISO 8601 UTC."""
     if moment.tzinfo is None:
         raise ValueError("times given to the store must be timezone-aware (UTC)")
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     cut = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
     if round_up:
         cut += timedelta(milliseconds=1)
@@ -77,10 +85,16 @@ def event_query(datasets: Sequence[str], start: datetime, end: datetime, query: 
         {"terms": {"event.dataset": list(datasets)}},
     ]
     if query.strip() not in ("", "*"):
-        filters.append({"query_string": {
-            "query": query, "default_operator": "AND",
-            "allow_leading_wildcard": True, "analyze_wildcard": False,
-        }})
+        filters.append(
+            {
+                "query_string": {
+                    "query": query,
+                    "default_operator": "AND",
+                    "allow_leading_wildcard": True,
+                    "analyze_wildcard": False,
+                }
+            }
+        )
     return {"bool": {"filter": filters}}
 
 
@@ -96,9 +110,13 @@ def fetch_sources(client, index: str, query: dict, fields: Sequence[str]) -> lis
     try:
         while True:
             page = client.search(
-                pit={"id": pit_id, "keep_alive": KEEP_ALIVE}, query=query, size=PAGE,
-                source_includes=list(fields), sort=[{"_shard_doc": "asc"}],
-                search_after=after, track_total_hits=False,
+                pit={"id": pit_id, "keep_alive": KEEP_ALIVE},
+                query=query,
+                size=PAGE,
+                source_includes=list(fields),
+                sort=[{"_shard_doc": "asc"}],
+                search_after=after,
+                track_total_hits=False,
             )
             pit_id = page.get("pit_id", pit_id)
             hits = page["hits"]["hits"]
@@ -136,9 +154,7 @@ def _column(values: list, target: pa.DataType) -> pa.Array:
 def exact_window(table: pa.Table, start: datetime, end: datetime, order: bool) -> pa.Table:
     """Apply the microsecond window the cluster could only approximate, then the store's order."""
     stamps = table.column("@timestamp")
-    keep = pc.and_(
-        pc.greater_equal(stamps, pa.scalar(start, TIMESTAMP)), pc.less(stamps, pa.scalar(end, TIMESTAMP))
-    )
+    keep = pc.and_(pc.greater_equal(stamps, pa.scalar(start, TIMESTAMP)), pc.less(stamps, pa.scalar(end, TIMESTAMP)))
     table = table.filter(keep)
     if order and table.num_rows:
         table = table.sort_by([("@timestamp", "ascending"), ("event.id", "ascending")])

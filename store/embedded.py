@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -35,7 +35,6 @@ from collectors.batch import VERSION_COLUMNS, check_required, plain_text
 from store import sql_functions
 from store.durable import fsync_path
 from store.state import StateDB, utc_now_iso
-
 
 #: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
 ROW_GROUP_ROWS = 64_000
@@ -69,7 +68,7 @@ def quote_literal(value: str) -> str:
 def to_micros(moment: datetime) -> int:
     if moment.tzinfo is None:
         raise ValueError("times given to the store must be timezone-aware (UTC)")
-    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -148,8 +147,9 @@ class EmbeddedStore:
         does not), and only when some match is the batch filtered.
         """
         low, high = pc.min_max(part.column("@timestamp")).values()
-        existing = self._segment_paths(dataset=dataset, day=day, start=low.as_py() - _SAME_INSTANT,
-                                       end=high.as_py() + _SAME_INSTANT)
+        existing = self._segment_paths(
+            dataset=dataset, day=day, start=low.as_py() - _SAME_INSTANT, end=high.as_py() + _SAME_INSTANT
+        )
         if not existing:
             return part
         stored = self._stored_ids(existing, dataset)
@@ -169,9 +169,12 @@ class EmbeddedStore:
         for path in paths:
             ids = self._segment_ids.get(path)
             if ids is None:
-                ids = dedupe_keys(self._duckdb().sql(
-                    f"SELECT {key_columns} FROM read_parquet({quote_literal(path)})"
-                ).to_arrow_table(), dataset)
+                ids = dedupe_keys(
+                    self._duckdb()
+                    .sql(f"SELECT {key_columns} FROM read_parquet({quote_literal(path)})")
+                    .to_arrow_table(),
+                    dataset,
+                )
                 self._keep_ids(path, ids)
             found.append(ids.cast(pa.string()))
         return pa.chunked_array(found, pa.string())
@@ -188,7 +191,10 @@ class EmbeddedStore:
         temporary = directory / f".{final.name}.tmp"
         names = part.column_names
         pq.write_table(
-            part, temporary, compression="zstd", row_group_size=ROW_GROUP_ROWS,
+            part,
+            temporary,
+            compression="zstd",
+            row_group_size=ROW_GROUP_ROWS,
             use_dictionary=[name for name in names if name not in _NO_DICTIONARY],
             write_statistics=[field.name for field in part.schema if not _is_text(field.type)],
         )
@@ -199,8 +205,16 @@ class EmbeddedStore:
         low, high = pc.min_max(part.column("@timestamp")).values()
         columns = {field.name: str(field.type) for field in part.schema}
         relative = str(final.relative_to(self.home))
-        return (dataset, day, relative, to_micros(low.as_py()), to_micros(high.as_py()),
-                part.num_rows, json.dumps(columns), utc_now_iso())
+        return (
+            dataset,
+            day,
+            relative,
+            to_micros(low.as_py()),
+            to_micros(high.as_py()),
+            part.num_rows,
+            json.dumps(columns),
+            utc_now_iso(),
+        )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -253,9 +267,11 @@ class EmbeddedStore:
         paths = self._segment_paths(dataset=dataset)
         if not paths:
             return 0
-        return self._duckdb().execute(
-            f'SELECT count(DISTINCT "event.id") FROM read_parquet({_path_list(paths)})'
-        ).fetchall()[0][0]
+        return (
+            self._duckdb()
+            .execute(f'SELECT count(DISTINCT "event.id") FROM read_parquet({_path_list(paths)})')
+            .fetchall()[0][0]
+        )
 
     def columns(self, datasets: Sequence[str] | None = None) -> dict[str, str]:
         """The union of stored columns (name -> DuckDB type) over the datasets' segments."""
@@ -330,18 +346,20 @@ class EmbeddedStore:
             else:
                 marks = ",".join("?" * len(datasets))
                 rows = con.execute(
-                    f"SELECT dataset, coalesce(sum(rows), 0) FROM segments WHERE dataset IN ({marks})"
-                    " GROUP BY dataset", list(datasets))
+                    f"SELECT dataset, coalesce(sum(rows), 0) FROM segments WHERE dataset IN ({marks}) GROUP BY dataset",
+                    list(datasets),
+                )
             counts = dict(rows.fetchall())
-        return sum(self._distinct_ids(dataset) if dataset in VERSION_COLUMNS else rows
-                   for dataset, rows in counts.items())
+        return sum(
+            self._distinct_ids(dataset) if dataset in VERSION_COLUMNS else rows for dataset, rows in counts.items()
+        )
 
     def time_range(self) -> tuple[datetime, datetime] | None:
         with self.state.connect() as con:
             low, high = con.execute("SELECT min(min_ts), max(max_ts) FROM segments").fetchone()
         if low is None:
             return None
-        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
         return epoch + timedelta(microseconds=low), epoch + timedelta(microseconds=high)
 
 
@@ -382,7 +400,7 @@ def _partitions(events: pa.Table):
 
 
 def _day_label(day_number: int) -> str:
-    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(days=day_number)).strftime("%Y-%m-%d")
+    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day_number)).strftime("%Y-%m-%d")
 
 
 def dedupe_keys(part: pa.Table, dataset: str) -> pa.Array:

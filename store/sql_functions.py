@@ -30,8 +30,16 @@ _HEXTET = r"[0-9a-f]{1,4}"
 _IPV6_HEX = rf"({_HEXTET}:){{7}}{_HEXTET}|(({_HEXTET}:){{0,6}}{_HEXTET})?::(({_HEXTET}:){{0,6}}{_HEXTET})?"
 
 _INTEGER_TYPES = (
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
 )
 
 
@@ -104,9 +112,7 @@ MACROS: dict[str, str] = {
     ),
     # An IPv6 text (compressed, exploded, any case, with or without a dotted-quad tail) as 32
     # lower-case hex digits; NULL for anything else, IPv4 texts included.
-    "cw_ipv6_hex(x)": (
-        "list_transform([cw__v6_groups(lower(CAST(x AS VARCHAR)))], lambda cw_s: cw__v6_hex(cw_s))[1]"
-    ),
+    "cw_ipv6_hex(x)": ("list_transform([cw__v6_groups(lower(CAST(x AS VARCHAR)))], lambda cw_s: cw__v6_hex(cw_s))[1]"),
     # Range tests for CIDR matching (BETWEEN would parse the address twice).
     "cw_ipv4_between(x, low, high)": "list_transform([cw_ipv4_int(x)], lambda cw_n: cw_n >= low AND cw_n <= high)[1]",
     "cw_ipv6_between(x, low, high)": "list_transform([cw_ipv6_hex(x)], lambda cw_h: cw_h >= low AND cw_h <= high)[1]",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from collectors.batch import Quarantined
@@ -112,7 +112,7 @@ MIGRATIONS: list[str] = [
 
 
 def utc_now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class StateDB:
@@ -170,8 +170,7 @@ class StateDB:
         if rows:
             with self.transaction() as con:
                 con.executemany(
-                    "INSERT INTO quarantine (source, reason, record, origin, received_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO quarantine (source, reason, record, origin, received_at) VALUES (?, ?, ?, ?, ?)",
                     rows,
                 )
         return len(rows)
@@ -186,19 +185,20 @@ class StateDB:
         known: set[tuple[str, str]] = set()
         with self.connect() as con:
             for start in range(0, len(records), 500):
-                part = records[start:start + 500]
+                part = records[start : start + 500]
                 marks = ",".join("(?, ?)" for _ in part)
-                known.update((row[0], row[1]) for row in con.execute(
-                    f"SELECT source, origin FROM quarantine WHERE (source, origin) IN (VALUES {marks})",
-                    [value for q in part for value in (q.source, q.origin)],
-                ))
+                known.update(
+                    (row[0], row[1])
+                    for row in con.execute(
+                        f"SELECT source, origin FROM quarantine WHERE (source, origin) IN (VALUES {marks})",
+                        [value for q in part for value in (q.source, q.origin)],
+                    )
+                )
         return self.quarantine(q for q in records if (q.source, q.origin) not in known)
 
     def quarantined(self, limit: int = 100) -> list[sqlite3.Row]:
         with self.connect() as con:
-            return con.execute(
-                "SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)
-            ).fetchall()
+            return con.execute("SELECT * FROM quarantine ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
 
     def quarantine_count(self) -> int:
         with self.connect() as con:

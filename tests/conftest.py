@@ -19,9 +19,7 @@ def _shared_data_dir() -> Path:
     for candidate in candidates:
         if candidate and Path(candidate, "README.md").is_file():
             return Path(candidate)
-    raise RuntimeError(
-        "third-party sample data not found: set CYBERWELL_SHARED_DATA to the shared/data folder"
-    )
+    raise RuntimeError("third-party sample data not found: set CYBERWELL_SHARED_DATA to the shared/data folder")
 
 
 @pytest.fixture(scope="session")

@@ -48,9 +48,14 @@ def fetch_zip(cache: Path) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        "mvn", "-B", "-q", "-U", "-ntp",  # -U: Maven caches a failed lookup and would not retry it
+        "mvn",
+        "-B",
+        "-q",
+        "-U",
+        "-ntp",  # -U: Maven caches a failed lookup and would not retry it
         "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy",
-        f"-Dartifact={ARTIFACT}", f"-DoutputDirectory={target.parent}",
+        f"-Dartifact={ARTIFACT}",
+        f"-DoutputDirectory={target.parent}",
     ]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not target.is_file():
@@ -111,8 +116,11 @@ class ElasticNode:
         try:
             pwd.getpwnam(SERVICE_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-                            SERVICE_USER], check=True, capture_output=True)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVICE_USER],
+                check=True,
+                capture_output=True,
+            )
         for path in (self.base, self.home, self.run_dir):
             shutil.chown(path, SERVICE_USER)
         # The config directory is written at start (keystore), so it must be the user's too.
@@ -126,19 +134,31 @@ class ElasticNode:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._prepare_user()
         command = [
-            str(self.home / "bin" / "elasticsearch"), "-d", "-p", str(self.run_dir / "es.pid"),
-            "-Ediscovery.type=single-node", "-Expack.security.enabled=false",
-            "-Enetwork.host=127.0.0.1", f"-Ehttp.port={self.port}",
-            f"-Epath.data={self.run_dir / 'data'}", f"-Epath.logs={self.run_dir / 'logs'}",
+            str(self.home / "bin" / "elasticsearch"),
+            "-d",
+            "-p",
+            str(self.run_dir / "es.pid"),
+            "-Ediscovery.type=single-node",
+            "-Expack.security.enabled=false",
+            "-Enetwork.host=127.0.0.1",
+            f"-Ehttp.port={self.port}",
+            f"-Epath.data={self.run_dir / 'data'}",
+            f"-Epath.logs={self.run_dir / 'logs'}",
             "-Ecluster.routing.allocation.disk.threshold_enabled=false",
         ]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ES_JAVA_HOME": java_home(),
-               "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}", "HOME": str(self.run_dir)}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ES_JAVA_HOME": java_home(),
+            "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
+            "HOME": str(self.run_dir),
+        }
         if self.as_root:
             command = ["runuser", "-u", SERVICE_USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], *command]
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
-            raise NodeError(f"elasticsearch did not start (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+            raise NodeError(
+                f"elasticsearch did not start (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-3000:]}"
+            )
         self.wait_healthy(timeout)
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
@@ -146,12 +166,16 @@ class ElasticNode:
         last = "no answer"
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s", timeout=10):
+                with urllib.request.urlopen(
+                    f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s", timeout=10
+                ):
                     return
             except (urllib.error.URLError, OSError) as error:
                 last = str(error)
                 time.sleep(0.5)
-        raise NodeError(f"elasticsearch at {self.url} not healthy after {timeout:.0f} s ({last}); logs in {self.run_dir / 'logs'}")
+        raise NodeError(
+            f"elasticsearch at {self.url} not healthy after {timeout:.0f} s ({last}); logs in {self.run_dir / 'logs'}"
+        )
 
     def pid(self) -> int | None:
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 
@@ -11,7 +11,7 @@ from collectors.batch import REQUIRED_COLUMNS
 
 def event_table(rows: list[dict], extra_types: dict[str, pa.DataType] | None = None) -> pa.Table:
     """Rows are dicts of column -> value; required columns get sensible defaults."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     types = dict(REQUIRED_COLUMNS)
     types.update(extra_types or {})
     names = list(dict.fromkeys([*REQUIRED_COLUMNS, *(k for row in rows for k in row)]))

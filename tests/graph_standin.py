@@ -43,8 +43,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import duckdb
 
 SIGNIN_KINDS = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
-LICENCE_403 = ("Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-               "Neither tenant is B2C or tenant doesn't have premium license")
+LICENCE_403 = (
+    "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+    "Neither tenant is B2C or tenant doesn't have premium license",
+)
 PERMISSION_403 = ("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 
 # -- Microsoft's samples ------------------------------------------------------------------------
@@ -88,11 +90,12 @@ def sample_incident(shared_data: Path) -> dict:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def make_signins(samples: list[dict], count: int, start: dt.datetime, step: dt.timedelta,
-                 kinds=("interactiveUser",), seed: str = "s") -> list[dict]:
+def make_signins(
+    samples: list[dict], count: int, start: dt.datetime, step: dt.timedelta, kinds=("interactiveUser",), seed: str = "s"
+) -> list[dict]:
     """``count`` sign-ins shaped like the samples, one every ``step`` from ``start``, cycling kinds."""
     made = []
     for n in range(count):
@@ -178,7 +181,7 @@ class GraphStandIn:
 
     # -- life --------------------------------------------------------------------------------
 
-    def start(self) -> "GraphStandIn":
+    def start(self) -> GraphStandIn:
         key_file = _self_signed(Path(self._dir.name), self.ca_bundle)
         identity = _server(self, _IdentityHandler)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -261,19 +264,24 @@ def _self_signed(folder: Path, cert_path: str) -> str:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=2))
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
         .sign(key, hashes.SHA256())
     )
     Path(cert_path).write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path = folder / "standin.key"
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return str(key_path)
 
 
@@ -305,12 +313,15 @@ class _IdentityHandler(_Handler):
         tenant = self.path.strip("/").split("/")[0]
         if self.path.endswith("/.well-known/openid-configuration"):
             base = f"https://127.0.0.1:{self.server.server_address[1]}/{tenant}"
-            self.reply(200, {
-                "token_endpoint": f"{base}/oauth2/v2.0/token",
-                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-                "issuer": f"{base}/v2.0",
-                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-            })
+            self.reply(
+                200,
+                {
+                    "token_endpoint": f"{base}/oauth2/v2.0/token",
+                    "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                    "issuer": f"{base}/v2.0",
+                    "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                },
+            )
             return
         self.reply(404, {"error": "not_found"})
 
@@ -322,14 +333,22 @@ class _IdentityHandler(_Handler):
             standin.tenant.token_requests.append({k: v for k, v in form.items() if k != "client_secret"})
             known = standin.tenant.clients.get(form.get("client_id", ""))
         if known is None or not _client_proves(form, known):
-            self.reply(401, {"error": "invalid_client",
-                             "error_description": "AADSTS7000215: Invalid client secret provided."})
+            self.reply(
+                401, {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret provided."}
+            )
             return
         token = secrets.token_urlsafe(24)
         with standin.lock:
             standin.tenant.tokens[token] = time.time() + standin.token_lifetime
-        self.reply(200, {"token_type": "Bearer", "expires_in": standin.token_lifetime,
-                         "ext_expires_in": standin.token_lifetime, "access_token": token})
+        self.reply(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": standin.token_lifetime,
+                "ext_expires_in": standin.token_lifetime,
+                "access_token": token,
+            },
+        )
 
 
 def _client_proves(form: dict, secret: str) -> bool:
@@ -346,8 +365,7 @@ def _client_proves(form: dict, secret: str) -> bool:
     return bool(header.get("x5t") or header.get("x5t#S256")) and assertion.count(".") == 2
 
 
-_COMPARE = {"ge": lambda a, b: a >= b, "gt": lambda a, b: a > b, "le": lambda a, b: a <= b,
-            "lt": lambda a, b: a < b}
+_COMPARE = {"ge": lambda a, b: a >= b, "gt": lambda a, b: a > b, "le": lambda a, b: a <= b, "lt": lambda a, b: a < b}
 _TIME_CLAUSE = re.compile(r"(\w+) (ge|gt|le|lt) (\S+)")
 
 
@@ -371,14 +389,24 @@ class _GraphHandler(_Handler):
             if fault is not None and expiry is not None and expiry > time.time():
                 fault.times -= 1
         if expiry is None or expiry <= time.time():
-            self.reply(401, {"error": {"code": "InvalidAuthenticationToken",
-                                       "message": "Access token has expired or is not yet valid."}},
-                       {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            self.reply(
+                401,
+                {
+                    "error": {
+                        "code": "InvalidAuthenticationToken",
+                        "message": "Access token has expired or is not yet valid.",
+                    }
+                },
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
             return 401
         if fault is not None:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after is not None else {}
-            self.reply(fault.status, {"error": {"code": fault.code or "UnknownError",
-                                                "message": fault.message or "scripted fault"}}, headers)
+            self.reply(
+                fault.status,
+                {"error": {"code": fault.code or "UnknownError", "message": fault.message or "scripted fault"}},
+                headers,
+            )
             return fault.status
         listing = self._listing(path, query)
         if isinstance(listing, tuple):
@@ -399,16 +427,21 @@ class _GraphHandler(_Handler):
             elif resource == "security/incidents":
                 items, time_field = list(tenant.incidents), "lastUpdateDateTime"
                 if "alerts" in query.get("$expand", ""):
-                    items = [dict(i, alerts=[a for a in tenant.alerts if a.get("incidentId") == i["id"]])
-                             for i in items]
+                    items = [
+                        dict(i, alerts=[a for a in tenant.alerts if a.get("incidentId") == i["id"]]) for i in items
+                    ]
             else:
                 return 404, {"error": {"code": "BadRequest", "message": f"Resource not found: {resource}"}}
             items = copy.deepcopy(items)
         text = query.get("$filter", "")
         kinds = re.findall(r"t eq '(\w+)'", text)
         if "signInEventTypes" in text and version != "beta":
-            return 400, {"error": {"code": "BadRequest",
-                                   "message": "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'."}}
+            return 400, {
+                "error": {
+                    "code": "BadRequest",
+                    "message": "Could not find a property named 'signInEventTypes' on type 'microsoft.graph.signIn'.",
+                }
+            }
         if resource.lower() == "auditlogs/signins":
             wanted = set(kinds) if version == "beta" and kinds else {"interactiveUser"}
             items = [i for i in items if set(i.get("signInEventTypes") or ["interactiveUser"]) & wanted]
@@ -417,22 +450,25 @@ class _GraphHandler(_Handler):
                 return 400, {"error": {"code": "BadRequest", "message": f"Invalid filter clause: {name}"}}
             bound = _parse_time(value)
             # a record whose time is broken (a test's malformed record) passes every filter
-            items = [i for i in items if _sort_time(i, time_field) == _BROKEN
-                     or _COMPARE[op](_sort_time(i, time_field), bound)]
+            items = [
+                i
+                for i in items
+                if _sort_time(i, time_field) == _BROKEN or _COMPARE[op](_sort_time(i, time_field), bound)
+            ]
         items.sort(key=lambda i: (_sort_time(i, time_field), i["id"]), reverse=True)
         return items
 
     def _page(self, path: str, query: dict, items: list[dict]) -> dict:
         top = min(int(query.get("$top", 1000)), 1000)
         offset = int(base64.urlsafe_b64decode(query["$skiptoken"]).decode()) if "$skiptoken" in query else 0
-        page = {"@odata.context": f"{self.standin.graph_url}/$metadata", "value": items[offset:offset + top]}
+        page = {"@odata.context": f"{self.standin.graph_url}/$metadata", "value": items[offset : offset + top]}
         if offset + top < len(items):
             following = dict(query, **{"$skiptoken": base64.urlsafe_b64encode(str(offset + top).encode()).decode()})
             page["@odata.nextLink"] = f"{self.standin.graph_url}{path}?{urlencode(following)}"
         return page
 
 
-_BROKEN = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+_BROKEN = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def _sort_time(item: dict, field_name: str) -> dt.datetime:
@@ -448,5 +484,8 @@ def _parse_time(text: str) -> dt.datetime:
     base, fraction, zone = match.groups()
     micros = (fraction or ".0")[1:7].ljust(6, "0")
     moment = dt.datetime.fromisoformat(f"{base}.{micros}")
-    return moment.replace(tzinfo=dt.timezone.utc) if zone in (None, "Z") else \
-        moment.replace(tzinfo=dt.datetime.fromisoformat(f"2000-01-01T00:00:00{zone}").tzinfo)
+    return (
+        moment.replace(tzinfo=dt.UTC)
+        if zone in (None, "Z")
+        else moment.replace(tzinfo=dt.datetime.fromisoformat(f"2000-01-01T00:00:00{zone}").tzinfo)
+    )

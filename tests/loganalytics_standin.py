@@ -35,7 +35,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
@@ -43,8 +43,14 @@ from azure.core.credentials import AccessToken, AccessTokenInfo
 TOO_LARGE = "E_QUERY_RESULT_SET_TOO_LARGE"
 # Kusto types of the columns the stand-in serves; anything else is "string".
 COLUMN_TYPES = {
-    "TimeGenerated": "datetime", "SourcePort": "int", "DestinationPort": "int", "TranslatedPort": "int",
-    "Severity": "int", "IsTlsInspected": "bool", "IsExplicitProxyRequest": "bool", "Rows": "long",
+    "TimeGenerated": "datetime",
+    "SourcePort": "int",
+    "DestinationPort": "int",
+    "TranslatedPort": "int",
+    "Severity": "int",
+    "IsTlsInspected": "bool",
+    "IsExplicitProxyRequest": "bool",
+    "Rows": "long",
 }
 
 
@@ -98,7 +104,7 @@ class LogAnalyticsStandIn:
         with self._lock:
             self.faults.extend(faults)
 
-    def start(self) -> "RunningStandIn":
+    def start(self) -> RunningStandIn:
         return RunningStandIn(self)
 
     # -- the query API ------------------------------------------------------------------------
@@ -121,14 +127,24 @@ class LogAnalyticsStandIn:
             columns, rows = evaluate(query, timespan, self._snapshot())
         except KqlError as exc:
             self.log.append(QueryLog(query, timespan, 400))
-            return 400, {}, {"error": {"code": "BadArgumentError", "message": "The request had some invalid properties",
-                                       "innererror": {"code": "SyntaxError", "message": str(exc)}}}
+            return (
+                400,
+                {},
+                {
+                    "error": {
+                        "code": "BadArgumentError",
+                        "message": "The request had some invalid properties",
+                        "innererror": {"code": "SyntaxError", "message": str(exc)},
+                    }
+                },
+            )
         error = None
         if len(rows) > self.row_limit:
             rows = rows[: self.row_limit]
             error = _partial_error(
                 f"Query result set has exceeded the internal record count limit {self.row_limit} "
-                f"({TOO_LARGE}; see https://aka.ms/kustoquerylimits)")
+                f"({TOO_LARGE}; see https://aka.ms/kustoquerylimits)"
+            )
         elif fault and fault.partial_message:
             rows = rows[: int(len(rows) * fault.keep)]
             error = _partial_error(fault.partial_message)
@@ -140,9 +156,11 @@ class LogAnalyticsStandIn:
                     self.revoke_after_queries = None
                     for token in self.tokens.values():
                         token.revoked = True
-        table = {"name": "PrimaryResult", "columns": [{"name": c, "type": COLUMN_TYPES.get(c, "string")}
-                                                      for c in columns],
-                 "rows": [[row.get(c) for c in columns] for row in rows]}
+        table = {
+            "name": "PrimaryResult",
+            "columns": [{"name": c, "type": COLUMN_TYPES.get(c, "string")} for c in columns],
+            "rows": [[row.get(c) for c in columns] for row in rows],
+        }
         result = {"tables": [table]}
         if error:
             result["error"] = error
@@ -154,24 +172,45 @@ class LogAnalyticsStandIn:
 
     def _check_token(self, authorization: str | None):
         if not authorization or not authorization.startswith("Bearer "):
-            return 401, {}, {"error": {"code": "AuthenticationFailed",
-                                       "message": "Authentication failed. The 'Authorization' header is missing."}}
+            return (
+                401,
+                {},
+                {
+                    "error": {
+                        "code": "AuthenticationFailed",
+                        "message": "Authentication failed. The 'Authorization' header is missing.",
+                    }
+                },
+            )
         with self._lock:
-            token = self.tokens.get(authorization[len("Bearer "):])
+            token = self.tokens.get(authorization[len("Bearer ") :])
         if token is None or token.expires_at <= time.time():
-            challenge = ('Bearer authorization_uri="https://login.microsoftonline.com/common", '
-                         'error="invalid_token", error_description="The access token expired"')
-            return 401, {"WWW-Authenticate": challenge}, {
-                "error": {"code": "InvalidAuthenticationToken", "message": "The access token is expired."}}
+            challenge = (
+                'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+                'error="invalid_token", error_description="The access token expired"'
+            )
+            return (
+                401,
+                {"WWW-Authenticate": challenge},
+                {"error": {"code": "InvalidAuthenticationToken", "message": "The access token is expired."}},
+            )
         if token.revoked:
             # What a CAE-aware resource answers when a session is revoked: a claims challenge,
             # which azure-core's bearer policy answers by asking the credential for a new token.
-            claims = base64.urlsafe_b64encode(
-                b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}').decode().rstrip("=")
-            challenge = (f'Bearer authorization_uri="https://login.microsoftonline.com/common", '
-                         f'error="insufficient_claims", claims="{claims}"')
-            return 401, {"WWW-Authenticate": challenge}, {
-                "error": {"code": "InvalidAuthenticationToken", "message": "The access token was revoked."}}
+            claims = (
+                base64.urlsafe_b64encode(b'{"access_token":{"nbf":{"essential":true,"value":"1700000000"}}}')
+                .decode()
+                .rstrip("=")
+            )
+            challenge = (
+                f'Bearer authorization_uri="https://login.microsoftonline.com/common", '
+                f'error="insufficient_claims", claims="{claims}"'
+            )
+            return (
+                401,
+                {"WWW-Authenticate": challenge},
+                {"error": {"code": "InvalidAuthenticationToken", "message": "The access token was revoked."}},
+            )
         return None
 
     # -- the token endpoint -------------------------------------------------------------------
@@ -183,16 +222,31 @@ class LogAnalyticsStandIn:
         with self._lock:
             self.tokens[access] = _Token(time.time() + self.token_lifetime)
             self.tokens_issued += 1
-        return 200, {}, {"token_type": "Bearer", "expires_in": self.token_lifetime,
-                         "ext_expires_in": self.token_lifetime, "access_token": access}
+        return (
+            200,
+            {},
+            {
+                "token_type": "Bearer",
+                "expires_in": self.token_lifetime,
+                "ext_expires_in": self.token_lifetime,
+                "access_token": access,
+            },
+        )
 
 
 def _partial_error(message: str) -> dict:
     """The partial-error object: code PartialError, the engine's message in ``details``."""
-    return {"code": "PartialError", "message": "There were some errors when processing your query.",
-            "details": [{"code": "EngineError", "message": "Something went wrong processing your query on the server.",
-                         "innererror": {"code": "-2133196794", "message": message, "severity": 2,
-                                        "severityName": "Error"}}]}
+    return {
+        "code": "PartialError",
+        "message": "There were some errors when processing your query.",
+        "details": [
+            {
+                "code": "EngineError",
+                "message": "Something went wrong processing your query on the server.",
+                "innererror": {"code": "-2133196794", "message": message, "severity": 2, "severityName": "Error"},
+            }
+        ],
+    }
 
 
 # -- the KQL subset ------------------------------------------------------------------------------
@@ -237,7 +291,7 @@ def evaluate(query: str, timespan: str | None, tables: dict[str, list[dict]]) ->
 
 def _stage(stage: str, rows: list[dict], named: set[str], projected):
     if stage.startswith("where "):
-        condition = stage[len("where "):]
+        condition = stage[len("where ") :]
         if m := _TIME_RANGE.match(condition):
             low, high = _kql_time(m.group(1)), _kql_time(m.group(2))
             return [r for r in rows if low <= _row_time(r) < high], named, projected
@@ -246,17 +300,17 @@ def _stage(stage: str, rows: list[dict], named: set[str], projected):
             return [r for r in rows if r.get("Category") in wanted], named, projected
         raise KqlError(f"unsupported where: {condition}")
     if stage.startswith("extend "):
-        for part in stage[len("extend "):].split(","):
+        for part in stage[len("extend ") :].split(","):
             left, _, right = (p.strip() for p in part.partition("="))
             if left != right:
                 raise KqlError(f"unsupported extend: {part}")
             named.add(left)
         return rows, named, projected
     if stage.startswith("project "):
-        return rows, named, [c.strip() for c in stage[len("project "):].split(",")]
+        return rows, named, [c.strip() for c in stage[len("project ") :].split(",")]
     if stage.startswith("order by "):
         keys = []
-        for key in stage[len("order by "):].split(","):
+        for key in stage[len("order by ") :].split(","):
             column, _, direction = key.strip().partition(" ")
             if direction not in ("asc", "desc"):
                 raise KqlError(f"order needs asc or desc: {key}")
@@ -265,7 +319,7 @@ def _stage(stage: str, rows: list[dict], named: set[str], projected):
             rows = sorted(rows, key=lambda r: (r.get(column) is None, r.get(column) or ""), reverse=descending)
         return rows, named, projected
     if stage.startswith("take "):
-        return rows[: int(stage[len("take "):])], named, projected
+        return rows[: int(stage[len("take ") :])], named, projected
     if m := _SUMMARIZE.match(stage):
         by = [c.strip() for c in m.group(2).split(",")]
         counts: dict[tuple, int] = {}
@@ -308,7 +362,7 @@ def _in_timespan(rows: list[dict], timespan: str | None) -> list[dict]:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "_Server"
+    server: _Server
 
     def do_POST(self):  # noqa: N802 (http.server's name)
         length = int(self.headers.get("Content-Length") or 0)
@@ -360,7 +414,7 @@ class RunningStandIn:
         self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "RunningStandIn":
+    def __enter__(self) -> RunningStandIn:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -386,20 +440,27 @@ class StandInCredential:
         options = options or {}
         if self._cached and not options.get("claims") and self._cached.expires_on > time.time():
             return self._cached
-        form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": self.client_id,
-                                       "client_secret": self._secret, "scope": " ".join(scopes)}).encode()
+        form = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": self.client_id,
+                "client_secret": self._secret,
+                "scope": " ".join(scopes),
+            }
+        ).encode()
         with urllib.request.urlopen(urllib.request.Request(self.token_url, data=form), timeout=10) as response:
             body = json.loads(response.read())
         self.requests += 1
         self._cached = AccessTokenInfo(body["access_token"], int(time.time() + float(body["expires_in"])))
         return self._cached
 
-    def get_token(self, *scopes: str, claims: str | None = None, tenant_id: str | None = None,
-                  enable_cae: bool = False, **kwargs) -> AccessToken:
+    def get_token(
+        self, *scopes: str, claims: str | None = None, tenant_id: str | None = None, enable_cae: bool = False, **kwargs
+    ) -> AccessToken:
         info = self.get_token_info(*scopes, options={"claims": claims} if claims else None)
         return AccessToken(info.token, info.expires_on)
 
 
 def utc_iso(moment: datetime) -> str:
     """Log Analytics' datetime text: ISO 8601 UTC with seven fractional digits."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"

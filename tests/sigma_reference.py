@@ -97,8 +97,10 @@ def leaf(value: Any, expected: Any) -> bool:
     if isinstance(expected, SigmaExists):
         return (value is not None) == bool(expected)
     if value is None:
-        if isinstance(expected, (SigmaString, SigmaNumber, SigmaBool, SigmaRegularExpression,
-                                 SigmaCIDRExpression, SigmaCompareExpression)):
+        if isinstance(
+            expected,
+            (SigmaString, SigmaNumber, SigmaBool, SigmaRegularExpression, SigmaCIDRExpression, SigmaCompareExpression),
+        ):
             return False
         raise Unsupported(type(expected).__name__)
     if isinstance(expected, SigmaString):  # SigmaCasedString included

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,7 +63,10 @@ def test_ingest_reports_counts_as_json_and_is_idempotent(tmp_path):
     first = run("--home", str(home), "ingest", str(export), "--source", "entra-signins", "--json")
     assert first.exit_code == 0, first.output
     assert {k: json.loads(first.output)[k] for k in ("ingested", "quarantined", "duplicates")} == {
-        "ingested": 20, "quarantined": 1, "duplicates": 0}
+        "ingested": 20,
+        "quarantined": 1,
+        "duplicates": 0,
+    }
     second = run("--home", str(home), "ingest", str(export), "--source", "entra-signins", "--json")
     assert json.loads(second.output)["duplicates"] == 20
     assert json.loads(second.output)["ingested"] == 0

@@ -111,7 +111,9 @@ def test_the_demo_on_elasticsearch_raises_the_embedded_stores_alerts(home, tmp_p
     embedded_home = tmp_path_factory.mktemp("embedded")
     on_es = run_json(home, "demo", "--store", "elasticsearch", "--es-url", elastic_url, "--size", "1000")
     embedded = run_json(embedded_home, "demo", "--size", "1000")
-    assert sum(r["ingested"] for r in on_es["ingest"].values()) == sum(r["ingested"] for r in embedded["ingest"].values())
+    assert sum(r["ingested"] for r in on_es["ingest"].values()) == sum(
+        r["ingested"] for r in embedded["ingest"].values()
+    )
     assert on_es["detections"]["problems"] == embedded["detections"]["problems"]
     assert sorted(a["id"] for a in on_es["alerts"]) == sorted(a["id"] for a in embedded["alerts"])
     assert on_es["alerts"], "the demo's stories raise alerts"

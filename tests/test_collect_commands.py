@@ -25,7 +25,7 @@ from tests.graph_standin import GraphStandIn, make_alerts, make_signins, sample_
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "cli-secret-Never-printed-5k2"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 runner = CliRunner()
 
 
@@ -33,9 +33,10 @@ runner = CliRunner()
 def standin(shared_data):
     server = GraphStandIn().start()
     server.add_client("cyberwell-app", SECRET)
-    server.add(signins=make_signins(sample_signins(shared_data), 40, NOW - dt.timedelta(hours=2),
-                                    dt.timedelta(minutes=2)),
-               alerts=make_alerts(sample_alert(shared_data), 6, NOW - dt.timedelta(hours=1), dt.timedelta(minutes=5)))
+    server.add(
+        signins=make_signins(sample_signins(shared_data), 40, NOW - dt.timedelta(hours=2), dt.timedelta(minutes=2)),
+        alerts=make_alerts(sample_alert(shared_data), 6, NOW - dt.timedelta(hours=1), dt.timedelta(minutes=5)),
+    )
     yield server
     server.stop()
 
@@ -44,9 +45,14 @@ def graph_settings(standin: GraphStandIn, **more: str | int | float) -> str:
     """A Graph collector's TOML settings pointing at the stand-in, its secret in CW_GRAPH_SECRET
     (tests/test_collector_durability.py writes its config with them too)."""
     settings = {
-        "tenant_id": standin.tenant_id, "client_id": "cyberwell-app", "client_secret_env": "CW_GRAPH_SECRET",
-        "authority_host": standin.authority, "ca_bundle": str(standin.ca_bundle), "base_url": standin.graph_url,
-        "retry_delay": 0.05, **more,
+        "tenant_id": standin.tenant_id,
+        "client_id": "cyberwell-app",
+        "client_secret_env": "CW_GRAPH_SECRET",
+        "authority_host": standin.authority,
+        "ca_bundle": str(standin.ca_bundle),
+        "base_url": standin.graph_url,
+        "retry_delay": 0.05,
+        **more,
     }
     # JSON's strings and numbers are TOML's too.
     return "\n" + "".join(f"{key} = {json.dumps(value)}\n" for key, value in settings.items())
@@ -56,7 +62,8 @@ def write_config(home: Path, standin: GraphStandIn, extra: str = "", interval: s
     home.mkdir(parents=True, exist_ok=True)
     identity = graph_settings(standin, interval=interval, page_size=15)
     (home / "cyberwell.toml").write_text(
-        f"[collectors.entra-signins]{identity}\n[collectors.defender]{identity}listings = [\"alerts_v2\"]\n{extra}")
+        f'[collectors.entra-signins]{identity}\n[collectors.defender]{identity}listings = ["alerts_v2"]\n{extra}'
+    )
 
 
 def cli(home: Path, *args: str):
@@ -81,7 +88,7 @@ def test_collect_runs_every_source_once_and_status_reports_them(standin, tmp_pat
     assert signins["last_success"] is not None and signins["last_error"] is None
     assert signins["events_per_minute"] == round(40 / 60, 2)
     newest = max(s["createdDateTime"] for s in standin.tenant.signins)
-    lag = (dt.datetime.now(dt.timezone.utc) - dt.datetime.fromisoformat(newest.replace("Z", "+00:00"))).total_seconds()
+    lag = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(newest.replace("Z", "+00:00"))).total_seconds()
     assert abs(signins["lag_seconds"] - lag) < 30
     table = cli(home, "status")
     assert "entra-" in table.output and "defender" in table.output  # folded to the terminal width
@@ -91,8 +98,12 @@ def test_a_failing_source_exits_1_and_status_shows_its_error(standin, tmp_path, 
     monkeypatch.setenv("CW_GRAPH_SECRET", SECRET)
     home = tmp_path / "home"
     write_config(home, standin)
-    standin.fault(403, path="signIns", code="Authentication_RequestFromNonPremiumTenantOrB2CTenant",
-                  message="Neither tenant is B2C or tenant doesn't have premium license")
+    standin.fault(
+        403,
+        path="signIns",
+        code="Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+        message="Neither tenant is B2C or tenant doesn't have premium license",
+    )
 
     result = cli(home, "collect")
 
@@ -103,21 +114,29 @@ def test_a_failing_source_exits_1_and_status_shows_its_error(standin, tmp_path, 
     assert not rows["defender"]["failing"]
 
 
-@pytest.mark.parametrize("extra, message", [
-    ('[collectors.entra-signins]\ninterval = "soon"\n', "collectors.entra-signins.interval"),
-    ('[collectors.entra-signins]\nkinds = ["nonInteractiveUser"]\n', "collectors.entra-signins.kinds"),
-    ('[collectors.entra-signins]\nclient_secret_env = "NOT_SET_ANYWHERE"\n',
-     "collectors.entra-signins.client_secret_env: environment variable NOT_SET_ANYWHERE is not set"),
-    ('[collectors.entra-signins]\npage_size = 5000\n', "collectors.entra-signins.page_size"),
-    ('[collectors.entra-signins]\ncolour = "blue"\n', "collectors.entra-signins.colour"),
-    ('[collectors.mystery]\nenabled = true\n', "collectors.mystery.type"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ('[collectors.entra-signins]\ninterval = "soon"\n', "collectors.entra-signins.interval"),
+        ('[collectors.entra-signins]\nkinds = ["nonInteractiveUser"]\n', "collectors.entra-signins.kinds"),
+        (
+            '[collectors.entra-signins]\nclient_secret_env = "NOT_SET_ANYWHERE"\n',
+            "collectors.entra-signins.client_secret_env: environment variable NOT_SET_ANYWHERE is not set",
+        ),
+        ("[collectors.entra-signins]\npage_size = 5000\n", "collectors.entra-signins.page_size"),
+        ('[collectors.entra-signins]\ncolour = "blue"\n', "collectors.entra-signins.colour"),
+        ("[collectors.mystery]\nenabled = true\n", "collectors.mystery.type"),
+    ],
+)
 def test_config_errors_name_the_key(tmp_path, monkeypatch, extra, message):
     monkeypatch.setenv("CW_GRAPH_SECRET", SECRET)
     home = tmp_path / "home"
     home.mkdir()
-    base = "".join(line for line in ('tenant_id = "t"\n', 'client_id = "c"\n', 'client_secret_env = "CW_GRAPH_SECRET"\n')
-                   if line.split(" =")[0] not in extra)
+    base = "".join(
+        line
+        for line in ('tenant_id = "t"\n', 'client_id = "c"\n', 'client_secret_env = "CW_GRAPH_SECRET"\n')
+        if line.split(" =")[0] not in extra
+    )
     text = extra.replace("]\n", "]\n" + base, 1) if "entra-signins" in extra else extra
     (home / "cyberwell.toml").write_text(text)
     result = cli(home, "collect")
@@ -135,7 +154,9 @@ def test_a_disabled_source_is_not_run(standin, tmp_path, monkeypatch):
     monkeypatch.setenv("CW_GRAPH_SECRET", SECRET)
     home = tmp_path / "home"
     write_config(home, standin)
-    text = (home / "cyberwell.toml").read_text().replace("[collectors.defender]", "[collectors.defender]\nenabled = false")
+    text = (
+        (home / "cyberwell.toml").read_text().replace("[collectors.defender]", "[collectors.defender]\nenabled = false")
+    )
     (home / "cyberwell.toml").write_text(text)
     result = cli(home, "collect", "--json")
     assert [run["source"] for run in json.loads(result.output)] == ["entra-signins"]
@@ -143,8 +164,14 @@ def test_a_disabled_source_is_not_run(standin, tmp_path, monkeypatch):
 
 def _serve(home: Path, *args: str) -> subprocess.Popen:
     env = dict(os.environ, CW_GRAPH_SECRET=SECRET, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "console.cli", "--home", str(home), "serve", *args],
-                            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--home", str(home), "serve", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for(condition, timeout: float = 30.0) -> None:
@@ -186,8 +213,12 @@ def test_syslog_and_azure_firewall_tables_build_their_collectors(tmp_path, monke
 
     tables = {
         "syslog": {"spool_dir": str(tmp_path / "spool"), "udp_port": 0, "tcp_port": False},
-        "azure-firewall": {"workspace_id": "ws-1", "tenant_id": "t", "client_id": "c",
-                           "client_secret_env": "CW_GRAPH_SECRET"},
+        "azure-firewall": {
+            "workspace_id": "ws-1",
+            "tenant_id": "t",
+            "client_id": "c",
+            "client_secret_env": "CW_GRAPH_SECRET",
+        },
     }
     configured = build_collectors(tables, environ={"CW_GRAPH_SECRET": SECRET}, with_receiver=True)
     assert [c.name for c in configured.collectors] == ["syslog", "azure-firewall"]
@@ -226,14 +257,17 @@ def test_status_tells_a_stopped_receiver_from_a_dead_one_and_shows_its_error_as_
     _wait_for(lambda: receiver.stats()["received"] == 3)
     receiver.stop()
     stopped = _receiver_status(home)
-    assert (stopped["state"], stopped["running"], stopped["received"], stopped["udp_lost"]) == (
-        "stopped", False, 3, 0)
+    assert (stopped["state"], stopped["running"], stopped["received"], stopped["udp_lost"]) == ("stopped", False, 3, 0)
     assert "UDP datagrams lost" not in cli(home, "status").output
 
     # What a receiver killed a minute ago leaves behind: "running", but no longer written.
     published = json.loads((spool / STATS_FILE).read_text())
-    published.update(running=True, dropped_udp=7, error="[bold red]spool write failed[/] [link=x]",
-                     updated_at=(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat())
+    published.update(
+        running=True,
+        dropped_udp=7,
+        error="[bold red]spool write failed[/] [link=x]",
+        updated_at=(dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)).isoformat(),
+    )
     (spool / STATS_FILE).write_text(json.dumps(published))
     dead = _receiver_status(home)
     assert (dead["state"], dead["running"], dead["udp_lost"]) == ("not responding", False, 7)

@@ -30,7 +30,7 @@ from tests.test_collect_commands import graph_settings
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "durability-secret-q8"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 WIDE = (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=1))
 KILLS = 10
 
@@ -66,15 +66,17 @@ def write_config(home: Path, standin: GraphStandIn) -> None:
     home.mkdir(parents=True)
     identity = graph_settings(standin, overlap="10m", initial_lookback="2d")
     (home / "cyberwell.toml").write_text(
-        f"[collectors.entra-signins]{identity}page_size = 9\n\n[collectors.defender]{identity}page_size = 5\n")
+        f"[collectors.entra-signins]{identity}page_size = 9\n\n[collectors.defender]{identity}page_size = 5\n"
+    )
 
 
 def test_sigkill_at_random_points_loses_and_doubles_nothing(standin, shared_data, tmp_path):
     rng = random.Random(20261127)
     samples = sample_signins(shared_data)
     alerts = make_alerts(sample_alert(shared_data), 40, NOW - dt.timedelta(hours=20), dt.timedelta(minutes=13))
-    standin.add(signins=make_signins(samples, 400, NOW - dt.timedelta(hours=30), dt.timedelta(minutes=4)),
-                alerts=alerts)
+    standin.add(
+        signins=make_signins(samples, 400, NOW - dt.timedelta(hours=30), dt.timedelta(minutes=4)), alerts=alerts
+    )
     home = tmp_path / "home"
     write_config(home, standin)
     env = dict(os.environ, CW_GRAPH_SECRET=SECRET, PYTHONPATH=str(REPO))
@@ -84,12 +86,17 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(standin, shared_data
     killed_mid_collection = 0
     for kill in range(KILLS):
         served_before = len(standin.requests())
-        child = subprocess.Popen([sys.executable, "-c", LOOP, str(home)], cwd=REPO, env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-c", LOOP, str(home)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         if kill % 4 == 3:  # now and then anywhere, start-up included
             time.sleep(rng.uniform(0.5, 3.0))
         else:  # mostly at a random moment once it is talking to Graph
-            _wait_for(lambda: len(standin.requests()) > served_before)
+            _wait_for(lambda before=served_before: len(standin.requests()) > before)
             time.sleep(rng.uniform(0.0, 1.5))
         child.send_signal(signal.SIGKILL)
         child.wait()
@@ -98,14 +105,26 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(standin, shared_data
         # The world moves on while the collector is down: new sign-ins, late ones, alert updates.
         newest = checkpoints.get("entra-signins")
         anchor = dt.datetime.fromisoformat(newest["signIns"]) if newest else NOW - dt.timedelta(hours=1)
-        standin.add(signins=make_signins(samples, 15, anchor - dt.timedelta(minutes=8), dt.timedelta(seconds=50),
-                                         seed=f"k{kill}"))
+        standin.add(
+            signins=make_signins(
+                samples, 15, anchor - dt.timedelta(minutes=8), dt.timedelta(seconds=50), seed=f"k{kill}"
+            )
+        )
         for alert in rng.sample(alerts, 3):
-            standin.update_alert(alert["id"], status=rng.choice(["inProgress", "resolved"]),
-                                 lastUpdateDateTime=iso(dt.datetime.now(dt.timezone.utc)))
+            standin.update_alert(
+                alert["id"],
+                status=rng.choice(["inProgress", "resolved"]),
+                lastUpdateDateTime=iso(dt.datetime.now(dt.UTC)),
+            )
 
-    finish = subprocess.run([sys.executable, "-m", "console.cli", "--home", str(home), "collect", "--once"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    finish = subprocess.run(
+        [sys.executable, "-m", "console.cli", "--home", str(home), "collect", "--once"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finish.returncode == 0, finish.stdout + finish.stderr
     assert killed_mid_collection >= KILLS // 2  # most kills landed while it was talking to Graph
 
@@ -115,8 +134,9 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(standin, shared_data
     # One event per alert, its own id, in its latest state; every version once in the history.
     latest = latest_alerts(store, *WIDE)
     assert latest.num_rows == store.count(["m365_defender.alert"]) == len(standin.tenant.alerts)
-    stored_latest = dict(zip(latest.column("event.id").to_pylist(),
-                             latest.column("m365_defender.alert.status").to_pylist()))
+    stored_latest = dict(
+        zip(latest.column("event.id").to_pylist(), latest.column("m365_defender.alert.status").to_pylist())
+    )
     assert stored_latest == {a["id"]: a["status"] for a in standin.tenant.alerts}
     history = store.search(["m365_defender.alert_history"], *WIDE).column("event.id").to_pylist()
     assert len(history) == len(set(history))

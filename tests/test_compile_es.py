@@ -65,7 +65,7 @@ def test_the_engine_picks_the_compiler_by_the_stores_language():
 def test_a_lucene_query_is_not_mistaken_for_sql():
     compiled = compile_rule(signin_rule({"sel": {"UserPrincipalName": "a@b.c"}, "condition": "sel"}))
     with pytest.raises(AttributeError):
-        compiled.sql
+        _ = compiled.sql
 
 
 # -- which sub-field answers which test -----------------------------------------------------------
@@ -77,36 +77,50 @@ def test_strings_are_case_insensitive_on_the_field_and_cased_on_its_cased_sub_fi
 
 
 def test_numbers_are_numeric_on_integer_columns_and_exact_text_on_string_columns():
-    assert lucene({"sel": {"ResultType": 50126}, "condition": "sel"}) == "azure.signinlogs.properties.status.error_code:50126"
+    assert (
+        lucene({"sel": {"ResultType": 50126}, "condition": "sel"})
+        == "azure.signinlogs.properties.status.error_code:50126"
+    )
     # On the int64 column, a string pattern reads the number's text.
     assert lucene({"sel": {"ResultType": "5012*"}, "condition": "sel"}) == (
-        "azure.signinlogs.properties.status.error_code.text:5012*")
+        "azure.signinlogs.properties.status.error_code.text:5012*"
+    )
     assert lucene({"sel": {"azure.signinlogs.result_type": 50126}, "condition": "sel"}) == (
-        "azure.signinlogs.result_type.cased:50126")
+        "azure.signinlogs.result_type.cased:50126"
+    )
     assert lucene({"sel": {"ResultType|gt": -2.5}, "condition": "sel"}) == (
-        "azure.signinlogs.properties.status.error_code:{\\-2.5 TO *]")
+        "azure.signinlogs.properties.status.error_code:{\\-2.5 TO *]"
+    )
 
 
 def test_booleans_and_their_text():
-    assert lucene({"sel": {"IsInteractive": True}, "condition": "sel"}) == "azure.signinlogs.properties.is_interactive:true"
+    assert (
+        lucene({"sel": {"IsInteractive": True}, "condition": "sel"})
+        == "azure.signinlogs.properties.is_interactive:true"
+    )
     assert lucene({"sel": {"IsInteractive": "FALSE"}, "condition": "sel"}) == (
-        "azure.signinlogs.properties.is_interactive.text:false")
+        "azure.signinlogs.properties.is_interactive.text:false"
+    )
     # A number never equals a boolean column: a query matching nothing, so that 'not' keeps all.
     assert lucene({"sel": {"IsInteractive": 1}, "condition": "not sel"}) == "(NOT (NOT *:*))"
 
 
 def test_null_and_exists_see_values_too_long_to_index():
     assert lucene({"sel": {"UserAgent": None}, "condition": "sel"}) == (
-        '(NOT (_exists_:user_agent.original OR _ignored:"user_agent.original"))')
+        '(NOT (_exists_:user_agent.original OR _ignored:"user_agent.original"))'
+    )
     assert lucene({"sel": {"ResultType|exists": True}, "condition": "sel"}) == (
-        "_exists_:azure.signinlogs.properties.status.error_code")
+        "_exists_:azure.signinlogs.properties.status.error_code"
+    )
     assert lucene({"sel": {"UserAgent": "*"}, "condition": "sel"}) == (
-        '(_exists_:user_agent.original OR _ignored:"user_agent.original")')
+        '(_exists_:user_agent.original OR _ignored:"user_agent.original")'
+    )
 
 
 def test_cidr_is_a_term_on_the_ip_sub_field_without_zone_ids():
     assert lucene({"sel": {"IPAddress|cidr": "2001:db8::/32"}, "condition": "sel"}) == (
-        "(source.ip.ip:2001\\:db8\\:\\:\\/32 AND (NOT source.ip.cased:*%*))")
+        "(source.ip.ip:2001\\:db8\\:\\:\\/32 AND (NOT source.ip.cased:*%*))"
+    )
 
 
 def test_not_and_or_are_always_grouped():
@@ -140,7 +154,9 @@ def test_the_template_maps_every_typed_column_and_keeps_event_original_unsearche
 
 
 def test_refusals_name_the_rule_and_the_reason():
-    assert LEGACY_AGGREGATION in refusal({"sel": {"ResultType": 50126}, "condition": "sel | count() by UserPrincipalName > 10"})
+    assert LEGACY_AGGREGATION in refusal(
+        {"sel": {"ResultType": 50126}, "condition": "sel | count() by UserPrincipalName > 10"}
+    )
     assert "keyword (field-less) detection" in refusal({"keywords": ["mimikatz"], "condition": "keywords"})
     assert "'user.name'" in refusal({"sel": {"user.name|fieldref": "user.id"}, "condition": "sel"})
     assert "'UserPrincipleName'" in refusal({"sel": {"UserPrincipleName": "a@b.c"}, "condition": "sel"})
@@ -158,22 +174,28 @@ def test_what_elasticsearch_cannot_answer_exactly_is_refused_with_the_reason():
 # -- regular expressions ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("pattern", "flags", "expected"), [
-    ("abc", "", "(.*(abc).*)"),
-    ("^a.c$", "", "((a[^\n]c))"),
-    ("^a.c$", "s", "((a.c))"),
-    ("^ab", "m", "((.*\n)?(ab).*)"),
-    ("a|^b", "", "(.*(a).*)|((b).*)"),
-    ("x[a-c]", "i", "(.*([xX][a-cABC]).*)"),
-    (r"\d+\.\d{1,3}", "", r"(.*([0-9]+\.[0-9]{1,3}).*)"),
-    ("^$", "", '("")'),
-    ("a#@&<>~\"", "", '(.*(a\\#\\@\\&\\<\\>\\~\\").*)'),
-    ("(?i)ab", "", "(.*([aA][bB]).*)"),
-    ("a*?", "", "(.*(a*).*)"),
-])
+@pytest.mark.parametrize(
+    ("pattern", "flags", "expected"),
+    [
+        ("abc", "", "(.*(abc).*)"),
+        ("^a.c$", "", "((a[^\n]c))"),
+        ("^a.c$", "s", "((a.c))"),
+        ("^ab", "m", "((.*\n)?(ab).*)"),
+        ("a|^b", "", "(.*(a).*)|((b).*)"),
+        ("x[a-c]", "i", "(.*([xX][a-cABC]).*)"),
+        (r"\d+\.\d{1,3}", "", r"(.*([0-9]+\.[0-9]{1,3}).*)"),
+        ("^$", "", '("")'),
+        ('a#@&<>~"', "", '(.*(a\\#\\@\\&\\<\\>\\~\\").*)'),
+        ("(?i)ab", "", "(.*([aA][bB]).*)"),
+        ("a*?", "", "(.*(a*).*)"),
+    ],
+)
 def test_regex_translations(pattern, flags, expected):
-    names = {"i": SigmaRegularExpressionFlag.IGNORECASE, "m": SigmaRegularExpressionFlag.MULTILINE,
-             "s": SigmaRegularExpressionFlag.DOTALL}
+    names = {
+        "i": SigmaRegularExpressionFlag.IGNORECASE,
+        "m": SigmaRegularExpressionFlag.MULTILINE,
+        "s": SigmaRegularExpressionFlag.DOTALL,
+    }
     assert translate_regex(pattern, {names[f] for f in flags}) == expected
 
 
@@ -202,15 +224,22 @@ def lucene_as_python(lucene_pattern: str) -> re.Pattern:
 
 
 FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
-SIGMA_FLAGS = {"i": SigmaRegularExpressionFlag.IGNORECASE, "m": SigmaRegularExpressionFlag.MULTILINE,
-               "s": SigmaRegularExpressionFlag.DOTALL}
+SIGMA_FLAGS = {
+    "i": SigmaRegularExpressionFlag.IGNORECASE,
+    "m": SigmaRegularExpressionFlag.MULTILINE,
+    "s": SigmaRegularExpressionFlag.DOTALL,
+}
 
 
 @settings(max_examples=300, deadline=None)
-@given(regexes() | st.lists(st.sampled_from(REGEX_ATOMS + ["|", "(?:a|)", "\\s", "\\W", "[^\\d]", "\\x41"]),
-                            min_size=1, max_size=5).map("".join),
-       st.lists(st.sampled_from(["i", "m", "s"]), unique=True, max_size=3),
-       st.lists(st.text("aAbBzZ0.* -\nÄä", max_size=8), min_size=1, max_size=6))
+@given(
+    regexes()
+    | st.lists(
+        st.sampled_from(REGEX_ATOMS + ["|", "(?:a|)", "\\s", "\\W", "[^\\d]", "\\x41"]), min_size=1, max_size=5
+    ).map("".join),
+    st.lists(st.sampled_from(["i", "m", "s"]), unique=True, max_size=3),
+    st.lists(st.text("aAbBzZ0.* -\nÄä", max_size=8), min_size=1, max_size=6),
+)
 def test_translated_regex_searches_what_re_searches(pattern, flags, subjects):
     # RE2's (and so the embedded store's) \d, \w and \s are ASCII; Python's are Unicode unless
     # re.ASCII, which would also make (?i) ASCII-only, unlike RE2: that pairing is left out.
@@ -229,4 +258,8 @@ def test_translated_regex_searches_what_re_searches(pattern, flags, subjects):
         if subject.endswith("\n") and "$" in pattern:
             continue  # Python's '$' also matches before a final newline; RE2's does not
         assert (translated.fullmatch(subject) is not None) == (python.search(subject) is not None), (
-            pattern, flags, subject, translated.pattern)
+            pattern,
+            flags,
+            subject,
+            translated.pattern,
+        )

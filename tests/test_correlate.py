@@ -8,7 +8,7 @@ choose the same windows when the events are seen in two overlapping runs instead
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -26,7 +26,7 @@ from detections.correlate import (
     from_sigma,
 )
 
-T0 = datetime(2026, 11, 16, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 OPS = ["gt", "gte", "lt", "lte", "eq", "neq"]
 
 
@@ -36,19 +36,26 @@ def at(minute: float) -> datetime:
 
 def table(events: list[dict]) -> pa.Table:
     """events: dicts with minute, id, and optional user, ip, rule."""
-    return pa.table({
-        "@timestamp": pa.array([at(e["minute"]) for e in events], pa.timestamp("us", tz="UTC")),
-        "event.id": pa.array([e["id"] for e in events], pa.string()),
-        "user.name": pa.array([e.get("user") for e in events], pa.string()),
-        "source.ip": pa.array([e.get("ip") for e in events], pa.string()),
-        RULE_COLUMN: pa.array([e.get("rule", "base") for e in events], pa.string()),
-    })
+    return pa.table(
+        {
+            "@timestamp": pa.array([at(e["minute"]) for e in events], pa.timestamp("us", tz="UTC")),
+            "event.id": pa.array([e["id"] for e in events], pa.string()),
+            "user.name": pa.array([e.get("user") for e in events], pa.string()),
+            "source.ip": pa.array([e.get("ip") for e in events], pa.string()),
+            RULE_COLUMN: pa.array([e.get("rule", "base") for e in events], pa.string()),
+        }
+    )
 
 
 def counting(kind: str, op: str, count: int, span: int, rules=("base",)) -> Correlation:
     return Correlation(
-        rule_id="c", title="c", kind=kind, rules=tuple(rules), timespan=timedelta(minutes=span),
-        group_by=("user.name",), condition=Condition(op, count),
+        rule_id="c",
+        title="c",
+        kind=kind,
+        rules=tuple(rules),
+        timespan=timedelta(minutes=span),
+        group_by=("user.name",),
+        condition=Condition(op, count),
         value_field="source.ip" if kind == "value_count" else None,
     )
 
@@ -89,19 +96,24 @@ def satisfied_anywhere(correlation: Correlation, events: list[dict]) -> set:
         if start_event.get("user") is None:
             continue
         start = at(start_event["minute"])
-        window = [e for e in events if e.get("user") == start_event["user"]
-                  and start <= at(e["minute"]) <= start + correlation.timespan]
+        window = [
+            e
+            for e in events
+            if e.get("user") == start_event["user"] and start <= at(e["minute"]) <= start + correlation.timespan
+        ]
         if correlation.condition.holds(metric(correlation.kind, window)):
             groups.add((start_event["user"],))
     return groups
 
 
 event_lists = st.lists(
-    st.fixed_dictionaries({
-        "minute": st.integers(0, 120),
-        "user": st.sampled_from(["alice", "bob", None]),
-        "ip": st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", None]),
-    }),
+    st.fixed_dictionaries(
+        {
+            "minute": st.integers(0, 120),
+            "user": st.sampled_from(["alice", "bob", None]),
+            "ip": st.sampled_from(["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", None]),
+        }
+    ),
     max_size=40,
 ).map(lambda rows: [dict(row, id=f"e{i:03d}") for i, row in enumerate(rows)])
 
@@ -146,16 +158,13 @@ def test_two_overlapping_runs_choose_the_same_windows_as_one(events, correlation
         if w.start < scan_start and w.end >= scan_start:
             resume[w.group] = max(resume.get(w.group, w.end), w.end)
     second_events = [e for e in events if at(e["minute"]) >= scan_start]
-    second = (find_windows(correlation, table(second_events), resume_after=resume)
-              if second_events else [])
+    second = find_windows(correlation, table(second_events), resume_after=resume) if second_events else []
     assert {(w.group, w.start) for w in first} | {(w.group, w.start) for w in second} == full
 
 
 @settings(max_examples=100, deadline=None)
 @given(events=event_lists, correlation=correlations, horizon=st.integers(0, 150))
-def test_a_window_cut_by_the_horizon_is_judged_only_if_more_events_cannot_undo_it(
-    events, correlation, horizon
-):
+def test_a_window_cut_by_the_horizon_is_judged_only_if_more_events_cannot_undo_it(events, correlation, horizon):
     found = find_windows(correlation, table(events), horizon=at(horizon)) if events else []
     expected = reference_windows(correlation, events, horizon=at(horizon))
     assert [(w.group, w.start, w.end) for w in found] == [(g, s, e) for g, s, e, _ in expected]
@@ -190,58 +199,74 @@ def test_value_count_counts_distinct_values_and_ignores_missing_ones():
 
 
 def test_an_event_matched_by_two_rules_counts_once():
-    events = [{"minute": 0, "id": "same", "user": "u", "rule": "a"},
-              {"minute": 0, "id": "same", "user": "u", "rule": "b"}]
+    events = [
+        {"minute": 0, "id": "same", "user": "u", "rule": "a"},
+        {"minute": 0, "id": "same", "user": "u", "rule": "b"},
+    ]
     correlation = counting("event_count", "gte", 2, 5, rules=("a", "b"))
     assert find_windows(correlation, table(events)) == []
 
 
 def temporal(kind: str, rules=("a", "b", "c"), expression=None, span=10) -> Correlation:
     return Correlation(
-        rule_id="t", title="t", kind=kind, rules=rules, timespan=timedelta(minutes=span),
+        rule_id="t",
+        title="t",
+        kind=kind,
+        rules=rules,
+        timespan=timedelta(minutes=span),
         group_by=("user.name",),
-        condition=None if expression else Condition("gte", len(rules)), expression=expression,
+        condition=None if expression else Condition("gte", len(rules)),
+        expression=expression,
     )
 
 
 def test_temporal_needs_every_rule_within_the_timespan_in_any_order():
-    events = [{"minute": 0, "id": "1", "user": "u", "rule": "c"},
-              {"minute": 3, "id": "2", "user": "u", "rule": "a"},
-              {"minute": 9, "id": "3", "user": "u", "rule": "b"},
-              {"minute": 30, "id": "4", "user": "v", "rule": "a"},
-              {"minute": 31, "id": "5", "user": "v", "rule": "b"},
-              {"minute": 45, "id": "6", "user": "v", "rule": "c"}]
+    events = [
+        {"minute": 0, "id": "1", "user": "u", "rule": "c"},
+        {"minute": 3, "id": "2", "user": "u", "rule": "a"},
+        {"minute": 9, "id": "3", "user": "u", "rule": "b"},
+        {"minute": 30, "id": "4", "user": "v", "rule": "a"},
+        {"minute": 31, "id": "5", "user": "v", "rule": "b"},
+        {"minute": 45, "id": "6", "user": "v", "rule": "c"},
+    ]
     [window] = find_windows(temporal("temporal"), table(events))
     assert window.group == ("u",) and window.event_ids == ("1", "2", "3")
 
 
 def test_temporal_ordered_needs_the_rules_in_the_order_written():
-    in_order = [{"minute": 0, "id": "1", "user": "u", "rule": "a"},
-                {"minute": 1, "id": "2", "user": "u", "rule": "b"},
-                {"minute": 2, "id": "3", "user": "u", "rule": "c"}]
-    out_of_order = [{"minute": 0, "id": "1", "user": "v", "rule": "c"},
-                    {"minute": 1, "id": "2", "user": "v", "rule": "b"},
-                    {"minute": 2, "id": "3", "user": "v", "rule": "a"}]
+    in_order = [
+        {"minute": 0, "id": "1", "user": "u", "rule": "a"},
+        {"minute": 1, "id": "2", "user": "u", "rule": "b"},
+        {"minute": 2, "id": "3", "user": "u", "rule": "c"},
+    ]
+    out_of_order = [
+        {"minute": 0, "id": "1", "user": "v", "rule": "c"},
+        {"minute": 1, "id": "2", "user": "v", "rule": "b"},
+        {"minute": 2, "id": "3", "user": "v", "rule": "a"},
+    ]
     found = find_windows(temporal("temporal_ordered"), table(in_order + out_of_order))
     assert [w.group for w in found] == [("u",)]
     assert find_windows(temporal("temporal"), table(out_of_order))  # unordered: it matches
 
 
 def test_temporal_ordered_finds_a_late_first_step_followed_by_the_rest():
-    events = [{"minute": 0, "id": "1", "user": "u", "rule": "b"},  # b before any a: no use
-              {"minute": 5, "id": "2", "user": "u", "rule": "a"},
-              {"minute": 8, "id": "3", "user": "u", "rule": "b"}]
+    events = [
+        {"minute": 0, "id": "1", "user": "u", "rule": "b"},  # b before any a: no use
+        {"minute": 5, "id": "2", "user": "u", "rule": "a"},
+        {"minute": 8, "id": "3", "user": "u", "rule": "b"},
+    ]
     found = find_windows(temporal("temporal_ordered", rules=("a", "b")), table(events))
     assert len(found) == 1 and found[0].start == at(0)  # the window starting at 0 holds a then b
 
 
 def test_an_extended_temporal_condition_is_evaluated_per_window():
-    a_not_b = Expression("and", (Expression("rule", rule="a"),
-                                 Expression("not", (Expression("rule", rule="b"),))))
-    events = [{"minute": 0, "id": "1", "user": "u", "rule": "a"},
-              {"minute": 1, "id": "2", "user": "u", "rule": "b"},  # a with b: not this window
-              {"minute": 20, "id": "3", "user": "u", "rule": "a"},  # a alone: this one
-              {"minute": 0, "id": "4", "user": "v", "rule": "b"}]  # b alone: never
+    a_not_b = Expression("and", (Expression("rule", rule="a"), Expression("not", (Expression("rule", rule="b"),))))
+    events = [
+        {"minute": 0, "id": "1", "user": "u", "rule": "a"},
+        {"minute": 1, "id": "2", "user": "u", "rule": "b"},  # a with b: not this window
+        {"minute": 20, "id": "3", "user": "u", "rule": "a"},  # a alone: this one
+        {"minute": 0, "id": "4", "user": "v", "rule": "b"},
+    ]  # b alone: never
     correlation = temporal("temporal", rules=("a", "b"), expression=a_not_b)
     found = find_windows(correlation, table(events))
     assert [(w.group, w.event_ids) for w in found] == [(("u",), ("3",))]
@@ -250,13 +275,16 @@ def test_an_extended_temporal_condition_is_evaluated_per_window():
 
 
 def test_group_values_are_compared_as_text():
-    data = pa.table({
-        "@timestamp": pa.array([at(0), at(1)], pa.timestamp("us", tz="UTC")),
-        "event.id": ["a", "b"],
-        "destination.port": pa.array([22, 22], pa.int32()),
-    })
-    correlation = Correlation("c", "c", "event_count", ("base",), timedelta(minutes=5),
-                              ("destination.port",), Condition("gte", 2))
+    data = pa.table(
+        {
+            "@timestamp": pa.array([at(0), at(1)], pa.timestamp("us", tz="UTC")),
+            "event.id": ["a", "b"],
+            "destination.port": pa.array([22, 22], pa.int32()),
+        }
+    )
+    correlation = Correlation(
+        "c", "c", "event_count", ("base",), timedelta(minutes=5), ("destination.port",), Condition("gte", 2)
+    )
     [window] = find_windows(correlation, data)
     assert window.group == ("22",)
 
@@ -314,8 +342,7 @@ def test_pysigma_correlations_translate_with_aliases_and_defaults():
     assert spray.condition == Condition("gte", 10) and spray.timespan == timedelta(minutes=30)
     assert spray.field_for("source_ip", "0f0f0f0f-0000-4000-8000-000000000001") == "source.ip"
     ordered = from_sigma(by_title["Then success"], key)
-    assert ordered.rules == ("0f0f0f0f-0000-4000-8000-000000000001",
-                             "0f0f0f0f-0000-4000-8000-000000000002")
+    assert ordered.rules == ("0f0f0f0f-0000-4000-8000-000000000001", "0f0f0f0f-0000-4000-8000-000000000002")
     assert ordered.condition == Condition("gte", 2)  # pySigma's default: all rules
     with pytest.raises(UnsupportedCorrelation, match="value_sum"):
         from_sigma(by_title["Sum"], key)
@@ -323,5 +350,6 @@ def test_pysigma_correlations_translate_with_aliases_and_defaults():
 
 def test_temporal_ordered_with_a_partial_count_is_refused():
     with pytest.raises(UnsupportedCorrelation, match="temporal_ordered"):
-        Correlation("t", "t", "temporal_ordered", ("a", "b", "c"), timedelta(minutes=5),
-                    ("user.name",), Condition("gte", 2))
+        Correlation(
+            "t", "t", "temporal_ordered", ("a", "b", "c"), timedelta(minutes=5), ("user.name",), Condition("gte", 2)
+        )

@@ -19,7 +19,8 @@ HIGH = {"high", "critical"}
 
 def run_demo(home, seed):
     result = CliRunner().invoke(
-        app, ["--home", str(home), "demo", "--size", "20000", "--seed", str(seed), "--json"],
+        app,
+        ["--home", str(home), "demo", "--size", "20000", "--seed", str(seed), "--json"],
         catch_exceptions=False,
     )
     assert result.exit_code == 0, result.output
@@ -56,7 +57,8 @@ def test_the_stories_raise_their_alerts_and_nothing_else_is_high(tmp_path, seed)
             assert sum(a["event_count"] for a in mine) == entry["events"], (story, entry["title"])
     unexplained = [a for a in high if not any(consistent(a, entry) for _, entry in expected_entries())]
     assert unexplained == [], "high alerts no story explains: " + ", ".join(
-        f"{a['rule_title']} {a['group_keys']}" for a in unexplained)
+        f"{a['rule_title']} {a['group_keys']}" for a in unexplained
+    )
 
 
 def test_running_the_demo_again_stores_nothing_twice(tmp_path):
@@ -64,6 +66,7 @@ def test_running_the_demo_again_stores_nothing_twice(tmp_path):
     second = run_demo(tmp_path, 7)
     assert sum(r["ingested"] for r in second["ingest"].values()) == 0
     assert sum(r["duplicates"] for r in second["ingest"].values()) == sum(
-        r["ingested"] + r["duplicates"] for r in first["ingest"].values())
+        r["ingested"] + r["duplicates"] for r in first["ingest"].values()
+    )
     assert sorted(a["id"] for a in second["alerts"]) == sorted(a["id"] for a in first["alerts"])
     assert second["detections"]["alerts_new"] == 0

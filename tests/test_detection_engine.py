@@ -4,7 +4,7 @@ alerts read back from the state database."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,7 +16,7 @@ from store import EmbeddedStore
 from store.alerts import last_runs, list_alerts
 from tests.events_factory import event_table
 
-T0 = datetime(2026, 11, 16, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 SIGNIN_TYPES = {"azure.signinlogs.properties.status.error_code": pa.int64()}
 
 LEGACY_AUTH = """
@@ -55,8 +55,15 @@ tags: [attack.credential-access]
 """
 
 
-def signin(n: int, minute: float, user: str = "alice@westbrook-dc.gov.uk", ip: str = "192.0.2.10",
-           code: int = 0, app: str = "Browser", country: str = "GB") -> dict:
+def signin(
+    n: int,
+    minute: float,
+    user: str = "alice@westbrook-dc.gov.uk",
+    ip: str = "192.0.2.10",
+    code: int = 0,
+    app: str = "Browser",
+    country: str = "GB",
+) -> dict:
     return {
         "@timestamp": T0 + timedelta(minutes=minute),
         "event.id": f"signin-{n}",
@@ -97,10 +104,13 @@ def append(store: EmbeddedStore, rows: list[dict]) -> None:
 
 def legacy_events() -> list[dict]:
     return [
-        signin(1, 5, app="IMAP4"), signin(2, 6, app="IMAP4"), signin(3, 50, app="IMAP4"),
+        signin(1, 5, app="IMAP4"),
+        signin(2, 6, app="IMAP4"),
+        signin(3, 50, app="IMAP4"),
         signin(4, 65, app="IMAP4"),  # the next hour
         signin(5, 10, user="bob@westbrook-dc.gov.uk", app="IMAP4"),
-        signin(6, 7, app="Browser"), signin(7, 8, user="bob@westbrook-dc.gov.uk"),
+        signin(6, 7, app="Browser"),
+        signin(7, 8, user="bob@westbrook-dc.gov.uk"),
     ]
 
 
@@ -112,7 +122,11 @@ def test_a_matching_rule_raises_one_alert_per_user_and_hour_with_the_rules_metad
     assert report.problems == [] and report.ok
     [result] = report.rules
     assert (result.title, result.status, result.matched, result.alerts) == (
-        "Legacy Protocol Sign-In", "succeeded", 5, 3)
+        "Legacy Protocol Sign-In",
+        "succeeded",
+        5,
+        3,
+    )
     stored = {(a.group_keys["user.name"], a.first_seen): a for a in list_alerts(store.state)}
     assert len(stored) == 3 and report.alerts_new == 3
     alice_8 = stored[("alice@westbrook-dc.gov.uk", T0 + timedelta(minutes=5))]
@@ -150,8 +164,9 @@ def test_overlapping_windows_find_the_same_alerts_as_one_window_and_merge_their_
     assert later.alerts_updated == 1  # alice's 08:00 hour gained signin-3
 
     def summary(store):
-        return sorted((a.id, tuple(a.event_ids), a.event_count, a.first_seen, a.last_seen)
-                      for a in list_alerts(store.state))
+        return sorted(
+            (a.id, tuple(a.event_ids), a.event_count, a.first_seen, a.last_seen) for a in list_alerts(store.state)
+        )
 
     assert summary(pieces) == summary(whole)
 
@@ -159,7 +174,10 @@ def test_overlapping_windows_find_the_same_alerts_as_one_window_and_merge_their_
 def test_a_broken_file_and_a_legacy_count_rule_are_reported_by_name_while_the_others_run(store, rules):
     write(rules, "legacy.yml", LEGACY_AUTH)
     write(rules, "broken.yml", "title: [unclosed\n  detection: {")
-    write(rules, "count.yml", """
+    write(
+        rules,
+        "count.yml",
+        """
 title: Many Failures (legacy count)
 id: 6a1d0000-0000-4000-8000-000000000002
 logsource: {product: azure, service: signinlogs}
@@ -167,13 +185,18 @@ detection:
   selection: {azure.signinlogs.properties.status.error_code: 50126}
   condition: selection | count() by source.ip > 10
 level: medium
-""")
-    write(rules, "nowhere.yml", """
+""",
+    )
+    write(
+        rules,
+        "nowhere.yml",
+        """
 title: Unknown Log Source
 id: 6a1d0000-0000-4000-8000-000000000003
 logsource: {product: windows, service: security}
 detection: {selection: {EventID: 4625}, condition: selection}
-""")
+""",
+    )
     (rules / "tests").mkdir()
     write(rules / "tests", "legacy.yaml", "match: [not, a, rule]")  # test events, not a rule
     append(store, legacy_events())
@@ -185,8 +208,7 @@ detection: {selection: {EventID: 4625}, condition: selection}
         "Many Failures (legacy count) (6a1d0000-0000-4000-8000-000000000002)",
         "Unknown Log Source (6a1d0000-0000-4000-8000-000000000003)",
     }
-    assert "correlation" in problems[
-        "Many Failures (legacy count) (6a1d0000-0000-4000-8000-000000000002)"].reason
+    assert "correlation" in problems["Many Failures (legacy count) (6a1d0000-0000-4000-8000-000000000002)"].reason
     assert "windows" in problems["Unknown Log Source (6a1d0000-0000-4000-8000-000000000003)"].reason
     assert [r.title for r in report.rules] == ["Legacy Protocol Sign-In"]
     assert len(report.alerts) == 3
@@ -194,18 +216,31 @@ detection: {selection: {EventID: 4625}, condition: selection}
 
 def test_a_rule_failing_at_run_time_is_recorded_failed_by_name_and_the_others_still_run(store, rules):
     write(rules, "legacy.yml", LEGACY_AUTH)
-    write(rules, "firewall.yml", """
+    write(
+        rules,
+        "firewall.yml",
+        """
 title: Denied Connection
 id: 6a1d0000-0000-4000-8000-000000000004
 logsource: {product: azure, service: firewall}
 detection: {selection: {event.action: deny}, condition: selection}
 level: low
-""")
+""",
+    )
     append(store, legacy_events())
-    store.append(event_table([{
-        "@timestamp": T0, "event.id": "fw-1", "event.dataset": "azure.firewall",
-        "event.action": "deny", "source.ip": "203.0.113.9",
-    }]))
+    store.append(
+        event_table(
+            [
+                {
+                    "@timestamp": T0,
+                    "event.id": "fw-1",
+                    "event.dataset": "azure.firewall",
+                    "event.action": "deny",
+                    "source.ip": "203.0.113.9",
+                }
+            ]
+        )
+    )
     for segment in (store.home / "events" / "azure.firewall").rglob("*.parquet"):
         segment.write_bytes(b"not parquet any more")  # a damaged segment: DuckDB fails reading it
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=3))
@@ -221,14 +256,22 @@ level: low
 
 
 def spray_events(ip: str = "203.0.113.45", people: int = 6, start: float = 0, step: float = 2) -> list[dict]:
-    return [signin(1000 + i + int(start) * 100, start + i * step, user=f"user{i}@westbrook-dc.gov.uk",
-                   ip=ip, code=50126, country="RU") for i in range(people)]
+    return [
+        signin(
+            1000 + i + int(start) * 100,
+            start + i * step,
+            user=f"user{i}@westbrook-dc.gov.uk",
+            ip=ip,
+            code=50126,
+            country="RU",
+        )
+        for i in range(people)
+    ]
 
 
 def test_a_value_count_correlation_raises_one_alert_per_group_and_its_base_rule_none(store, rules):
     write(rules, "spray.yml", SPRAY)
-    append(store, spray_events() + spray_events(ip="198.51.100.7", people=4, start=1)
-           + [signin(1, 3, code=0)])
+    append(store, spray_events() + spray_events(ip="198.51.100.7", people=4, start=1) + [signin(1, 3, code=0)])
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=2))
 
     assert report.problems == []
@@ -237,8 +280,7 @@ def test_a_value_count_correlation_raises_one_alert_per_group_and_its_base_rule_
     assert alert.group_keys == {"source.ip": "203.0.113.45"}
     assert alert.event_ids == [f"signin-{1000 + i}" for i in range(6)]
     assert alert.tags == ["attack.credential-access", "attack.t1110.003"]  # own, then its parts'
-    assert alert.id == alert_id("6a1d0000-0000-4000-8000-000000000011",
-                                {"source.ip": "203.0.113.45"}, T0)
+    assert alert.id == alert_id("6a1d0000-0000-4000-8000-000000000011", {"source.ip": "203.0.113.45"}, T0)
     results = {r.title: r for r in report.rules}
     assert results["Wrong Password"].alerts == 0  # generate defaults to false
     assert results["Wrong Password"].matched == 10
@@ -274,7 +316,10 @@ def test_correlation_alerts_are_stable_across_overlapping_runs(tmp_path, rules):
 
 def test_a_chained_correlation_finds_failures_followed_by_a_success(store, rules):
     """The specification's own example: many failures, then a success, for one user."""
-    write(rules, "chain.yml", """
+    write(
+        rules,
+        "chain.yml",
+        """
 title: Failures Then Success
 id: 6a1d0000-0000-4000-8000-000000000020
 correlation:
@@ -305,15 +350,23 @@ id: 6a1d0000-0000-4000-8000-000000000023
 name: success
 logsource: {product: azure, service: signinlogs}
 detection: {selection: {event.outcome: success}, condition: selection}
-""")
+""",
+    )
     carol, dave = "carol@westbrook-dc.gov.uk", "dave@westbrook-dc.gov.uk"
-    append(store, [
-        signin(1, 0, user=carol, code=50126), signin(2, 1, user=carol, code=50126),
-        signin(3, 2, user=carol, code=50126), signin(4, 6, user=carol),
-        # dave: a success first, then failures — not "followed by"
-        signin(5, 0, user=dave), signin(6, 1, user=dave, code=50126),
-        signin(7, 2, user=dave, code=50126), signin(8, 3, user=dave, code=50126),
-    ])
+    append(
+        store,
+        [
+            signin(1, 0, user=carol, code=50126),
+            signin(2, 1, user=carol, code=50126),
+            signin(3, 2, user=carol, code=50126),
+            signin(4, 6, user=carol),
+            # dave: a success first, then failures — not "followed by"
+            signin(5, 0, user=dave),
+            signin(6, 1, user=dave, code=50126),
+            signin(7, 2, user=dave, code=50126),
+            signin(8, 3, user=dave, code=50126),
+        ],
+    )
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=1))
     assert report.problems == [] and report.ok
     [alert] = report.alerts
@@ -323,7 +376,10 @@ detection: {selection: {event.outcome: success}, condition: selection}
 
 
 def test_aliases_group_events_whose_fields_differ_per_rule(store, rules):
-    write(rules, "alias.yml", """
+    write(
+        rules,
+        "alias.yml",
+        """
 title: Inbound Then Sign-In
 id: 6a1d0000-0000-4000-8000-000000000030
 correlation:
@@ -348,12 +404,22 @@ id: 6a1d0000-0000-4000-8000-000000000032
 name: signin_from_address
 logsource: {product: azure, service: signinlogs}
 detection: {selection: {event.outcome: success}, condition: selection}
-""")
+""",
+    )
     append(store, [signin(1, 5, ip="203.0.113.9"), signin(2, 5, ip="192.0.2.1")])
-    store.append(event_table([
-        {"@timestamp": T0, "event.id": "fw-1", "event.dataset": "azure.firewall",
-         "event.action": "deny", "source.ip": "203.0.113.9"},
-    ]))
+    store.append(
+        event_table(
+            [
+                {
+                    "@timestamp": T0,
+                    "event.id": "fw-1",
+                    "event.dataset": "azure.firewall",
+                    "event.action": "deny",
+                    "source.ip": "203.0.113.9",
+                },
+            ]
+        )
+    )
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=1))
     assert report.problems == []
     [alert] = report.alerts
@@ -373,8 +439,7 @@ def test_an_unsupported_correlation_is_reported_by_name(store, rules):
 
 
 def test_a_correlation_pysigma_rejects_is_reported_and_the_rest_of_its_file_still_loads(store, rules):
-    ranged = SPRAY.replace("condition: {gte: 5, field: user.name}",
-                           "condition: {gt: 4, lte: 10, field: user.name}")
+    ranged = SPRAY.replace("condition: {gte: 5, field: user.name}", "condition: {gt: 4, lte: 10, field: user.name}")
     write(rules, "spray.yml", ranged + LEGACY_AUTH.replace("\ntitle:", "---\ntitle:", 1))
     append(store, spray_events() + legacy_events())
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=3))
@@ -387,12 +452,19 @@ def test_a_correlation_pysigma_rejects_is_reported_and_the_rest_of_its_file_stil
 
 def test_the_entity_of_a_single_event_rule_can_be_chosen_in_the_rule(store, rules):
     write(rules, "legacy.yml", LEGACY_AUTH + "cyberwell:\n  group-by: [source.ip]\n")
-    append(store, [signin(1, 5, app="IMAP4", ip="192.0.2.1"),
-                   signin(2, 6, user="bob@westbrook-dc.gov.uk", app="IMAP4", ip="192.0.2.1"),
-                   signin(3, 7, app="IMAP4", ip="192.0.2.2")])
+    append(
+        store,
+        [
+            signin(1, 5, app="IMAP4", ip="192.0.2.1"),
+            signin(2, 6, user="bob@westbrook-dc.gov.uk", app="IMAP4", ip="192.0.2.1"),
+            signin(3, 7, app="IMAP4", ip="192.0.2.2"),
+        ],
+    )
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=1))
     assert sorted((a.group_keys["source.ip"], a.event_count) for a in report.alerts) == [
-        ("192.0.2.1", 2), ("192.0.2.2", 1)]
+        ("192.0.2.1", 2),
+        ("192.0.2.2", 1),
+    ]
 
 
 def test_two_rules_with_one_id_are_reported_and_the_first_runs(store, rules):

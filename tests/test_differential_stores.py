@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,6 +38,7 @@ from detections import run_detections
 from store.elastic import ElasticStore
 from store.embedded import EmbeddedStore
 from tests.test_es_sigma_semantics import remove_indices
+
 
 @pytest.fixture
 def client(elastic_url, es_prefix):
@@ -103,25 +104,51 @@ def test_demo_scenario_raises_identical_alerts_on_both_stores(client, es_prefix,
 # example's: the longest correlation look-back (1 h) never reaches another example's events, and
 # all examples share one index per dataset and day (an index per example would soon reach the
 # node's shard limit when hypothesis shrinks a failure).
-FIRST_WINDOW = datetime(2025, 6, 9, tzinfo=timezone.utc)
+FIRST_WINDOW = datetime(2025, 6, 9, tzinfo=UTC)
 SPAN = timedelta(minutes=30)
 STRIDE = timedelta(hours=3)
 _windows = itertools.count()
 _P = "azure.signinlogs.properties."
 
-USERS = ["Admin@Council.gov.uk", "admin@council.gov.uk", "ADMIN.ops@council.gov.uk", "bob@council.gov.uk",
-         "a*b@council.gov.uk", "a?b@council.gov.uk", "ÄRGER@council.gov.uk", ""]
-ADDRESSES = ["10.1.2.3", "::ffff:10.9.9.9", "::FFFF:172.16.0.1", "2001:db8::1", "2001:DB8:0:0:0:0:0:2",
-             "203.0.113.45", "203.0.113.200", "fe80::1%eth0", "fe80::1", "192.168.1.1", "8.8.8.8",
-             "010.1.2.3", "not an address", ""]
+USERS = [
+    "Admin@Council.gov.uk",
+    "admin@council.gov.uk",
+    "ADMIN.ops@council.gov.uk",
+    "bob@council.gov.uk",
+    "a*b@council.gov.uk",
+    "a?b@council.gov.uk",
+    "ÄRGER@council.gov.uk",
+    "",
+]
+ADDRESSES = [
+    "10.1.2.3",
+    "::ffff:10.9.9.9",
+    "::FFFF:172.16.0.1",
+    "2001:db8::1",
+    "2001:DB8:0:0:0:0:0:2",
+    "203.0.113.45",
+    "203.0.113.200",
+    "fe80::1%eth0",
+    "fe80::1",
+    "192.168.1.1",
+    "8.8.8.8",
+    "010.1.2.3",
+    "not an address",
+    "",
+]
 AGENTS = ["curl/8.0", "CURL/8.0", "Mozilla/5.0 (BAV2ROPC)", "azurehound/2.0", "x*y", "python-requests\\2", ""]
 CLIENT_APPS = ["IMAP4", "imap4", "Other clients", "Browser", "Authenticated SMTP", "Exchange ActiveSync", ""]
 ERRORS = [0, 50126, 50053, 500121, 50057, 53003, 50074]
 DETAILS = ["MFA denied; user declined the authentication", "mfa DENIED", "MFA completed", ""]
 APPS = ["Office 365", "Office*365?", "office 365 exchange online", "Azure Portal", ""]
 COUNTRIES = ["GB", "gb", "NG", "RU", ""]
-CATEGORIES = ["AZFWNetworkRule", "azfwnetworkrule", "AzureFirewallNetworkRule", "AZFWThreatIntel",
-              "AZFWApplicationRule"]
+CATEGORIES = [
+    "AZFWNetworkRule",
+    "azfwnetworkrule",
+    "AzureFirewallNetworkRule",
+    "AZFWThreatIntel",
+    "AZFWApplicationRule",
+]
 
 PURPOSE_RULES = """
 title: Admin Accounts By Prefix
@@ -274,16 +301,21 @@ def firewall_records(draw, count: int, start: datetime) -> pa.Table:
     return pa.table(columns)
 
 
-@settings(max_examples=5, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate],
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                 HealthCheck.data_too_large])
+@settings(
+    max_examples=5,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 @given(data=st.data())
 def test_generated_events_raise_identical_alerts_on_both_stores(client, es_prefix, tmp_path, data):
     """Not shrunk (Phase.shrink is off): each example costs seconds on a real node; a failure
     prints its events and rules as drawn."""
     start = FIRST_WINDOW + STRIDE * next(_windows)
-    tables = [data.draw(signins(data.draw(st.integers(20, 60)), start)),
-              data.draw(firewall_records(data.draw(st.integers(10, 40)), start))]
+    tables = [
+        data.draw(signins(data.draw(st.integers(20, 60)), start)),
+        data.draw(firewall_records(data.draw(st.integers(10, 40)), start)),
+    ]
     root = Path(tempfile.mkdtemp(dir=tmp_path))
     rules = root / "rules"
     rules.mkdir()

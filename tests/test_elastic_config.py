@@ -28,7 +28,9 @@ def no_secrets_in_environment(monkeypatch):
 def test_a_full_table_becomes_settings(tmp_path):
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     (tmp_path / "key").write_text(SECRET + "\n")
-    cfg = load(tmp_path, """
+    cfg = load(
+        tmp_path,
+        """
 [store]
 backend = "elasticsearch"
 [store.elasticsearch]
@@ -36,7 +38,8 @@ hosts = ["https://es1.council.example:9200", "https://es2.council.example:9200"]
 api_key_file = "key"
 ca_certs = "ca.pem"
 index_prefix = "westbrook-"
-""")
+""",
+    )
     settings = cfg.elasticsearch
     assert cfg.store_backend == "elasticsearch"
     assert settings.hosts == ("https://es1.council.example:9200", "https://es2.council.example:9200")
@@ -69,12 +72,18 @@ def test_secrets_come_from_the_environment(tmp_path, monkeypatch):
         ("hosts = ['https://es:9200']\nverify_certs = 'false'", "store.elasticsearch.verify_certs: expected bool"),
         ("hosts = ['https://es:9200']\nverify_cert = false", "unknown key 'verify_cert'"),
         ("hosts = ['https://es:9200']\nca_certs = 'missing.pem'", "store.elasticsearch.ca_certs: no such file"),
-        ("hosts = ['https://es:9200']\nindex_prefix = 'Upper-'", "store.elasticsearch.index_prefix: expected lower-case"),
+        (
+            "hosts = ['https://es:9200']\nindex_prefix = 'Upper-'",
+            "store.elasticsearch.index_prefix: expected lower-case",
+        ),
         ("hosts = ['https://es:9200']\nusername = 'u'", "username and password go together"),
         ("hosts = ['https://es:9200']\napi_key_file = 'nope'", "store.elasticsearch.api_key_file: cannot read"),
         ("", "give hosts (a list of URLs) or cloud_id"),
         ("hosts = ['https://es:9200']\ncloud_id = 'x:eQ=='", "either hosts or cloud_id"),
-        ("hosts = ['https://es:9200']\nrequest_timeout = true", "store.elasticsearch.request_timeout: expected int or float"),
+        (
+            "hosts = ['https://es:9200']\nrequest_timeout = true",
+            "store.elasticsearch.request_timeout: expected int or float",
+        ),
     ],
 )
 def test_a_bad_value_names_the_key_and_what_was_expected(tmp_path, body, expected):
@@ -98,8 +107,9 @@ def test_the_cli_reports_a_bad_table_without_a_traceback(tmp_path):
 
 
 def test_secrets_never_appear_in_repr_or_descriptions():
-    settings = ElasticSettings(hosts=("https://cyberwell:" + PASSWORD + "@es:9200",), api_key=SECRET,
-                               username=None, password=None)
+    settings = ElasticSettings(
+        hosts=("https://cyberwell:" + PASSWORD + "@es:9200",), api_key=SECRET, username=None, password=None
+    )
     assert SECRET not in repr(settings)
     assert "secrets set: api_key" in repr(settings)
     assert PASSWORD not in settings.describe() and "https://es:9200" in settings.describe()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -23,14 +23,21 @@ from tests.conftest import delete_indices
 from tests.elastic_node import free_port, running_node
 from tests.events_factory import event_table
 
-T0 = datetime(2025, 6, 9, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2025, 6, 9, 8, 0, tzinfo=UTC)
 FAST = BulkOptions(initial_backoff=0.05, max_backoff=0.5, deadline=120)
 
 
 def events(count: int, **extra) -> pa.Table:
     return event_table(
-        [{"@timestamp": T0 + timedelta(milliseconds=i), "event.id": f"ev-{i:06d}", "event.original": f"raw {i}", **extra}
-         for i in range(count)]
+        [
+            {
+                "@timestamp": T0 + timedelta(milliseconds=i),
+                "event.id": f"ev-{i:06d}",
+                "event.original": f"raw {i}",
+                **extra,
+            }
+            for i in range(count)
+        ]
     )
 
 
@@ -46,8 +53,10 @@ def client(elastic_url, es_prefix):
 
 def test_a_refused_document_is_quarantined_with_the_reason_and_the_rest_is_stored(client, es_prefix, tmp_path):
     store = ElasticStore(client, tmp_path, es_prefix, FAST)
-    rows = [{"@timestamp": T0, "event.id": f"ok-{i}", "source.port": str(1000 + i), "event.original": f"line {i}"}
-            for i in range(5)]
+    rows = [
+        {"@timestamp": T0, "event.id": f"ok-{i}", "source.port": str(1000 + i), "event.original": f"line {i}"}
+        for i in range(5)
+    ]
     rows.insert(2, {"@timestamp": T0, "event.id": "bad", "source.port": "not-a-port", "event.original": "the bad line"})
     result = store.append(event_table(rows))  # source.port is an integer field in the events template
     assert (result.stored, result.duplicates, result.rejected) == (5, 0, 1)
@@ -69,7 +78,9 @@ def test_a_refusal_that_is_the_clusters_fault_is_an_error_not_a_quarantine(clien
     with pytest.raises(ElasticRefused, match="refused 1 of 2 events.*index_closed_exception.*1 were stored"):
         store.append(batch)
     assert store.state.quarantine_count() == 0
-    assert store.search(["test.events"], later, later + timedelta(seconds=1)).column("event.id").to_pylist() == ["next-day"]
+    assert store.search(["test.events"], later, later + timedelta(seconds=1)).column("event.id").to_pylist() == [
+        "next-day"
+    ]
     client.indices.open(index=f"{es_prefix}events-test.events-2025.06.09", wait_for_active_shards="1")
     again = store.append(batch)  # once the cluster is put right, the same input completes the job
     assert (again.stored, again.duplicates, again.rejected) == (1, 1, 0)
@@ -105,8 +116,10 @@ class RefusingProxy:
                         proxy.refused += refuse
                         proxy.bulk_forwarded += not refuse
                     if refuse:
-                        payload = (b'{"error":{"type":"es_rejected_execution_exception",'
-                                   b'"reason":"rejected by the test proxy"},"status":%d}' % proxy.status)
+                        payload = (
+                            b'{"error":{"type":"es_rejected_execution_exception",'
+                            b'"reason":"rejected by the test proxy"},"status":%d}' % proxy.status
+                        )
                         self.send_response(proxy.status)
                         self.send_header("Content-Type", "application/json")
                         self.send_header("Content-Length", str(len(payload)))
@@ -158,7 +171,8 @@ def test_bulk_429s_are_retried_and_every_event_is_stored_once(client, elastic_ur
 
 
 def test_whole_bulk_requests_failing_with_500_are_sent_again_and_every_event_is_stored_once(
-        client, elastic_url, es_prefix, tmp_path):
+    client, elastic_url, es_prefix, tmp_path
+):
     """A 500 is not retried by the client; the bulk helpers report every action of the failed
     request as failed (reading each action back as a dict), and the store sends them again."""
     table = events(2_000)
@@ -199,8 +213,9 @@ def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(
     prefix = "cwt-stop-mid-ingest-"
     client = build_client(ElasticSettings(hosts=(stoppable_node.url,), request_timeout=10))
     delete_indices(stoppable_node.url, prefix)  # a run that failed may have left them
-    store = ElasticStore(client, tmp_path, prefix, BulkOptions(chunk_docs=200, initial_backoff=0.2,
-                                                               max_backoff=2, deadline=180))
+    store = ElasticStore(
+        client, tmp_path, prefix, BulkOptions(chunk_docs=200, initial_backoff=0.2, max_backoff=2, deadline=180)
+    )
     table = events(20_000)
     outcome: dict = {}
 
@@ -214,7 +229,9 @@ def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(
     writer.start()
     try:
         deadline = time.monotonic() + 60
-        while not client.indices.exists(index=f"{prefix}events-*", allow_no_indices=False) and time.monotonic() < deadline:
+        while (
+            not client.indices.exists(index=f"{prefix}events-*", allow_no_indices=False) and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(0.3)
         stoppable_node.stop()
@@ -230,7 +247,8 @@ def test_a_node_stopped_mid_ingest_and_started_again_ends_with_every_event_once(
     assert result.stored > 0
     store.refresh()
     assert store.count() == 20_000
-    assert store.search(["test.events"], T0, T0 + timedelta(hours=1)).column("event.id").to_pylist() == \
-        [f"ev-{i:06d}" for i in range(20_000)]
+    assert store.search(["test.events"], T0, T0 + timedelta(hours=1)).column("event.id").to_pylist() == [
+        f"ev-{i:06d}" for i in range(20_000)
+    ]
     delete_indices(stoppable_node.url, prefix)
     client.close()

@@ -7,7 +7,7 @@ Events here are built by tests/events_factory.py (no third-party data).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -20,7 +20,7 @@ from store.elastic import name_batches
 from store.elastic_client import ElasticSettings, build_client
 from tests.events_factory import event_table
 
-T0 = datetime(2025, 6, 9, 23, 59, 59, 998_000, tzinfo=timezone.utc)  # near a day and a millisecond edge
+T0 = datetime(2025, 6, 9, 23, 59, 59, 998_000, tzinfo=UTC)  # near a day and a millisecond edge
 PORT = {"source.port": pa.int32()}
 
 
@@ -53,7 +53,8 @@ event_rows = st.lists(
         st.sampled_from(["test.one", "test.two"]),
         st.sampled_from(["Alice", "alice", "BOB", None]),
     ),
-    min_size=1, max_size=25,
+    min_size=1,
+    max_size=25,
 )
 
 
@@ -66,9 +67,17 @@ def test_search_gives_the_embedded_stores_rows_in_its_order(store, tmp_path_fact
     label = uuid.uuid4().hex[:8]
     embedded = EmbeddedStore(tmp_path_factory.mktemp("embedded"))
     table = event_table(
-        [{"@timestamp": T0 + timedelta(microseconds=offset), "event.id": f"{label}-{event_id}",
-          "event.dataset": dataset, "user.name": user, "labels.example": label,
-          "source.port": offset % 65_536} for offset, event_id, dataset, user in rows],
+        [
+            {
+                "@timestamp": T0 + timedelta(microseconds=offset),
+                "event.id": f"{label}-{event_id}",
+                "event.dataset": dataset,
+                "user.name": user,
+                "labels.example": label,
+                "source.port": offset % 65_536,
+            }
+            for offset, event_id, dataset, user in rows
+        ],
         PORT,
     )
     mine, theirs = store.append(table), embedded.append(table)
@@ -83,10 +92,12 @@ def test_search_gives_the_embedded_stores_rows_in_its_order(store, tmp_path_fact
 
 def test_counts_datasets_and_time_range_are_the_embedded_stores(store, tmp_path):
     embedded = EmbeddedStore(tmp_path / "embedded")
-    table = event_table([
-        {"@timestamp": T0 + timedelta(microseconds=offset), "event.id": f"e{offset}", "event.dataset": dataset}
-        for offset, dataset in ((1, "test.one"), (1_999, "test.two"), (2_001, "test.one"), (5_000, "test.one"))
-    ])
+    table = event_table(
+        [
+            {"@timestamp": T0 + timedelta(microseconds=offset), "event.id": f"e{offset}", "event.dataset": dataset}
+            for offset, dataset in ((1, "test.one"), (1_999, "test.two"), (2_001, "test.one"), (5_000, "test.one"))
+        ]
+    )
     store.append(table), embedded.append(table)
     assert store.count() == embedded.count() == 4
     assert store.count(["test.two"]) == embedded.count(["test.two"]) == 1
@@ -97,8 +108,10 @@ def test_counts_datasets_and_time_range_are_the_embedded_stores(store, tmp_path)
 def test_every_match_comes_back_not_only_the_first_ten_thousand(store):
     many = 12_345
     table = event_table(
-        [{"@timestamp": T0 + timedelta(microseconds=7 * i), "event.id": f"e{i:05d}", "event.original": "x"}
-         for i in range(many)]
+        [
+            {"@timestamp": T0 + timedelta(microseconds=7 * i), "event.id": f"e{i:05d}", "event.original": "x"}
+            for i in range(many)
+        ]
     )
     assert store.append(table).stored == many
     found = store.search(["test.events"], T0, T0 + timedelta(days=1))
@@ -110,17 +123,22 @@ def test_every_match_comes_back_not_only_the_first_ten_thousand(store):
 
 
 def test_events_go_to_daily_indices_per_dataset_once_each(store, client, es_prefix):
-    table = event_table([
-        {"@timestamp": T0, "event.id": "late", "event.dataset": "azure.signinlogs"},
-        {"@timestamp": T0 + timedelta(seconds=1), "event.id": "early", "event.dataset": "azure.signinlogs"},
-        {"@timestamp": T0, "event.id": "fw", "event.dataset": "azure.firewall"},
-        {"@timestamp": T0, "event.id": "fw", "event.dataset": "azure.firewall"},  # a copy in the batch
-    ])
+    table = event_table(
+        [
+            {"@timestamp": T0, "event.id": "late", "event.dataset": "azure.signinlogs"},
+            {"@timestamp": T0 + timedelta(seconds=1), "event.id": "early", "event.dataset": "azure.signinlogs"},
+            {"@timestamp": T0, "event.id": "fw", "event.dataset": "azure.firewall"},
+            {"@timestamp": T0, "event.id": "fw", "event.dataset": "azure.firewall"},  # a copy in the batch
+        ]
+    )
     first = store.append(table)
     assert (first.stored, first.duplicates, first.rejected) == (3, 1, 0)
     names = sorted(client.indices.get(index=f"{es_prefix}events-*"))
-    assert names == [f"{es_prefix}events-azure.firewall-2025.06.09", f"{es_prefix}events-azure.signinlogs-2025.06.09",
-                     f"{es_prefix}events-azure.signinlogs-2025.06.10"]
+    assert names == [
+        f"{es_prefix}events-azure.firewall-2025.06.09",
+        f"{es_prefix}events-azure.signinlogs-2025.06.09",
+        f"{es_prefix}events-azure.signinlogs-2025.06.10",
+    ]
     again = store.append(table)
     assert (again.stored, again.duplicates) == (0, 4)
     assert store.count() == 3 and store.count(["azure.firewall"]) == 1
@@ -140,10 +158,14 @@ def test_results_have_the_embedded_stores_types(store, tmp_path):
 
 
 def test_a_lucene_query_filters_and_an_empty_window_is_empty(store):
-    store.append(event_table([
-        {"@timestamp": T0, "event.id": "1", "user.name": "Alice@Westbrook-DC.gov.uk"},
-        {"@timestamp": T0, "event.id": "2", "user.name": "bob@westbrook-dc.gov.uk"},
-    ]))
+    store.append(
+        event_table(
+            [
+                {"@timestamp": T0, "event.id": "1", "user.name": "Alice@Westbrook-DC.gov.uk"},
+                {"@timestamp": T0, "event.id": "2", "user.name": "bob@westbrook-dc.gov.uk"},
+            ]
+        )
+    )
     window = (T0, T0 + timedelta(seconds=1))
     assert ids(store.search(["test.events"], *window, "user.name:alice@westbrook\\-dc.gov.uk")) == ["1"]
     assert ids(store.search(["test.events"], *window, "user.name:*westbrook\\-dc.gov.uk")) == ["1", "2"]
@@ -164,8 +186,17 @@ def test_a_fresh_store_is_empty_not_an_error(store):
 
 
 def test_alerts_are_published_once_by_id(store, client, es_prefix):
-    alert = Alert.build("rule-1", "Password spray", "high", ["attack.t1110"], {"source.ip": "203.0.113.9"},
-                        T0, T0, T0 + timedelta(microseconds=5), ["a", "b"])
+    alert = Alert.build(
+        "rule-1",
+        "Password spray",
+        "high",
+        ["attack.t1110"],
+        {"source.ip": "203.0.113.9"},
+        T0,
+        T0,
+        T0 + timedelta(microseconds=5),
+        ["a", "b"],
+    )
     store.publish_alerts([alert])
     alert.event_count = 3
     store.publish_alerts([alert])
@@ -175,11 +206,11 @@ def test_alerts_are_published_once_by_id(store, client, es_prefix):
 
 
 def test_retention_deletes_the_days_older_than_n_days_and_nothing_newer(store, client, es_prefix):
-    day = datetime(2025, 6, 1, 12, tzinfo=timezone.utc)
-    store.append(event_table([
-        {"@timestamp": day + timedelta(days=offset), "event.id": f"d{offset}"} for offset in range(5)
-    ]))
-    now = datetime(2025, 6, 6, 0, 0, tzinfo=timezone.utc)  # three days ago is 2025-06-03 00:00
+    day = datetime(2025, 6, 1, 12, tzinfo=UTC)
+    store.append(
+        event_table([{"@timestamp": day + timedelta(days=offset), "event.id": f"d{offset}"} for offset in range(5)])
+    )
+    now = datetime(2025, 6, 6, 0, 0, tzinfo=UTC)  # three days ago is 2025-06-03 00:00
     deleted = store.delete_older_than(3, now=now)
     assert deleted == [f"{es_prefix}events-test.events-2025.06.01", f"{es_prefix}events-test.events-2025.06.02"]
     assert sorted(ids(store.search(["test.events"], day, day + timedelta(days=9)))) == ["d2", "d3", "d4"]

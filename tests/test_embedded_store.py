@@ -5,17 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store import EmbeddedStore
 from tests.events_factory import event_table
 
-T0 = datetime(2026, 11, 16, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -70,8 +69,11 @@ def test_search_honours_the_window_and_condition(tmp_path):
     store = EmbeddedStore(tmp_path)
     store.append(event_table([signin(i, minutes=i * 10, user=f"u{i % 3}@x") for i in range(12)]))
     found = store.search(
-        ["azure.signinlogs"], T0 + timedelta(minutes=20), T0 + timedelta(minutes=80),
-        where_sql="\"user.name\" = 'u0@x'", columns=["user.name"],
+        ["azure.signinlogs"],
+        T0 + timedelta(minutes=20),
+        T0 + timedelta(minutes=80),
+        where_sql="\"user.name\" = 'u0@x'",
+        columns=["user.name"],
     )
     assert found.column("event.id").to_pylist() == ["signin-3", "signin-6"]
     assert set(found.column_names) >= {"@timestamp", "event.id", "event.dataset", "user.name"}
@@ -80,8 +82,9 @@ def test_search_honours_the_window_and_condition(tmp_path):
 def test_a_column_no_segment_has_reads_as_null(tmp_path):
     store = EmbeddedStore(tmp_path)
     store.append(event_table([signin(1)]))
-    found = store.search(["azure.signinlogs"], T0, T0 + timedelta(hours=1),
-                         where_sql='"not.a.field" IS NULL', columns=["not.a.field"])
+    found = store.search(
+        ["azure.signinlogs"], T0, T0 + timedelta(hours=1), where_sql='"not.a.field" IS NULL', columns=["not.a.field"]
+    )
     assert found.num_rows == 1
     assert found.column("not.a.field").to_pylist() == [None]
 
@@ -165,10 +168,22 @@ def test_a_reader_beside_a_writer_never_fails_nor_sees_a_partial_segment(tmp_pat
     import os
 
     env = {**os.environ, **env}
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), str(batches), str(size)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(tmp_path), str(batches), str(size)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(tmp_path), str(batches), str(size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(tmp_path), str(batches), str(size)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
     w_out, w_err = writer.communicate(timeout=180)
     r_out, r_err = reader.communicate(timeout=180)
     assert writer.returncode == 0, w_err

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pytest
@@ -48,8 +48,15 @@ from tests.test_sigma_semantics import (
 )
 
 DECLARED = {
-    "s.a": "keyword", "s.b": "keyword", 'odd "col"': "keyword", "n.i": "long", "n.j": "integer",
-    "n.f": "double", "b.x": "boolean", "t.ts": "date", "ip.addr": "ip",
+    "s.a": "keyword",
+    "s.b": "keyword",
+    'odd "col"': "keyword",
+    "n.i": "long",
+    "n.j": "integer",
+    "n.f": "double",
+    "b.x": "boolean",
+    "t.ts": "date",
+    "ip.addr": "ip",
 }
 assert set(DECLARED) == set(COLUMNS)
 #: What the compiler refuses on Elasticsearch, and why (see detections/lucene_backend.py).
@@ -67,10 +74,11 @@ REFUSALS = (
 #: Cases per example (one bulk request and refresh each); examples per property.
 CASES = 10
 EXAMPLES = settings(
-    max_examples=15, deadline=None,
+    max_examples=15,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-WHEN = datetime(2025, 6, 9, tzinfo=timezone.utc)
+WHEN = datetime(2025, 6, 9, tzinfo=UTC)
 DATASET = "semantics"
 _slots = itertools.count()  # a second of the day per case (86,400 of them)
 
@@ -88,9 +96,10 @@ def remove_indices(client: Elasticsearch, prefix: str) -> None:
     """Delete the test's indices by name: a node with ``action.destructive_requires_name`` (the
     default) refuses the wildcard delete of conftest's ``es_prefix`` clean-up, and on a shared
     development node left-over indices soon reach the 1,000-shard limit."""
-    names = sorted(client.indices.get(index=f"{prefix}*", expand_wildcards="all",
-                                      ignore_unavailable=True, allow_no_indices=True))
-    for batch in (names[i:i + 50] for i in range(0, len(names), 50)):
+    names = sorted(
+        client.indices.get(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True, allow_no_indices=True)
+    )
+    for batch in (names[i : i + 50] for i in range(0, len(names), 50)):
         client.indices.delete(index=",".join(batch), ignore_unavailable=True)
 
 
@@ -237,8 +246,12 @@ def test_cidr_agrees_for_every_prefix_length(store, data, version):
 
 def test_case_wildcards_null_and_exists_examples(store):
     rows = [
-        {"s.a": "ADMIN@Council.gov.uk", "s.b": "svc"}, {"s.a": "admin@council.gov.uk"},
-        {"s.a": "a*b", "s.b": ""}, {"s.a": "axb", "s.b": None}, {"s.a": "50%_off"}, {},
+        {"s.a": "ADMIN@Council.gov.uk", "s.b": "svc"},
+        {"s.a": "admin@council.gov.uk"},
+        {"s.a": "a*b", "s.b": ""},
+        {"s.a": "axb", "s.b": None},
+        {"s.a": "50%_off"},
+        {},
     ]
     cases = {
         "admin@council.gov.uk": {0, 1},
@@ -266,8 +279,15 @@ def test_a_number_means_the_same_on_numeric_and_text_columns(store):
 
 
 def test_cidr_covers_ipv4_mapped_ipv6_and_skips_zone_ids(store):
-    rows = [{"ip.addr": "10.1.2.3"}, {"ip.addr": "::ffff:10.1.2.3"}, {"ip.addr": "11.0.0.1"},
-            {"ip.addr": "fe80::1%eth0"}, {"ip.addr": "fe80::1"}, {"ip.addr": "not an ip"}, {}]
+    rows = [
+        {"ip.addr": "10.1.2.3"},
+        {"ip.addr": "::ffff:10.1.2.3"},
+        {"ip.addr": "11.0.0.1"},
+        {"ip.addr": "fe80::1%eth0"},
+        {"ip.addr": "fe80::1"},
+        {"ip.addr": "not an ip"},
+        {},
+    ]
     assert agree_one(store, {"sel_a": {"ip.addr|cidr": "10.0.0.0/8"}, "condition": "sel_a"}, rows) == {0, 1}
     assert agree_one(store, {"sel_a": {"ip.addr|cidr": "fe80::/10"}, "condition": "sel_a"}, rows) == {4}
     assert agree_one(store, {"sel_a": {"ip.addr|cidr": "::/0"}, "condition": "not sel_a"}, rows) == {3, 5, 6}

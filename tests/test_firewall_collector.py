@@ -13,10 +13,11 @@ import json
 import random
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collectors.firewall_logs import AzureFirewallCollector, SettingsError
 from console.scenario.events import Flow
@@ -25,7 +26,7 @@ from store.checkpoints import Checkpoints
 from store.embedded import EmbeddedStore
 from tests.loganalytics_standin import Fault, LogAnalyticsStandIn, StandInCredential, utc_iso
 
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 WS = "ws-council"
 
 
@@ -35,31 +36,76 @@ WS = "ws-council"
 def _flow(rng: random.Random, category: str, when: datetime) -> Flow:
     ms = int(when.timestamp() * 1000)
     if category == "AZFWApplicationRule":
-        return Flow(ms, category, rng.choice(["Allow", "Deny"]), "HTTPS", f"10.1.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                    rng.randrange(49152, 65536), "52.97.1.1", 443, "Allow-M365", "Web", "Default",
-                    fqdn=rng.choice(["outlook.office.com", "example.org"]), web_category="Business")
+        return Flow(
+            ms,
+            category,
+            rng.choice(["Allow", "Deny"]),
+            "HTTPS",
+            f"10.1.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            rng.randrange(49152, 65536),
+            "52.97.1.1",
+            443,
+            "Allow-M365",
+            "Web",
+            "Default",
+            fqdn=rng.choice(["outlook.office.com", "example.org"]),
+            web_category="Business",
+        )
     if category == "AZFWThreatIntel":
-        return Flow(ms, category, "Deny", "TCP", "10.1.2.3", rng.randrange(49152, 65536), "203.0.113.66", 443,
-                    "", "", "", threat="Known malicious IP")
-    return Flow(ms, "AZFWNetworkRule", rng.choice(["Allow", "Deny"]), rng.choice(["TCP", "UDP"]),
-                f"10.1.{rng.randrange(256)}.{rng.randrange(1, 255)}", rng.randrange(49152, 65536),
-                f"172.16.{rng.randrange(256)}.{rng.randrange(1, 255)}", rng.choice([53, 443, 3389]),
-                "Allow-Internal", "Internal", "Default")
+        return Flow(
+            ms,
+            category,
+            "Deny",
+            "TCP",
+            "10.1.2.3",
+            rng.randrange(49152, 65536),
+            "203.0.113.66",
+            443,
+            "",
+            "",
+            "",
+            threat="Known malicious IP",
+        )
+    return Flow(
+        ms,
+        "AZFWNetworkRule",
+        rng.choice(["Allow", "Deny"]),
+        rng.choice(["TCP", "UDP"]),
+        f"10.1.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        rng.randrange(49152, 65536),
+        f"172.16.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        rng.choice([53, 443, 3389]),
+        "Allow-Internal",
+        "Internal",
+        "Default",
+    )
 
 
 def la_row(table: str, flow: Flow, when: datetime) -> dict:
     """A diagnostic record as its Log Analytics row (microsecond times keep rows distinct)."""
     if table == "AzureDiagnostics":
         record = legacy_record(flow)
-        return {"TimeGenerated": utc_iso(when), "Category": record["category"],
-                "OperationName": record["operationName"], "msg_s": record["properties"]["msg"],
-                "ResourceId": record["resourceId"], "_ResourceId": record["resourceId"].lower(),
-                "_ItemId": str(uuid.UUID(int=random.getrandbits(128))), "Type": "AzureDiagnostics",
-                "ResourceType": "AZUREFIREWALLS"}
+        return {
+            "TimeGenerated": utc_iso(when),
+            "Category": record["category"],
+            "OperationName": record["operationName"],
+            "msg_s": record["properties"]["msg"],
+            "ResourceId": record["resourceId"],
+            "_ResourceId": record["resourceId"].lower(),
+            "_ItemId": str(uuid.UUID(int=random.getrandbits(128))),
+            "Type": "AzureDiagnostics",
+            "ResourceType": "AZUREFIREWALLS",
+        }
     record = firewall_record(flow)
-    return {"TimeGenerated": utc_iso(when), **record["properties"], "Type": record["category"],
-            "TenantId": WS, "SourceSystem": "Azure", "_ResourceId": record["resourceId"].lower(),
-            "_ItemId": str(uuid.UUID(int=random.getrandbits(128)))}
+    return {
+        "TimeGenerated": utc_iso(when),
+        **record["properties"],
+        "Type": record["category"],
+        "TenantId": WS,
+        "SourceSystem": "Azure",
+        "_ResourceId": record["resourceId"].lower(),
+        "_ItemId": str(uuid.UUID(int=random.getrandbits(128))),
+    }
 
 
 def make_rows(table: str, start: datetime, end: datetime, count: int, seed: int) -> list[dict]:
@@ -99,16 +145,23 @@ def checkpoints(store):
 
 
 def make_collector(service, clock, **overrides) -> AzureFirewallCollector:
-    settings = {"workspace_id": WS, "endpoint": service.url, "tables": ["AZFWNetworkRule"],
-                "overlap_seconds": 600, "delay_seconds": 60, "initial_lookback_hours": 3,
-                "max_slice_minutes": 60, "min_query_interval_seconds": 0, "retry_backoff_factor": 0.05,
-                **overrides}
+    settings = {
+        "workspace_id": WS,
+        "endpoint": service.url,
+        "tables": ["AZFWNetworkRule"],
+        "overlap_seconds": 600,
+        "delay_seconds": 60,
+        "initial_lookback_hours": 3,
+        "max_slice_minutes": 60,
+        "min_query_interval_seconds": 0,
+        "retry_backoff_factor": 0.05,
+        **overrides,
+    }
     return AzureFirewallCollector(settings, StandInCredential(service.token_url()), clock=clock)
 
 
 def stored_originals(store) -> list[dict]:
-    table = store.search(["azure.firewall"], T0 - timedelta(days=2), T0 + timedelta(days=2),
-                         columns=["event.original"])
+    table = store.search(["azure.firewall"], T0 - timedelta(days=2), T0 + timedelta(days=2), columns=["event.original"])
     return [json.loads(text) for text in table["event.original"].to_pylist()]
 
 
@@ -121,8 +174,9 @@ def item_ids(rows) -> set[str]:
 
 def test_every_row_is_stored_once_across_runs_with_overlap_and_late_events(service, store, checkpoints):
     tables = ["AZFWNetworkRule", "AZFWApplicationRule", "AzureDiagnostics"]
-    first = {t: make_rows(t, T0 - timedelta(hours=2), T0 - timedelta(minutes=2), 300, seed=n)
-             for n, t in enumerate(tables)}
+    first = {
+        t: make_rows(t, T0 - timedelta(hours=2), T0 - timedelta(minutes=2), 300, seed=n) for n, t in enumerate(tables)
+    }
     for table, rows in first.items():
         service.state.add_rows(table, rows)
     clock = Clock(T0)
@@ -165,9 +219,20 @@ def test_events_are_normalised_by_the_firewall_parser(service, store, checkpoint
     collector = make_collector(service, Clock(T0), tables=["AZFWApplicationRule", "AzureDiagnostics"])
     assert collector.collect_once(store, checkpoints).error is None
 
-    found = store.search(["azure.firewall"], T0 - timedelta(hours=1), T0, columns=[
-        "source.ip", "destination.domain", "destination.port", "azure.firewall.category", "event.action",
-        "event.original", "azure.resource.id"]).to_pylist()
+    found = store.search(
+        ["azure.firewall"],
+        T0 - timedelta(hours=1),
+        T0,
+        columns=[
+            "source.ip",
+            "destination.domain",
+            "destination.port",
+            "azure.firewall.category",
+            "event.action",
+            "event.original",
+            "azure.resource.id",
+        ],
+    ).to_pylist()
     by_item = {json.loads(e["event.original"])["_ItemId"]: e for e in found}
     for row in rows:
         event = by_item[row["_ItemId"]]
@@ -182,6 +247,7 @@ def test_events_are_normalised_by_the_firewall_parser(service, store, checkpoint
         assert event["source.ip"] in row["msg_s"] and event["destination.port"] is not None
     # event.id is the SHA-256 of the row as stored in event.original
     import hashlib
+
     for event in found:
         assert event["event.id"] == hashlib.sha256(event["event.original"].encode()).hexdigest()
 
@@ -269,16 +335,17 @@ def test_server_errors_are_retried_and_a_lasting_outage_is_a_failed_run(service,
 
 def test_an_expired_token_is_replaced_before_it_is_refused(service, store, checkpoints):
     service.state.token_lifetime = 2
-    service.state.add_rows("AZFWNetworkRule", make_rows(
-        "AZFWNetworkRule", T0 - timedelta(minutes=30), T0 - timedelta(minutes=5), 30, seed=12))
+    service.state.add_rows(
+        "AZFWNetworkRule",
+        make_rows("AZFWNetworkRule", T0 - timedelta(minutes=30), T0 - timedelta(minutes=5), 30, seed=12),
+    )
     clock = Clock(T0)
     collector = make_collector(service, clock, initial_lookback_hours=1)
     assert collector.collect_once(store, checkpoints).error is None
     issued = service.state.tokens_issued
 
     time.sleep(2.2)  # the token has expired, at the stand-in and for the credential
-    service.state.add_rows("AZFWNetworkRule", make_rows(
-        "AZFWNetworkRule", T0, T0 + timedelta(minutes=5), 10, seed=13))
+    service.state.add_rows("AZFWNetworkRule", make_rows("AZFWNetworkRule", T0, T0 + timedelta(minutes=5), 10, seed=13))
     clock.now = T0 + timedelta(minutes=10)
     run = collector.collect_once(store, checkpoints)
     assert run.error is None and run.stored == 10
@@ -287,8 +354,10 @@ def test_an_expired_token_is_replaced_before_it_is_refused(service, store, check
 
 
 def test_a_revoked_token_is_renewed_through_the_claims_challenge(service, store, checkpoints):
-    service.state.add_rows("AZFWNetworkRule", make_rows(
-        "AZFWNetworkRule", T0 - timedelta(minutes=50), T0 - timedelta(minutes=5), 200, seed=14))
+    service.state.add_rows(
+        "AZFWNetworkRule",
+        make_rows("AZFWNetworkRule", T0 - timedelta(minutes=50), T0 - timedelta(minutes=5), 200, seed=14),
+    )
     service.state.revoke_after_queries = 1
     collector = make_collector(service, Clock(T0), initial_lookback_hours=1, max_slice_minutes=10)
     run = collector.collect_once(store, checkpoints)
@@ -298,12 +367,16 @@ def test_a_revoked_token_is_renewed_through_the_claims_challenge(service, store,
 
 
 def test_a_refused_token_is_a_failed_run_without_secrets(service, store, checkpoints):
-    service.state.add_rows("AZFWNetworkRule", make_rows(
-        "AZFWNetworkRule", T0 - timedelta(minutes=50), T0 - timedelta(minutes=5), 20, seed=15))
+    service.state.add_rows(
+        "AZFWNetworkRule",
+        make_rows("AZFWNetworkRule", T0 - timedelta(minutes=50), T0 - timedelta(minutes=5), 20, seed=15),
+    )
     credential = StandInCredential(service.token_url(), client_secret="do-not-print")
     collector = AzureFirewallCollector(
         {"workspace_id": WS, "endpoint": service.url, "tables": ["AZFWNetworkRule"], "min_query_interval_seconds": 0},
-        credential, clock=Clock(T0))
+        credential,
+        clock=Clock(T0),
+    )
     credential.get_token_info("scope")  # cache a token, then make the service forget it
     service.state.tokens.clear()
     run = collector.collect_once(store, checkpoints)
@@ -314,8 +387,7 @@ def test_a_refused_token_is_a_failed_run_without_secrets(service, store, checkpo
 def test_a_partial_result_keeps_its_rows_records_the_error_and_is_asked_again(service, store, checkpoints):
     rows = make_rows("AZFWNetworkRule", T0 - timedelta(minutes=50), T0 - timedelta(minutes=5), 400, seed=16)
     service.state.add_rows("AZFWNetworkRule", rows)
-    service.state.script(Fault(partial_message="Query execution has exceeded the allowed limits (80DA0003)",
-                               keep=0.5))
+    service.state.script(Fault(partial_message="Query execution has exceeded the allowed limits (80DA0003)", keep=0.5))
     collector = make_collector(service, Clock(T0), initial_lookback_hours=1)
 
     run = collector.collect_once(store, checkpoints)
@@ -334,10 +406,15 @@ def test_tables_are_detected(service, store, checkpoints):
     service.state.add_rows("AZFWNetworkRule", make_rows("AZFWNetworkRule", *window, 5, seed=17))
     service.state.add_rows("AZFWThreatIntel", make_rows("AZFWThreatIntel", *window, 5, seed=18))
     service.state.add_rows("AZFWNetworkRuleAggregation", [{"TimeGenerated": utc_iso(window[0]), "Type": "x"}])
-    service.state.add_rows("AzureDiagnostics", [{"TimeGenerated": utc_iso(window[0]), "Category": "AuditEvent",
-                                                 "Type": "AzureDiagnostics"}])
+    service.state.add_rows(
+        "AzureDiagnostics",
+        [{"TimeGenerated": utc_iso(window[0]), "Category": "AuditEvent", "Type": "AzureDiagnostics"}],
+    )
     collector = make_collector(service, Clock(T0), tables="auto", initial_lookback_hours=1)
-    assert collector.detect_tables() == ["AZFWNetworkRule", "AZFWThreatIntel"]  # a Key Vault's AuditEvent is no firewall
+    assert collector.detect_tables() == [
+        "AZFWNetworkRule",
+        "AZFWThreatIntel",
+    ]  # a Key Vault's AuditEvent is no firewall
 
     service.state.add_rows("AzureDiagnostics", make_rows("AzureDiagnostics", *window, 5, seed=19))
     run = collector.collect_once(store, checkpoints)
@@ -358,8 +435,11 @@ def test_settings_are_checked():
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(counts=st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=4),
-       row_limit=st.integers(min_value=20, max_value=200), seed=st.integers(0, 1000))
+@given(
+    counts=st.lists(st.integers(min_value=0, max_value=120), min_size=1, max_size=4),
+    row_limit=st.integers(min_value=20, max_value=200),
+    seed=st.integers(0, 1000),
+)
 def test_property_runs_store_every_row_exactly_once(service, tmp_path_factory, counts, row_limit, seed):
     """Whatever the arrivals per run and the service's row limit: each row once, no errors."""
     state = service.state
@@ -373,8 +453,17 @@ def test_property_runs_store_every_row_exactly_once(service, tmp_path_factory, c
     added: list[dict] = []
     for n, count in enumerate(counts):
         # each run's rows land in the 10 minutes before its clock, some late (older than the checkpoint)
-        rows = make_rows("AZFWNetworkRule", clock.now - timedelta(minutes=10), clock.now - timedelta(seconds=61),
-                         count, seed=seed + n) if count else []
+        rows = (
+            make_rows(
+                "AZFWNetworkRule",
+                clock.now - timedelta(minutes=10),
+                clock.now - timedelta(seconds=61),
+                count,
+                seed=seed + n,
+            )
+            if count
+            else []
+        )
         state.add_rows("AZFWNetworkRule", rows)
         added += rows
         run = collector.collect_once(store, checkpoints)
@@ -423,8 +512,7 @@ def test_the_checkpoint_moves_only_after_the_slice_is_stored(service, tmp_path):
     service.state.add_rows("AZFWNetworkRule", rows)
     store = FailingStore(tmp_path / "home", fail_on=3)
     checkpoints = Checkpoints(store.state)
-    collector = make_collector(service, Clock(T0), initial_lookback_hours=1, max_slice_minutes=10,
-                               max_rows=1_000)
+    collector = make_collector(service, Clock(T0), initial_lookback_hours=1, max_slice_minutes=10, max_rows=1_000)
     collector.max_slice = collector.min_slice = timedelta(minutes=10)  # fixed 10-minute slices
 
     run = collector.collect_once(store, checkpoints)

@@ -13,7 +13,8 @@ import datetime as dt
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collectors.graph_defender import DefenderCollector, alert_history, latest_alerts
 from collectors.graph_pages import GraphEndpoint
@@ -22,12 +23,19 @@ from collectors.identity import credential_from
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
 from tests.graph_standin import (
-    LICENCE_403, PERMISSION_403, GraphStandIn, iso, make_alerts, make_signins, sample_alert,
-    sample_incident, sample_signins,
+    LICENCE_403,
+    PERMISSION_403,
+    GraphStandIn,
+    iso,
+    make_alerts,
+    make_signins,
+    sample_alert,
+    sample_incident,
+    sample_signins,
 )
 
 SECRET = "stand-in-secret-Zq9"
-NOW = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 WIDE = (NOW - dt.timedelta(days=30), NOW + dt.timedelta(days=1))
 
 
@@ -50,15 +58,25 @@ def store(tmp_path):
 
 
 def identity(standin: GraphStandIn) -> dict:
-    return {"auth": "client_secret", "tenant_id": standin.tenant_id, "client_id": "cyberwell-app",
-            "client_secret_env": "GRAPH_SECRET", "authority_host": standin.authority,
-            "ca_bundle": standin.ca_bundle}
+    return {
+        "auth": "client_secret",
+        "tenant_id": standin.tenant_id,
+        "client_id": "cyberwell-app",
+        "client_secret_env": "GRAPH_SECRET",
+        "authority_host": standin.authority,
+        "ca_bundle": standin.ca_bundle,
+    }
 
 
 def signins_collector(standin, page_size=10, api_version="v1.0", **kwargs) -> EntraSigninCollector:
     settings_ = identity(standin)
-    endpoint = GraphEndpoint(base_url=standin.graph_url, api_version=api_version, page_size=page_size,
-                             max_retries=kwargs.pop("max_retries", 3), retry_delay=0.05)
+    endpoint = GraphEndpoint(
+        base_url=standin.graph_url,
+        api_version=api_version,
+        page_size=page_size,
+        max_retries=kwargs.pop("max_retries", 3),
+        retry_delay=0.05,
+    )
     return EntraSigninCollector(lambda: credential_from(settings_, {"GRAPH_SECRET": SECRET}), endpoint, **kwargs)
 
 
@@ -210,8 +228,7 @@ def test_beta_collects_the_configured_kinds_and_v1_only_interactive(standin, sam
         table = store.search(["azure.signinlogs"], *WIDE, columns=["azure.signinlogs.category"])
         return sorted(set(table.column("azure.signinlogs.category").to_pylist())), table.num_rows
 
-    assert categories(beta_store) == (
-        ["NonInteractiveUserSignInLogs", "ServicePrincipalSignInLogs", "SignInLogs"], 30)
+    assert categories(beta_store) == (["NonInteractiveUserSignInLogs", "ServicePrincipalSignInLogs", "SignInLogs"], 30)
     assert categories(v1_store) == (["SignInLogs"], 10)
     beta_filter = standin.requests("/beta/auditLogs/signIns")[0].query["$filter"]
     assert "signInEventTypes/any(t: t eq 'interactiveUser' or t eq 'nonInteractiveUser'" in beta_filter
@@ -236,10 +253,15 @@ def test_a_broken_record_is_quarantined_and_its_page_stored(standin, samples, st
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(count=st.integers(0, 45), page_size=st.integers(1, 12), failing=st.integers(0, 6),
-       status=st.sampled_from([500, 502, 429]))
+@given(
+    count=st.integers(0, 45),
+    page_size=st.integers(1, 12),
+    failing=st.integers(0, 6),
+    status=st.sampled_from([500, 502, 429]),
+)
 def test_property_whatever_page_fails_two_runs_store_every_signin_exactly_once(
-        standin, samples, tmp_path_factory, count, page_size, failing, status):
+    standin, samples, tmp_path_factory, count, page_size, failing, status
+):
     store = EmbeddedStore(tmp_path_factory.mktemp("prop"))
     seed = f"p{count}-{page_size}-{failing}-{status}"
     records = make_signins(samples, count, NOW - dt.timedelta(hours=2), dt.timedelta(seconds=97), seed=seed)
@@ -270,8 +292,9 @@ def defender_collector(standin, **kwargs) -> DefenderCollector:
 def test_updated_alert_replaces_its_earlier_version_and_its_history_is_kept(standin, shared_data, store):
     alerts = make_alerts(sample_alert(shared_data), 9, NOW - dt.timedelta(hours=2), dt.timedelta(minutes=7))
     incident = sample_incident(shared_data)
-    incidents = [dict(incident, id=str(1000 + n), lastUpdateDateTime=iso(NOW - dt.timedelta(minutes=50 - n)))
-                 for n in range(5)]
+    incidents = [
+        dict(incident, id=str(1000 + n), lastUpdateDateTime=iso(NOW - dt.timedelta(minutes=50 - n))) for n in range(5)
+    ]
     standin.add(alerts=alerts, incidents=incidents)
     checkpoints = Checkpoints(store.state)
     collector = defender_collector(standin)
@@ -292,8 +315,7 @@ def test_updated_alert_replaces_its_earlier_version_and_its_history_is_kept(stan
     assert latest.num_rows == 9 and store.count(["m365_defender.alert"]) == 9
     # The alert's own id, as a file replay of a Defender export gives it: one alert, two versions.
     assert sorted(latest.column("event.id").to_pylist()) == sorted(a["id"] for a in alerts)
-    statuses = dict(zip(latest.column("event.id").to_pylist(),
-                        latest.column("m365_defender.alert.status").to_pylist()))
+    statuses = dict(zip(latest.column("event.id").to_pylist(), latest.column("m365_defender.alert.status").to_pylist()))
     assert statuses[target] == "resolved" and list(statuses.values()).count("resolved") == 1
     third = collector.collect_once(store, checkpoints)
     assert third.stored == 0  # re-read versions are duplicates
@@ -314,8 +336,12 @@ def test_an_alert_replayed_from_a_file_and_collected_live_is_one_alert(standin, 
     assert run.error is None and run.stored == 1 and run.duplicates == 2
     latest = latest_alerts(store, *WIDE)
     assert latest.num_rows == 3
-    assert dict(zip(latest.column("event.id").to_pylist(),
-                    latest.column("m365_defender.alert.status").to_pylist()))[target] == "resolved"
+    assert (
+        dict(zip(latest.column("event.id").to_pylist(), latest.column("m365_defender.alert.status").to_pylist()))[
+            target
+        ]
+        == "resolved"
+    )
 
 
 def test_defender_permission_403_names_the_permission(standin, store):

@@ -25,7 +25,7 @@ from tests.graph_standin import GraphStandIn, make_signins, sample_signins
 
 SECRET = "s3cret-Value-that-must-never-show-7f1"
 PASSWORD = "pfx-Password-never-shown-93a"
-NOW = dt.datetime.now(dt.timezone.utc)
+NOW = dt.datetime.now(dt.UTC)
 
 
 @pytest.fixture
@@ -36,16 +36,23 @@ def standin():
 
 
 def base(standin, **extra) -> dict:
-    return {"tenant_id": standin.tenant_id, "client_id": "cyberwell-app", "authority_host": standin.authority,
-            "ca_bundle": standin.ca_bundle, **extra}
+    return {
+        "tenant_id": standin.tenant_id,
+        "client_id": "cyberwell-app",
+        "authority_host": standin.authority,
+        "ca_bundle": standin.ca_bundle,
+        **extra,
+    }
 
 
 def collect(standin, shared_data, tmp_path, settings: dict, environ: dict):
-    standin.add(signins=make_signins(sample_signins(shared_data), 5, NOW - dt.timedelta(hours=1),
-                                     dt.timedelta(minutes=1)))
+    standin.add(
+        signins=make_signins(sample_signins(shared_data), 5, NOW - dt.timedelta(hours=1), dt.timedelta(minutes=1))
+    )
     store = EmbeddedStore(tmp_path / "home")
-    collector = EntraSigninCollector(lambda: credential_from(settings, environ),
-                                     GraphEndpoint(base_url=standin.graph_url))
+    collector = EntraSigninCollector(
+        lambda: credential_from(settings, environ), GraphEndpoint(base_url=standin.graph_url)
+    )
     return collector.collect_once(store, Checkpoints(store.state))
 
 
@@ -62,22 +69,31 @@ def test_client_secret_from_a_file(standin, shared_data, tmp_path):
     standin.add_client("cyberwell-app", SECRET)
     secret_file = tmp_path / "graph-secret"
     secret_file.write_text(SECRET + "\n")
-    run = collect(standin, shared_data, tmp_path,
-                  base(standin, auth="client_secret", client_secret_file=str(secret_file)), {})
+    run = collect(
+        standin, shared_data, tmp_path, base(standin, auth="client_secret", client_secret_file=str(secret_file)), {}
+    )
     assert run.error is None and run.stored == 5
 
 
 def _certificate(tmp_path, password: str | None):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cyberwell-app")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(NOW - dt.timedelta(days=1))
-            .not_valid_after(NOW + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
-    encryption = (serialization.BestAvailableEncryption(password.encode()) if password
-                  else serialization.NoEncryption())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    encryption = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
     path = tmp_path / "app.pem"
-    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-                     + cert.public_bytes(serialization.Encoding.PEM))
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+        + cert.public_bytes(serialization.Encoding.PEM)
+    )
     return path
 
 
@@ -85,8 +101,12 @@ def test_certificate_with_a_password_from_a_file_signs_in_with_an_assertion(stan
     standin.add_client("cyberwell-app")  # no secret: only a certificate assertion is accepted
     password_file = tmp_path / "pfx-password"
     password_file.write_text(PASSWORD)
-    settings = base(standin, auth="certificate", certificate_path=str(_certificate(tmp_path, PASSWORD)),
-                    certificate_password_file=str(password_file))
+    settings = base(
+        standin,
+        auth="certificate",
+        certificate_path=str(_certificate(tmp_path, PASSWORD)),
+        certificate_password_file=str(password_file),
+    )
     assert isinstance(credential_from(settings, {}), CertificateCredential)
     run = collect(standin, shared_data, tmp_path, settings, {})
     assert run.error is None and run.stored == 5
@@ -95,8 +115,12 @@ def test_certificate_with_a_password_from_a_file_signs_in_with_an_assertion(stan
 
 
 def test_a_wrong_certificate_password_names_the_key_not_the_password(standin, tmp_path):
-    settings = base(standin, auth="certificate", certificate_path=str(_certificate(tmp_path, PASSWORD)),
-                    certificate_password_env="CW_PFX")
+    settings = base(
+        standin,
+        auth="certificate",
+        certificate_path=str(_certificate(tmp_path, PASSWORD)),
+        certificate_password_env="CW_PFX",
+    )
     with pytest.raises(IdentityError) as caught:
         credential_from(settings, {"CW_PFX": "not-the-password"})
     assert caught.value.key == "certificate_path"
@@ -108,17 +132,34 @@ def test_managed_identity_needs_no_secret():
     assert isinstance(credential, ManagedIdentityCredential)
 
 
-@pytest.mark.parametrize("settings, key", [
-    ({"auth": "password"}, "auth"),
-    ({"auth": "client_secret", "client_id": "a", "client_secret_env": "X"}, "tenant_id"),
-    ({"auth": "client_secret", "tenant_id": "t", "client_id": "a"}, "client_secret_env"),
-    ({"auth": "client_secret", "tenant_id": "t", "client_id": "a", "client_secret_env": "MISSING"}, "client_secret_env"),
-    ({"auth": "client_secret", "tenant_id": "t", "client_id": "a", "client_secret_file": "/nonexistent/s"}, "client_secret_file"),
-    ({"auth": "certificate", "tenant_id": "t", "client_id": "a"}, "certificate_path"),
-    ({"auth": "client_secret", "tenant_id": "t", "client_id": "a", "client_secret_env": "X",
-      "authority_host": "http://login.example"}, "authority_host"),
-    ({"auth": "client_secret", "tenant_id": 7, "client_id": "a", "client_secret_env": "X"}, "tenant_id"),
-])
+@pytest.mark.parametrize(
+    "settings, key",
+    [
+        ({"auth": "password"}, "auth"),
+        ({"auth": "client_secret", "client_id": "a", "client_secret_env": "X"}, "tenant_id"),
+        ({"auth": "client_secret", "tenant_id": "t", "client_id": "a"}, "client_secret_env"),
+        (
+            {"auth": "client_secret", "tenant_id": "t", "client_id": "a", "client_secret_env": "MISSING"},
+            "client_secret_env",
+        ),
+        (
+            {"auth": "client_secret", "tenant_id": "t", "client_id": "a", "client_secret_file": "/nonexistent/s"},
+            "client_secret_file",
+        ),
+        ({"auth": "certificate", "tenant_id": "t", "client_id": "a"}, "certificate_path"),
+        (
+            {
+                "auth": "client_secret",
+                "tenant_id": "t",
+                "client_id": "a",
+                "client_secret_env": "X",
+                "authority_host": "http://login.example",
+            },
+            "authority_host",
+        ),
+        ({"auth": "client_secret", "tenant_id": 7, "client_id": "a", "client_secret_env": "X"}, "tenant_id"),
+    ],
+)
 def test_wrong_settings_name_the_key(settings, key):
     with pytest.raises(IdentityError) as caught:
         credential_from(settings, {"X": SECRET})
@@ -135,11 +176,17 @@ def test_the_secret_is_in_no_log_and_no_error(standin, shared_data, tmp_path, ca
     """Every logger at DEBUG through a good sign-in and a refused one: the secret appears nowhere."""
     standin.add_client("cyberwell-app", SECRET)
     caplog.set_level(logging.DEBUG)
-    good = collect(standin, shared_data, tmp_path, base(standin, auth="client_secret", client_secret_env="S"),
-                   {"S": SECRET})
+    good = collect(
+        standin, shared_data, tmp_path, base(standin, auth="client_secret", client_secret_env="S"), {"S": SECRET}
+    )
     wrong_secret = SECRET[::-1]
-    refused = collect(standin, shared_data, tmp_path / "2", base(standin, auth="client_secret", client_secret_env="S"),
-                      {"S": wrong_secret})
+    refused = collect(
+        standin,
+        shared_data,
+        tmp_path / "2",
+        base(standin, auth="client_secret", client_secret_env="S"),
+        {"S": wrong_secret},
+    )
     assert good.error is None
     assert "signing in to Entra ID failed" in refused.error and "AADSTS7000215" in refused.error
     assert caplog.records  # the clients did log

@@ -10,13 +10,15 @@ generated here; no third-party data.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import orjson
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.batch import plain_text
 from collectors import chunking, entra_signins, entra_signins_la
+from collectors.batch import plain_text
 from collectors.replay import ingest
 from store import EmbeddedStore
 
@@ -64,14 +66,28 @@ def _line(kind: str, i: int, row) -> bytes:
         "bad time": orjson.dumps({"id": f"b-{i}", "createdDateTime": "yesterday", "TimeGenerated": "soon"}),
         "latin1": b'{"id": "l-%d", "userDisplayName": "Ren\xe9"}' % i,
         "page": orjson.dumps({"value": [row(i + 10_000), row(i + 20_000)]}),
-        "diagnostic": orjson.dumps({"category": "SignInLogs", "time": "2026-11-16T11:00:00Z",
-                                    "properties": signin(i + 30_000)}),
+        "diagnostic": orjson.dumps(
+            {"category": "SignInLogs", "time": "2026-11-16T11:00:00Z", "properties": signin(i + 30_000)}
+        ),
         "trailing comma": good[:-1] + b",}",
     }[kind]
 
 
-KINDS = ["good"] * 12 + ["spaced", "crlf", "blank", "spaces", "broken", "array", "string", "no time",
-                         "bad time", "latin1", "page", "diagnostic", "trailing comma"]
+KINDS = ["good"] * 12 + [
+    "spaced",
+    "crlf",
+    "blank",
+    "spaces",
+    "broken",
+    "array",
+    "string",
+    "no time",
+    "bad time",
+    "latin1",
+    "page",
+    "diagnostic",
+    "trailing comma",
+]
 
 
 def comparable(batch) -> tuple[list[dict], list[tuple]]:
@@ -132,10 +148,11 @@ def test_replay_takes_big_ndjson_from_memory_with_the_file_s_line_numbers(tmp_pa
     assert sorted(row["origin"] for row in store.state.quarantined()) == [f"{path}:151", f"{path}:300"]
     stored = store.search(["azure.signinlogs"], *_window(), columns=["event.original"])
     assert sorted(stored.column("event.original").to_pylist()) == sorted(
-        line.decode() for i, line in enumerate(lines) if i not in (150, 299))
+        line.decode() for i, line in enumerate(lines) if i not in (150, 299)
+    )
 
 
 def _window():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime(2026, 11, 16, tzinfo=timezone.utc), datetime(2026, 11, 17, tzinfo=timezone.utc)
+    return datetime(2026, 11, 16, tzinfo=UTC), datetime(2026, 11, 17, tzinfo=UTC)

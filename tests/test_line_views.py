@@ -7,7 +7,7 @@ copied every line before it; and the stores must keep views as they keep text.
 from __future__ import annotations
 
 import mmap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -77,19 +77,20 @@ def test_the_embedded_store_keeps_views_with_duplicates_and_repeats(tmp_path):
     """The store filters and takes rows when a batch repeats itself or what is stored."""
     store = EmbeddedStore(tmp_path)
     lines = pa.array([f'{{"n": {i}, "padding": "xxxxxxxxxxxxxxxx"}}\n' for i in [0, 1, 1, 2]], pa.large_string())
-    when = datetime(2026, 11, 27, 9, tzinfo=timezone.utc)
-    events = pa.table({
-        "@timestamp": pa.array([when] * 4, pa.timestamp("us", tz="UTC")),
-        "event.ingested": pa.array([when] * 4, pa.timestamp("us", tz="UTC")),
-        "event.dataset": ["test.lines"] * 4,
-        "event.id": ["a", "b", "b", "c"],
-        "event.original": without_line_ends(lines),
-    })
+    when = datetime(2026, 11, 27, 9, tzinfo=UTC)
+    events = pa.table(
+        {
+            "@timestamp": pa.array([when] * 4, pa.timestamp("us", tz="UTC")),
+            "event.ingested": pa.array([when] * 4, pa.timestamp("us", tz="UTC")),
+            "event.dataset": ["test.lines"] * 4,
+            "event.id": ["a", "b", "b", "c"],
+            "event.original": without_line_ends(lines),
+        }
+    )
     first = store.append(events)
     again = store.append(events)
     assert (first.stored, first.duplicates, again.stored, again.duplicates) == (3, 1, 0, 4)
-    stored = store.search(["test.lines"], when, datetime(2026, 11, 28, tzinfo=timezone.utc),
-                          columns=["event.original"])
+    stored = store.search(["test.lines"], when, datetime(2026, 11, 28, tzinfo=UTC), columns=["event.original"])
     assert stored.column("event.original").to_pylist() == [
         '{"n": 0, "padding": "xxxxxxxxxxxxxxxx"}',
         '{"n": 1, "padding": "xxxxxxxxxxxxxxxx"}',

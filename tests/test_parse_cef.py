@@ -9,7 +9,7 @@ Palo Alto Networks/paloalto-ngfw (*cef*). Each sample's ``input.message`` is the
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from collectors import cef, syslog
 from tests.sekoia import flat
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
-RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=UTC)
 
 
 def _cef_samples(shared_data) -> dict[str, dict]:
@@ -72,8 +72,11 @@ def test_samples_agree_with_sekoia_on_addresses_ports_and_users(parsed_samples):
             if column in expected and (name, column) not in KNOWN_DIFFERENCES:
                 assert row[column] == expected[column], (name, column)
                 checked += 1
-        for ours, theirs in (("user.name", "source.user.name"), ("user.name", "user.name"),
-                             ("destination.user.name", "destination.user.name")):
+        for ours, theirs in (
+            ("user.name", "source.user.name"),
+            ("user.name", "user.name"),
+            ("destination.user.name", "destination.user.name"),
+        ):
             if theirs in expected and row[ours] is not None and (name, ours) not in KNOWN_DIFFERENCES:
                 # SEKOIA splits DOMAIN\\user (and does not always undo CEF's escaping of the
                 # backslash); we keep the value as sent. The account name must agree.
@@ -89,7 +92,7 @@ def test_sample_values(parsed_samples):
         return rows[samples[name]["input"]["message"].rstrip("\r\n")]
 
     malop = row("CEF/cef/cyber_reason_malop_connection.json")
-    assert malop["@timestamp"] == datetime(2021, 8, 20, 22, 53, 27, 43000, tzinfo=timezone.utc)
+    assert malop["@timestamp"] == datetime(2021, 8, 20, 22, 53, 27, 43000, tzinfo=UTC)
     assert (malop["destination.ip"], malop["destination.port"]) == ("3.226.77.3", 443)
     assert malop["cef.device_vendor"] == "Cybereason"
     assert malop["cef.name"] == "Malop Connection Added"
@@ -97,25 +100,24 @@ def test_sample_values(parsed_samples):
 
     # ArcSight time with the zone in dtz; PAN-OS names its rule in cs1 labelled "Rule".
     traffic = row("CEF/cef/pan_ngfw_traffic_cef.json")
-    assert traffic["@timestamp"] == datetime(2021, 2, 27, 20, 16, 21, tzinfo=timezone.utc)
+    assert traffic["@timestamp"] == datetime(2021, 2, 27, 20, 16, 21, tzinfo=UTC)
     assert traffic["rule.name"] == "deny-attackers"
     assert traffic["cef.extensions.cs1Label"] == "Rule"
     assert traffic["network.transport"] == "tcp"
 
     # FortiGate's own eventtime (nanoseconds) beats its zone-less local "start".
     fortigate = row("Fortinet/fortigate/traffic_forward.CEF-6.json")
-    assert fortigate["@timestamp"] == datetime(2025, 11, 6, 15, 38, 12, 31974, tzinfo=timezone.utc)
+    assert fortigate["@timestamp"] == datetime(2025, 11, 6, 15, 38, 12, 31974, tzinfo=UTC)
 
     # ctime-style endTime (Cisco ESA); the trailing blank lines are framing, not data.
     esa = row("CEF/cef/cisco_esa_cef_no_starttime.json")
-    assert esa["@timestamp"] == datetime(2022, 8, 1, 6, 40, 30, tzinfo=timezone.utc)
+    assert esa["@timestamp"] == datetime(2022, 8, 1, 6, 40, 30, tzinfo=UTC)
     assert esa["cef.extensions.ESAStatus"] == "QUEUED"
     assert esa["cef.extensions.ESAMID"] == "123 E"  # a value with a space, up to the next key
 
     logstash = row("CEF/cef/imported_from_logstash.json")
     assert logstash["message"] == " sys.log downloaded by john.doe@example.com"
-    assert (logstash["cef.extensions.cs1Label"], logstash["cef.extensions.cs1"]) == (
-        "type", "ssl_download")
+    assert (logstash["cef.extensions.cs1Label"], logstash["cef.extensions.cs1"]) == ("type", "ssl_download")
     assert logstash["user.name"] == "john.doe@example.com"
 
 
@@ -153,14 +155,16 @@ def test_extension_escapes_spaces_and_repeated_keys():
 
 
 def test_ecs_mapping_of_common_keys():
-    line = ("CEF:0|Acme|NGFW|2.1|4000|Blocked|7|rt=Mar 01 2026 10:00:00.250 start=Feb 01 2026 "
-            "10:00:00 dtz=Europe/London src=192.0.2.10 spt=51515 dst=198.51.100.7 dpt=8443 "
-            "proto=17 act=Dropped suser=alice duser=bob shost=pc1.council.local "
-            "dhost=evil.example request=https://evil.example/x?a\\=1 msg=Bad thing happened "
-            "cs2Label=Policy Name cs2=Block-Bad sourceTranslatedAddress=203.0.113.9 "
-            "sourceTranslatedPort=40000 dvchost=fw1 deviceExternalId=SN123")
+    line = (
+        "CEF:0|Acme|NGFW|2.1|4000|Blocked|7|rt=Mar 01 2026 10:00:00.250 start=Feb 01 2026 "
+        "10:00:00 dtz=Europe/London src=192.0.2.10 spt=51515 dst=198.51.100.7 dpt=8443 "
+        "proto=17 act=Dropped suser=alice duser=bob shost=pc1.council.local "
+        "dhost=evil.example request=https://evil.example/x?a\\=1 msg=Bad thing happened "
+        "cs2Label=Policy Name cs2=Block-Bad sourceTranslatedAddress=203.0.113.9 "
+        "sourceTranslatedPort=40000 dvchost=fw1 deviceExternalId=SN123"
+    )
     [row] = syslog.parse_lines([line], "test", now=NOW).events.to_pylist()
-    assert row["@timestamp"] == datetime(2026, 3, 1, 10, 0, 0, 250000, tzinfo=timezone.utc)
+    assert row["@timestamp"] == datetime(2026, 3, 1, 10, 0, 0, 250000, tzinfo=UTC)
     assert (row["source.ip"], row["source.port"]) == ("192.0.2.10", 51515)
     assert (row["destination.ip"], row["destination.port"]) == ("198.51.100.7", 8443)
     assert (row["source.nat.ip"], row["source.nat.port"]) == ("203.0.113.9", 40000)
@@ -180,12 +184,13 @@ def test_ecs_mapping_of_common_keys():
 def test_summer_time_in_dtz_zone():
     line = "CEF:0|A|B|1|2|n|1|rt=Jul 01 2025 10:00:00 dtz=Europe/London src=10.0.0.1"
     [row] = syslog.parse_lines([line], "test", now=NOW).events.to_pylist()
-    assert row["@timestamp"] == datetime(2025, 7, 1, 9, 0, 0, tzinfo=timezone.utc)
+    assert row["@timestamp"] == datetime(2025, 7, 1, 9, 0, 0, tzinfo=UTC)
 
 
 def test_truncated_header_is_quarantined():
-    batch = syslog.parse_lines(["CEF:0|Acme|NGFW|2.1|4000|Blocked", "CEF:0|A|B|1|2|n|1|src=10.0.0.1 rt=0"],
-                               "test", now=NOW)
+    batch = syslog.parse_lines(
+        ["CEF:0|Acme|NGFW|2.1|4000|Blocked", "CEF:0|A|B|1|2|n|1|src=10.0.0.1 rt=0"], "test", now=NOW
+    )
     assert batch.count == 1
     [reject] = batch.quarantined
     assert reject.reason == "truncated CEF header: 6 of the 8 '|'-separated parts"
@@ -200,8 +205,7 @@ _values = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 
 def _escape_value(value: str) -> str:
     """CEF's extension escaping, written independently of the parser."""
-    return (value.replace("\\", "\\\\").replace("=", "\\=")
-            .replace("\n", "\\n").replace("\r", "\\r"))
+    return value.replace("\\", "\\\\").replace("=", "\\=").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _escape_header(value: str) -> str:
@@ -216,23 +220,36 @@ def test_extension_round_trip(pairs):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
-                        max_size=20), min_size=6, max_size=6),
-       st.dictionaries(_keys, _values, max_size=6))
+@given(
+    st.lists(
+        st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20),
+        min_size=6,
+        max_size=6,
+    ),
+    st.dictionaries(_keys, _values, max_size=6),
+)
 def test_header_and_extension_round_trip(header, pairs):
-    body = "CEF:0|" + "|".join(_escape_header(h) for h in header) + "|" + " ".join(
-        f"{key}={_escape_value(value)}" for key, value in pairs.items())
+    body = (
+        "CEF:0|"
+        + "|".join(_escape_header(h) for h in header)
+        + "|"
+        + " ".join(f"{key}={_escape_value(value)}" for key, value in pairs.items())
+    )
     record = cef.parse_cef(body)
     assert record.header == ("0", *header)
     assert record.extensions == pairs
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(_keys.filter(lambda k: k not in ("rt", "end", "start", "deviceReceiptTime",
-                                                        "endTime", "startTime")),
-                       _values, max_size=8)
-       # keys differing only in case get a suffix in the table (test_parse_syslog.py)
-       .filter(lambda pairs: len({key.lower() for key in pairs}) == len(pairs)))
+@given(
+    st.dictionaries(
+        _keys.filter(lambda k: k not in ("rt", "end", "start", "deviceReceiptTime", "endTime", "startTime")),
+        _values,
+        max_size=8,
+    )
+    # keys differing only in case get a suffix in the table (test_parse_syslog.py)
+    .filter(lambda pairs: len({key.lower() for key in pairs}) == len(pairs))
+)
 def test_extension_round_trip_through_the_batch(pairs):
     extension = " ".join(f"{key}={_escape_value(value)}" for key, value in pairs.items())
     line = "CEF:0|Acme|Gateway|1.0|1|Round trip|3|rt=1772445600000" + (" " + extension if pairs else "")

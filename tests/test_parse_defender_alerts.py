@@ -17,7 +17,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -48,7 +48,7 @@ def write(path: Path, text: str | bytes) -> Path:
 
 
 def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=timezone.utc)
+    return datetime(*parts, tzinfo=UTC)
 
 
 def mde_alert(**overrides) -> dict:
@@ -83,12 +83,30 @@ def mde_alert(**overrides) -> dict:
         "relatedUser": {"userName": "jsmith", "domainName": "COUNCIL"},
         "comments": [],
         "evidence": [
-            {"entityType": "Process", "evidenceCreationTime": "2026-03-02T09:14:08Z", "fileName": "winword.exe",
-             "sha256": "1" * 64, "userPrincipalName": None},
-            {"entityType": "User", "evidenceCreationTime": "2026-03-02T09:14:08Z", "accountName": "jsmith",
-             "domainName": "COUNCIL", "userPrincipalName": "J.Smith@Council.gov.uk", "fileName": None, "sha256": None},
-            {"entityType": "File", "evidenceCreationTime": "2026-03-02T09:14:08Z", "fileName": "invoice.docm",
-             "filePath": "C:\\Users\\jsmith\\Downloads", "sha256": "ab" * 32, "userPrincipalName": None},
+            {
+                "entityType": "Process",
+                "evidenceCreationTime": "2026-03-02T09:14:08Z",
+                "fileName": "winword.exe",
+                "sha256": "1" * 64,
+                "userPrincipalName": None,
+            },
+            {
+                "entityType": "User",
+                "evidenceCreationTime": "2026-03-02T09:14:08Z",
+                "accountName": "jsmith",
+                "domainName": "COUNCIL",
+                "userPrincipalName": "J.Smith@Council.gov.uk",
+                "fileName": None,
+                "sha256": None,
+            },
+            {
+                "entityType": "File",
+                "evidenceCreationTime": "2026-03-02T09:14:08Z",
+                "fileName": "invoice.docm",
+                "filePath": "C:\\Users\\jsmith\\Downloads",
+                "sha256": "ab" * 32,
+                "userPrincipalName": None,
+            },
         ],
     }
     alert.update(overrides)
@@ -101,6 +119,7 @@ def ndjson(records: list[dict]) -> bytes:
 
 # --- Graph samples -------------------------------------------------------------------------------
 
+
 def test_graph_alerts_v2_page_sample(graph_docs, tmp_path):
     [body] = response_bodies(graph_docs / "security-list-alerts_v2.md")
     batch = parse_file(write(tmp_path / "alerts_v2.json", body))
@@ -111,14 +130,22 @@ def test_graph_alerts_v2_page_sample(graph_docs, tmp_path):
     assert alert["@timestamp"] == utc(2021, 4, 27, 12, 19, 27, 721130)
     assert (alert["message"], alert["rule.name"]) == ("Suspicious execution of hidden file",) * 2
     assert (alert["event.kind"], alert["event.category"], alert["event.action"], alert["event.outcome"]) == (
-        "alert", "threat", "defenseevasion", None)
+        "alert",
+        "threat",
+        "defenseevasion",
+        None,
+    )
     assert (alert["host.name"], alert["host.id"]) == ("tempDns", "73e7e2de709dff64ef64b1d0c30e67fab63279db")
     assert alert["user.name"] is None  # the sample has no userEvidence, only a process's SYSTEM account
     assert (alert["file.name"], alert["file.hash.sha256"]) == (
-        "MsSense.exe", "8963a19fb992ad9a76576c5638fd68292cffb9aaac29eb8285f9abf6196a7dec")
+        "MsSense.exe",
+        "8963a19fb992ad9a76576c5638fd68292cffb9aaac29eb8285f9abf6196a7dec",
+    )
     assert (alert["m365_defender.alert.severity"], alert["m365_defender.alert.status"]) == ("low", "new")
     assert (alert["m365_defender.alert.category"], alert["m365_defender.alert.detection_source"]) == (
-        "DefenseEvasion", "antivirus")
+        "DefenseEvasion",
+        "antivirus",
+    )
     assert alert["m365_defender.alert.service_source"] == "microsoftDefenderForEndpoint"
     assert alert["m365_defender.alert.incident_id"] == "28282"
     assert alert["m365_defender.alert.last_update_time"] == utc(2021, 5, 2, 14, 19, 1, 326666)
@@ -127,8 +154,11 @@ def test_graph_alerts_v2_page_sample(graph_docs, tmp_path):
     assert alert["m365_defender.alert.threat_family_name"] is None
     evidence = json.loads(alert["m365_defender.alert.evidence"])
     assert [item["@odata.type"] for item in evidence] == [
-        "#microsoft.graph.security.deviceEvidence", "#microsoft.graph.security.fileEvidence",
-        "#microsoft.graph.security.processEvidence", "#microsoft.graph.security.registryKeyEvidence"]
+        "#microsoft.graph.security.deviceEvidence",
+        "#microsoft.graph.security.fileEvidence",
+        "#microsoft.graph.security.processEvidence",
+        "#microsoft.graph.security.registryKeyEvidence",
+    ]
     original = json.loads(alert["event.original"])
     assert original["id"] == GRAPH_ALERT_ID and "\ufffd" in original["recommendedActions"]
     assert "\n" not in alert["event.original"]  # taken out of a page: stored minified
@@ -155,9 +185,17 @@ def test_graph_incidents_with_expanded_alerts_give_their_alerts(graph_docs, tmp_
 
 # --- Defender for Endpoint -----------------------------------------------------------------------
 
+
 def test_defender_for_endpoint_alerts(tmp_path):
-    bare = mde_alert(id="da638700000000000001_42", evidence=[], severity="High", category="SuspiciousActivity",
-                     computerDnsName=None, machineId=None, threatFamilyName=None)
+    bare = mde_alert(
+        id="da638700000000000001_42",
+        evidence=[],
+        severity="High",
+        category="SuspiciousActivity",
+        computerDnsName=None,
+        machineId=None,
+        threatFamilyName=None,
+    )
     path = write(tmp_path / "mde.ndjson", ndjson([mde_alert(), bare]))
     batch = parse_file(path)
     assert batch.quarantined == []
@@ -165,7 +203,10 @@ def test_defender_for_endpoint_alerts(tmp_path):
 
     assert full["event.id"] == "da638700000000000000_1234567890"
     assert full["@timestamp"] == utc(2026, 3, 2, 9, 14, 7, 123456)
-    assert (full["host.name"], full["host.id"]) == ("lt-revs-0042.council.local", "5d1e4c2b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d")
+    assert (full["host.name"], full["host.id"]) == (
+        "lt-revs-0042.council.local",
+        "5d1e4c2b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e3d",
+    )
     assert full["user.name"] == "j.smith@council.gov.uk"
     assert (full["file.name"], full["file.hash.sha256"]) == ("invoice.docm", "ab" * 32)
     assert (full["event.category"], full["event.action"]) == ("malware", "malware")
@@ -180,7 +221,10 @@ def test_defender_for_endpoint_alerts(tmp_path):
     assert full["event.original"] == orjson.dumps(mde_alert()).decode()  # the NDJSON line, as it was
 
     assert (empty["m365_defender.alert.severity"], empty["event.category"], empty["event.action"]) == (
-        "high", "threat", "suspiciousactivity")
+        "high",
+        "threat",
+        "suspiciousactivity",
+    )
     assert (empty["host.name"], empty["user.name"], empty["file.name"]) == (None, None, None)
     assert json.loads(empty["m365_defender.alert.evidence"]) == []
 
@@ -195,16 +239,20 @@ def test_shapes_mix_and_every_container_gives_the_same_alerts(graph_docs, tmp_pa
         "page.json": orjson.dumps({"@odata.context": "x", "value": alerts}, option=orjson.OPT_INDENT_2),
         "array.json": orjson.dumps(alerts),
         "pages.ndjson": ndjson([{"value": alerts[:1]}, {"value": alerts[1:]}]),
-        "incidents.ndjson": ndjson([{"@odata.type": "#microsoft.graph.security.incident", "id": "1",
-                                     "alerts": alerts}]),
+        "incidents.ndjson": ndjson(
+            [{"@odata.type": "#microsoft.graph.security.incident", "id": "1", "alerts": alerts}]
+        ),
     }
     for name, content in containers.items():
         batch = parse_file(write(tmp_path / name, content))
         assert batch.quarantined == [], name
         events = batch.events.to_pylist()
         assert [event["event.id"] for event in events] == expected_ids, name
-        assert [event["host.name"] for event in events] == ["lt-revs-0042.council.local", "tempDns",
-                                                            "lt-revs-0042.council.local"], name
+        assert [event["host.name"] for event in events] == [
+            "lt-revs-0042.council.local",
+            "tempDns",
+            "lt-revs-0042.council.local",
+        ], name
     single = parse_file(write(tmp_path / "one.json", json.dumps(graph, indent=4)))
     assert single.events.column("event.id").to_pylist() == [GRAPH_ALERT_ID]
 
@@ -227,18 +275,24 @@ def test_every_batch_has_all_columns_in_order(tmp_path):
 
 # --- bad input -----------------------------------------------------------------------------------
 
+
 def test_malformed_records_are_quarantined_with_reasons_and_the_rest_survive(tmp_path):
-    path = write(tmp_path / "bad.ndjson", b"\n".join([
-        orjson.dumps(mde_alert()),
-        b"{oops",
-        orjson.dumps(mde_alert(id=None)),
-        orjson.dumps(mde_alert(alertCreationTime=None)),
-        orjson.dumps(mde_alert(alertCreationTime="last Tuesday")),
-        orjson.dumps({"title": "no shape at all", "severity": "high"}),
-        b"",
-        b"17",
-        orjson.dumps({"value": [mde_alert(id="in-a-page"), "not an alert"]}),
-    ]))
+    path = write(
+        tmp_path / "bad.ndjson",
+        b"\n".join(
+            [
+                orjson.dumps(mde_alert()),
+                b"{oops",
+                orjson.dumps(mde_alert(id=None)),
+                orjson.dumps(mde_alert(alertCreationTime=None)),
+                orjson.dumps(mde_alert(alertCreationTime="last Tuesday")),
+                orjson.dumps({"title": "no shape at all", "severity": "high"}),
+                b"",
+                b"17",
+                orjson.dumps({"value": [mde_alert(id="in-a-page"), "not an alert"]}),
+            ]
+        ),
+    )
     batch = parse_file(path)
     assert {q.origin: q.reason for q in batch.quarantined} == {
         f"{path}:2": "not valid JSON",
@@ -263,7 +317,7 @@ def test_unreadable_files_are_quarantined_not_raised(tmp_path):
 
 # --- properties ----------------------------------------------------------------------------------
 
-times = st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(timezone.utc))
+times = st.datetimes(min_value=datetime(2015, 1, 1), max_value=datetime(2035, 1, 1), timezones=st.just(UTC))
 words = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=30)
 upns = st.from_regex(r"[a-z][a-z0-9.]{0,10}@[a-z]{2,10}\.gov\.uk", fullmatch=True)
 
@@ -278,19 +332,43 @@ def generated_alerts(draw):
     host, upn = draw(st.from_regex(r"[a-z]{2,8}-[0-9]{1,4}", fullmatch=True)), draw(upns)
     stamp = created.isoformat().replace("+00:00", "Z")
     if graph:
-        record = {"@odata.type": "#microsoft.graph.security.alert", "id": alert_id, "providerAlertId": alert_id,
-                  "serviceSource": "microsoftDefenderForOffice365", "createdDateTime": stamp, "title": title,
-                  "severity": severity, "category": category,
-                  "evidence": [{"@odata.type": "#microsoft.graph.security.userEvidence",
-                                "userAccount": {"userPrincipalName": upn.upper()}},
-                               {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": host}]}
+        record = {
+            "@odata.type": "#microsoft.graph.security.alert",
+            "id": alert_id,
+            "providerAlertId": alert_id,
+            "serviceSource": "microsoftDefenderForOffice365",
+            "createdDateTime": stamp,
+            "title": title,
+            "severity": severity,
+            "category": category,
+            "evidence": [
+                {
+                    "@odata.type": "#microsoft.graph.security.userEvidence",
+                    "userAccount": {"userPrincipalName": upn.upper()},
+                },
+                {"@odata.type": "#microsoft.graph.security.deviceEvidence", "deviceDnsName": host},
+            ],
+        }
     else:
-        record = mde_alert(id=alert_id, alertCreationTime=stamp, title=title, severity=severity.title(),
-                           category=category, computerDnsName=host,
-                           evidence=[{"entityType": "User", "userPrincipalName": upn}])
-    expected = {"event.id": alert_id, "@timestamp": created, "message": title, "m365_defender.alert.severity": severity,
-                "host.name": host, "user.name": upn, "event.action": (category or "alert").lower(),
-                "event.category": "malware" if category == "Malware" else "threat"}
+        record = mde_alert(
+            id=alert_id,
+            alertCreationTime=stamp,
+            title=title,
+            severity=severity.title(),
+            category=category,
+            computerDnsName=host,
+            evidence=[{"entityType": "User", "userPrincipalName": upn}],
+        )
+    expected = {
+        "event.id": alert_id,
+        "@timestamp": created,
+        "message": title,
+        "m365_defender.alert.severity": severity,
+        "host.name": host,
+        "user.name": upn,
+        "event.action": (category or "alert").lower(),
+        "event.category": "malware" if category == "Malware" else "threat",
+    }
     return record, expected
 
 
@@ -298,7 +376,9 @@ def generated_alerts(draw):
 @given(st.lists(generated_alerts(), min_size=1, max_size=12), st.sampled_from(["ndjson", "page", "array"]))
 def test_generated_alerts_parse_back_to_their_values(tmp_path, generated, container):
     records = [record for record, _ in generated]
-    content = {"ndjson": ndjson(records), "page": orjson.dumps({"value": records}), "array": orjson.dumps(records)}[container]
+    content = {"ndjson": ndjson(records), "page": orjson.dumps({"value": records}), "array": orjson.dumps(records)}[
+        container
+    ]
     batch = parse_file(write(tmp_path / "generated.json", content))
     assert batch.quarantined == []
     events = batch.events.to_pylist()
@@ -308,10 +388,27 @@ def test_generated_alerts_parse_back_to_their_values(tmp_path, generated, contai
 
 junk = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=12),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["value", "alerts", "id", "createdDateTime", "alertCreationTime", "evidence",
-                                       "@odata.type", "providerAlertId", "machineId", "mitreTechniques"]),
-                      children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "value",
+                    "alerts",
+                    "id",
+                    "createdDateTime",
+                    "alertCreationTime",
+                    "evidence",
+                    "@odata.type",
+                    "providerAlertId",
+                    "machineId",
+                    "mitreTechniques",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=10,
 )
 

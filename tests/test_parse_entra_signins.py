@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -29,7 +29,7 @@ from collectors.entra_signins import COLUMNS, DATASET, SOURCE, parse_file
 from collectors.signin_schema import SCHEMA
 
 P = "azure.signinlogs.properties."
-UTC = timezone.utc
+UTC = UTC
 SIGNIN_FILES = [f"sign-in_activity{n}.json" for n in ("", 2, 3, 4, 5, 6, 7)] + ["empty_geolocalisation.json"]
 AUDIT_FILES = ["add_user.json", "add_domain.json"]
 
@@ -87,7 +87,9 @@ def test_graph_page_with_next_link(shared_data, tmp_path):
     assert row["event.original"] == orjson.dumps(json.loads(body)["value"][0]).decode()
 
 
-@pytest.mark.parametrize(("version", "page", "example"), [("v1.0", "signin-get", 0), ("v1.0", "signin-list", 0), ("beta", "signin-get", 0)])
+@pytest.mark.parametrize(
+    ("version", "page", "example"), [("v1.0", "signin-get", 0), ("v1.0", "signin-list", 0), ("beta", "signin-get", 0)]
+)
 def test_documentation_samples_with_trailing_commas(shared_data, tmp_path, version, page, example):
     """Microsoft's own samples have a trailing comma; DuckDB's parser reads them, so do we."""
     body = docs_response(shared_data, version, page, example)
@@ -190,7 +192,11 @@ def test_diagnostic_records_match_sekoia(shared_data, tmp_path):
 def test_records_wrapper_and_event_hub_lines(shared_data, tmp_path):
     records = [json.loads(sekoia(shared_data, "Azure/azure-ad", name)[0]) for name in SIGNIN_FILES]
     wrapper = parse_file(write(tmp_path, "PT1H.json", json.dumps({"records": records}, indent=2)))
-    hub = parse_file(write(tmp_path, "capture.ndjson", "\n".join(json.dumps({"records": records[i : i + 3]}) for i in range(0, 8, 3))))
+    hub = parse_file(
+        write(
+            tmp_path, "capture.ndjson", "\n".join(json.dumps({"records": records[i : i + 3]}) for i in range(0, 8, 3))
+        )
+    )
     plain = parse_file(write(tmp_path, "plain.ndjson", "\n".join(json.dumps(r) for r in records)))
     assert wrapper.count == hub.count == plain.count == len(records)
     for batch in (wrapper, hub):
@@ -226,7 +232,9 @@ def test_gzip_is_read_by_content_not_name(shared_data, tmp_path):
     text = "".join(json.dumps(o) + "\n" for o in _graph_objects(shared_data))
     plain = parse_file(write(tmp_path, "s.ndjson", text))
     zipped = parse_file(write(tmp_path, "s.ndjson", gzip.compress(text.encode())))  # no .gz suffix
-    document = parse_file(write(tmp_path, "d.json.gz", gzip.compress(json.dumps({"value": _graph_objects(shared_data)}).encode())))
+    document = parse_file(
+        write(tmp_path, "d.json.gz", gzip.compress(json.dumps({"value": _graph_objects(shared_data)}).encode()))
+    )
     assert zipped.count == document.count == 2
     assert zipped.events.drop(["event.ingested"]).equals(plain.events.drop(["event.ingested"]))
 
@@ -270,9 +278,17 @@ def test_broken_document_is_one_quarantined_record(tmp_path):
 
 def test_malformed_lines_are_quarantined_and_the_rest_survive(tmp_path):
     good = [signin(i) for i in range(5)]
-    lines = [json.dumps(good[0]), "this is not json", json.dumps(good[1]), "[1, 2]",
-             json.dumps({**good[2], "createdDateTime": "yesterday"}), json.dumps({"id": "x"}), "",
-             json.dumps(good[3]), json.dumps(good[4])[:-1]]
+    lines = [
+        json.dumps(good[0]),
+        "this is not json",
+        json.dumps(good[1]),
+        "[1, 2]",
+        json.dumps({**good[2], "createdDateTime": "yesterday"}),
+        json.dumps({"id": "x"}),
+        "",
+        json.dumps(good[3]),
+        json.dumps(good[4])[:-1],
+    ]
     content = "\n".join(lines).encode() + b"\n" + b'{"id": "\xff\xfe"}\n'
     batch = parse_file(write(tmp_path, "mixed.ndjson", content))
     assert sorted(by_id(batch)) == sorted([good[0]["id"], good[1]["id"], good[3]["id"]])
@@ -337,7 +353,9 @@ def signin(index: int) -> dict:
     """A plausible Graph ``signIn``, different for each ``index``."""
     return {
         "id": f"00000000-0000-4000-8000-{index:012d}",
-        "createdDateTime": (datetime(2025, 3, 1, 8, tzinfo=UTC) + timedelta(seconds=index)).isoformat().replace("+00:00", "Z"),
+        "createdDateTime": (datetime(2025, 3, 1, 8, tzinfo=UTC) + timedelta(seconds=index))
+        .isoformat()
+        .replace("+00:00", "Z"),
         "userPrincipalName": f"User{index}@Council.gov.uk",
         "userId": f"u-{index}",
         "ipAddress": f"203.0.113.{index % 250}",
@@ -348,7 +366,9 @@ def signin(index: int) -> dict:
     }
 
 
-_NAME = st.text(st.characters(codec="latin-1", categories=["Lu", "Ll", "Nd"]) | st.sampled_from("._-"), min_size=1, max_size=20)
+_NAME = st.text(
+    st.characters(codec="latin-1", categories=["Lu", "Ll", "Nd"]) | st.sampled_from("._-"), min_size=1, max_size=20
+)
 _TEXT = st.one_of(st.none(), st.text(max_size=30))
 _MOMENT = st.datetimes(datetime(2000, 1, 1), datetime(2099, 12, 31), timezones=st.just(UTC))
 
@@ -396,10 +416,20 @@ def signins(draw, index: int = 0) -> dict:
             "trustType": draw(_TEXT),
         },
         "appliedConditionalAccessPolicies": draw(
-            st.lists(st.fixed_dictionaries({"id": st.uuids().map(str), "displayName": st.text(max_size=10),
-                                             "result": st.sampled_from(["success", "notApplied"])}), max_size=3)
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "id": st.uuids().map(str),
+                        "displayName": st.text(max_size=10),
+                        "result": st.sampled_from(["success", "notApplied"]),
+                    }
+                ),
+                max_size=3,
+            )
         ),
-        "networkLocationDetails": draw(st.lists(st.fixed_dictionaries({"networkType": st.text(max_size=8)}), max_size=2)),
+        "networkLocationDetails": draw(
+            st.lists(st.fixed_dictionaries({"networkType": st.text(max_size=8)}), max_size=2)
+        ),
     }
     dropped = draw(st.sets(st.sampled_from(sorted(k for k in value if k not in ("id", "createdDateTime")))))
     return {k: v for k, v in value.items() if k not in dropped}
@@ -459,9 +489,15 @@ def json_columns(s: dict) -> dict:
     }
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(st.integers(), min_size=1, max_size=6).flatmap(lambda keys: st.tuples(*[signins(i) for i in range(len(keys))])),
-       st.sampled_from(["ndjson", "array", "page"]))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    st.lists(st.integers(), min_size=1, max_size=6).flatmap(
+        lambda keys: st.tuples(*[signins(i) for i in range(len(keys))])
+    ),
+    st.sampled_from(["ndjson", "array", "page"]),
+)
 def test_generated_signins_land_in_their_columns(tmp_path, generated, form):
     generated = list(generated)
     if form == "ndjson":

@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from collectors.signin_schema import SCHEMA, SQL_COLUMNS
 from tests.test_parse_entra_signins import expected_columns, json_columns, signins
 
 P = "azure.signinlogs.properties."
-UTC = timezone.utc
+UTC = UTC
 SAMPLE = "azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv"
 DYNAMIC = {"ConditionalAccessPolicies", "DeviceDetail", "LocationDetails", "MfaDetail", "Status"}
 
@@ -75,7 +75,10 @@ def test_portal_csv_export(shared_data):
     assert first["user.full_name"] == "Adele Vance"
     assert first["source.ip"] == "175.45.176.99"
     assert (first["source.geo.country_iso_code"], first["source.geo.city_name"], first["source.geo.region_name"]) == (
-        "IL", "Azor", "Tel Aviv")
+        "IL",
+        "Azor",
+        "Tel Aviv",
+    )
     assert first[P + "status.error_code"] == 0 and first["event.outcome"] == "success"
     assert first[P + "conditional_access_status"] == "notApplied"
     assert first[P + "is_interactive"] is True
@@ -84,7 +87,9 @@ def test_portal_csv_export(shared_data):
     # the Entra tenant, not the Log Analytics workspace in TenantId
     assert first["azure.tenant_id"] == "2ad3fc79-1859-42fa-9011-6f8df2251b22"
     # the pretty-printed JSON cell is stored compact
-    assert first[P + "authentication_details"].startswith('[{"authenticationStepDateTime":"2021-04-28T14:08:45.2213421+00:00"')
+    assert first[P + "authentication_details"].startswith(
+        '[{"authenticationStepDateTime":"2021-04-28T14:08:45.2213421+00:00"'
+    )
     # event.original is the CSV record as it is in the file, cells spanning lines and all
     original = first["event.original"]
     assert original.startswith("7c759f10-811c-4db8-ad6d-f07d8ae3f8ea,Azure AD,") and "\r\n" in original
@@ -104,7 +109,11 @@ def test_json_forms_of_the_sample_agree_with_its_csv(shared_data, tmp_path):
     array = parse_file(write(tmp_path, "rows.json", json.dumps(objects, indent=2)))
     columns = [n for n in api_columns(header) if not n.endswith("_string")]
     cells = [[o[n] for n in columns] for o in objects]
-    api = {"tables": [{"name": "PrimaryResult", "columns": [{"name": n, "type": "string"} for n in columns], "rows": cells}]}
+    api = {
+        "tables": [
+            {"name": "PrimaryResult", "columns": [{"name": n, "type": "string"} for n in columns], "rows": cells}
+        ]
+    }
     response = parse_file(write(tmp_path, "response.json", json.dumps(api)))
     for batch in (ndjson, array, response):
         assert batch.quarantined == []
@@ -158,8 +167,10 @@ def test_malformed_rows_are_quarantined_with_their_line(shared_data, tmp_path):
     batch = parse_file(path)
     assert sorted(batch.events.column("event.id").to_pylist()) == sorted(r[33] for r in (good[0], good[1], good[3]))
     lines = text.split("\r\n")
+
     def line_of(fragment: str) -> int:
         return next(n for n, line in enumerate(lines, start=1) if line.startswith(fragment))
+
     found = {q.origin: q.reason for q in batch.quarantined}
     assert found[f"{path}:{line_of('short,row')}"] == "row has 5 cells, the header has 71"
     extra_line = [n for n, line in enumerate(lines, start=1) if line.endswith("an extra cell")]
@@ -179,7 +190,9 @@ def test_invalid_utf8_row_is_quarantined(shared_data, tmp_path):
     header, rows = sample_rows(shared_data)
     text = _csv_text(header, rows[:2]).encode()
     broken = _csv_text(header, [rows[2]]).split("\r\n", 1)[1].encode().replace(b"Adele Vance", b"Ad\xffle")
-    batch = parse_file(write(tmp_path, "latin.csv", text + broken + _csv_text(header, [rows[3]]).split("\r\n", 1)[1].encode()))
+    batch = parse_file(
+        write(tmp_path, "latin.csv", text + broken + _csv_text(header, [rows[3]]).split("\r\n", 1)[1].encode())
+    )
     assert batch.count == 3
     (bad,) = batch.quarantined
     assert "encoding" in bad.reason.lower()
@@ -247,16 +260,25 @@ def la_row(s: dict) -> dict:
         "RiskLevelDuringSignIn": text(s.get("riskLevelDuringSignIn")),
         "RiskLevelAggregated": text(s.get("riskLevelAggregated")),
         "DeviceDetail": json.dumps(device) if "deviceDetail" in s else "",
-        "ConditionalAccessPolicies": json.dumps(s["appliedConditionalAccessPolicies"]) if "appliedConditionalAccessPolicies" in s else "",
+        "ConditionalAccessPolicies": json.dumps(s["appliedConditionalAccessPolicies"])
+        if "appliedConditionalAccessPolicies" in s
+        else "",
         "NetworkLocationDetails": json.dumps(s["networkLocationDetails"]) if "networkLocationDetails" in s else "",
         "CorrelationId": text(s.get("correlationId")),
     }
 
 
 def _comparable(row: dict) -> dict:
-    out = {k: row[k] for k in SQL_COLUMNS if k not in ("event.ingested",) and not k.startswith(P + "applied")
-           and not k.endswith("_details")}
-    for key in (P + "applied_conditional_access_policies", P + "network_location_details", P + "authentication_details"):
+    out = {
+        k: row[k]
+        for k in SQL_COLUMNS
+        if k not in ("event.ingested",) and not k.startswith(P + "applied") and not k.endswith("_details")
+    }
+    for key in (
+        P + "applied_conditional_access_policies",
+        P + "network_location_details",
+        P + "authentication_details",
+    ):
         out[key] = None if row[key] is None else json.loads(row[key])
     return out
 
@@ -264,12 +286,20 @@ def _comparable(row: dict) -> dict:
 def _portal_time(stamp: str) -> str:
     moment = datetime.fromisoformat(stamp[:26]).replace(tzinfo=UTC)
     hour = moment.hour % 12 or 12
-    return (f"{moment.month}/{moment.day}/{moment.year}, {hour}:{moment:%M:%S}."
-            f"{moment.microsecond // 1000:03d} {'AM' if moment.hour < 12 else 'PM'}")
+    return (
+        f"{moment.month}/{moment.day}/{moment.year}, {hour}:{moment:%M:%S}."
+        f"{moment.microsecond // 1000:03d} {'AM' if moment.hour < 12 else 'PM'}"
+    )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(st.lists(st.integers(), min_size=1, max_size=5).flatmap(lambda keys: st.tuples(*[signins(i) for i in range(len(keys))])))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(
+    st.lists(st.integers(), min_size=1, max_size=5).flatmap(
+        lambda keys: st.tuples(*[signins(i) for i in range(len(keys))])
+    )
+)
 def test_graph_and_log_analytics_forms_agree(tmp_path, generated):
     # the portal writes milliseconds; give Graph the same instant
     generated = [{**s, "createdDateTime": s["createdDateTime"][:23] + "0000Z"} for s in generated]
@@ -302,7 +332,11 @@ def test_junk_rows_never_raise_and_are_quarantined(shared_data, tmp_path, junk):
     header, rows = sample_rows(shared_data)
     good = _csv_text(header, rows[:2]).encode()
     junk_lines = [j.encode("utf-8", "surrogatepass") for j in junk]  # a lone surrogate: not UTF-8
-    content = good + b"".join(line + b"\r\n" for line in junk_lines) + _csv_text(header, [rows[2]]).split("\r\n", 1)[1].encode()
+    content = (
+        good
+        + b"".join(line + b"\r\n" for line in junk_lines)
+        + _csv_text(header, [rows[2]]).split("\r\n", 1)[1].encode()
+    )
     batch = parse_file(write(tmp_path, "junk.csv", content))
     assert sorted(batch.events.column("event.id").to_pylist()) == sorted(r[33] for r in rows[:3])
     quarantined = {int(q.origin.rsplit(":", 1)[1]) for q in batch.quarantined}
@@ -325,5 +359,7 @@ def test_junk_in_la_json_never_raises(tmp_path):
 
 @pytest.mark.parametrize("name", ["TimeGenerated [UTC]", "TimeGenerated", "CreatedDateTime", "timegenerated"])
 def test_time_columns_and_formats(tmp_path, name):
-    batch = parse_file(write(tmp_path, "t.csv", f"{name},Id\r\n\"5/6/2024, 9:07:03.250 PM\",a\r\n2024-05-06T21:07:03.25Z,b\r\n"))
+    batch = parse_file(
+        write(tmp_path, "t.csv", f'{name},Id\r\n"5/6/2024, 9:07:03.250 PM",a\r\n2024-05-06T21:07:03.25Z,b\r\n')
+    )
     assert batch.events.column("@timestamp").to_pylist() == [datetime(2024, 5, 6, 21, 7, 3, 250000, tzinfo=UTC)] * 2

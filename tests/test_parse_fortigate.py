@@ -8,17 +8,17 @@ licence file at the commit used, see the data README). ``input.message`` is the 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors import fortigate, syslog
 from tests.sekoia import flat
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
-RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+RECEIVED = datetime(2026, 3, 2, 11, 59, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,7 @@ def parsed_samples(shared_data):
     lines = [sample["input"]["message"] for sample in samples.values()]
     batch = syslog.parse_lines(lines, "sekoia", now=NOW, received_at=RECEIVED)
     rows = {row["event.original"]: row for row in batch.events.to_pylist()}
-    return samples, batch, {
-        name: rows[s["input"]["message"].rstrip("\r\n")] for name, s in samples.items()
-    }
+    return samples, batch, {name: rows[s["input"]["message"].rstrip("\r\n")] for name, s in samples.items()}
 
 
 def test_every_key_value_sample_parses_without_quarantine(parsed_samples):
@@ -83,7 +81,7 @@ def test_traffic_sample_values(parsed_samples):
     for name in ("traffic_forward.STANDARD.json", "traffic_forward.CSV.json"):  # both layouts
         row = rows[name]
         # eventtime=1532616695 (UTC) wins over date/time.
-        assert row["@timestamp"] == datetime(2018, 7, 26, 14, 51, 35, tzinfo=timezone.utc)
+        assert row["@timestamp"] == datetime(2018, 7, 26, 14, 51, 35, tzinfo=UTC)
         assert (row["source.ip"], row["source.port"]) == ("1.1.1.1", 10016)
         assert (row["destination.ip"], row["destination.port"]) == ("192.0.2.1", 20)
         assert row["network.transport"] == "tcp"
@@ -134,16 +132,13 @@ def _line(**pairs: str) -> str:
 @pytest.mark.parametrize(
     ("fields", "expected"),
     [
-        ({"eventtime": "1700000000"}, datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)),
-        ({"eventtime": "1700000000123"}, datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=timezone.utc)),
-        ({"eventtime": "1700000000123456789"},
-         datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=timezone.utc)),
-        ({"date": "2026-03-01", "time": "10:00:00", "tz": '"+0100"'},
-         datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)),
-        ({"date": "2026-03-01", "time": "10:00:00", "tz": '"UTC+2"'},
-         datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)),
-        ({"date": "2026-03-01", "time": "10:00:00"}, datetime(2026, 3, 1, 10, 0, tzinfo=timezone.utc)),
-        ({"timestamp": "1700000000"}, datetime(2023, 11, 14, 22, 13, 20, tzinfo=timezone.utc)),
+        ({"eventtime": "1700000000"}, datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+        ({"eventtime": "1700000000123"}, datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)),
+        ({"eventtime": "1700000000123456789"}, datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)),
+        ({"date": "2026-03-01", "time": "10:00:00", "tz": '"+0100"'}, datetime(2026, 3, 1, 9, 0, tzinfo=UTC)),
+        ({"date": "2026-03-01", "time": "10:00:00", "tz": '"UTC+2"'}, datetime(2026, 3, 1, 8, 0, tzinfo=UTC)),
+        ({"date": "2026-03-01", "time": "10:00:00"}, datetime(2026, 3, 1, 10, 0, tzinfo=UTC)),
+        ({"timestamp": "1700000000"}, datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
     ],
 )
 def test_time_fields(fields, expected):
@@ -154,9 +149,19 @@ def test_time_fields(fields, expected):
 
 @pytest.mark.parametrize(
     ("action", "normalised"),
-    [("accept", "allow"), ("close", "allow"), ("timeout", "allow"), ("server-rst", "allow"),
-     ("client-rst", "allow"), ("passthrough", "allow"), ("deny", "deny"), ("blocked", "deny"),
-     ("dropped", "drop"), ("ip-conn", "ip-conn"), ("Login", "login")],
+    [
+        ("accept", "allow"),
+        ("close", "allow"),
+        ("timeout", "allow"),
+        ("server-rst", "allow"),
+        ("client-rst", "allow"),
+        ("passthrough", "allow"),
+        ("deny", "deny"),
+        ("blocked", "deny"),
+        ("dropped", "drop"),
+        ("ip-conn", "ip-conn"),
+        ("Login", "login"),
+    ],
 )
 def test_action_normalisation_keeps_the_original(action, normalised):
     line = _line(eventtime="1700000000", logid='"0000000013"', action=f'"{action}"')
@@ -164,8 +169,9 @@ def test_action_normalisation_keeps_the_original(action, normalised):
     assert (row["event.action"], row["fortinet.firewall.action"]) == (normalised, action)
 
 
-@pytest.mark.parametrize(("proto", "transport"),
-                         [("6", "tcp"), ("17", "udp"), ("1", "icmp"), ("58", "ipv6-icmp"), ("99", "99")])
+@pytest.mark.parametrize(
+    ("proto", "transport"), [("6", "tcp"), ("17", "udp"), ("1", "icmp"), ("58", "ipv6-icmp"), ("99", "99")]
+)
 def test_protocol_numbers(proto, transport):
     line = _line(eventtime="1700000000", logid='"0000000013"', proto=proto)
     [row] = syslog.parse_lines([line], "test", now=NOW).events.to_pylist()
@@ -185,8 +191,9 @@ _RESERVED = {"logid", "eventtime"}
 _keys = st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True).filter(lambda k: k not in _RESERVED)
 # Any text without line breaks, except what FortiOS's quoting cannot carry: a backslash right
 # before a quote or at the very end of a value.
-_values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
-                  max_size=30).filter(lambda v: '\\"' not in v and not v.endswith("\\"))
+_values = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=30).filter(
+    lambda v: '\\"' not in v and not v.endswith("\\")
+)
 
 
 def _render(value: str, separator: str) -> str:
@@ -197,7 +204,7 @@ def _render(value: str, separator: str) -> str:
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=12), st.sampled_from([" ", ","]))
 def test_key_value_round_trip(pairs, separator):
-    head = ['eventtime=1700000000', 'logid="0000000013"']
+    head = ["eventtime=1700000000", 'logid="0000000013"']
     body = separator.join(head + [f"{key}={_render(value, separator)}" for key, value in pairs.items()])
     parsed = fortigate.parse_kv(body)
     assert {key: parsed[key] for key in pairs} == pairs
@@ -206,7 +213,7 @@ def test_key_value_round_trip(pairs, separator):
 @settings(max_examples=40, deadline=None)
 @given(st.dictionaries(_keys, _values, max_size=10), st.sampled_from([" ", ","]))
 def test_key_value_round_trip_through_the_batch(pairs, separator):
-    head = ['eventtime=1700000000', 'logid="0000000013"']
+    head = ["eventtime=1700000000", 'logid="0000000013"']
     body = separator.join(head + [f"{key}={_render(value, separator)}" for key, value in pairs.items()])
     batch = syslog.parse_lines(["<189>" + body], "test", now=NOW)
     assert batch.quarantined == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from collectors import panos, syslog
 from tests.sekoia import flat
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def _samples(shared_data) -> dict[str, dict]:
@@ -32,15 +32,14 @@ def _samples(shared_data) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def parsed_samples(shared_data):
     samples = {
-        name: sample for name, sample in _samples(shared_data).items()
+        name: sample
+        for name, sample in _samples(shared_data).items()
         if not sample["input"]["message"].lstrip().startswith(("{", "CEF:"))
     }
     lines = [sample["input"]["message"] for sample in samples.values()]
     batch = syslog.parse_lines(lines, "sekoia", now=NOW)
     rows = {row["event.original"]: row for row in batch.events.to_pylist()}
-    return samples, batch, {
-        name: rows[s["input"]["message"].rstrip("\r\n")] for name, s in samples.items()
-    }
+    return samples, batch, {name: rows[s["input"]["message"].rstrip("\r\n")] for name, s in samples.items()}
 
 
 def test_every_csv_sample_parses_without_quarantine(parsed_samples):
@@ -49,18 +48,28 @@ def test_every_csv_sample_parses_without_quarantine(parsed_samples):
     assert batch.quarantined == []
     assert set(batch.events["event.dataset"].to_pylist()) == {"panw.panos"}
     assert set(batch.events["panw.panos.type"].to_pylist()) == {
-        "TRAFFIC", "THREAT", "SYSTEM", "CONFIG", "USERID", "GLOBALPROTECT", "HIPMATCH", "AUTH",
-        "DECRYPTION"}
+        "TRAFFIC",
+        "THREAT",
+        "SYSTEM",
+        "CONFIG",
+        "USERID",
+        "GLOBALPROTECT",
+        "HIPMATCH",
+        "AUTH",
+        "DECRYPTION",
+    }
 
 
 def test_json_records_are_not_syslog_and_are_quarantined(shared_data):
-    records = [s["input"]["message"] for s in _samples(shared_data).values()
-               if s["input"]["message"].lstrip().startswith("{")]
+    records = [
+        s["input"]["message"] for s in _samples(shared_data).values() if s["input"]["message"].lstrip().startswith("{")
+    ]
     assert len(records) == 42
     batch = syslog.parse_lines(records, "sekoia", now=NOW)
     assert batch.count == 0
     assert {q.reason.split(" (")[0] for q in batch.quarantined} == {
-        "unknown body format: not CEF, FortiGate key=value or PAN-OS CSV"}
+        "unknown body format: not CEF, FortiGate key=value or PAN-OS CSV"
+    }
 
 
 def test_session_samples_agree_with_sekoia(parsed_samples):
@@ -70,14 +79,20 @@ def test_session_samples_agree_with_sekoia(parsed_samples):
         expected, row = flat(sample["expected"]), rows[name]
         if row["panw.panos.type"] not in ("TRAFFIC", "THREAT", "DECRYPTION"):
             continue
-        for column in ("source.ip", "destination.ip", "source.port", "destination.port",
-                       "rule.name", "network.application", "network.transport",
-                       "observer.serial_number"):
+        for column in (
+            "source.ip",
+            "destination.ip",
+            "source.port",
+            "destination.port",
+            "rule.name",
+            "network.application",
+            "network.transport",
+            "observer.serial_number",
+        ):
             if expected.get(column) not in (None, 0, "0.0.0.0"):
                 assert row[column] == expected[column], (name, column)
                 checked += 1
-        for column in ("source.nat.ip", "destination.nat.ip", "source.nat.port",
-                       "destination.nat.port"):
+        for column in ("source.nat.ip", "destination.nat.ip", "source.nat.port", "destination.nat.port"):
             if expected.get(column) not in (None, 0, "0.0.0.0"):
                 assert row[column] == expected[column], (name, column)
                 checked += 1
@@ -108,7 +123,7 @@ def test_system_auth_samples_agree_with_sekoia_on_user_and_client(parsed_samples
 def test_traffic_with_syslog_header(parsed_samples):
     samples, batch, rows = parsed_samples
     row = rows["udp_deny_csv.json"]  # "<14>Sep 16 10:00:00 PA 1,9/16/19 10:00,..."
-    assert row["@timestamp"] == datetime(2019, 9, 16, 10, 0, tzinfo=timezone.utc)  # the body's
+    assert row["@timestamp"] == datetime(2019, 9, 16, 10, 0, tzinfo=UTC)  # the body's
     assert (row["log.syslog.priority"], row["log.syslog.hostname"]) == (14, "PA")
     assert (row["source.ip"], row["source.port"]) == ("10.0.0.2", 130000)
     assert (row["destination.ip"], row["destination.port"]) == ("1.2.3.4", 53)
@@ -151,24 +166,21 @@ def test_quoted_commas_and_escaped_quotes(parsed_samples):
 def test_other_log_types(parsed_samples):
     samples, batch, rows = parsed_samples
     userid = rows["test_userid.json"]
-    assert (userid["user.name"], userid["source.ip"], userid["event.action"]) == (
-        "test.fr\\JDOE", "1.2.3.4", "login")
+    assert (userid["user.name"], userid["source.ip"], userid["event.action"]) == ("test.fr\\JDOE", "1.2.3.4", "login")
     assert userid["panw.panos.data_source_type"] == "globalprotect"
     gp = rows["globalprotect_csv.json"]
     assert (gp["user.name"], gp["source.ip"], gp["event.action"]) == ("user", "1.2.3.4", "gw-auth")
     config = rows["test_event_reason4.json"]
-    assert (config["user.name"], config["event.action"], config["event.outcome"]) == (
-        "test-user", "edit", "success")
+    assert (config["user.name"], config["event.action"], config["event.outcome"]) == ("test-user", "edit", "success")
     assert config["event.category"] == "configuration"
     hip = rows["test_hipmatch_csv.json"]
-    assert (hip["user.name"], hip["source.ip"], hip["panw.panos.hip"]) == (
-        "jdoe", "1.2.3.4", "VPN Compliant")
+    assert (hip["user.name"], hip["source.ip"], hip["panw.panos.hip"]) == ("jdoe", "1.2.3.4", "VPN Compliant")
 
 
 def test_high_resolution_timestamp_wins_over_zone_less_times(parsed_samples):
     samples, batch, rows = parsed_samples
     row = rows["test_system_event_14.json"]  # generated 20:19:04 local, ...T20:19:04.851+01:00
-    assert row["@timestamp"] == datetime(2024, 12, 16, 19, 19, 4, 851000, tzinfo=timezone.utc)
+    assert row["@timestamp"] == datetime(2024, 12, 16, 19, 19, 4, 851000, tzinfo=UTC)
 
 
 def test_unknown_log_type_keeps_positional_fields():
@@ -177,7 +189,7 @@ def test_unknown_log_type_keeps_positional_fields():
     assert row["panw.panos.type"] == "CORRELATION"
     assert row["panw.panos.generated_time"] == "2026/03/01 09:59:58"
     assert (row["panw.panos.field_7"], row["panw.panos.field_9"]) == ("a", "c")
-    assert row["@timestamp"] == datetime(2026, 3, 1, 9, 59, 58, tzinfo=timezone.utc)
+    assert row["@timestamp"] == datetime(2026, 3, 1, 9, 59, 58, tzinfo=UTC)
 
 
 def test_unterminated_quote_is_quarantined():
@@ -194,15 +206,13 @@ def test_not_a_known_type_is_not_pan_os():
 
 # --- properties ----------------------------------------------------------------------------
 
-_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"),
-                max_size=25)
+_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n\x00"), max_size=25)
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(_text, min_size=24, max_size=24))
 def test_csv_fields_with_quotes_and_commas_round_trip(values):
-    fields = ["1", "2026/03/01 10:00:00", "012345678901", "TRAFFIC", "end", "2561",
-              "2026/03/01 09:59:59"] + values
+    fields = ["1", "2026/03/01 10:00:00", "012345678901", "TRAFFIC", "end", "2561", "2026/03/01 09:59:59"] + values
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(fields)
     assert panos.split_fields(out.getvalue()) == fields
@@ -214,8 +224,7 @@ def test_csv_fields_with_quotes_and_commas_round_trip(values):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(_text, min_size=24, max_size=24))
 def test_csv_round_trip_through_the_batch(values):
-    fields = ["1", "2026/03/01 10:00:00", "012345678901", "TRAFFIC", "end", "2561",
-              "2026/03/01 09:59:59"] + values
+    fields = ["1", "2026/03/01 10:00:00", "012345678901", "TRAFFIC", "end", "2561", "2026/03/01 09:59:59"] + values
     out = io.StringIO()
     csv.writer(out, lineterminator="").writerow(fields)
     batch = syslog.parse_lines([out.getvalue()], "test", now=NOW)
@@ -228,5 +237,12 @@ def test_csv_round_trip_through_the_batch(values):
 def test_layouts_name_each_position_once():
     for log_type, names in panos.LAYOUTS.items():
         assert len(set(names)) == len(names), log_type
-        assert names[:7] == ("future_use_0", "receive_time", "serial_number", "type", "subtype",
-                             "future_use_5", "generated_time"), log_type
+        assert names[:7] == (
+            "future_use_0",
+            "receive_time",
+            "serial_number",
+            "type",
+            "subtype",
+            "future_use_5",
+            "generated_time",
+        ), log_type

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,23 +20,29 @@ from hypothesis import strategies as st
 from collectors import syslog
 from collectors.syslog_frame import FrameError, parse_header, split_frames
 
-NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
-FORTI = ('date=2026-03-01 time=09:30:00 devname="FGT-CORE" devid="FG100F" tz="+0000" '
-         'logid="0000000013" type="traffic" subtype="forward" srcip=10.1.2.3 srcport=51000 '
-         'dstip=93.184.216.34 dstport=443 proto=6 action="close" policyid=7 '
-         'policyname="LAN to WAN" user="jbloggs"')
+FORTI = (
+    'date=2026-03-01 time=09:30:00 devname="FGT-CORE" devid="FG100F" tz="+0000" '
+    'logid="0000000013" type="traffic" subtype="forward" srcip=10.1.2.3 srcport=51000 '
+    'dstip=93.184.216.34 dstport=443 proto=6 action="close" policyid=7 '
+    'policyname="LAN to WAN" user="jbloggs"'
+)
 FORTI_NO_TIME = 'devname="FGT-CORE" logid="0100032001" type="event" subtype="system" user="admin"'
-PANOS = ('1,2026/03/01 09:31:00,016201000123,TRAFFIC,end,2561,2026/03/01 09:30:59,10.1.2.3,'
-         '52.1.2.3,203.0.113.5,0.0.0.0,Allow-Web,council\\jdoe,,ssl,vsys1,trust,untrust,'
-         'ethernet1/2,ethernet1/1,Forward,2026/03/01 09:31:00,4242,1,50123,443,61000,443,0x400053,'
-         'tcp,allow')
-CEF = ("CEF:0|Acme|Gateway|4.2|100|Connection allowed|3|rt=1772357400000 src=10.1.2.3 spt=5000 "
-       "dst=52.1.2.3 dpt=443 proto=TCP act=accept suser=jdoe")
+PANOS = (
+    "1,2026/03/01 09:31:00,016201000123,TRAFFIC,end,2561,2026/03/01 09:30:59,10.1.2.3,"
+    "52.1.2.3,203.0.113.5,0.0.0.0,Allow-Web,council\\jdoe,,ssl,vsys1,trust,untrust,"
+    "ethernet1/2,ethernet1/1,Forward,2026/03/01 09:31:00,4242,1,50123,443,61000,443,0x400053,"
+    "tcp,allow"
+)
+CEF = (
+    "CEF:0|Acme|Gateway|4.2|100|Connection allowed|3|rt=1772357400000 src=10.1.2.3 spt=5000 "
+    "dst=52.1.2.3 dpt=443 proto=TCP act=accept suser=jdoe"
+)
 
 
 def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 # --- headers ------------------------------------------------------------------------------
@@ -54,7 +60,7 @@ def test_rfc3164_header_fields():
 
 
 def test_rfc3164_year_is_the_one_not_in_the_future():
-    just_after_new_year = datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc)
+    just_after_new_year = datetime(2026, 1, 1, 0, 5, tzinfo=UTC)
     late = parse_header("<13>Dec 31 23:59:58 fw x", just_after_new_year)
     assert late.time_us == int(_utc(2025, 12, 31, 23, 59, 58).timestamp() * 1e6)
     # A device a few hours ahead (local time east of UTC) stays in this year.
@@ -82,14 +88,20 @@ def test_rsyslog_file_line_without_pri():
 
 
 def test_rfc5424_header_fields_and_structured_data_skipped():
-    line = ('<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 '
-            '[exampleSDID@32473 iut="3" eventSource="Appl\\]ication" eventID="1011"]'
-            '[examplePriority@32473 class="high"] \ufeffAn application event')
+    line = (
+        "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+        '[exampleSDID@32473 iut="3" eventSource="Appl\\]ication" eventID="1011"]'
+        '[examplePriority@32473 class="high"] \ufeffAn application event'
+    )
     header = parse_header(line, NOW)
     assert header.priority == 165
     assert header.time_us == int(_utc(2003, 10, 11, 22, 14, 15).timestamp() * 1e6) + 3000
     assert (header.hostname, header.appname, header.procid, header.msgid) == (
-        "mymachine.example.com", "evntslog", None, "ID47")
+        "mymachine.example.com",
+        "evntslog",
+        None,
+        "ID47",
+    )
     assert header.body == "An application event"
 
 
@@ -206,8 +218,7 @@ def test_timestamp_prefers_body_then_header_then_receive_time():
     ]
     batch = syslog.parse_lines(lines, "udp:10.0.0.1", now=NOW, received_at=received)
     assert batch.quarantined == []
-    assert batch.events["@timestamp"].to_pylist() == [
-        _utc(2026, 3, 1, 9, 30, 0), _utc(2026, 3, 1, 8, 0, 0), received]
+    assert batch.events["@timestamp"].to_pylist() == [_utc(2026, 3, 1, 9, 30, 0), _utc(2026, 3, 1, 8, 0, 0), received]
 
 
 def test_a_line_with_no_time_at_all_is_quarantined_from_a_file(tmp_path):
@@ -254,7 +265,7 @@ def test_unreadable_file_is_one_quarantined_record(tmp_path):
 
 def test_big_file_is_parsed_in_batches_with_the_same_result(tmp_path, monkeypatch):
     path = tmp_path / "big.log"
-    lines = [f'<189>{FORTI.replace("srcport=51000", f"srcport={1000 + i}")}' for i in range(25)]
+    lines = [f"<189>{FORTI.replace('srcport=51000', f'srcport={1000 + i}')}" for i in range(25)]
     lines.insert(10, "junk")
     path.write_text("\n".join(lines) + "\n")
     monkeypatch.setattr(syslog, "BATCH_LINES", 4)
@@ -281,26 +292,38 @@ _names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,19}", fullmatch=True)
 @settings(max_examples=150, deadline=None)
 @given(
     priority=st.integers(0, 191),
-    stamp=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31),
-                       timezones=st.just(timezone.utc)),
-    hostname=_hostnames, appname=_names, procid=st.none() | _names, msgid=st.none() | _names,
+    stamp=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2037, 12, 31), timezones=st.just(UTC)),
+    hostname=_hostnames,
+    appname=_names,
+    procid=st.none() | _names,
+    msgid=st.none() | _names,
 )
 def test_rfc5424_header_round_trip(priority, stamp, hostname, appname, procid, msgid):
     stamp = stamp.replace(microsecond=stamp.microsecond // 1000 * 1000)
-    line = (f"<{priority}>1 {stamp.isoformat(timespec='milliseconds').replace('+00:00', 'Z')} "
-            f"{hostname} {appname} {procid or '-'} {msgid or '-'} - {FORTI}")
+    line = (
+        f"<{priority}>1 {stamp.isoformat(timespec='milliseconds').replace('+00:00', 'Z')} "
+        f"{hostname} {appname} {procid or '-'} {msgid or '-'} - {FORTI}"
+    )
     header = parse_header(line, NOW)
     assert (header.priority, header.hostname, header.appname, header.procid, header.msgid) == (
-        priority, hostname, appname, procid, msgid)
+        priority,
+        hostname,
+        appname,
+        procid,
+        msgid,
+    )
     assert header.time_us == int(stamp.timestamp()) * 1_000_000 + stamp.microsecond
     assert header.body == FORTI
 
 
 @settings(max_examples=150, deadline=None)
-@given(priority=st.integers(0, 191), stamp=st.datetimes(
-    min_value=datetime(2025, 3, 4), max_value=datetime(2026, 3, 2, 11, 59)),
-    hostname=_hostnames, tag=st.none() | st.from_regex(r"[A-Za-z][A-Za-z0-9_\-]{0,15}", fullmatch=True),
-    pid=st.none() | st.integers(1, 99999))
+@given(
+    priority=st.integers(0, 191),
+    stamp=st.datetimes(min_value=datetime(2025, 3, 4), max_value=datetime(2026, 3, 2, 11, 59)),
+    hostname=_hostnames,
+    tag=st.none() | st.from_regex(r"[A-Za-z][A-Za-z0-9_\-]{0,15}", fullmatch=True),
+    pid=st.none() | st.integers(1, 99999),
+)
 def test_rfc3164_header_round_trip(priority, stamp, hostname, tag, pid):
     stamp = stamp.replace(microsecond=0)
     tag_text = "" if tag is None else tag + (f"[{pid}]" if pid else "") + ": "
@@ -308,15 +331,41 @@ def test_rfc3164_header_round_trip(priority, stamp, hostname, tag, pid):
     header = parse_header(line, NOW)
     assert (header.priority, header.hostname, header.body) == (priority, hostname, FORTI)
     assert (header.appname, header.procid) == (tag, str(pid) if tag and pid else None)
-    assert header.time_us == int(stamp.replace(tzinfo=timezone.utc).timestamp()) * 1_000_000
+    assert header.time_us == int(stamp.replace(tzinfo=UTC).timestamp()) * 1_000_000
 
 
 _junk_chars = st.characters(blacklist_categories=("Cs",))
 _junk_line = st.one_of(
     st.text(_junk_chars, max_size=200),
-    st.lists(st.sampled_from(["<", ">", "1", "34", " ", "|", "=", ",", '"', "\\", "CEF:", "0|",
-                              "date=", "logid=", "TRAFFIC", "Oct 11 22:14:15", "-", "[", "]",
-                              "2026-03-01T10:00:00Z", "\t", ":"]), max_size=40).map("".join),
+    st.lists(
+        st.sampled_from(
+            [
+                "<",
+                ">",
+                "1",
+                "34",
+                " ",
+                "|",
+                "=",
+                ",",
+                '"',
+                "\\",
+                "CEF:",
+                "0|",
+                "date=",
+                "logid=",
+                "TRAFFIC",
+                "Oct 11 22:14:15",
+                "-",
+                "[",
+                "]",
+                "2026-03-01T10:00:00Z",
+                "\t",
+                ":",
+            ]
+        ),
+        max_size=40,
+    ).map("".join),
 )
 
 
@@ -353,8 +402,11 @@ def test_vendor_keys_differing_only_in_case_stay_apart():
     line = "CEF:0|Acme|Gateway|1.0|1|n|3|rt=1772445600000 src=10.0.0.1 SRC=other Src=third"
     [row] = syslog.parse_lines([line], "test", now=NOW).events.to_pylist()
     assert row["source.ip"] == "10.0.0.1"
-    assert (row["cef.extensions.src"], row["cef.extensions.SRC_2"],
-            row["cef.extensions.Src_3"]) == ("10.0.0.1", "other", "third")
+    assert (row["cef.extensions.src"], row["cef.extensions.SRC_2"], row["cef.extensions.Src_3"]) == (
+        "10.0.0.1",
+        "other",
+        "third",
+    )
     # The table can be stored: DuckDB (the store's engine) accepts its column names.
     con = duckdb.connect()
     con.register("events", syslog.parse_lines([line], "test", now=NOW).events)

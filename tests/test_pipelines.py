@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -48,12 +48,22 @@ def contract() -> dict[str, dict[str, str]]:
     return sections
 
 
-ARROW_TYPES = {"string": pa.string(), "int64": pa.int64(), "int32": pa.int32(), "bool": pa.bool_(), "JSON text": pa.string()}
+ARROW_TYPES = {
+    "string": pa.string(),
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "bool": pa.bool_(),
+    "JSON text": pa.string(),
+}
 
 
 def arrow_schema(dataset: str) -> dict[str, pa.DataType]:
     sections = contract()
-    tables = [sections.get(dataset, {}), sections["syslog"] if dataset in SYSLOG_DATASETS else {}, sections["Every event"]]
+    tables = [
+        sections.get(dataset, {}),
+        sections["syslog"] if dataset in SYSLOG_DATASETS else {},
+        sections["Every event"],
+    ]
     schema: dict[str, pa.DataType] = {}
     for name in pipelines.DATASET_COLUMNS[dataset]:
         word = next((table[name] for table in tables if table.get(name)), "string")
@@ -102,7 +112,9 @@ def test_datasets_for_each_logsource():
 
 def test_a_rule_for_data_we_do_not_hold_is_refused_naming_the_logsource(shared_data):
     rule = load(shared_data / "sigmahq-sigma/rules/cloud/azure/audit_logs/azure_ad_bitlocker_key_retrieval.yml")
-    with pytest.raises(RuleConversionError, match=r"no stored dataset holds events for logsource product=azure service=auditlogs") as raised:
+    with pytest.raises(
+        RuleConversionError, match=r"no stored dataset holds events for logsource product=azure service=auditlogs"
+    ) as raised:
         compile_rule(rule)
     assert rule.title in str(raised.value) and str(rule.id) in str(raised.value)
 
@@ -217,7 +229,7 @@ def event_table(dataset: str, named_events: dict[str, dict], defaults: dict | No
     rows = []
     for index, (name, event) in enumerate(named_events.items()):
         row = {
-            "@timestamp": datetime(2025, 3, 4, 9, 0, index, tzinfo=timezone.utc),
+            "@timestamp": datetime(2025, 3, 4, 9, 0, index, tzinfo=UTC),
             "event.dataset": event.get("event.dataset", dataset),
             "event.id": name,
         }
@@ -279,12 +291,18 @@ def test_graph_diagnostic_and_column_names_mean_the_same_columns(con):
     spellings = [
         {"ResultType": 50053, "UserPrincipalName": "Alice@Council.gov.uk", "Location": "GB"},
         {"status.errorCode": 50053, "userPrincipalName": "alice@council.gov.uk", "location.countryOrRegion": "gb"},
-        {"properties.status.errorCode": 50053, "properties.userPrincipalName": "ALICE@council.gov.uk", "location": "GB"},
+        {
+            "properties.status.errorCode": 50053,
+            "properties.userPrincipalName": "ALICE@council.gov.uk",
+            "location": "GB",
+        },
         {P + "status.error_code": "50053", "user.name": "alice@council.gov.uk", "source.geo.country_iso_code": "GB"},
     ]
     events = {
         "match": failure(50053, "locked", **{"source.geo.country_iso_code": "GB"}),
-        "other_user": failure(50053, "locked", **{"user.name": "bob@council.gov.uk", "source.geo.country_iso_code": "GB"}),
+        "other_user": failure(
+            50053, "locked", **{"user.name": "bob@council.gov.uk", "source.geo.country_iso_code": "GB"}
+        ),
         "other_country": failure(50053, "locked", **{"source.geo.country_iso_code": "FR"}),
     }
     table = event_table("azure.signinlogs", events, DEFAULT_SIGNIN)
@@ -326,7 +344,11 @@ def test_compiling_leaves_the_callers_rule_untouched_and_lists_what_it_reads():
     assert rule.detection.detections["sel"].detection_items[0].field == "ResultType"
     assert compile_rule(rule) == first
     assert first.fields == (P + "status.error_code", "user_agent.original")
-    assert (first.rule_id, first.title, first.datasets) == ("0b7a4bb4-3a4c-4a8e-9d0e-5f6a7b8c9d0e", "Pipeline test", ("azure.signinlogs",))
+    assert (first.rule_id, first.title, first.datasets) == (
+        "0b7a4bb4-3a4c-4a8e-9d0e-5f6a7b8c9d0e",
+        "Pipeline test",
+        ("azure.signinlogs",),
+    )
 
 
 # -- firewalls ----------------------------------------------------------------------------------
@@ -344,7 +366,9 @@ FIREWALL_EVENTS = {
 
 
 def test_sigmahq_cleartext_protocol_rule_selects_allowed_cleartext_traffic(shared_data, con):
-    query = compile_rule(load(shared_data / "sigmahq-sigma/rules/network/firewall/net_firewall_cleartext_protocols.yml"))
+    query = compile_rule(
+        load(shared_data / "sigmahq-sigma/rules/network/firewall/net_firewall_cleartext_protocols.yml")
+    )
     assert query.datasets == FIREWALL_DATASETS
     table = event_table("fortinet.firewall", FIREWALL_EVENTS)
     assert selected(con, table, query) == {"azure_telnet_allowed", "forti_http_alt_allowed", "cef_vnc_allowed"}
@@ -352,8 +376,11 @@ def test_sigmahq_cleartext_protocol_rule_selects_allowed_cleartext_traffic(share
 
 def test_blocked_flag_means_the_normalised_action(con):
     rule = SigmaRule.from_dict(
-        {"title": "Blocked cleartext", "logsource": {"category": "firewall"},
-         "detection": {"sel": {"dst_port": [21, 23], "blocked": True}, "condition": "sel"}}
+        {
+            "title": "Blocked cleartext",
+            "logsource": {"category": "firewall"},
+            "detection": {"sel": {"dst_port": [21, 23], "blocked": True}, "condition": "sel"},
+        }
     )
     table = event_table("fortinet.firewall", FIREWALL_EVENTS)
     assert selected(con, table, compile_rule(rule)) == {"azure_telnet_denied", "cef_ftp_dropped"}
@@ -375,7 +402,11 @@ def fortigate_records(shared_data: Path) -> dict[str, dict]:
 FORTIGATE_EXPECTED = {
     "fortinet_fortigate_new_admin_account_created": {"event_add_admin"},
     "fortinet_fortigate_new_firewall_address_object": {"test_event_source_ip_4"},
-    "fortinet_fortigate_new_firewall_policy_added": {"test_event_source_ip_1", "test_event_source_ip_2", "test_event_source_ip_3"},
+    "fortinet_fortigate_new_firewall_policy_added": {
+        "test_event_source_ip_1",
+        "test_event_source_ip_2",
+        "test_event_source_ip_3",
+    },
     "fortinet_fortigate_new_local_user_created": set(),
     "fortinet_fortigate_new_vpn_ssl_web_portal": set(),
     "fortinet_fortigate_user_group_modified": set(),
@@ -394,8 +425,11 @@ def test_sigmahq_fortigate_rules_select_sekoias_configuration_change_records(sha
 
 def test_azure_firewall_and_defender_logsources_map_their_own_names(con):
     firewall_rule = SigmaRule.from_dict(
-        {"title": "RDP allowed in", "logsource": {"product": "azure", "service": "firewall"},
-         "detection": {"sel": {"DestinationPort": 3389, "action": "accept"}, "condition": "sel"}}
+        {
+            "title": "RDP allowed in",
+            "logsource": {"product": "azure", "service": "firewall"},
+            "detection": {"sel": {"DestinationPort": 3389, "action": "accept"}, "condition": "sel"},
+        }
     )
     events = {
         "rdp_allowed": {"destination.port": 3389, "event.action": "allow"},
@@ -404,12 +438,26 @@ def test_azure_firewall_and_defender_logsources_map_their_own_names(con):
     assert selected(con, event_table("azure.firewall", events), compile_rule(firewall_rule)) == {"rdp_allowed"}
 
     defender_rule = SigmaRule.from_dict(
-        {"title": "High-severity malware alert", "logsource": {"product": "m365_defender", "service": "alert"},
-         "detection": {"sel": {"severity": "high", "title|contains": "ransomware", "host.name|exists": True}, "condition": "sel"}}
+        {
+            "title": "High-severity malware alert",
+            "logsource": {"product": "m365_defender", "service": "alert"},
+            "detection": {
+                "sel": {"severity": "high", "title|contains": "ransomware", "host.name|exists": True},
+                "condition": "sel",
+            },
+        }
     )
     alerts = {
-        "ransomware": {"m365_defender.alert.severity": "high", "message": "Ransomware behavior detected", "host.name": "lt-0042"},
-        "low": {"m365_defender.alert.severity": "low", "message": "Ransomware behavior detected", "host.name": "lt-0042"},
+        "ransomware": {
+            "m365_defender.alert.severity": "high",
+            "message": "Ransomware behavior detected",
+            "host.name": "lt-0042",
+        },
+        "low": {
+            "m365_defender.alert.severity": "low",
+            "message": "Ransomware behavior detected",
+            "host.name": "lt-0042",
+        },
         "no_host": {"m365_defender.alert.severity": "high", "message": "Ransomware behavior detected"},
     }
     assert selected(con, event_table("m365_defender.alert", alerts), compile_rule(defender_rule)) == {"ransomware"}

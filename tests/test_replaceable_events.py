@@ -14,7 +14,8 @@ import textwrap
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from collectors import defender_alerts
 from collectors.graph_defender import alert_history, latest_alerts
@@ -26,7 +27,7 @@ from tests.events_factory import event_table
 from tests.graph_standin import iso, sample_alert
 
 ALERTS = "m365_defender.alert"
-CREATED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.timezone.utc)
+CREATED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=dt.UTC)
 WIDE = (CREATED - dt.timedelta(days=1), CREATED + dt.timedelta(days=40))
 STATUSES = ["new", "inProgress", "resolved"]
 
@@ -53,8 +54,11 @@ def alert(shared_data) -> dict:
 
 def version(alert: dict, number: int, tmp_path, status: str | None = None):
     """Version ``number`` of the alert (updated ``number`` hours after creation), parsed."""
-    record = dict(alert, status=status or STATUSES[number % len(STATUSES)],
-                  lastUpdateDateTime=iso(CREATED + dt.timedelta(hours=number)))
+    record = dict(
+        alert,
+        status=status or STATUSES[number % len(STATUSES)],
+        lastUpdateDateTime=iso(CREATED + dt.timedelta(hours=number)),
+    )
     path = tmp_path / f"alert-{alert['id']}-v{number}-{record['status']}.json"
     path.write_bytes(orjson.dumps(record))
     parsed = defender_alerts.parse_file(path)
@@ -124,8 +128,9 @@ def test_the_history_has_every_version_once_oldest_first(store, alert, tmp_path)
 def test_other_datasets_searched_alongside_keep_every_event(store, alert, tmp_path):
     store_version(store, version(alert, 0, tmp_path))
     store_version(store, version(alert, 1, tmp_path))
-    others = event_table([{"@timestamp": CREATED, "event.id": f"e{n}", "event.dataset": "test.events"}
-                          for n in range(3)])
+    others = event_table(
+        [{"@timestamp": CREATED, "event.id": f"e{n}", "event.dataset": "test.events"} for n in range(3)]
+    )
     assert store.append(others).stored == 3
     found = store.search([ALERTS, "test.events"], *WIDE)
     assert sorted(found.column("event.id").to_pylist()) == ["da-replaceable-1", "e0", "e1", "e2"]
@@ -161,8 +166,7 @@ def test_a_rule_judges_the_alert_as_it_is_now(store, alert, tmp_path):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(arrivals=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=8),
-       batched=st.booleans())
+@given(arrivals=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=8), batched=st.booleans())
 def test_whatever_the_arrival_order_the_newest_version_wins(alert, tmp_path_factory, arrivals, batched):
     """Embedded store only (an Elasticsearch round trip per example would be slow); the same
     cases run on both stores above."""

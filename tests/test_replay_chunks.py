@@ -40,8 +40,11 @@ def test_a_chunked_file_stores_every_record_once_and_names_bad_lines(tmp_path, m
 
 
 @settings(max_examples=30, deadline=None)
-@given(lengths=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=60),
-       chunk_bytes=st.integers(min_value=1, max_value=2000), trailing_newline=st.booleans())
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=300), min_size=1, max_size=60),
+    chunk_bytes=st.integers(min_value=1, max_value=2000),
+    trailing_newline=st.booleans(),
+)
 def test_chunks_are_whole_lines_that_join_back_to_the_file(tmp_path_factory, lengths, chunk_bytes, trailing_newline):
     folder = tmp_path_factory.mktemp("chunks")
     text = b"\n".join(b"x" * n for n in lengths) + (b"\n" if trailing_newline else b"")

@@ -21,9 +21,7 @@ from store import EmbeddedStore
 from tests.events_factory import event_table
 
 RULES = Path(__file__).resolve().parents[1] / "rules" / "cyberwell"
-CASES = sorted(
-    path for path in RULES.glob("*.y*ml") if (RULES / "tests" / f"{path.stem}.yaml").is_file()
-)
+CASES = sorted(path for path in RULES.glob("*.y*ml") if (RULES / "tests" / f"{path.stem}.yaml").is_file())
 TIMESTAMP_COLUMNS = {"@timestamp", "event.ingested", "m365_defender.alert.last_update_time"}
 # Types docs/events.md gives that value inference would not (ints default to int64).
 DECLARED_TYPES = {"source.port": pa.int32(), "destination.port": pa.int32()}
@@ -108,9 +106,7 @@ def test_no_match_events_raise_nothing(tmp_path, rule_file):
     assert report.alerts == [], [(a.rule_title, a.group_keys, a.event_ids) for a in report.alerts]
 
 
-@pytest.mark.parametrize(
-    "rule_file", [path for path in CASES if "base" in spec(path)], ids=lambda path: path.stem
-)
+@pytest.mark.parametrize("rule_file", [path for path in CASES if "base" in spec(path)], ids=lambda path: path.stem)
 def test_base_rule_events_match_their_base_rule(tmp_path, rule_file):
     """Base rules raise no alerts of their own, so their matches are read from the report."""
     for name, events in spec(rule_file)["base"].items():

@@ -137,11 +137,20 @@ def test_any_seed_and_start_tell_the_same_stories_in_the_window(tmp_path_factory
     manifest = generate(tmp_path_factory.mktemp("any"), size=10_000, seed=seed, start=start)
     facts = manifest.stories
     assert manifest.start.date() == start.date() and manifest.end - manifest.start == timedelta(days=7)
-    story_times = (facts.spray_at, facts.compromised_at, facts.legacy_at, facts.malware_at, facts.scan_at,
-                   facts.bad_ip_at, facts.fatigue_at)
+    story_times = (
+        facts.spray_at,
+        facts.compromised_at,
+        facts.legacy_at,
+        facts.malware_at,
+        facts.scan_at,
+        facts.bad_ip_at,
+        facts.fatigue_at,
+    )
     assert all(manifest.start < t < manifest.end for t in story_times)
-    assert facts.spray_at - manifest.start in (timedelta(hours=25, minutes=13, seconds=5),
-                                               timedelta(hours=26, minutes=13, seconds=5))  # BST or GMT
+    assert facts.spray_at - manifest.start in (
+        timedelta(hours=25, minutes=13, seconds=5),
+        timedelta(hours=26, minutes=13, seconds=5),
+    )  # BST or GMT
     records = signins(manifest)
     foreign = {r["ipAddress"] for r in records if r["location"]["countryOrRegion"] != "GB"}
     assert foreign == {facts.spray_ip, facts.compromised_ip}
@@ -191,10 +200,16 @@ def test_password_spray_from_one_foreign_address(scenario):
 
 def test_mfa_fatigue_then_approval(scenario):
     facts = scenario.stories
-    mine = sorted((r for r in signins(scenario) if r["userPrincipalName"] == facts.fatigue_user),
-                  key=lambda r: r["createdDateTime"])
-    denials = [r for r in mine if r["status"]["errorCode"] == 500121
-               and r["status"]["additionalDetails"] == "MFA denied; user declined the authentication"]
+    mine = sorted(
+        (r for r in signins(scenario) if r["userPrincipalName"] == facts.fatigue_user),
+        key=lambda r: r["createdDateTime"],
+    )
+    denials = [
+        r
+        for r in mine
+        if r["status"]["errorCode"] == 500121
+        and r["status"]["additionalDetails"] == "MFA denied; user declined the authentication"
+    ]
     assert most_in_window([(when(r["createdDateTime"]), 1) for r in denials], 600, distinct=False) >= 8
     last = max(when(r["createdDateTime"]) for r in denials)
     after = [r for r in mine if when(r["createdDateTime"]) > last and r["ipAddress"] == facts.fatigue_ip]
@@ -203,8 +218,11 @@ def test_mfa_fatigue_then_approval(scenario):
 
 def test_compromised_account_signs_in_from_two_countries_within_an_hour(scenario):
     facts = scenario.stories
-    ok = [(when(r["createdDateTime"]), r["location"]["countryOrRegion"]) for r in signins(scenario)
-          if r["userPrincipalName"] == facts.compromised_user and r["status"]["errorCode"] == 0]
+    ok = [
+        (when(r["createdDateTime"]), r["location"]["countryOrRegion"])
+        for r in signins(scenario)
+        if r["userPrincipalName"] == facts.compromised_user and r["status"]["errorCode"] == 0
+    ]
     assert set(facts.compromised_countries) == {"GB", "NG"}
     assert most_in_window(ok, 3600, distinct=True) >= 2
 
@@ -230,11 +248,17 @@ def test_malware_alert_names_the_laptop_and_the_file(scenario):
 
 def test_internal_port_scan_is_mostly_denied(scenario):
     facts = scenario.stories
-    records = [r for r in firewall(scenario) if r["category"] == "AZFWNetworkRule"
-               and r["properties"]["SourceIp"] == facts.scanning_host
-               and r["properties"]["DestinationIp"] == facts.scan_target]
-    assert most_in_window([(when(r["time"]), r["properties"]["DestinationPort"]) for r in records], 300,
-                          distinct=True) >= 100
+    records = [
+        r
+        for r in firewall(scenario)
+        if r["category"] == "AZFWNetworkRule"
+        and r["properties"]["SourceIp"] == facts.scanning_host
+        and r["properties"]["DestinationIp"] == facts.scan_target
+    ]
+    assert (
+        most_in_window([(when(r["time"]), r["properties"]["DestinationPort"]) for r in records], 300, distinct=True)
+        >= 100
+    )
     actions = Counter(r["properties"]["Action"] for r in records)
     assert actions["Deny"] > 0.9 * len(records)
 
@@ -260,8 +284,11 @@ def test_phishing_campaign_has_clicks_reports_and_training(scenario):
     assert any(u["isCompromised"] for u in people)
     trained = [u for u in people if u["trainingEvents"]]
     assert trained and all(any(e["eventName"] == "EmailLinkClicked" for e in u["simulationEvents"]) for u in trained)
-    assert {t["latestTrainingStatus"] for u in trained for t in u["trainingEvents"]} <= {"assigned", "inProgress",
-                                                                                       "completed"}
+    assert {t["latestTrainingStatus"] for u in trained for t in u["trainingEvents"]} <= {
+        "assigned",
+        "inProgress",
+        "completed",
+    }
 
 
 # --- ordinary activity looks like none of the stories ------------------------------------------
@@ -272,8 +299,9 @@ def test_ordinary_sign_ins_are_from_gb_on_compliant_devices_with_modern_clients(
     manifest = request.getfixturevalue(which)
     facts = manifest.stories
     story_ips = {facts.spray_ip, facts.compromised_ip, facts.fatigue_ip}
-    ordinary = [r for r in signins(manifest) if r["ipAddress"] not in story_ips
-                and r["userPrincipalName"] != facts.legacy_user]
+    ordinary = [
+        r for r in signins(manifest) if r["ipAddress"] not in story_ips and r["userPrincipalName"] != facts.legacy_user
+    ]
     assert {r["location"]["countryOrRegion"] for r in ordinary} == {"GB"}
     assert {r["clientAppUsed"] for r in ordinary} == {"Browser", "Mobile Apps and Desktop clients"}
     assert all(r["deviceDetail"]["isCompliant"] is True and r["deviceDetail"]["isManaged"] is True for r in ordinary)
@@ -300,8 +328,11 @@ def test_ordinary_sign_ins_stay_under_every_correlation_threshold(request, which
     for r in records:
         if r["status"]["errorCode"] == 500121:
             by_user[r["userPrincipalName"]].append((when(r["createdDateTime"]), 1))
-    tired = {u for u, ev in by_user.items()
-             if most_in_window(ev, timespan_seconds(fatigue["timespan"]), False) >= fatigue["condition"]["gte"]}
+    tired = {
+        u
+        for u, ev in by_user.items()
+        if most_in_window(ev, timespan_seconds(fatigue["timespan"]), False) >= fatigue["condition"]["gte"]
+    }
     assert tired == {facts.fatigue_user}
 
     travel = correlation("signin_two_countries")
@@ -309,8 +340,11 @@ def test_ordinary_sign_ins_stay_under_every_correlation_threshold(request, which
     for r in records:
         if r["status"]["errorCode"] == 0:
             countries[r["userPrincipalName"]].append((when(r["createdDateTime"]), r["location"]["countryOrRegion"]))
-    travellers = {u for u, ev in countries.items()
-                  if most_in_window(ev, timespan_seconds(travel["timespan"]), True) >= travel["condition"]["gte"]}
+    travellers = {
+        u
+        for u, ev in countries.items()
+        if most_in_window(ev, timespan_seconds(travel["timespan"]), True) >= travel["condition"]["gte"]
+    }
     assert travellers == {facts.compromised_user}
 
 
@@ -324,18 +358,23 @@ def test_ordinary_network_traffic_and_alerts_stay_quiet(request, which):
         if r["category"] == "AZFWNetworkRule":
             p = r["properties"]
             pairs[(p["SourceIp"], p["DestinationIp"])].append((when(r["time"]), p["DestinationPort"]))
-    scanners = {pair for pair, ev in pairs.items()
-                if most_in_window(ev, timespan_seconds(scan["timespan"]), True) >= scan["condition"]["gte"]}
+    scanners = {
+        pair
+        for pair, ev in pairs.items()
+        if most_in_window(ev, timespan_seconds(scan["timespan"]), True) >= scan["condition"]["gte"]
+    }
     assert scanners == {(facts.scanning_host, facts.scan_target)}
-    ordinary_ports = {port for pair, ev in pairs.items() if pair != (facts.scanning_host, facts.scan_target)
-                      for _, port in ev}
+    ordinary_ports = {
+        port for pair, ev in pairs.items() if pair != (facts.scanning_host, facts.scan_target) for _, port in ev
+    }
     assert ordinary_ports <= {53, 88, 389, 443, 445, 636, 1433, 3389, 8443, 9100}
 
     intel = [r for r in firewall(manifest) if r["category"] == "AZFWThreatIntel"]
     assert {r["properties"]["DestinationIp"] for r in intel} == {facts.bad_ip}
 
-    severities = Counter((a["severity"], a["category"] == "Malware") for a in alerts_of(manifest)
-                         if a["id"] != facts.malware_alert_id)
+    severities = Counter(
+        (a["severity"], a["category"] == "Malware") for a in alerts_of(manifest) if a["id"] != facts.malware_alert_id
+    )
     assert {severity for severity, _ in severities} <= {"informational", "low"}
 
 
@@ -345,7 +384,7 @@ def test_ordinary_network_traffic_and_alerts_stay_quiet(request, which):
 def _sample_keys(markdown: Path, indent: str) -> set[str]:
     """Property names at one indentation of the first JSON response in a Graph docs page."""
     text = markdown.read_text(encoding="utf-8", errors="replace")
-    block = text[text.index("HTTP/1.1 200 OK"):]
+    block = text[text.index("HTTP/1.1 200 OK") :]
     block = block[: block.index("```")]
     return set(re.findall(rf'^{indent}"([A-Za-z@._]+)"\s*:', block, flags=re.M))
 
@@ -353,13 +392,26 @@ def _sample_keys(markdown: Path, indent: str) -> set[str]:
 def test_graph_sign_ins_have_every_property_of_microsofts_sample(scenario, shared_data):
     sample = shared_data / "microsoft-graph-docs/api-reference/v1.0/api/signin-list.md"
     expected = _sample_keys(sample, " {12}")
-    assert {"id", "createdDateTime", "status", "deviceDetail", "location",
-            "appliedConditionalAccessPolicies"} <= expected
+    assert {
+        "id",
+        "createdDateTime",
+        "status",
+        "deviceDetail",
+        "location",
+        "appliedConditionalAccessPolicies",
+    } <= expected
     for record in signins(scenario)[:500]:
         assert expected <= set(record)
         assert set(record["status"]) == {"errorCode", "failureReason", "additionalDetails"}
-        assert set(record["deviceDetail"]) == {"deviceId", "displayName", "operatingSystem", "browser", "isCompliant",
-                                               "isManaged", "trustType"}
+        assert set(record["deviceDetail"]) == {
+            "deviceId",
+            "displayName",
+            "operatingSystem",
+            "browser",
+            "isCompliant",
+            "isManaged",
+            "trustType",
+        }
         assert set(record["location"]) == {"city", "state", "countryOrRegion", "geoCoordinates"}
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z", record["createdDateTime"])
         uuid.UUID(record["id"])
@@ -375,16 +427,25 @@ def test_log_analytics_export_matches_the_portals_csv_and_overlaps_the_graph_fil
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == sample_header
     for row in rows:
-        for column in ("AuthenticationDetails", "ConditionalAccessPolicies_dynamic", "DeviceDetail_dynamic",
-                       "LocationDetails_dynamic", "Status_dynamic", "NetworkLocationDetails"):
+        for column in (
+            "AuthenticationDetails",
+            "ConditionalAccessPolicies_dynamic",
+            "DeviceDetail_dynamic",
+            "LocationDetails_dynamic",
+            "Status_dynamic",
+            "NetworkLocationDetails",
+        ):
             json.loads(row[column])
         assert re.fullmatch(r"\d{1,2}/\d{1,2}/\d{4}, \d{1,2}:\d\d:\d\d\.\d{3} [AP]M", row["CreatedDateTime [UTC]"])
     graph = {r["id"]: r for r in signins(scenario)}
     assert {row["Id"] for row in rows} <= set(graph)
     day = {datetime.fromisoformat(graph[row["Id"]]["createdDateTime"][:10]) for row in rows}
     assert len(day) == 1
-    same_day = [r for r in graph.values() if r["createdDateTime"].startswith(next(iter(day)).strftime("%Y-%m-%d"))
-                and r["isInteractive"]]
+    same_day = [
+        r
+        for r in graph.values()
+        if r["createdDateTime"].startswith(next(iter(day)).strftime("%Y-%m-%d")) and r["isInteractive"]
+    ]
     assert len(rows) == len(same_day)
     sprayed = [row for row in rows if row["IPAddress"] == scenario.stories.spray_ip]
     assert sprayed and {row["ResultType"] for row in sprayed} == {"50126"}
@@ -403,7 +464,8 @@ def test_azure_firewall_records_have_the_diagnostic_shape(scenario, shared_data)
         "AZFWThreatIntel": _elastic_keys(samples / "test-threatintel-raw.log"),
     }
     legacy = re.compile(
-        r"^(TCP|UDP|HTTPS|HTTP ) request from [\d.]+:\d+ to \S+:\d+\. (Url: \S+\. )?Action: (Allow|Deny)\. ")
+        r"^(TCP|UDP|HTTPS|HTTP ) request from [\d.]+:\d+ to \S+:\d+\. (Url: \S+\. )?Action: (Allow|Deny)\. "
+    )
     seen = Counter()
     for record in firewall(scenario):
         seen[record["category"]] += 1
@@ -479,10 +541,12 @@ def test_every_rule_has_metadata_and_its_own_test_events():
             names.add(doc["name"])
             assert doc["title"] and doc["description"] and doc["date"] and doc["falsepositives"]
             if "logsource" in doc:
-                assert doc["logsource"] in ({"product": "azure", "service": "signinlogs"},
-                                            {"product": "azure", "service": "firewall"},
-                                            {"product": "m365_defender", "service": "alert"},
-                                            {"category": "firewall"})
+                assert doc["logsource"] in (
+                    {"product": "azure", "service": "signinlogs"},
+                    {"product": "azure", "service": "firewall"},
+                    {"product": "m365_defender", "service": "alert"},
+                    {"category": "firewall"},
+                )
         tests = yaml.safe_load((RULES / "tests" / f"{stem}.yaml").read_text())
         rule_names = {d["name"] for d in docs}
         assert tests["rule"] in rule_names and tests["mode"] in ("each", "together")
@@ -502,8 +566,11 @@ def test_expected_alerts_name_the_shipped_rules_and_the_stories_facts(scenario):
         assert (rule["id"], rule["title"], rule["level"]) == (alert["id"], alert["title"], alert["level"])
         assert ("correlation" in rule) == ("group" in alert)
     for alert in (a for story in expected["stories"].values() for a in story["alerts"] if a["source"] == "sigmahq"):
-        vendored = [yaml.safe_load(p.read_text()) for p in (REPO / "rules" / "sigmahq").rglob("*.yml")
-                    if f"id: {alert['id']}" in p.read_text()]
+        vendored = [
+            yaml.safe_load(p.read_text())
+            for p in (REPO / "rules" / "sigmahq").rglob("*.yml")
+            if f"id: {alert['id']}" in p.read_text()
+        ]
         assert [(r["title"], r["level"]) for r in vendored] == [(alert["title"], alert["level"])]
     # Every shipped rule that raises high or critical alerts belongs to a story.
     raising = {n for n, d in rules.items() if d["level"] in ("high", "critical")}
@@ -515,11 +582,16 @@ def test_expected_alerts_name_the_shipped_rules_and_the_stories_facts(scenario):
     assert stories["compromised_account"]["alerts"][0]["group"] == {"user.name": facts.compromised_user}
     assert stories["legacy_protocols"]["alerts"][0]["fields"]["user.name"] == facts.legacy_user
     assert stories["malware"]["alerts"][0]["fields"]["host.name"] == facts.infected_device
-    assert stories["internal_port_scan"]["alerts"][0]["group"] == {"source.ip": facts.scanning_host,
-                                                                    "destination.ip": facts.scan_target}
+    assert stories["internal_port_scan"]["alerts"][0]["group"] == {
+        "source.ip": facts.scanning_host,
+        "destination.ip": facts.scan_target,
+    }
     assert stories["known_bad_address"]["alerts"][0]["fields"]["destination.ip"] == facts.bad_ip
-    legacy = [r for r in signins(scenario) if r["userPrincipalName"] == facts.legacy_user
-              and r["clientAppUsed"] in LEGACY_CLIENTS]
+    legacy = [
+        r
+        for r in signins(scenario)
+        if r["userPrincipalName"] == facts.legacy_user and r["clientAppUsed"] in LEGACY_CLIENTS
+    ]
     assert len(legacy) == stories["legacy_protocols"]["alerts"][0]["events"]
     intel = [r for r in firewall(scenario) if r["category"] == "AZFWThreatIntel"]
     assert len(intel) == stories["known_bad_address"]["alerts"][0]["events"]

@@ -99,8 +99,28 @@ def assert_agree(con, detection: dict, events: list[dict]) -> set[int]:
 # -- strategies ---------------------------------------------------------------------------------
 
 texts = st.text(LETTERS + SPECIALS + "\n", max_size=6) | st.sampled_from(
-    ["", "true", "False", "50053", "5", "-2.5", "007", "1.0", "+3", ".5", "5.", "1e3", " 5", "inf", "NaN",
-     "4611686018427387905", "Ab*c", "x?y", "%_\\", "a\\b"]
+    [
+        "",
+        "true",
+        "False",
+        "50053",
+        "5",
+        "-2.5",
+        "007",
+        "1.0",
+        "+3",
+        ".5",
+        "5.",
+        "1e3",
+        " 5",
+        "inf",
+        "NaN",
+        "4611686018427387905",
+        "Ab*c",
+        "x?y",
+        "%_\\",
+        "a\\b",
+    ]
 )
 ips_v4 = st.integers(0, 2**32 - 1).map(lambda n: ipaddress.IPv4Address(n))
 ips_v6 = st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n))
@@ -109,7 +129,9 @@ ips_v6 = st.integers(0, 2**128 - 1).map(lambda n: ipaddress.IPv6Address(n))
 @st.composite
 def ip_texts(draw, near: list[int] | None = None):
     """An address in one of its spellings, or text that is almost one."""
-    kind = draw(st.sampled_from(["v4", "mapped", "mapped-hex", "mapped-upper", "v6", "v6-exploded", "v6-upper", "junk"]))
+    kind = draw(
+        st.sampled_from(["v4", "mapped", "mapped-hex", "mapped-upper", "v6", "v6-exploded", "v6-upper", "junk"])
+    )
     if near and draw(st.booleans()):
         number = draw(st.sampled_from(near))
         v4 = ipaddress.IPv4Address(number & 0xFFFFFFFF)
@@ -130,10 +152,24 @@ def ip_texts(draw, near: list[int] | None = None):
         return v6.exploded
     if kind == "v6-upper":
         return str(v6).upper()
-    return draw(st.sampled_from([f"{v4}.1", f"0{v4}", f" {v4}", f"{v6}%eth0", f"{v6}::1", "::ffff:1.2.3.256", "1:2:3:4:5:6:7:8:9", "not an ip", "1.2.3"]))
+    return draw(
+        st.sampled_from(
+            [
+                f"{v4}.1",
+                f"0{v4}",
+                f" {v4}",
+                f"{v6}%eth0",
+                f"{v6}::1",
+                "::ffff:1.2.3.256",
+                "1:2:3:4:5:6:7:8:9",
+                "not an ip",
+                "1.2.3",
+            ]
+        )
+    )
 
 
-def column_values(ips=ip_texts()) -> dict:
+def column_values(ips=ip_texts()) -> dict:  # noqa: B008 (a hypothesis strategy, built once)
     return {
         "s.a": texts,
         "s.b": texts,
@@ -199,7 +235,13 @@ def string_values(draw, rows: list[dict], field: str, wildcards: bool = True):
 
 @st.composite
 def conditions(draw, names: list[str], depth: int = 0) -> str:
-    kinds = ["name", "name", "not", "and", "or", "1 of", "all of"] if depth < 2 else ["name", "not"] if depth < 3 else ["name"]
+    kinds = (
+        ["name", "name", "not", "and", "or", "1 of", "all of"]
+        if depth < 2
+        else ["name", "not"]
+        if depth < 3
+        else ["name"]
+    )
     kind = draw(st.sampled_from(kinds))
     if kind == "name":
         return draw(st.sampled_from(names))
@@ -213,7 +255,9 @@ def conditions(draw, names: list[str], depth: int = 0) -> str:
 
 @st.composite
 def detections(draw, leaf, rows: list[dict]) -> dict:
-    names = draw(st.lists(st.sampled_from(["sel_a", "sel_b", "filter_a", "filter_b"]), min_size=1, max_size=3, unique=True))
+    names = draw(
+        st.lists(st.sampled_from(["sel_a", "sel_b", "filter_a", "filter_b"]), min_size=1, max_size=3, unique=True)
+    )
     detection = {name: draw(st.lists(leaf(rows), min_size=1, max_size=3).map(dict)) for name in names}
     condition = draw(conditions(names))
     # '1 of filter_*' with no filter selection is an error in Sigma itself, not in the backend.
@@ -262,7 +306,11 @@ def test_value_lists_agree(con, data):
     modifier = data.draw(st.sampled_from(["", "", "|cased", "|all"]))
     others = st.nothing() if modifier == "|cased" else st.sampled_from([5, 50053, True])
     values = data.draw(st.lists(string_values(rows, field, wildcards=False) | others, min_size=2, max_size=4))
-    assert_agree(con, {"sel_a": {field + modifier: values}, "condition": data.draw(st.sampled_from(["sel_a", "not sel_a"]))}, rows)
+    assert_agree(
+        con,
+        {"sel_a": {field + modifier: values}, "condition": data.draw(st.sampled_from(["sel_a", "not sel_a"]))},
+        rows,
+    )
 
 
 def scalar_leaf(rows):
@@ -327,10 +375,18 @@ def regex_from(draw, source: str) -> str:
     start = draw(st.integers(0, len(source)))
     end = draw(st.integers(start, len(source)))
     body = "".join(
-        draw(st.sampled_from([regex_escape(c), regex_escape(c), regex_escape(c.swapcase()) if len(c.swapcase()) == 1 else ".", "."]))
+        draw(
+            st.sampled_from(
+                [regex_escape(c), regex_escape(c), regex_escape(c.swapcase()) if len(c.swapcase()) == 1 else ".", "."]
+            )
+        )
         for c in source[start:end]
     )
-    return ("^" if start == 0 and draw(st.booleans()) else "") + body + ("$" if end == len(source) and draw(st.booleans()) else "")
+    return (
+        ("^" if start == 0 and draw(st.booleans()) else "")
+        + body
+        + ("$" if end == len(source) and draw(st.booleans()) else "")
+    )
 
 
 def regex_leaf(rows):
@@ -422,15 +478,26 @@ def test_wildcard_characters_in_values_are_literal_when_escaped(con):
 def test_windash_and_base64offset_expand(con):
     rows = [{"s.a": "cmd /c whoami"}, {"s.a": "cmd -c whoami"}, {"s.a": "cmd –c whoami"}, {"s.a": "cmd c whoami"}]
     assert assert_agree(con, {"sel_a": {"s.a|windash|contains": " -c "}, "condition": "sel_a"}, rows) == {0, 1, 2}
-    encoded = [{"s.b": "powershell -enc " + text} for text in ("aHR0cDovL2V2aWwuZXhhbXBsZQ==", "eGh0dHA6Ly9ldmls", "bm90aGluZw==")]
+    encoded = [
+        {"s.b": "powershell -enc " + text}
+        for text in ("aHR0cDovL2V2aWwuZXhhbXBsZQ==", "eGh0dHA6Ly9ldmls", "bm90aGluZw==")
+    ]
     detection = {"sel_a": {"s.b|base64offset|contains": "http://evil"}, "condition": "sel_a"}
     assert assert_agree(con, detection, encoded) == {0, 1}
 
 
 def test_regex_flags_and_newlines(con):
     rows = [{"s.a": "first\nSECOND"}, {"s.a": "first second"}]
-    cases = {"s.a|re": "^SECOND", "s.a|re|m": "^SECOND", "s.a|re|i|m": "^second", "s.a|re|s": "first.SECOND", "s.a|re|i": "T.S"}
-    found = {key: assert_agree(con, {"sel_a": {key: pattern}, "condition": "sel_a"}, rows) for key, pattern in cases.items()}
+    cases = {
+        "s.a|re": "^SECOND",
+        "s.a|re|m": "^SECOND",
+        "s.a|re|i|m": "^second",
+        "s.a|re|s": "first.SECOND",
+        "s.a|re|i": "T.S",
+    }
+    found = {
+        key: assert_agree(con, {"sel_a": {key: pattern}, "condition": "sel_a"}, rows) for key, pattern in cases.items()
+    }
     assert found == {"s.a|re": set(), "s.a|re|m": {0}, "s.a|re|i|m": {0}, "s.a|re|s": {0}, "s.a|re|i": {1}}
 
 
@@ -452,18 +519,27 @@ def mangled_ip_texts(draw):
     for _ in range(draw(st.integers(0, 2))):
         position = draw(st.integers(0, len(text)))
         char = draw(st.sampled_from(":.0123456789abcdefABCDEFg% "))
-        text = draw(st.sampled_from([
-            text[:position] + char + text[position:],
-            text[:position] + text[position + 1:],
-            text[:position] + char + text[position + 1:],
-        ]))
+        text = draw(
+            st.sampled_from(
+                [
+                    text[:position] + char + text[position:],
+                    text[:position] + text[position + 1 :],
+                    text[:position] + char + text[position + 1 :],
+                ]
+            )
+        )
     return text
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(mangled_ip_texts(), min_size=1, max_size=20))
 def test_ip_hex_reads_exactly_the_addresses_python_reads(con, texts):
-    got = [row[0] for row in con.execute("SELECT cw_ip_hex(v) FROM unnest(?) WITH ORDINALITY AS t(v, i) ORDER BY i", [texts]).fetchall()]
+    got = [
+        row[0]
+        for row in con.execute(
+            "SELECT cw_ip_hex(v) FROM unnest(?) WITH ORDINALITY AS t(v, i) ORDER BY i", [texts]
+        ).fetchall()
+    ]
     expected = []
     for text in texts:
         number = sigma_reference.address_128(text)
@@ -477,7 +553,16 @@ def test_ip_hex_reads_exactly_the_addresses_python_reads(con, texts):
 
 
 def test_ip_hex_is_fixed_width_and_null_for_non_addresses(con):
-    samples = ["10.1.2.3", "::ffff:10.1.2.3", "2001:DB8::1", "1:2:3:4:5:6:1.2.3.4", "01.2.3.4", "1::2::3", "fe80::1%eth0", None]
+    samples = [
+        "10.1.2.3",
+        "::ffff:10.1.2.3",
+        "2001:DB8::1",
+        "1:2:3:4:5:6:1.2.3.4",
+        "01.2.3.4",
+        "1::2::3",
+        "fe80::1%eth0",
+        None,
+    ]
     got = dict(con.execute("SELECT v, cw_ip_hex(v) FROM unnest(?) AS t(v)", [samples]).fetchall())
     assert got["10.1.2.3"] == "0a010203"
     assert got["::ffff:10.1.2.3"] == "00000000000000000000ffff0a010203"

@@ -52,8 +52,14 @@ def _env(**extra: str) -> dict:
 
 
 def _cyberwell(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "console.cli", "--home", str(home), *args],
-                          cwd=REPO, env=_env(**env), capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "console.cli", "--home", str(home), *args],
+        cwd=REPO,
+        env=_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done
 
@@ -92,29 +98,46 @@ udp_rcvbuf = 1
 queue_max_bytes = 4096
 interval_seconds = 1
 """)
-    serve = subprocess.Popen([sys.executable, "-m", "console.cli", "--home", str(home), "serve"],
-                             cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "console.cli", "--home", str(home), "serve"],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         udp = _wait_for(lambda: (read_stats(spool) or {}).get("listening", {}).get("udp"), 30)
         assert udp, ("the receiver never published where it listens", serve.poll())
         host, port = udp.rsplit(":", 1)
         softnet_before = _softnet_drops()
-        sender = subprocess.run([sys.executable, "-c", SENDER, host, port, str(DATAGRAMS)],
-                                cwd=REPO, env=_env(), capture_output=True, text=True, timeout=60)
+        sender = subprocess.run(
+            [sys.executable, "-c", SENDER, host, port, str(DATAGRAMS)],
+            cwd=REPO,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert sender.returncode == 0, sender.stderr
         sent = int(sender.stdout)
         assert sent == DATAGRAMS
 
         def accounted():
             stats = read_stats(spool) or {}
-            return (stats.get("queued_bytes") == 0 and stats.get("received", 0)
-                    + stats.get("dropped_udp", 0) + stats.get("kernel_drops", 0) == sent)
+            return (
+                stats.get("queued_bytes") == 0
+                and stats.get("received", 0) + stats.get("dropped_udp", 0) + stats.get("kernel_drops", 0) == sent
+            )
 
         # Once the queue is written, every datagram sent is received or counted as dropped.
         assert _wait_for(accounted, 15), (
-            "not every datagram sent was accounted for", sent, read_stats(spool),
-            "softnet drops meanwhile:", _softnet_drops() - softnet_before)
+            "not every datagram sent was accounted for",
+            sent,
+            read_stats(spool),
+            "softnet drops meanwhile:",
+            _softnet_drops() - softnet_before,
+        )
 
         rows = {row["source"]: row for row in json.loads(_cyberwell(home, "status", "--json").stdout)}
         receiver = rows["syslog"]["receiver"]

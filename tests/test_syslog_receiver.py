@@ -97,8 +97,14 @@ elif job["mode"] == "flood":
 def send(job: dict, timeout: float = 90) -> int:
     """Run the sender in its own process; the number it reports is what it sent."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)], cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
 
@@ -138,11 +144,13 @@ frames = st.lists(
         st.tuples(st.just("counted"), syslog_text, st.sampled_from([b"", b"\n", b"\r\n"])),
         # LF-framed: a header or none (PAN-OS CSV may start "1,2026/..."), no LF inside, no CR
         # at the end (that is the terminator's), and not "LEN <" (that is a counted frame)
-        st.tuples(st.just("lf"),
-                  st.one_of(syslog_text, st.binary(min_size=1, max_size=60)).filter(
-                      lambda m: b"\n" not in m and not m.endswith(b"\r")
-                      and not re.match(rb"\d{1,10} <", m)),
-                  st.sampled_from([b"\n", b"\r\n"])),
+        st.tuples(
+            st.just("lf"),
+            st.one_of(syslog_text, st.binary(min_size=1, max_size=60)).filter(
+                lambda m: b"\n" not in m and not m.endswith(b"\r") and not re.match(rb"\d{1,10} <", m)
+            ),
+            st.sampled_from([b"\n", b"\r\n"]),
+        ),
     ),
     max_size=25,
 )
@@ -151,8 +159,7 @@ frames = st.lists(
 def encode_frames(chosen) -> bytes:
     out = []
     for kind, text, ending in chosen:
-        out.append(str(len(text)).encode() + b" " + text + ending if kind == "counted"
-                   else text + ending)
+        out.append(str(len(text)).encode() + b" " + text + ending if kind == "counted" else text + ending)
     return b"".join(out)
 
 
@@ -187,8 +194,7 @@ def test_oversized_frames_are_set_aside_and_the_stream_goes_on(chosen, data):
     cuts = data.draw(st.lists(st.integers(0, len(stream)), max_size=30))
     messages, odd = feed_in_pieces(StreamFramer(limit), stream, cuts)
     assert messages == [text for _, text, _ in chosen if len(text) <= limit]
-    assert odd == [(OVERSIZED, len(text), text[:limit]) for _, text, _ in chosen
-                   if len(text) > limit]
+    assert odd == [(OVERSIZED, len(text), text[:limit]) for _, text, _ in chosen if len(text) > limit]
 
 
 def test_a_connection_cut_mid_frame_leaves_a_truncated_record():
@@ -207,8 +213,7 @@ def test_a_connection_cut_mid_frame_leaves_a_truncated_record():
 def test_100k_messages_over_tcp_are_all_stored_once(receiver_factory, tmp_path):
     receiver = receiver_factory(udp_port=None)
     host, port = receiver.addresses["tcp"]
-    sent = send({"mode": "stream", "host": host, "port": port, "start": 0, "count": 100_000,
-                 "connections": 4})
+    sent = send({"mode": "stream", "host": host, "port": port, "start": 0, "count": 100_000, "connections": 4})
     assert sent == 100_000
     assert wait_for(lambda: receiver.stats()["received"] == sent)
     stats = receiver.stats()
@@ -267,39 +272,54 @@ def test_udp_drops_in_a_full_queue_are_counted_and_shown(receiver_factory, tmp_p
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     certfile, keyfile = directory / "cert.pem", directory / "key.pem"
     certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                          serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    keyfile.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return certfile, keyfile
 
 
 def test_tls_messages_arrive_and_are_stored(receiver_factory, tmp_path):
     certfile, keyfile = self_signed(tmp_path)
-    receiver = receiver_factory(tcp_port=None, udp_port=None, tls_port=0,
-                                certfile=certfile, keyfile=keyfile)
+    receiver = receiver_factory(tcp_port=None, udp_port=None, tls_port=0, certfile=certfile, keyfile=keyfile)
     host, port = receiver.addresses["tls"]
-    sent = send({"mode": "stream", "host": host, "port": port, "start": 500, "count": 3000,
-                 "connections": 2, "cafile": str(certfile)})
+    sent = send(
+        {
+            "mode": "stream",
+            "host": host,
+            "port": port,
+            "start": 500,
+            "count": 3000,
+            "connections": 2,
+            "cafile": str(certfile),
+        }
+    )
     assert wait_for(lambda: receiver.stats()["received"] == sent)
     assert receiver.stats()["received_tls"] == sent == 3000
     # A client that does not trust the certificate gets nothing through.
@@ -328,14 +348,20 @@ def _rss_bytes() -> int:
 
 def test_a_tcp_flood_meets_back_pressure_and_memory_stays_bounded(receiver_factory, tmp_path):
     queue = 2 * 1024 * 1024
-    receiver = receiver_factory(udp_port=None, spool_max_bytes=4 * 1024 * 1024,
-                                queue_max_bytes=queue)
+    receiver = receiver_factory(udp_port=None, spool_max_bytes=4 * 1024 * 1024, queue_max_bytes=queue)
     host, port = receiver.addresses["tcp"]
     progress = tmp_path / "progress"
-    flood_bytes = 2 * 1024 ** 3  # far more than the queue, the spool bound and the kernel hold
+    flood_bytes = 2 * 1024**3  # far more than the queue, the spool bound and the kernel hold
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    job = {"mode": "flood", "host": host, "port": port, "start": 0, "count": 0,
-           "bytes": flood_bytes, "progress": str(progress)}
+    job = {
+        "mode": "flood",
+        "host": host,
+        "port": port,
+        "start": 0,
+        "count": 0,
+        "bytes": flood_bytes,
+        "progress": str(progress),
+    }
     baseline = _rss_bytes()
     peak = [baseline]
     sampling = threading.Event()
@@ -347,8 +373,7 @@ def test_a_tcp_flood_meets_back_pressure_and_memory_stays_bounded(receiver_facto
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    sender = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)], cwd=REPO,
-                              env=env)
+    sender = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)], cwd=REPO, env=env)
     try:
         assert wait_for(lambda: receiver.stats()["paused"], timeout=30), receiver.stats()
         time.sleep(2.0)  # the sender keeps pushing; nothing more should be read
@@ -361,8 +386,15 @@ def test_a_tcp_flood_meets_back_pressure_and_memory_stays_bounded(receiver_facto
         sender.wait()
         sampling.set()
         sampler.join()
-    print("flood:", {"rss_growth": peak[0] - baseline, "sender_bytes": sent_so_far,
-                     "queued": stats["queued_bytes"], "received": stats["received"]})
+    print(
+        "flood:",
+        {
+            "rss_growth": peak[0] - baseline,
+            "sender_bytes": sent_so_far,
+            "queued": stats["queued_bytes"],
+            "received": stats["received"],
+        },
+    )
     assert stats["paused"] and stats["spool_full"]
     assert sent_so_far < 200 * 1024 * 1024
     assert stats["queued_bytes"] <= queue + 512 * 1024  # the bound, plus one read of overshoot
@@ -389,13 +421,18 @@ while True:
 def test_what_was_counted_received_survives_kill_9_of_the_receiver(tmp_path):
     spool = tmp_path / "spool"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    receiver = subprocess.Popen([sys.executable, "-c", RECEIVER_SCRIPT, str(spool)], cwd=REPO,
-                                env=env, stdout=subprocess.PIPE, text=True)
+    receiver = subprocess.Popen(
+        [sys.executable, "-c", RECEIVER_SCRIPT, str(spool)], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
     host, port = json.loads(receiver.stdout.readline())
-    job = {"mode": "stream", "host": host, "port": port, "start": 0, "count": 60_000,
-           "connections": 2}
-    sender = subprocess.Popen([sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)], cwd=REPO,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    job = {"mode": "stream", "host": host, "port": port, "start": 0, "count": 60_000, "connections": 2}
+    sender = subprocess.Popen(
+        [sys.executable, "-c", SENDER_SCRIPT, json.dumps(job)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         counted = 0
         while counted < 15_000:  # kill it in the middle of the stream
@@ -423,8 +460,19 @@ def test_an_oversized_message_is_set_aside_and_the_connection_goes_on(receiver_f
     tcp, udp = receiver.addresses["tcp"], receiver.addresses["udp"]
     big = ("<134>Mar  1 09:30:00 fw0 " + "x" * 10_000).encode()
     with socket.create_connection(tcp) as sock:
-        sock.sendall(message(1).encode() + b"\n" + big + b"\n" + message(2).encode() + b"\n"
-                     + str(len(big)).encode() + b" " + big + message(3).encode() + b"\n")
+        sock.sendall(
+            message(1).encode()
+            + b"\n"
+            + big
+            + b"\n"
+            + message(2).encode()
+            + b"\n"
+            + str(len(big)).encode()
+            + b" "
+            + big
+            + message(3).encode()
+            + b"\n"
+        )
         sock.shutdown(socket.SHUT_WR)
         sock.recv(1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagrams:
@@ -467,8 +515,9 @@ def test_a_taken_port_or_spool_fails_start_with_a_clear_error(receiver_factory, 
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
     try:
-        receiver = SyslogReceiver({"spool_dir": tmp_path / "spool", "udp_port": None,
-                                   "tcp_port": blocker.getsockname()[1]})
+        receiver = SyslogReceiver(
+            {"spool_dir": tmp_path / "spool", "udp_port": None, "tcp_port": blocker.getsockname()[1]}
+        )
         with pytest.raises(OSError):
             receiver.start()
     finally:
@@ -480,13 +529,17 @@ def test_a_taken_port_or_spool_fails_start_with_a_clear_error(receiver_factory, 
 
 
 def test_settings_from_the_config_table(tmp_path):
-    chosen = ReceiverSettings.from_mapping({
-        "spool_dir": str(tmp_path), "udp_port": False, "tcp_port": 1514,
-        "certfile": str(tmp_path / "c.pem"), "keyfile": str(tmp_path / "k.pem"),
-        "interval_seconds": 10,  # the drain's: passed over here
-    })
-    assert (chosen.bind, chosen.udp_port, chosen.tcp_port, chosen.tls_port) == (
-        "127.0.0.1", None, 1514, 6514)
+    chosen = ReceiverSettings.from_mapping(
+        {
+            "spool_dir": str(tmp_path),
+            "udp_port": False,
+            "tcp_port": 1514,
+            "certfile": str(tmp_path / "c.pem"),
+            "keyfile": str(tmp_path / "k.pem"),
+            "interval_seconds": 10,  # the drain's: passed over here
+        }
+    )
+    assert (chosen.bind, chosen.udp_port, chosen.tcp_port, chosen.tls_port) == ("127.0.0.1", None, 1514, 6514)
     assert chosen.spool_dir == tmp_path
     with pytest.raises(ValueError, match="whole number"):
         ReceiverSettings.from_mapping({"spool_dir": tmp_path, "tcp_port": "x"})

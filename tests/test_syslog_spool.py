@@ -16,7 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 from collectors import syslog_spool
 from collectors.syslog_collector import SyslogCollector, parse_records
 from collectors.syslog_spool import (
-    MAGIC, MESSAGE, OVERSIZED, TRUNCATED, Position, SpoolWriter, encode, read_batch,
+    MAGIC,
+    MESSAGE,
+    OVERSIZED,
+    TRUNCATED,
+    Position,
+    SpoolWriter,
+    encode,
+    read_batch,
 )
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
@@ -39,33 +46,41 @@ def message(i: int) -> str:
     """The i-th test message: header style and body format cycle with i, i makes it unique."""
     body = i % 3
     if body == 0:
-        text = (f'date=2026-03-01 time=09:{i // 60 % 60:02d}:{i % 60:02d} devname="FGT-CORE" '
-                f'devid="FG100F" tz="+0000" logid="0000000013" type="traffic" subtype="forward" '
-                f'srcip=10.1.{i // 250 % 250}.{i % 250} srcport={1024 + i % 60000} '
-                f'dstip=93.184.216.34 dstport=443 proto=6 action="close" policyid=7 '
-                f'sessionid={i}')
+        text = (
+            f'date=2026-03-01 time=09:{i // 60 % 60:02d}:{i % 60:02d} devname="FGT-CORE" '
+            f'devid="FG100F" tz="+0000" logid="0000000013" type="traffic" subtype="forward" '
+            f"srcip=10.1.{i // 250 % 250}.{i % 250} srcport={1024 + i % 60000} "
+            f'dstip=93.184.216.34 dstport=443 proto=6 action="close" policyid=7 '
+            f"sessionid={i}"
+        )
     elif body == 1:
-        text = (f'1,2026/03/01 09:31:00,016201000123,TRAFFIC,end,2561,2026/03/01 09:30:59,'
-                f'10.1.2.3,52.1.2.3,203.0.113.5,0.0.0.0,Allow-Web,council\\jdoe,,ssl,vsys1,trust,'
-                f'untrust,ethernet1/2,ethernet1/1,Forward,2026/03/01 09:31:00,{i},1,50123,443,'
-                f'61000,443,0x400053,tcp,allow')
+        text = (
+            f"1,2026/03/01 09:31:00,016201000123,TRAFFIC,end,2561,2026/03/01 09:30:59,"
+            f"10.1.2.3,52.1.2.3,203.0.113.5,0.0.0.0,Allow-Web,council\\jdoe,,ssl,vsys1,trust,"
+            f"untrust,ethernet1/2,ethernet1/1,Forward,2026/03/01 09:31:00,{i},1,50123,443,"
+            f"61000,443,0x400053,tcp,allow"
+        )
     else:
-        text = (f'CEF:0|Acme|Gateway|4.2|100|Connection allowed|3|rt={1772357400000 + i} '
-                f'src=10.1.2.3 spt={1024 + i % 60000} dst=52.1.2.3 dpt=443 proto=TCP act=accept '
-                f'cn1={i} cn1Label=sequence')
+        text = (
+            f"CEF:0|Acme|Gateway|4.2|100|Connection allowed|3|rt={1772357400000 + i} "
+            f"src=10.1.2.3 spt={1024 + i % 60000} dst=52.1.2.3 dpt=443 proto=TCP act=accept "
+            f"cn1={i} cn1Label=sequence"
+        )
     if i % 2:
         return f"<134>1 2026-03-01T09:30:00.{i % 1000:03d}Z fw{i % 7} - - - - {text}"
     return f"<134>Mar  1 09:30:00 fw{i % 7} {text}"
 
 
-def spool_messages(directory: Path, texts: list[str], *, segment_bytes: int = 1 << 20,
-                   peer: bytes = b"tcp:192.0.2.10:5000") -> None:
+def spool_messages(
+    directory: Path, texts: list[str], *, segment_bytes: int = 1 << 20, peer: bytes = b"tcp:192.0.2.10:5000"
+) -> None:
     writer = SpoolWriter(directory, segment_bytes)
     writer.open()
     try:
         for start in range(0, len(texts), 1000):
-            writer.write(encode(RECEIVED_US, peer, MESSAGE, len(t.encode()), t.encode())
-                         for t in texts[start:start + 1000])
+            writer.write(
+                encode(RECEIVED_US, peer, MESSAGE, len(t.encode()), t.encode()) for t in texts[start : start + 1000]
+            )
             writer.sync()
     finally:
         writer.close()
@@ -75,8 +90,12 @@ def read_all(directory: Path, **bounds) -> list[syslog_spool.Record]:
     position = Position.from_dict(None, syslog_spool.spool_id(directory))
     records = []
     while True:
-        batch = read_batch(directory, position, max_records=bounds.get("max_records", 10**6),
-                           max_bytes=bounds.get("max_bytes", 1 << 26))
+        batch = read_batch(
+            directory,
+            position,
+            max_records=bounds.get("max_records", 10**6),
+            max_bytes=bounds.get("max_bytes", 1 << 26),
+        )
         records += batch.records
         if batch.end == position:
             return records
@@ -86,8 +105,7 @@ def read_all(directory: Path, **bounds) -> list[syslog_spool.Record]:
 # --- the on-disk format -------------------------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     payloads=st.lists(st.binary(max_size=300), min_size=1, max_size=60),
     segment_bytes=st.integers(min_value=200, max_value=5000),
@@ -95,13 +113,13 @@ def read_all(directory: Path, **bounds) -> list[syslog_spool.Record]:
     max_bytes=st.integers(min_value=1, max_value=3000),
 )
 def test_every_record_comes_back_once_in_order_whatever_the_batch_bounds(
-        tmp_path_factory, payloads, segment_bytes, max_records, max_bytes):
+    tmp_path_factory, payloads, segment_bytes, max_records, max_bytes
+):
     directory = tmp_path_factory.mktemp("spool")
     writer = SpoolWriter(directory, segment_bytes)
     writer.open()
     for n, payload in enumerate(payloads):
-        writer.write([encode(RECEIVED_US + n, b"udp:198.51.100.7:514", MESSAGE, len(payload),
-                             payload)])
+        writer.write([encode(RECEIVED_US + n, b"udp:198.51.100.7:514", MESSAGE, len(payload), payload)])
         writer.sync()
     writer.close()
     records = read_all(directory, max_records=max_records, max_bytes=max_bytes)
@@ -174,8 +192,9 @@ def test_backlog_counts_what_the_drain_has_not_noted(tmp_path):
     spool_messages(tmp_path, [message(i) for i in range(10)])
     full = syslog_spool.backlog_bytes(tmp_path)
     assert full == syslog_spool.segment_path(tmp_path, 1).stat().st_size - len(MAGIC)
-    batch = read_batch(tmp_path, Position.from_dict(None, syslog_spool.spool_id(tmp_path)),
-                       max_records=4, max_bytes=1 << 20)
+    batch = read_batch(
+        tmp_path, Position.from_dict(None, syslog_spool.spool_id(tmp_path)), max_records=4, max_bytes=1 << 20
+    )
     syslog_spool.note_drained(tmp_path, batch.end)
     assert syslog_spool.backlog_bytes(tmp_path) == full - (batch.end.offset - len(MAGIC))
 
@@ -191,9 +210,13 @@ def drain(spool: Path, home: Path, **options):
 
 
 def stored_ids(store: EmbeddedStore) -> list[str]:
-    table = store.search(["fortinet.firewall", "panw.panos", "cef"],
-                         datetime(1970, 1, 1, tzinfo=timezone.utc),
-                         datetime(2100, 1, 1, tzinfo=timezone.utc), "true", ["event.id"])
+    table = store.search(
+        ["fortinet.firewall", "panw.panos", "cef"],
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2100, 1, 1, tzinfo=UTC),
+        "true",
+        ["event.id"],
+    )
     return table.column("event.id").to_pylist()
 
 
@@ -202,8 +225,7 @@ def test_drain_stores_every_message_commits_and_deletes_finished_segments(tmp_pa
     texts = [message(i) for i in range(3000)]
     spool_messages(spool, texts, segment_bytes=100_000)
     assert len(syslog_spool.segments(spool)) > 3
-    store, checkpoints, run = drain(spool, tmp_path / "home", batch_records=700,
-                                    batch_bytes=60_000)
+    store, checkpoints, run = drain(spool, tmp_path / "home", batch_records=700, batch_bytes=60_000)
     assert run.error is None and run.stored == 3000 and run.quarantined == 0
     assert store.datasets() == {"fortinet.firewall": 1000, "panw.panos": 1000, "cef": 1000}
     assert len(set(stored_ids(store))) == 3000
@@ -223,8 +245,9 @@ def test_drain_stores_every_message_commits_and_deletes_finished_segments(tmp_pa
 
 def test_rejects_are_quarantined_with_reason_peer_and_spool_place(tmp_path):
     spool = tmp_path / "spool"
-    spool_messages(spool, [message(0), "<13>Mar  1 09:30:00 fw just some words", message(1)],
-                   peer=b"udp:192.0.2.55:514")
+    spool_messages(
+        spool, [message(0), "<13>Mar  1 09:30:00 fw just some words", message(1)], peer=b"udp:192.0.2.55:514"
+    )
     store, _, run = drain(spool, tmp_path / "home")
     assert (run.stored, run.quarantined) == (2, 1)
     [row] = store.state.quarantined()
@@ -238,9 +261,13 @@ def test_oversized_and_truncated_frames_reach_the_quarantine(tmp_path):
     spool = tmp_path / "spool"
     writer = SpoolWriter(spool)
     writer.open()
-    writer.write([encode(RECEIVED_US, b"tcp:a:1", OVERSIZED, 100_000, b"<134>Mar  1 head"),
-                  encode(RECEIVED_US, b"tcp:a:1", TRUNCATED, 300, b"<134>Mar  1 half"),
-                  encode(RECEIVED_US, b"tcp:a:1", TRUNCATED, 0, b"<134>Mar  1 line")])
+    writer.write(
+        [
+            encode(RECEIVED_US, b"tcp:a:1", OVERSIZED, 100_000, b"<134>Mar  1 head"),
+            encode(RECEIVED_US, b"tcp:a:1", TRUNCATED, 300, b"<134>Mar  1 half"),
+            encode(RECEIVED_US, b"tcp:a:1", TRUNCATED, 0, b"<134>Mar  1 line"),
+        ]
+    )
     writer.close()
     store, _, run = drain(spool, tmp_path / "home")
     assert run.quarantined == 3
@@ -255,9 +282,9 @@ def test_a_message_with_no_clock_takes_the_second_it_arrived():
     text = '<189>devname="FGT-CORE" logid="0100032001" type="event" subtype="system" user="admin"'
     arrived = RECEIVED_US + 123_456  # 09:30:00.123456
     record = syslog_spool.Record(1, 0, arrived, "udp:h:1", MESSAGE, len(text), text.encode())
-    parsed = parse_records([record], datetime.now(timezone.utc))
+    parsed = parse_records([record], datetime.now(UTC))
     [table] = parsed.tables
-    assert table["@timestamp"][0].as_py() == datetime(2026, 3, 1, 9, 30, tzinfo=timezone.utc)
+    assert table["@timestamp"][0].as_py() == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert parsed.quarantined == []
 
 
@@ -329,13 +356,13 @@ def test_vendor_samples_pass_through_the_spool(tmp_path, shared_data):
 
 
 def test_settings_name_the_spool():
-    collector = SyslogCollector.from_settings({"spool_dir": "/var/spool/cyberwell",
-                                               "interval_seconds": 5, "tcp_port": 6000})
+    collector = SyslogCollector.from_settings(
+        {"spool_dir": "/var/spool/cyberwell", "interval_seconds": 5, "tcp_port": 6000}
+    )
     assert collector.name == "syslog"
     assert collector.spool_dir == Path("/var/spool/cyberwell")
     assert collector.interval.total_seconds() == 5
-    assert SyslogCollector.from_settings({"spool_dir": "/s", "interval": "2m"}).interval \
-        .total_seconds() == 120
+    assert SyslogCollector.from_settings({"spool_dir": "/s", "interval": "2m"}).interval.total_seconds() == 120
     with pytest.raises(ValueError, match="spool_dir"):
         SyslogCollector.from_settings({})
     with pytest.raises(ValueError, match="interval"):
@@ -382,8 +409,13 @@ def test_kill_9_at_random_points_of_the_drain_loses_and_doubles_nothing(tmp_path
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     interrupted = 0
     for _ in range(5):
-        child = subprocess.Popen([sys.executable, "-c", DRAIN_SCRIPT, str(spool), str(home), "400"],
-                                 cwd=REPO, env=env, stdout=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            [sys.executable, "-c", DRAIN_SCRIPT, str(spool), str(home), "400"],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert child.stdout.readline().strip() == "ready"
         before = _progress(home)
         deadline = time.monotonic() + 30
@@ -395,8 +427,14 @@ def test_kill_9_at_random_points_of_the_drain_loses_and_doubles_nothing(tmp_path
             interrupted += 1
         child.wait()
         child.stdout.close()
-    finished = subprocess.run([sys.executable, "-c", DRAIN_SCRIPT, str(spool), str(home), "400"],
-                              cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    finished = subprocess.run(
+        [sys.executable, "-c", DRAIN_SCRIPT, str(spool), str(home), "400"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.stdout.split() == ["ready", "done"], finished.stderr
     assert interrupted >= 3  # the drains really were cut off mid-way
     store = EmbeddedStore(home)
@@ -413,6 +451,7 @@ def test_a_file_that_is_not_a_segment_is_skipped_as_damage(tmp_path):
     syslog_spool.segment_path(tmp_path, 1).write_bytes(b"GARBAGE!" + b"x" * 100)
     spool_messages(tmp_path, [message(2)])
     assert [r.data for r in read_all(tmp_path)] == [message(2).encode()]
-    batch = read_batch(tmp_path, Position.from_dict(None, syslog_spool.spool_id(tmp_path)),
-                       max_records=10, max_bytes=1 << 20)
+    batch = read_batch(
+        tmp_path, Position.from_dict(None, syslog_spool.spool_id(tmp_path)), max_records=10, max_bytes=1 << 20
+    )
     assert "bad magic" in batch.damage[0][0] and "100 bytes skipped" in batch.damage[0][0]

@@ -37,16 +37,50 @@ class Routine:
 
 
 ROUTINE: tuple[Routine, ...] = (
-    Routine("'EICAR_Test_File' malware was prevented", "Malware", "informational", MDE, "antivirus", (),
-            ("eicar.com.txt", EICAR_SHA256), "EICAR_Test_File"),
-    Routine("'Presenoker' unwanted software was prevented", "UnwantedSoftware", "low", MDE, "antivirus", (),
-            ("FreePDFConverterSetup.exe", hashlib.sha256(b"cyberwell demo pua").hexdigest()), "Presenoker"),
-    Routine("Email messages containing malicious URL removed after delivery", "InitialAccess", "informational",
-            MDO, "microsoftDefenderForOffice365", ("T1566.002",)),
-    Routine("Email reported by user as malware or phish", "InitialAccess", "informational", MDO,
-            "microsoftDefenderForOffice365", ("T1566",)),
-    Routine("Suspicious connection blocked by network protection", "CommandAndControl", "low", MDE,
-            "microsoftDefenderForEndpoint", ("T1071",)),
+    Routine(
+        "'EICAR_Test_File' malware was prevented",
+        "Malware",
+        "informational",
+        MDE,
+        "antivirus",
+        (),
+        ("eicar.com.txt", EICAR_SHA256),
+        "EICAR_Test_File",
+    ),
+    Routine(
+        "'Presenoker' unwanted software was prevented",
+        "UnwantedSoftware",
+        "low",
+        MDE,
+        "antivirus",
+        (),
+        ("FreePDFConverterSetup.exe", hashlib.sha256(b"cyberwell demo pua").hexdigest()),
+        "Presenoker",
+    ),
+    Routine(
+        "Email messages containing malicious URL removed after delivery",
+        "InitialAccess",
+        "informational",
+        MDO,
+        "microsoftDefenderForOffice365",
+        ("T1566.002",),
+    ),
+    Routine(
+        "Email reported by user as malware or phish",
+        "InitialAccess",
+        "informational",
+        MDO,
+        "microsoftDefenderForOffice365",
+        ("T1566",),
+    ),
+    Routine(
+        "Suspicious connection blocked by network protection",
+        "CommandAndControl",
+        "low",
+        MDE,
+        "microsoftDefenderForEndpoint",
+        ("T1071",),
+    ),
 )
 #: How many of each routine alert the week has.
 ROUTINE_COUNTS = (2, 3, 3, 5, 2)
@@ -56,8 +90,11 @@ def alerts(tenant: Tenant, window: Window, seed: int, facts: StoryFacts, malware
     """The week's alerts, oldest first."""
     rng = rng_for(seed, "defender")
     out = []
-    windows_users = [u for u in tenant.users if u.primary.kind in ("laptop", "desktop")
-                     and u.upn not in {c.upn for c in tenant.cast.values()}]
+    windows_users = [
+        u
+        for u in tenant.users
+        if u.primary.kind in ("laptop", "desktop") and u.upn not in {c.upn for c in tenant.cast.values()}
+    ]
     it_users = [u for u in windows_users if u.department.name == "IT"]
     for routine, count in zip(ROUTINE, ROUTINE_COUNTS, strict=True):
         for _ in range(count):
@@ -82,8 +119,23 @@ def _alert_id(rng: random.Random, service: str) -> str:
     return f"fa{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-def _base(rng, *, alert_id, title, description, category, severity, service, detection, mitre, ms, first_ms,
-          threat, evidence, incident) -> dict:
+def _base(
+    rng,
+    *,
+    alert_id,
+    title,
+    description,
+    category,
+    severity,
+    service,
+    detection,
+    mitre,
+    ms,
+    first_ms,
+    threat,
+    evidence,
+    incident,
+) -> dict:
     created = iso7(ms)
     return {
         "@odata.type": "#microsoft.graph.security.alert",
@@ -133,10 +185,22 @@ def _routine_alert(rng: random.Random, r: Routine, user: User, ms: int) -> dict:
         if r.file:
             evidence.append(_file_evidence(r.file[0], r.file[1], user, user.primary, ms, "prevented"))
     evidence.append(_user_evidence(user, ms))
-    return _base(rng, alert_id=alert_id, title=r.title, description=r.title + ".", category=r.category,
-                 severity=r.severity, service=r.service, detection=r.detection, mitre=r.mitre, ms=ms,
-                 first_ms=ms - 2 * MINUTE_MS, threat=r.threat, evidence=evidence,
-                 incident=rng.randrange(40_000, 41_000))
+    return _base(
+        rng,
+        alert_id=alert_id,
+        title=r.title,
+        description=r.title + ".",
+        category=r.category,
+        severity=r.severity,
+        service=r.service,
+        detection=r.detection,
+        mitre=r.mitre,
+        ms=ms,
+        first_ms=ms - 2 * MINUTE_MS,
+        threat=r.threat,
+        evidence=evidence,
+        incident=rng.randrange(40_000, 41_000),
+    )
 
 
 def _malware_alert(rng: random.Random, user: User, facts: StoryFacts, ms: int) -> dict:
@@ -145,21 +209,45 @@ def _malware_alert(rng: random.Random, user: User, facts: StoryFacts, ms: int) -
         _device_evidence(laptop, user, ms, "high", dns_name=facts.infected_device, roles=["compromised"]),
         _file_evidence("Remittance_Advice_0612.pdf.exe", DEMO_MALWARE_SHA256, user, laptop, ms, "active"),
         _user_evidence(user, ms),
-        {"@odata.type": "#microsoft.graph.security.ipEvidence", "createdDateTime": iso7(ms), "verdict": "malicious",
-         "remediationStatus": "none", "remediationStatusDetails": None, "roles": ["destination"],
-         "detailedRoles": [], "tags": [], "ipAddress": facts.bad_ip, "countryLetterCode": None},
+        {
+            "@odata.type": "#microsoft.graph.security.ipEvidence",
+            "createdDateTime": iso7(ms),
+            "verdict": "malicious",
+            "remediationStatus": "none",
+            "remediationStatusDetails": None,
+            "roles": ["destination"],
+            "detailedRoles": [],
+            "tags": [],
+            "ipAddress": facts.bad_ip,
+            "countryLetterCode": None,
+        },
     ]
-    description = ("Qakbot malware was detected on this device while it was running. The file arrived as an "
-                   "e-mail attachment disguised as a remittance advice and contacted a known command-and-control "
-                   "address. Isolate the device and reset the user's credentials.")
-    return _base(rng, alert_id=facts.malware_alert_id, title="An active 'Qakbot' malware was detected",
-                 description=description, category="Malware", severity="high", service=MDE,
-                 detection="antivirus", mitre=("T1204.002", "T1071.001"), ms=ms, first_ms=ms - 8 * MINUTE_MS,
-                 threat="Qakbot", evidence=evidence, incident=41_337)
+    description = (
+        "Qakbot malware was detected on this device while it was running. The file arrived as an "
+        "e-mail attachment disguised as a remittance advice and contacted a known command-and-control "
+        "address. Isolate the device and reset the user's credentials."
+    )
+    return _base(
+        rng,
+        alert_id=facts.malware_alert_id,
+        title="An active 'Qakbot' malware was detected",
+        description=description,
+        category="Malware",
+        severity="high",
+        service=MDE,
+        detection="antivirus",
+        mitre=("T1204.002", "T1071.001"),
+        ms=ms,
+        first_ms=ms - 8 * MINUTE_MS,
+        threat="Qakbot",
+        evidence=evidence,
+        incident=41_337,
+    )
 
 
-def _device_evidence(device: Device, user: User, ms: int, risk: str, dns_name: str | None = None,
-                     roles: list | None = None) -> dict:
+def _device_evidence(
+    device: Device, user: User, ms: int, risk: str, dns_name: str | None = None, roles: list | None = None
+) -> dict:
     return {
         "@odata.type": "#microsoft.graph.security.deviceEvidence",
         "createdDateTime": iso7(ms),

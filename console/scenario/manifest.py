@@ -69,6 +69,7 @@ class ScenarioManifest:
 
     def to_dict(self) -> dict:
         """A JSON-ready form (paths and times as text), e.g. for the CLI to print."""
+
         def plain(value):
             if isinstance(value, Path):
                 return str(value)
@@ -79,4 +80,5 @@ class ScenarioManifest:
             if isinstance(value, (list, tuple)):
                 return [plain(v) for v in value]
             return value
+
         return plain(asdict(self))

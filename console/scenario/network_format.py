@@ -21,20 +21,51 @@ from .timeline import iso7, iso_ms, uk_local
 def firewall_record(f: Flow, resource_id: str = estate.FIREWALL_RESOURCE_ID) -> dict:
     """A resource-specific (AZFW*) diagnostic record."""
     if f.category == "AZFWNetworkRule":
-        props = {"Action": f.action, "ActionReason": f.action_reason, "DestinationIp": f.dst_ip,
-                 "DestinationPort": f.dst_port, "Policy": estate.FIREWALL_POLICY, "Protocol": f.protocol,
-                 "Rule": f.rule, "RuleCollection": f.rule_collection, "RuleCollectionGroup": f.rule_collection_group,
-                 "SourceIp": f.src_ip, "SourcePort": f.src_port}
+        props = {
+            "Action": f.action,
+            "ActionReason": f.action_reason,
+            "DestinationIp": f.dst_ip,
+            "DestinationPort": f.dst_port,
+            "Policy": estate.FIREWALL_POLICY,
+            "Protocol": f.protocol,
+            "Rule": f.rule,
+            "RuleCollection": f.rule_collection,
+            "RuleCollectionGroup": f.rule_collection_group,
+            "SourceIp": f.src_ip,
+            "SourcePort": f.src_port,
+        }
     elif f.category == "AZFWApplicationRule":
-        props = {"Action": f.action, "ActionReason": f.action_reason, "DestinationIp": f.dst_ip,
-                 "DestinationPort": f.dst_port, "Fqdn": f.fqdn, "IsExplicitProxyRequest": False,
-                 "IsTlsInspected": False, "Policy": estate.FIREWALL_POLICY, "Protocol": f.protocol, "Rule": f.rule,
-                 "RuleCollection": f.rule_collection, "RuleCollectionGroup": f.rule_collection_group,
-                 "SourceIp": f.src_ip, "SourcePort": f.src_port, "TargetUrl": f.url, "WebCategory": f.web_category}
+        props = {
+            "Action": f.action,
+            "ActionReason": f.action_reason,
+            "DestinationIp": f.dst_ip,
+            "DestinationPort": f.dst_port,
+            "Fqdn": f.fqdn,
+            "IsExplicitProxyRequest": False,
+            "IsTlsInspected": False,
+            "Policy": estate.FIREWALL_POLICY,
+            "Protocol": f.protocol,
+            "Rule": f.rule,
+            "RuleCollection": f.rule_collection,
+            "RuleCollectionGroup": f.rule_collection_group,
+            "SourceIp": f.src_ip,
+            "SourcePort": f.src_port,
+            "TargetUrl": f.url,
+            "WebCategory": f.web_category,
+        }
     elif f.category == "AZFWThreatIntel":
-        props = {"Action": f.action, "DestinationIp": f.dst_ip, "DestinationPort": f.dst_port, "Fqdn": f.fqdn,
-                 "IsTlsInspected": False, "Protocol": f.protocol, "SourceIp": f.src_ip, "SourcePort": f.src_port,
-                 "ThreatDescription": f.threat, "Url": f.url}
+        props = {
+            "Action": f.action,
+            "DestinationIp": f.dst_ip,
+            "DestinationPort": f.dst_port,
+            "Fqdn": f.fqdn,
+            "IsTlsInspected": False,
+            "Protocol": f.protocol,
+            "SourceIp": f.src_ip,
+            "SourcePort": f.src_port,
+            "ThreatDescription": f.threat,
+            "Url": f.url,
+        }
     else:
         raise ValueError(f"not a resource-specific Azure Firewall category: {f.category}")
     return {"category": f.category, "properties": props, "resourceId": resource_id, "time": iso7(f.ms)}
@@ -55,18 +86,30 @@ def legacy_record(f: Flow, resource_id: str = estate.LEGACY_FIREWALL_RESOURCE_ID
         if f.url:
             msg += f"Url: {f.url}. "
         msg += f"Action: {f.action}. "
-        msg += f"Rule Collection: {f.rule_collection}. Rule: {f.rule}" if f.action == "Allow" \
+        msg += (
+            f"Rule Collection: {f.rule_collection}. Rule: {f.rule}"
+            if f.action == "Allow"
             else "No rule matched. Proceeding with default action"
+        )
         category, operation = "AzureFirewallApplicationRule", "AzureFirewallApplicationRuleLog"
     else:
         raise ValueError(f"no legacy form for {f.category}")
-    return {"category": category, "operationName": operation, "properties": {"msg": msg},
-            "resourceId": resource_id, "time": iso7(f.ms)}
+    return {
+        "category": category,
+        "operationName": operation,
+        "properties": {"msg": msg},
+        "resourceId": resource_id,
+        "time": iso7(f.ms),
+    }
 
 
 _POLICY_NAMES = {0: "", 2: "LAN-to-FortiGate-DNS", 3: "LAN-to-Internet", 5: "LAN-to-Azure-Hub"}
-_POLICY_UUIDS = {0: "", 2: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a02", 3: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a03",
-                 5: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a05"}
+_POLICY_UUIDS = {
+    0: "",
+    2: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a02",
+    3: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a03",
+    5: "6b1e5c0a-2f3d-51ef-8a1b-0c9e7d3f2a05",
+}
 SYSLOG_PRI = "<189>"  # local7.notice, FortiOS's default
 
 
@@ -94,9 +137,11 @@ def fortigate_line(s: Session) -> str:
         body.append('trandisp="noop"')
     if s.app:
         body.append(f'app="{s.app}" appcat="{s.app_category}"')
-    body.append(f"duration={s.duration} sentbyte={s.sent_bytes} rcvdbyte={s.rcvd_bytes} "
-                f"sentpkt={max(1, s.sent_bytes // 1200) if s.sent_bytes else 0} "
-                f"rcvdpkt={max(1, s.rcvd_bytes // 1200) if s.rcvd_bytes else 0}")
+    body.append(
+        f"duration={s.duration} sentbyte={s.sent_bytes} rcvdbyte={s.rcvd_bytes} "
+        f"sentpkt={max(1, s.sent_bytes // 1200) if s.sent_bytes else 0} "
+        f"rcvdpkt={max(1, s.rcvd_bytes // 1200) if s.rcvd_bytes else 0}"
+    )
     if denied:
         body.append('appcat="unscanned"')
     return f"{SYSLOG_PRI}1 {iso_ms(s.ms)} {estate.FORTIGATE_NAME} - - - - {' '.join(body)}"

@@ -18,8 +18,20 @@ from .events import SignIn
 from .tenant import Tenant, User
 from .timeline import HOUR_MS, Window, draw_times, is_working_time
 from .vocabulary import (
-    APPS, BROWSER, CA_BLOCK_LEGACY, CA_COMPLIANT_DEVICE, CA_REQUIRE_MFA, DESKTOP_APP_WEIGHTS, INVALID_PASSWORD,
-    KMSI_INTERRUPT, MFA_DENIED, MFA_REQUIRED, MOBILE_APP_WEIGHTS, SUCCESS, SUCCESS_MFA, App,
+    APPS,
+    BROWSER,
+    CA_BLOCK_LEGACY,
+    CA_COMPLIANT_DEVICE,
+    CA_REQUIRE_MFA,
+    DESKTOP_APP_WEIGHTS,
+    INVALID_PASSWORD,
+    KMSI_INTERRUPT,
+    MFA_DENIED,
+    MFA_REQUIRED,
+    MOBILE_APP_WEIGHTS,
+    SUCCESS,
+    SUCCESS_MFA,
+    App,
 )
 
 #: Chance that a given person mistypes their password once on a working day.
@@ -49,8 +61,7 @@ class NormalSignIns:
         self.it_apps = _apps(it_weights, mobile=False)
         self.mobile_apps = _apps(MOBILE_APP_WEIGHTS, mobile=True)
         # Looked up per sign-in, so worked out once: each person's phone or tablet, if any.
-        self.mobile_device = [next((d for d in u.devices if d.kind in ("phone", "tablet")), None)
-                              for u in tenant.users]
+        self.mobile_device = [next((d for d in u.devices if d.kind in ("phone", "tablet")), None) for u in tenant.users]
         self.working_hour: dict[int, bool] = {}
         self.ca: dict[tuple[str, bool], tuple] = {}
 
@@ -78,8 +89,17 @@ class NormalSignIns:
         users = self.people.sample(rng, count)
         return [self._sign_in(rng, user, ms) for user, ms in zip(users, times, strict=True)]
 
-    def _sign_in(self, rng: random.Random, user: User, ms: int, result=None, where: str | None = None,
-                 interactive: bool | None = None, app: App | None = None, device=None) -> SignIn:
+    def _sign_in(
+        self,
+        rng: random.Random,
+        user: User,
+        ms: int,
+        result=None,
+        where: str | None = None,
+        interactive: bool | None = None,
+        app: App | None = None,
+        device=None,
+    ) -> SignIn:
         """One sign-in; ``where`` ("office"/"home") is drawn from the time of day when not given."""
         rand = rng.random
         if where is None:
@@ -118,9 +138,25 @@ class NormalSignIns:
                 (CA_BLOCK_LEGACY, "notApplied"),
             )
         # Positional: this runs for most of a million events, and keyword construction is slower.
-        return SignIn(ms, guid(rng), guid(rng), user, app.app_id, app.name, app.resource, ip, place,
-                      device.detail_browser if browser else device.detail_client, app.client_app, result,
-                      interactive, True, named, ca, device.browser_ua if browser else device.client_ua)
+        return SignIn(
+            ms,
+            guid(rng),
+            guid(rng),
+            user,
+            app.app_id,
+            app.name,
+            app.resource,
+            ip,
+            place,
+            device.detail_browser if browser else device.detail_client,
+            app.client_app,
+            result,
+            interactive,
+            True,
+            named,
+            ca,
+            device.browser_ua if browser else device.client_ua,
+        )
 
     def _working(self, ms: int) -> bool:
         hour = ms // HOUR_MS
@@ -134,14 +170,16 @@ class NormalSignIns:
             return self.mobile_apps
         return self.it_apps if user.department.name == "IT" else self.desktop_apps
 
-    def _failure_then_retry(self, rng: random.Random, user: User, ms: int, failure, day_end: int,
-                            where: str | None = None) -> list[SignIn]:
+    def _failure_then_retry(
+        self, rng: random.Random, user: User, ms: int, failure, day_end: int, where: str | None = None
+    ) -> list[SignIn]:
         """A failed interactive sign-in and, seconds later, the same person getting it right."""
         device = user.primary
         app = self._app_pool(user, device).pick(rng)
         first = self._sign_in(rng, user, ms, result=failure, where=where, interactive=True, app=app, device=device)
         where = "home" if first.named_location is None else "office"
         retry_ms = min(ms + rng.randrange(15_000, 120_000), day_end - 1)
-        retry = self._sign_in(rng, user, retry_ms, result=SUCCESS_MFA, where=where, interactive=True, app=app,
-                              device=device)
+        retry = self._sign_in(
+            rng, user, retry_ms, result=SUCCESS_MFA, where=where, interactive=True, app=app, device=device
+        )
         return [first, retry]

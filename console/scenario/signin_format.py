@@ -52,8 +52,11 @@ _NON_INTERACTIVE = ["nonInteractiveUser"]
 def _status_of(result: Result) -> dict:
     status = _status.get(result)
     if status is None:
-        status = _status[result] = {"errorCode": result.code, "failureReason": result.failure_reason,
-                                    "additionalDetails": result.additional_details}
+        status = _status[result] = {
+            "errorCode": result.code,
+            "failureReason": result.failure_reason,
+            "additionalDetails": result.additional_details,
+        }
     return status
 
 
@@ -64,8 +67,16 @@ def _grant(policy: Policy, result: str) -> list[str]:
 def _policies(ca: tuple[tuple[Policy, str], ...]) -> list:
     policies = _ca.get(ca)
     if policies is None:
-        policies = _ca[ca] = [{"id": p.policy_id, "displayName": p.name, "enforcedGrantControls": _grant(p, r),
-                               "enforcedSessionControls": [], "result": r} for p, r in ca]
+        policies = _ca[ca] = [
+            {
+                "id": p.policy_id,
+                "displayName": p.name,
+                "enforcedGrantControls": _grant(p, r),
+                "enforcedSessionControls": [],
+                "result": r,
+            }
+            for p, r in ca
+        ]
     return policies
 
 
@@ -143,10 +154,20 @@ def la_writer(out: IO[str]) -> csv.writer:
 def _ca_json(ca: tuple[tuple[Policy, str], ...]) -> str:
     text = _ca_la.get(ca)
     if text is None:
-        text = _ca_la[ca] = orjson.dumps([
-            {"enforcedSessionControls": [], "conditionsNotSatisfied": 0, "enforcedGrantControls": _grant(p, r),
-             "conditionsSatisfied": 0 if r == "notApplied" else 3, "displayName": p.name, "result": r,
-             "id": p.policy_id} for p, r in ca]).decode()
+        text = _ca_la[ca] = orjson.dumps(
+            [
+                {
+                    "enforcedSessionControls": [],
+                    "conditionsNotSatisfied": 0,
+                    "enforcedGrantControls": _grant(p, r),
+                    "conditionsSatisfied": 0 if r == "notApplied" else 3,
+                    "displayName": p.name,
+                    "result": r,
+                    "id": p.policy_id,
+                }
+                for p, r in ca
+            ]
+        ).decode()
     return text
 
 
@@ -171,16 +192,28 @@ def _status_json(result: Result) -> str:
 def _auth_details(s: SignIn) -> str:
     when = iso7(s.ms).replace("Z", "+00:00")
     password_ok = s.result.code != 50126
-    steps = [{"authenticationStepDateTime": when, "authenticationMethod": "Password", "succeeded": password_ok,
-              "authenticationStepResultDetail": "Correct password" if password_ok else "Invalid username or password",
-              "authenticationStepRequirement": "Primary authentication"}]
+    steps = [
+        {
+            "authenticationStepDateTime": when,
+            "authenticationMethod": "Password",
+            "succeeded": password_ok,
+            "authenticationStepResultDetail": "Correct password" if password_ok else "Invalid username or password",
+            "authenticationStepRequirement": "Primary authentication",
+        }
+    ]
     if s.mfa and password_ok:
         denied = s.result.code == 500121
-        steps.append({"authenticationStepDateTime": when, "authenticationMethod": "Mobile app notification",
-                      "succeeded": not denied,
-                      "authenticationStepResultDetail": "MFA denied; user declined the authentication" if denied
-                      else "MFA successfully completed",
-                      "authenticationStepRequirement": "Multi-factor authentication"})
+        steps.append(
+            {
+                "authenticationStepDateTime": when,
+                "authenticationMethod": "Mobile app notification",
+                "succeeded": not denied,
+                "authenticationStepResultDetail": "MFA denied; user declined the authentication"
+                if denied
+                else "MFA successfully completed",
+                "authenticationStepRequirement": "Multi-factor authentication",
+            }
+        )
     return orjson.dumps(steps).decode()
 
 
@@ -191,14 +224,75 @@ def la_row(s: SignIn) -> list:
     mfa = "multiFactorAuthentication" if s.mfa else "singleFactorAuthentication"
     network = orjson.dumps(_network(s.named_location)).decode()
     return [
-        WORKSPACE_ID, "Azure AD", f"/tenants/{TENANT_ID}/providers/Microsoft.aadiam", "Sign-in activity", "1",
-        "SignInLogs", str(result.code), "None", result.failure_reason or "", "0", s.correlation_id,
-        "Microsoft.aadiam", "Microsoft.aadiam", "", user["userDisplayName"], "4", s.place.country,
-        "", s.app_name, s.app_id, _auth_details(s), "", "[]", mfa, "[]", s.client_app,
-        _ca_json(s.ca_results), "", _ca_status(s.ca_results), la_time(s.ms), _device_json(s.device_detail), "",
-        "TRUE" if s.interactive else "FALSE", s.id, s.ip, "", s.place.la_json, "", "{}", "", network,
-        s.id, str(40 + (int(s.id[:4], 16) % 400)), "none", "[]", "[]", s.risk, s.risk, _risk_state(s.risk),
-        s.resource[1], s.resource[0], "", "", _status_json(result), "", "", "AzureAD", s.user_agent,
-        user["userDisplayName"], user["userId"], user["userPrincipalName"], TENANT_ID, "Member", "", "", "",
-        TENANT_ID, TENANT_ID, "SigninLogs", "", "",
+        WORKSPACE_ID,
+        "Azure AD",
+        f"/tenants/{TENANT_ID}/providers/Microsoft.aadiam",
+        "Sign-in activity",
+        "1",
+        "SignInLogs",
+        str(result.code),
+        "None",
+        result.failure_reason or "",
+        "0",
+        s.correlation_id,
+        "Microsoft.aadiam",
+        "Microsoft.aadiam",
+        "",
+        user["userDisplayName"],
+        "4",
+        s.place.country,
+        "",
+        s.app_name,
+        s.app_id,
+        _auth_details(s),
+        "",
+        "[]",
+        mfa,
+        "[]",
+        s.client_app,
+        _ca_json(s.ca_results),
+        "",
+        _ca_status(s.ca_results),
+        la_time(s.ms),
+        _device_json(s.device_detail),
+        "",
+        "TRUE" if s.interactive else "FALSE",
+        s.id,
+        s.ip,
+        "",
+        s.place.la_json,
+        "",
+        "{}",
+        "",
+        network,
+        s.id,
+        str(40 + (int(s.id[:4], 16) % 400)),
+        "none",
+        "[]",
+        "[]",
+        s.risk,
+        s.risk,
+        _risk_state(s.risk),
+        s.resource[1],
+        s.resource[0],
+        "",
+        "",
+        _status_json(result),
+        "",
+        "",
+        "AzureAD",
+        s.user_agent,
+        user["userDisplayName"],
+        user["userId"],
+        user["userPrincipalName"],
+        TENANT_ID,
+        "Member",
+        "",
+        "",
+        "",
+        TENANT_ID,
+        TENANT_ID,
+        "SigninLogs",
+        "",
+        "",
     ]

@@ -17,8 +17,17 @@ from .tenant import MEMBERS, Tenant, User
 from .timeline import DAY_MS, MINUTE_MS, Window, iso7
 
 PAGE_SIZE = 200
-TARGET_DEPARTMENTS = {"Planning", "Revenues & Benefits", "Housing", "Environmental Health", "IT", "Finance", "HR",
-                      "Customer Services", MEMBERS}
+TARGET_DEPARTMENTS = {
+    "Planning",
+    "Revenues & Benefits",
+    "Housing",
+    "Environmental Health",
+    "IT",
+    "Finance",
+    "HR",
+    "Customer Services",
+    MEMBERS,
+}
 CLICK_RATE, SUBMIT_RATE, REPORT_RATE, TRAINING_DONE_RATE = 0.14, 0.4, 0.22, 0.65
 TRAINING = "Spotting phishing e-mails (Microsoft Mini-Module)"
 BASE = "https://graph.microsoft.com/v1.0/security/attackSimulation/simulations"
@@ -60,8 +69,10 @@ def campaign(tenant: Tenant, window: Window, seed: int) -> Campaign:
     }
     pages = []
     for start in range(0, len(details), PAGE_SIZE):
-        page = {"@odata.context": f"{BASE}('{sim_id}')/report/simulationUsers",
-                "value": details[start:start + PAGE_SIZE]}
+        page = {
+            "@odata.context": f"{BASE}('{sim_id}')/report/simulationUsers",
+            "value": details[start : start + PAGE_SIZE],
+        }
         if start + PAGE_SIZE < len(details):
             page["@odata.nextLink"] = f"{BASE}/{sim_id}/report/simulationUsers?$skiptoken={start + PAGE_SIZE}"
         pages.append(page)
@@ -70,8 +81,13 @@ def campaign(tenant: Tenant, window: Window, seed: int) -> Campaign:
 
 def _event(name: str, ms: int, user: User) -> dict:
     device = user.primary
-    return {"eventName": name, "eventDateTime": iso7(ms), "ipAddress": device.site.egress_ip,
-            "osPlatformDeviceDetails": device.operating_system, "browser": "Edge"}
+    return {
+        "eventName": name,
+        "eventDateTime": iso7(ms),
+        "ipAddress": device.site.egress_ip,
+        "osPlatformDeviceDetails": device.operating_system,
+        "browser": "Edge",
+    }
 
 
 def _user_details(rng: random.Random, user: User, launch: int, completion: int) -> dict:
@@ -89,9 +105,11 @@ def _user_details(rng: random.Random, user: User, launch: int, completion: int) 
         assigned = min(click + 5 * MINUTE_MS, completion)
         done = rng.random() < TRAINING_DONE_RATE
         started = rng.random() < 0.5 or done
-        training = {"displayName": TRAINING, "latestTrainingStatus": "completed" if done else
-                    ("inProgress" if started else "assigned"),
-                    "trainingAssignedProperties": _training_step(assigned, user)}
+        training = {
+            "displayName": TRAINING,
+            "latestTrainingStatus": "completed" if done else ("inProgress" if started else "assigned"),
+            "trainingAssignedProperties": _training_step(assigned, user),
+        }
         if started:
             training["trainingUpdatedProperties"] = _training_step(assigned + rng.randrange(1, 3) * DAY_MS, user)
         if done:
@@ -115,5 +133,10 @@ def _user_details(rng: random.Random, user: User, launch: int, completion: int) 
 
 
 def _training_step(ms: int, user: User) -> dict:
-    return {"contentDateTime": iso7(ms), "ipAddress": user.primary.site.egress_ip,
-            "osPlatformDeviceDetails": user.primary.operating_system, "browser": "Edge", "potentialScoreImpact": 5.0}
+    return {
+        "contentDateTime": iso7(ms),
+        "ipAddress": user.primary.site.egress_ip,
+        "osPlatformDeviceDetails": user.primary.operating_system,
+        "browser": "Edge",
+        "potentialScoreImpact": 5.0,
+    }

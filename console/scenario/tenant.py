@@ -84,9 +84,16 @@ def make_device(kind: str, number: int, site: estate.Site, device_id: str) -> De
     tail = {"isCompliant": True, "isManaged": True, "trustType": trust}
     client_browser = "Rich Client 5.4.0" if kind in ("laptop", "desktop") else browser
     return Device(
-        name=name, number=number, kind=kind, device_id=device_id, site=site,
-        internal_ip=estate.client_ip(site, number), operating_system=os_name, trust_type=trust,
-        client_ua=client_ua, browser_ua=browser_ua,
+        name=name,
+        number=number,
+        kind=kind,
+        device_id=device_id,
+        site=site,
+        internal_ip=estate.client_ip(site, number),
+        operating_system=os_name,
+        trust_type=trust,
+        client_ua=client_ua,
+        browser_ua=browser_ua,
         detail_client={**base, "browser": client_browser, **tail},
         detail_browser={**base, "browser": browser, **tail},
     )
@@ -133,16 +140,61 @@ class CastMember:
 
 
 CAST: tuple[CastMember, ...] = (
-    CastMember("mfa_fatigue", "Hannah", "Whitfield", "Revenues & Benefits",
-               "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a01", "laptop", 1187, GB_PLACES[1], "192.0.2.31"),
-    CastMember("compromised", "Gareth", "Llewellyn", "Planning",
-               "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a02", "laptop", 2036, GB_PLACES[0], "192.0.2.47"),
-    CastMember("legacy", "Derek", "Ashworth", "Housing",
-               "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a03", "laptop", 1552, GB_PLACES[4], "192.0.2.58"),
-    CastMember("malware", "Karen", "Doyle", "Housing",
-               "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a04", "laptop", 421, GB_PLACES[2], "192.0.2.66"),
-    CastMember("security_manager", "Priya", "Raman", "IT",
-               "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a05", "laptop", 3310, GB_PLACES[5], "192.0.2.72"),
+    CastMember(
+        "mfa_fatigue",
+        "Hannah",
+        "Whitfield",
+        "Revenues & Benefits",
+        "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a01",
+        "laptop",
+        1187,
+        GB_PLACES[1],
+        "192.0.2.31",
+    ),
+    CastMember(
+        "compromised",
+        "Gareth",
+        "Llewellyn",
+        "Planning",
+        "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a02",
+        "laptop",
+        2036,
+        GB_PLACES[0],
+        "192.0.2.47",
+    ),
+    CastMember(
+        "legacy",
+        "Derek",
+        "Ashworth",
+        "Housing",
+        "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a03",
+        "laptop",
+        1552,
+        GB_PLACES[4],
+        "192.0.2.58",
+    ),
+    CastMember(
+        "malware",
+        "Karen",
+        "Doyle",
+        "Housing",
+        "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a04",
+        "laptop",
+        421,
+        GB_PLACES[2],
+        "192.0.2.66",
+    ),
+    CastMember(
+        "security_manager",
+        "Priya",
+        "Raman",
+        "IT",
+        "0b1f4e2a-6c3d-4f7e-8a9b-1c2d3e4f5a05",
+        "laptop",
+        3310,
+        GB_PLACES[5],
+        "192.0.2.72",
+    ),
 )
 
 GIVEN_NAMES = (
@@ -208,8 +260,18 @@ def build_tenant(seed: int) -> Tenant:
         dept = _BY_NAME[member.department]
         upn = upn_for(member.given, member.surname, taken)
         device = make_device(member.device_kind, member.device_number, dept.site, guid(rng))
-        user = _user(len(users), member.given, member.surname, upn, member.user_id, dept, False,
-                     member.home, member.home_ip, (device,))
+        user = _user(
+            len(users),
+            member.given,
+            member.surname,
+            upn,
+            member.user_id,
+            dept,
+            False,
+            member.home,
+            member.home_ip,
+            (device,),
+        )
         users.append(user)
         cast[member.role] = user
 
@@ -226,16 +288,28 @@ def build_tenant(seed: int) -> Tenant:
             if rng.random() < dept.phone_share:
                 devices.append(make_device("phone", numbers["phone"].pop(), dept.site, guid(rng)))
             home = homes.pick(rng)
-            users.append(_user(len(users), given, surname, upn, guid(rng), dept, councillor, home,
-                               _home_ip(rng), tuple(devices)))
+            users.append(
+                _user(len(users), given, surname, upn, guid(rng), dept, councillor, home, _home_ip(rng), tuple(devices))
+            )
     return Tenant(users=tuple(users), cast=cast)
 
 
 def _user(index, given, surname, upn, user_id, dept, councillor, home, home_ip, devices) -> User:
     activity = 0.4 if councillor else dept.activity
-    return User(index=index, given=given, surname=surname, upn=upn, user_id=user_id, department=dept,
-                is_councillor=councillor, home=home, home_ip=home_ip, devices=devices, activity=activity,
-                graph=_identity(user_id, f"{given} {surname}", upn))
+    return User(
+        index=index,
+        given=given,
+        surname=surname,
+        upn=upn,
+        user_id=user_id,
+        department=dept,
+        is_councillor=councillor,
+        home=home,
+        home_ip=home_ip,
+        devices=devices,
+        activity=activity,
+        graph=_identity(user_id, f"{given} {surname}", upn),
+    )
 
 
 def _home_ip(rng: random.Random) -> str:
@@ -255,4 +329,3 @@ def _asset_numbers(rng: random.Random) -> dict[str, list[int]]:
         rng.shuffle(pool)
         pools[kind] = pool
     return pools
-

@@ -14,8 +14,8 @@ from pathlib import Path
 import orjson
 
 from . import defender, network_format, signin_format, simulation
-from .ndjson import write_lines
 from .manifest import ScenarioFile, ScenarioManifest
+from .ndjson import write_lines
 from .normal_network import NormalNetwork
 from .normal_signins import NormalSignIns
 from .stories import build_stories, malware_time
@@ -142,7 +142,15 @@ def write_scenario(out_dir: Path, *, size: int, seed: int, start: datetime | Non
         ScenarioFile(syslog_path, "syslog", syslog_lines),
     )
     return ScenarioManifest(
-        files=files, awareness_files=tuple(awareness), start=window.start, end=window.end, size=size, seed=seed,
-        domain=tenant.domain, tenant_id=tenant.tenant_id, users=len(tenant.users),
-        stories=replace(stories.facts, phishing_simulation_id=camp.simulation_id), counts=counts,
+        files=files,
+        awareness_files=tuple(awareness),
+        start=window.start,
+        end=window.end,
+        size=size,
+        seed=seed,
+        domain=tenant.domain,
+        tenant_id=tenant.tenant_id,
+        users=len(tenant.users),
+        stories=replace(stories.facts, phishing_simulation_id=camp.simulation_id),
+        counts=counts,
     )
