@@ -39,7 +39,7 @@ import pyarrow.parquet as pq  # noqa: E402
 def parse_scenario(size: int, seed: int, out: Path) -> tuple[list[Path], object]:
     """Generate the demo scenario and parse it into Parquet batches (one file per batch)."""
     from collectors.replay import batches
-    from console.scenario import generate
+    from scenario import generate
 
     manifest = generate(out / "scenario", size=size, seed=seed)
     parsed, files = out / "parsed", []

@@ -72,7 +72,7 @@ def main() -> None:
 
     import parse_signins
 
-    from console.scenario import generate
+    from scenario import generate
 
     inputs = args.dir / f"inputs-{args.events}-{args.seed}"
     clock = time.perf_counter()

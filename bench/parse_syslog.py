@@ -3,7 +3,7 @@
     .venv/bin/python bench/parse_syslog.py --events 200000 [--format fortigate] [--header pri]
 
 Writes N seeded, realistic lines (FortiGate traffic/UTM/event key=value, CEF, PAN-OS CSV, or a
-mix) to a temporary file, parses it with ``collectors.syslog.parse_file`` and prints lines/s,
+mix) to a temporary file, parses it with ``collectors.formats.syslog.parse_file`` and prints lines/s,
 seconds and peak memory. Generation is not timed.
 """
 

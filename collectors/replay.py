@@ -8,21 +8,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from collectors import chunking
-from collectors.batch import ParsedBatch, Quarantined
-from collectors.rawfile import is_gzip
+from collectors.reading import chunking
+from collectors.reading.rawfile import is_gzip
+from store.batch import ParsedBatch, Quarantined
 
 #: Source kind -> the module that parses it. Each module has ``parse_file(path) -> ParsedBatch``
 #: (and may have ``store_view(store)``: how its events are written, e.g. Defender alerts with history)
 #: and may have ``iter_batches(path) -> Iterator[ParsedBatch]`` to keep memory flat on big files,
 #: or ``parse_pieces(path, pieces) -> Iterator[ParsedBatch]`` to take a big plain NDJSON
-#: export's lines piece by piece straight from memory (``collectors.chunking.line_pieces``).
+#: export's lines piece by piece straight from memory (``collectors.reading.chunking.line_pieces``).
 SOURCE_MODULES: dict[str, str] = {
-    "entra-signins": "collectors.entra_signins",
-    "entra-signins-la": "collectors.entra_signins_la",
-    "defender-alerts": "collectors.defender_alerts",
-    "azure-firewall": "collectors.azure_firewall",
-    "syslog": "collectors.syslog",
+    "entra-signins": "collectors.formats.entra_signins",
+    "entra-signins-la": "collectors.formats.entra_signins_la",
+    "defender-alerts": "collectors.formats.defender_alerts",
+    "azure-firewall": "collectors.formats.azure_firewall",
+    "syslog": "collectors.formats.syslog",
 }
 
 

@@ -6,16 +6,15 @@ and renders the result, as a table for people or as JSON with ``--json``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from collectors.replay import SOURCE_MODULES, UnknownSource, ingest
+from console import collect_commands, render
 from console import config as configuration
-from console import render
-from store import EmbeddedStore
+from console.session import fail, open_store, parse_time, stored_window
 
 app = typer.Typer(
     name="cyberwell",
@@ -50,60 +49,6 @@ def main(
         ctx.obj = configuration.load(resolved, config_file)
     except configuration.ConfigError as error:
         fail(str(error))
-
-
-def fail(message: str, code: int = 2) -> None:
-    render.console.print(render.Text(f"error: {message}", style="bold red"))
-    raise typer.Exit(code)
-
-
-def open_store(cfg: configuration.Config):
-    """The configured event store: ``EmbeddedStore``, or ``ElasticStore`` for
-    ``store.backend = "elasticsearch"`` (settings from ``[store.elasticsearch]``)."""
-    if cfg.store_backend == "embedded":
-        return EmbeddedStore(cfg.home)
-    from store import ElasticStore
-    from store.elastic_client import ElasticSettingsError
-
-    if cfg.elasticsearch is None:
-        fail(
-            "store.backend is 'elasticsearch' but the config has no [store.elasticsearch] table with hosts or cloud_id"
-        )
-    try:
-        store = ElasticStore.from_settings(cfg.elasticsearch, cfg.home)
-    except ElasticSettingsError as error:
-        fail(str(error))
-    problem = elastic_problem(store)
-    if problem:
-        fail(f"Elasticsearch at {cfg.elasticsearch.describe()}: {problem}")
-    return store
-
-
-def elastic_problem(store) -> str | None:
-    """Why the cluster cannot be used, in words without secrets; None when it answers."""
-    from elasticsearch import ApiError, TransportError
-
-    try:
-        store.client.cluster.health(timeout="10s")
-    except ApiError as error:
-        if error.status_code == 403:
-            return None  # a key allowed to write events but not to read cluster health is fine
-        if error.status_code == 401:
-            return "the credentials were refused (401)"
-        return f"the cluster answered {error.status_code} {error.error}"
-    except TransportError as error:
-        return f"cannot connect ({type(error).__name__}); is it running, and is the URL right?"
-    return None
-
-
-def parse_time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{option}: expected an ISO 8601 time such as 2026-11-20T09:00:00Z, got {value!r}")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 # -- ingest ---------------------------------------------------------------------------------
@@ -146,14 +91,6 @@ def ingest_command(
 
 
 # -- detect and alerts ----------------------------------------------------------------------
-
-
-def stored_window(store) -> tuple[datetime, datetime]:
-    span = store.time_range()
-    if span is None:
-        now = datetime.now(UTC)
-        return now - timedelta(days=1), now
-    return span[0], span[1] + timedelta(microseconds=1)
 
 
 @app.command("detect")
@@ -216,18 +153,7 @@ def alerts_list(
     if as_json:
         render.emit_json([alert.to_dict() for alert in alerts])
         return
-    render.console.print(alerts_table(alerts))
-
-
-def alerts_table(alerts, title: str = "Alerts"):
-    return render.table(
-        title,
-        ["id", "first seen", "severity", "rule", "group", "events"],
-        [
-            (a.id[:12], a.first_seen, render.severity(a.severity), a.rule_title, a.group_keys, a.event_count)
-            for a in alerts
-        ],
-    )
+    render.console.print(render.alerts_table(alerts))
 
 
 # -- rules and quarantine -------------------------------------------------------------------
@@ -362,8 +288,6 @@ def retention_command(
 
 
 # Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.
-from console import collect_commands  # noqa: E402
-
 collect_commands.register(app)
 
 

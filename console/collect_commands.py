@@ -31,8 +31,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None):
-    from console.cli import fail
     from console.collector_settings import build_collectors, read_tables
+    from console.session import fail
 
     config_file = ctx.find_root().params.get("config_file")
     try:
@@ -57,7 +57,7 @@ def collect_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Run every enabled collector once: fetch from its checkpoint, store, commit."""
-    from console.cli import open_store
+    from console.session import open_store
 
     configured = _configured(ctx, only=source)
     store = open_store(ctx.obj)
@@ -82,7 +82,7 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run the configured collectors on their intervals until SIGTERM or SIGINT."""
-    from console.cli import fail, open_store
+    from console.session import fail, open_store
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     configured = _configured(ctx, with_receiver=True)

@@ -17,7 +17,7 @@ Example::
 
 The table's name is the source name shown by ``cyberwell status``; ``type`` picks the collector
 when the name is not one of the kinds (two tenants: ``[collectors.signins-schools]`` with
-``type = "entra-signins"``). Sign-in keys (identity) are read by :mod:`collectors.identity`.
+``type = "entra-signins"``). Sign-in keys (identity) are read by :mod:`microsoft.identity`.
 ``syslog`` tables go to ``SyslogCollector.from_settings`` (and ``SyslogReceiver`` for ``serve``);
 ``azure-firewall`` tables to ``AzureFirewallCollector(settings, credential)``, the credential
 built here from the table's sign-in keys.
@@ -35,14 +35,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from collectors.graph_pages import GraphEndpoint
-from collectors.identity import IdentityError, IdentitySettings, credential_from
 from console.config import ConfigError
+from microsoft.graph import GraphEndpoint
+from microsoft.identity import IdentityError, IdentitySettings, credential_from
 
 GRAPH_KINDS = ("entra-signins", "defender")
 #: Collectors other engineers build, and their modules (imported only when configured).
-OTHER_KINDS = {"syslog": "collectors.syslog_collector", "azure-firewall": "collectors.firewall_logs"}
-_RECEIVER = {"syslog_receiver": "collectors.syslog_receiver"}
+OTHER_KINDS = {"syslog": "collectors.live.syslog_collector", "azure-firewall": "collectors.live.firewall_logs"}
+_RECEIVER = {"syslog_receiver": "collectors.live.syslog_receiver"}
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _GRAPH_KEYS = {
     "type",
@@ -123,8 +123,8 @@ def duration(table: Mapping, key: str, where: str, default: timedelta) -> timede
 
 
 def graph_collector(name: str, kind: str, table: Mapping, environ: Mapping[str, str]):
-    from collectors.graph_defender import DefenderCollector
-    from collectors.graph_signins import EntraSigninCollector
+    from collectors.live.graph_defender import DefenderCollector
+    from collectors.live.graph_signins import EntraSigninCollector
 
     where = f"collectors.{name}"
     unknown = sorted(set(table) - _GRAPH_KEYS)

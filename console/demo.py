@@ -36,7 +36,6 @@ class DemoOutcome:
         }
 
     def show(self, console) -> None:
-        from console.cli import alerts_table
 
         console.print(
             render.table(
@@ -46,7 +45,7 @@ class DemoOutcome:
             )
         )
         serious = [a for a in self.alerts if SEVERITY_ORDER.index(a.severity) >= SEVERITY_ORDER.index("high")]
-        console.print(alerts_table(serious, title="Alerts of high severity and above, most severe first"))
+        console.print(render.alerts_table(serious, title="Alerts of high severity and above, most severe first"))
         per_rule: dict[tuple[str, str], int] = {}
         for alert in self.alerts:
             per_rule[(alert.severity, alert.rule_title)] = per_rule.get((alert.severity, alert.rule_title), 0) + 1
@@ -80,8 +79,8 @@ class DemoOutcome:
 def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> DemoOutcome:
     """``store`` is the event store to fill (the CLI opens the configured one); by default the
     embedded store in the home."""
-    from console.scenario import generate
     from detections import run_detections
+    from scenario import generate
     from store.alerts import list_alerts
 
     store = store if store is not None else EmbeddedStore(cfg.home)

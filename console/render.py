@@ -62,3 +62,11 @@ def _cell(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     return str(value)
+
+
+def alerts_table(alerts, title: str = "Alerts"):
+    return table(
+        title,
+        ["id", "first seen", "severity", "rule", "group", "events"],
+        [(a.id[:12], a.first_seen, severity(a.severity), a.rule_title, a.group_keys, a.event_count) for a in alerts],
+    )

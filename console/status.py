@@ -31,7 +31,7 @@ def status_command(
 ) -> None:
     """Per source: last success, lag, events per minute over the last hour, last error; for
     syslog also the receiver's counters, UDP losses among them."""
-    from console.cli import open_store
+    from console.session import open_store
 
     store = open_store(ctx.obj)
     checkpoints = Checkpoints(store.state)
@@ -99,7 +99,7 @@ def receiver_status(spool_dir: Path, now: datetime) -> dict:
     only says it has not stopped cleanly); ``state`` names the four cases. ``udp_lost`` is
     ``dropped_udp`` (the receiver's queue was full) plus ``kernel_drops`` (the socket buffer was).
     """
-    from collectors.syslog_receiver import read_stats
+    from collectors.live.syslog_receiver import read_stats
 
     stats = read_stats(spool_dir)
     if not isinstance(stats, dict):

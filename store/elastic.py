@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from elasticsearch import helpers
 
-from collectors.batch import check_required, plain_text
+from store.batch import check_required, plain_text
 from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic_mapping import events_template
 from store.elastic_search import (

@@ -4,7 +4,7 @@ Every document is created with ``op_type=create`` and ``_id = event.id``, so sen
 — a rerun, or a resend after the connection broke mid-request — can never store it twice: the
 cluster answers 409 and the event counts as a duplicate. That is what makes retrying safe.
 
-Replaceable datasets (``collectors.batch.VERSION_COLUMNS``: Defender alerts) are sent with
+Replaceable datasets (``store.batch.VERSION_COLUMNS``: Defender alerts) are sent with
 ``index`` and ``version_type=external``, the version being the event's version column in epoch
 microseconds (0 when it has none): a newer version replaces the document, the same or an older
 one is answered 409 and counts as a duplicate, so the index holds the newest version only and
@@ -38,7 +38,7 @@ from elasticsearch import ConnectionError as TransportConnectionError
 from elasticsearch import ConnectionTimeout
 from elasticsearch.helpers import streaming_bulk
 
-from collectors.batch import VERSION_COLUMNS, Quarantined
+from store.batch import VERSION_COLUMNS, Quarantined
 from store.elastic_client import ElasticRefused, ElasticUnavailable
 
 #: Rows serialised at once: big enough for DuckDB to be efficient, small enough to overlap

@@ -6,7 +6,7 @@ is complete, fsynced and renamed into place. So a reader — another process, at
 batch entirely or not at all, and a crash leaves at worst an unlisted file that nobody reads.
 Writers take a file lock so two appends cannot both decide that the same event is new.
 
-Replaceable datasets (``collectors.batch.VERSION_COLUMNS``: a Defender alert whose status
+Replaceable datasets (``store.batch.VERSION_COLUMNS``: a Defender alert whose status
 changes) are stored the same way, every version a row, but a row is new when its (``event.id``,
 version) pair is, and every read answers with the newest version of each ``event.id`` only. The
 versions of one alert share its ``@timestamp`` (its creation time), hence its day: the dedupe and
@@ -31,8 +31,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from collectors.batch import VERSION_COLUMNS, check_required, plain_text
-from store import sql_functions
+import store.sql_functions as sql_functions
+from store.batch import VERSION_COLUMNS, check_required, plain_text
 from store.durable import fsync_path
 from store.state import StateDB, utc_now_iso
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from collectors.batch import Quarantined
+from store.batch import Quarantined
 
 MIGRATIONS: list[str] = [
     # 1: the segment catalogue, quarantine, alerts and rule runs

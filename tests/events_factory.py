@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
-from collectors.batch import REQUIRED_COLUMNS
+from store.batch import REQUIRED_COLUMNS
 
 
 def event_table(rows: list[dict], extra_types: dict[str, pa.DataType] | None = None) -> pa.Table:

@@ -101,7 +101,7 @@ def test_a_bad_config_names_the_key_and_what_it_expected(tmp_path):
 
 
 def test_detect_then_list_alerts_and_rules_as_json(tmp_path):
-    from console.scenario import generate
+    from scenario import generate
 
     manifest = generate(tmp_path / "scenario", size=5_000, seed=3)
     home = str(tmp_path / "home")

@@ -242,7 +242,7 @@ def _receiver_status(home: Path) -> dict:
 
 
 def test_status_tells_a_stopped_receiver_from_a_dead_one_and_shows_its_error_as_written(tmp_path):
-    from collectors.syslog_receiver import STATS_FILE, SyslogReceiver
+    from collectors.live.syslog_receiver import STATS_FILE, SyslogReceiver
 
     home, spool = tmp_path / "home", tmp_path / "spool"
     home.mkdir()

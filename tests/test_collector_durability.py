@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.graph_defender import latest_alerts
+from collectors.live.graph_defender import latest_alerts
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
 from tests.graph_standin import GraphStandIn, iso, make_alerts, make_signins, sample_alert, sample_signins

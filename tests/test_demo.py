@@ -12,7 +12,7 @@ import yaml
 from typer.testing import CliRunner
 
 from console.cli import app
-from console.scenario import EXPECTED_ALERTS
+from scenario import EXPECTED_ALERTS
 
 HIGH = {"high", "critical"}
 

@@ -30,11 +30,11 @@ from elasticsearch import Elasticsearch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from collectors import azure_firewall, signin_schema
+from collectors.formats import azure_firewall, signin_schema
 from collectors.replay import ingest
 from console.config import DEFAULT_RULE_DIRS
-from console.scenario import EXPECTED_ALERTS, generate
 from detections import run_detections
+from scenario import EXPECTED_ALERTS, generate
 from store.elastic import ElasticStore
 from store.embedded import EmbeddedStore
 from tests.test_es_sigma_semantics import remove_indices

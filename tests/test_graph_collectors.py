@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.graph_defender import DefenderCollector, alert_history, latest_alerts
-from collectors.graph_pages import GraphEndpoint
-from collectors.graph_signins import EntraSigninCollector
-from collectors.identity import credential_from
+from collectors.live.graph_defender import DefenderCollector, alert_history, latest_alerts
+from collectors.live.graph_signins import EntraSigninCollector
+from microsoft.graph import GraphEndpoint
+from microsoft.identity import credential_from
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
 from tests.graph_standin import (

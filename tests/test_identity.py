@@ -16,9 +16,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from collectors.graph_pages import GraphEndpoint
-from collectors.graph_signins import EntraSigninCollector
-from collectors.identity import IdentityError, IdentitySettings, credential_from
+from collectors.live.graph_signins import EntraSigninCollector
+from microsoft.graph import GraphEndpoint
+from microsoft.identity import IdentityError, IdentitySettings, credential_from
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
 from tests.graph_standin import GraphStandIn, make_signins, sample_signins

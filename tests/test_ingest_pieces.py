@@ -17,10 +17,11 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors import chunking, entra_signins, entra_signins_la
-from collectors.batch import plain_text
+from collectors.formats import entra_signins, entra_signins_la
+from collectors.reading import chunking
 from collectors.replay import ingest
 from store import EmbeddedStore
+from store.batch import plain_text
 
 
 def signin(i: int) -> dict:
@@ -100,7 +101,7 @@ def comparable(batch) -> tuple[list[dict], list[tuple]]:
 
 def pieces_of(module, path, chunk_bytes: int):
     parts = list(module.parse_pieces(path, chunking.line_pieces(path, chunk_bytes)))
-    # A piece may hand event.original over as views of the file (collectors.line_views).
+    # A piece may hand event.original over as views of the file (collectors.reading.line_views).
     events = pa.concat_tables([plain_text(p.events) for p in parts]) if parts else module.parse_file(path).events
     return comparable(type(parts[0])(events, [q for p in parts for q in p.quarantined]))
 

@@ -1,6 +1,6 @@
 """``event.original`` as views of the file's bytes must be exactly the lines without their ends.
 
-Differential: :func:`collectors.line_views.without_line_ends` against Arrow's own trim, which
+Differential: :func:`collectors.reading.line_views.without_line_ends` against Arrow's own trim, which
 copied every line before it; and the stores must keep views as they keep text.
 """
 
@@ -14,10 +14,10 @@ import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.batch import ORIGINAL_VIEW
-from collectors.jsonframe import frame_lines
-from collectors.line_views import copied_without_line_ends, without_line_ends
+from collectors.reading.jsonframe import frame_lines
+from collectors.reading.line_views import copied_without_line_ends, without_line_ends
 from store import EmbeddedStore
+from store.batch import ORIGINAL_VIEW
 
 texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=40)
 endings = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r\r\n"])

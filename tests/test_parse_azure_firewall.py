@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.azure_firewall import COLUMNS, DATASET, SOURCE, parse_file
+from collectors.formats.azure_firewall import COLUMNS, DATASET, SOURCE, parse_file
 
 RESOURCE = "/SUBSCRIPTIONS/23103928-B2CF-472A-8CDB-0146E2849129/RESOURCEGROUPS/TEST-FW-RG/PROVIDERS/MICROSOFT.NETWORK/AZUREFIREWALLS/TEST-FW01"
 

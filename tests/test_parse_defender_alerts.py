@@ -26,7 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.defender_alerts import COLUMNS, DATASET, SOURCE, parse_file
+from collectors.formats.defender_alerts import COLUMNS, DATASET, SOURCE, parse_file
 
 GRAPH_ALERT_ID = "da637551227677560813_-961444813"
 

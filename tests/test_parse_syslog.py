@@ -1,4 +1,4 @@
-"""Syslog framing, headers and the file/line entry points (collectors.syslog, syslog_frame).
+"""Syslog framing, headers and the file/line entry points (collectors.formats.syslog, syslog_frame).
 
 Vendor bodies here are small hand-written FortiGate, PAN-OS and CEF lines; the vendors' own
 samples are exercised in test_parse_fortigate.py, test_parse_panos.py and test_parse_cef.py.
@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors import syslog
-from collectors.syslog_frame import FrameError, parse_header, split_frames
+from collectors.formats import syslog
+from collectors.reading.syslog_frame import FrameError, parse_header, split_frames
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors import defender_alerts
-from collectors.graph_defender import alert_history, latest_alerts
+from collectors.formats import defender_alerts
+from collectors.live.graph_defender import alert_history, latest_alerts
 from detections.engine import run_detections
 from store import ElasticStore, EmbeddedStore
 from store.elastic import name_batches

@@ -27,7 +27,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from console.scenario import EXPECTED_ALERTS, INGESTABLE_KINDS, generate
+from scenario import EXPECTED_ALERTS, INGESTABLE_KINDS, generate
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "rules" / "cyberwell"

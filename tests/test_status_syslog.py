@@ -20,7 +20,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from collectors.syslog_receiver import read_stats
+from collectors.live.syslog_receiver import read_stats
 from console.cli import app
 from store import EmbeddedStore
 

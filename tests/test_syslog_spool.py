@@ -1,4 +1,4 @@
-"""The syslog spool and its drain (collectors.syslog_spool, collectors.syslog_collector).
+"""The syslog spool and its drain (collectors.live.syslog_spool, collectors.live.syslog_collector).
 
 Messages here are generated: RFC 3164 and 5424 headers in front of FortiGate key=value, PAN-OS
 CSV and CEF bodies shaped like the vendors' samples in ../shared/data (SEKOIA-IO/intake-formats:
@@ -23,9 +23,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors import syslog_spool
-from collectors.syslog_collector import SyslogCollector, parse_records
-from collectors.syslog_spool import (
+from collectors.live import syslog_spool
+from collectors.live.syslog_collector import SyslogCollector, parse_records
+from collectors.live.syslog_spool import (
     MAGIC,
     MESSAGE,
     OVERSIZED,
@@ -374,7 +374,7 @@ def test_settings_name_the_spool():
 DRAIN_SCRIPT = """
 import sys
 from pathlib import Path
-from collectors.syslog_collector import SyslogCollector
+from collectors.live.syslog_collector import SyslogCollector
 from store import EmbeddedStore
 from store.checkpoints import Checkpoints
 store = EmbeddedStore(Path(sys.argv[2]))

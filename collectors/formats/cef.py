@@ -1,0 +1,341 @@
+"""ArcSight Common Event Format (CEF) bodies → the ``cef`` dataset.
+
+``CEF:Version|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``
+
+* Header fields escape ``\\|`` and ``\\\\``; the extension escapes ``\\=``, ``\\\\``, ``\\n`` and
+  ``\\r``. Extension values may hold spaces: a value runs until the space before the next
+  ``key=`` whose ``=`` is not escaped. A repeated key keeps its first value.
+* Some senders (FortiGate, and SEKOIA's samples of it) drop the ``CEF:`` prefix and start at the
+  version digit; both forms are read.
+* Vendor columns: ``cef.version``, ``cef.device_vendor``, ``cef.device_product``,
+  ``cef.device_version``, ``cef.device_event_class_id``, ``cef.name``, ``cef.severity`` and one
+  ``cef.extensions.<key>`` per extension key, named as sent (``src`` and ``sourceAddress`` are both
+  CEF's names for one field; the ECS mapping reads either).
+* ``@timestamp`` comes from ``rt`` (device receipt time), else ``end``, else ``start`` (short or
+  long names), read as an epoch count (milliseconds as CEF says; seconds to nanoseconds as some
+  senders write), ArcSight's ``MMM dd [yyyy] HH:mm:ss[.SSS] [zone]``, ctime or ISO 8601, in the
+  ``dtz`` zone when the value names none (UTC when neither does). FortiGate's own epoch
+  ``*eventtime`` extension comes first: it is exact UTC, while FortiGate's ``start`` is local time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pyarrow as pa
+
+DATASET = "cef"
+
+HEADER_FIELDS = (
+    "cef.version",
+    "cef.device_vendor",
+    "cef.device_product",
+    "cef.device_version",
+    "cef.device_event_class_id",
+    "cef.name",
+    "cef.severity",
+)
+
+#: ECS columns this dataset fills beyond those every syslog dataset has (collectors.formats.syslog).
+COLUMNS: dict[str, pa.DataType] = {
+    "observer.version": pa.string(),
+}
+
+_HEADER = re.compile(r"(?:CEF: ?)?(\d{1,3})" + r"\|([^|\\]*(?:\\.[^|\\]*)*)" * 6 + r"\|")
+_HEADER_UNESCAPE = re.compile(r"\\([|\\])")
+# A key is word characters (plus the "." "-" "[" "]" some vendors use) right before an unescaped
+# "=" and right after whitespace or the start: an escaped "\=" has "\" before it, so never matches.
+_KEY = re.compile(r"(?:(?<=\s)|^)([\w.\-\[\]]+)=", re.ASCII)
+_VALUE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+_VALUE_ESCAPES = {"n": "\n", "r": "\r", "=": "=", "\\": "\\"}
+
+
+class CefError(ValueError):
+    """A body that claims to be CEF but is not readable as CEF."""
+
+
+class CefRecord(NamedTuple):
+    header: tuple[str, ...]  # the seven header fields, unescaped, in HEADER_FIELDS order
+    extensions: dict[str, str]
+
+
+def parse_cef(body: str) -> CefRecord:
+    """Read one CEF body; raises ``CefError`` when the seven-field header is incomplete."""
+    match = _HEADER.match(body)
+    if match is None:
+        raise CefError(f"truncated CEF header: {_count_fields(body)} of the 8 '|'-separated parts")
+    header = tuple(_HEADER_UNESCAPE.sub(r"\1", value) if "\\" in value else value for value in match.groups())
+    return CefRecord(header, parse_extension(body[match.end() :]))
+
+
+def _count_fields(body: str) -> int:
+    return len(re.split(r"(?<!\\)\|", body)) if body else 0
+
+
+def parse_extension(text: str) -> dict[str, str]:
+    """``key=value`` pairs, values unescaped; when a key repeats, the first value wins (as for
+    FortiGate key=value, whose CEF form repeats ``duser`` at times).
+
+    One separating space before each key is not part of the previous value; line terminators at
+    the very end are framing, not data (a newline inside a value is sent as ``\\n``).
+    """
+    text = text.rstrip("\r\n")
+    keys = list(_KEY.finditer(text))
+    pairs: dict[str, str] = {}
+    for index, key in enumerate(keys):
+        end = keys[index + 1].start() - 1 if index + 1 < len(keys) else len(text)
+        name = key.group(1)
+        if name in pairs:
+            continue
+        value = text[key.end() : end]
+        pairs[name] = _VALUE_ESCAPE.sub(_unescape, value) if "\\" in value else value
+    return pairs
+
+
+def _unescape(match: re.Match[str]) -> str:
+    # Unknown escapes are kept as written: losing the backslash would change e.g. Windows paths
+    # from senders that forget to double it.
+    return _VALUE_ESCAPES.get(match.group(1), match.group(0))
+
+
+def to_row(record: CefRecord) -> dict[str, str]:
+    """The vendor columns of one record."""
+    row = dict(zip(HEADER_FIELDS, record.header))
+    for key, value in record.extensions.items():
+        row["cef.extensions." + key] = value
+    return row
+
+
+def build(records: list[CefRecord], now: datetime) -> pa.Table:
+    """The vendor columns of many records, one row each, plus ``_body_time_us`` for the mapping."""
+    # pa.array infers the union of the dicts' keys (Table.from_pylist would take the first's).
+    table = pa.Table.from_struct_array(pa.array([to_row(record) for record in records]))
+    times = [event_time_us(record.extensions, now) for record in records]
+    return table.append_column("_body_time_us", pa.array(times, pa.int64()))
+
+
+# --- time -------------------------------------------------------------------------------------
+
+TIME_KEYS = (("rt", "deviceReceiptTime"), ("end", "endTime"), ("start", "startTime"))
+
+_ARCSIGHT_TIME = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2})(?: (\d{4}))? "
+    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?(?: (\S+))?$"
+)
+_CTIME = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) "
+    r"(\d\d):(\d\d):(\d\d) (\d{4})$"
+)
+_MONTHS = {
+    m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
+}
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def event_time_us(extensions: dict[str, str], now: datetime) -> int | None:
+    """``@timestamp`` in epoch microseconds, or None when the record has no readable time.
+
+    FortiGate's own ``eventtime`` (``FTNTFGTeventtime``, ``FortinetFortiGateeventtime``) comes
+    first: it is epoch UTC to the nanosecond, while FortiGate's ``start`` is zone-less local
+    time. Then ``rt``, ``end``, ``start``.
+    """
+    for key, value in extensions.items():
+        if key.endswith("eventtime") and value.isascii() and value.isdigit():
+            stamp = epoch_us(int(value))
+            if stamp is not None:
+                return stamp
+    zone = extensions.get("dtz") or extensions.get("deviceTimeZone")
+    for short, long in TIME_KEYS:
+        value = extensions.get(short) or extensions.get(long)
+        if value:
+            stamp = parse_time(value.strip(), zone, now)
+            if stamp is not None:
+                return stamp
+    return None
+
+
+def epoch_us(number: int) -> int | None:
+    """An epoch count in seconds, milliseconds, microseconds or nanoseconds, by its size.
+
+    CEF says milliseconds, senders use all four; the ranges do not overlap for any date
+    between 1973 and 5138. None for a number too big for any of them.
+    """
+    if number >= 10**20:
+        return None
+    if number >= 10**17:
+        return number // 1000
+    if number >= 10**14:
+        return number
+    if number >= 10**11:
+        return number * 1000
+    return number * 1_000_000
+
+
+def parse_time(value: str, zone: str | None, now: datetime) -> int | None:
+    """One CEF time value in epoch microseconds; None when it is not a time CEF allows.
+
+    The year-less ``MMM dd HH:mm:ss`` form is put in the latest year that is not more than a
+    day ahead of ``now`` (the same rule as RFC 3164 clocks).
+    """
+    stamp, yearless = _parse_time(value, zone, now.year)
+    if yearless and stamp is not None and stamp > _us(now) + 86_400_000_000:
+        stamp, _ = _parse_time(value, zone, now.year - 1)
+    return stamp
+
+
+@lru_cache(maxsize=16384)
+def _parse_time(value: str, zone: str | None, year: int) -> tuple[int | None, bool]:
+    if value.isascii() and value.isdigit():
+        return epoch_us(int(value)), False
+    match = _ARCSIGHT_TIME.match(value)
+    if match is not None:
+        month, day, given_year, hh, mm, ss, frac, named_zone = match.groups()
+        micros = int((frac or "0").ljust(6, "0"))
+        return _wall(int(given_year or year), month, day, hh, mm, ss, micros, named_zone or zone), given_year is None
+    match = _CTIME.match(value)
+    if match is not None:
+        month, day, hh, mm, ss, given_year = match.groups()
+        return _wall(int(given_year), month, day, hh, mm, ss, 0, zone), False
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None, False
+    if stamp.tzinfo is None:
+        tz = _zone(zone)
+        if tz is None:
+            return None, False
+        stamp = stamp.replace(tzinfo=tz)
+    return _us(stamp), False
+
+
+def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: int, zone: str | None) -> int | None:
+    tz = _zone(zone)
+    if tz is None:
+        return None
+    try:
+        return _us(datetime(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), micros, tzinfo=tz))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str | None) -> timezone | ZoneInfo | None:
+    """A zone from ``dtz`` or a time's suffix: IANA names, UTC/GMT/Z, or ``+hh:mm``/``+hhmm``."""
+    if not name or name.upper() in ("UTC", "GMT", "Z"):
+        return UTC
+    offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d\d):?(\d\d)", name)
+    if offset is not None:
+        sign = -1 if offset.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=int(offset.group(2)), minutes=int(offset.group(3))))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _us(stamp: datetime) -> int:
+    delta = stamp - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+# --- ECS ------------------------------------------------------------------------------------
+
+
+def _ext(*keys: str) -> str:
+    """The first non-empty of several extension columns (CEF has a short and a long name)."""
+    cols = [f"nullif(\"cef.extensions.{key}\", '')" for key in keys]
+    return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
+
+
+#: Extension columns the ECS mapping reads; absent ones are added as nulls before it runs.
+SQL_INPUTS = HEADER_FIELDS + tuple(
+    f"cef.extensions.{key}"
+    for key in (
+        "src",
+        "sourceAddress",
+        "spt",
+        "sourcePort",
+        "dst",
+        "destinationAddress",
+        "dpt",
+        "destinationPort",
+        "proto",
+        "transportProtocol",
+        "act",
+        "deviceAction",
+        "suser",
+        "sourceUserName",
+        "duser",
+        "destinationUserName",
+        "shost",
+        "sourceHostName",
+        "dhost",
+        "destinationHostName",
+        "request",
+        "requestUrl",
+        "msg",
+        "message",
+        "sourceTranslatedAddress",
+        "sourceTranslatedPort",
+        "destinationTranslatedAddress",
+        "destinationTranslatedPort",
+        "deviceExternalId",
+        "dvchost",
+        "deviceHostName",
+        "app",
+        "applicationProtocol",
+        *(f"cs{n}" for n in range(1, 7)),
+        *(f"cs{n}Label" for n in range(1, 7)),
+    )
+)
+
+# Rule names travel in a custom string whose label says so (PAN-OS: cs1Label=Rule).
+_RULE_NAME = (
+    "coalesce("
+    + ", ".join(
+        f"CASE WHEN lower(\"cef.extensions.cs{n}Label\") IN ('rule', 'rule name', 'rulename', 'policy',"
+        f" 'policy name') THEN nullif(\"cef.extensions.cs{n}\", '') END"
+        for n in range(1, 7)
+    )
+    + ")"
+)
+
+#: (column, DuckDB expression over the vendor columns) for the ECS part; ``_body_time_us`` is
+#: computed in Python by ``event_time_us`` because CEF allows too many time shapes for SQL.
+ECS_SQL: tuple[tuple[str, str], ...] = (
+    ("_body_time", "make_timestamp(_body_time_us)"),
+    ("event.kind", "'event'"),
+    # CEF says nothing about the kind of event; a record with endpoints is network telemetry.
+    (
+        "event.category",
+        f"CASE WHEN {_ext('src', 'sourceAddress')} IS NOT NULL OR "
+        f"{_ext('dst', 'destinationAddress')} IS NOT NULL THEN 'network' END",
+    ),
+    ("event.action", f"normalise_action({_ext('act', 'deviceAction')})"),
+    ("message", _ext("msg", "message")),
+    ("source.ip", f"ip_or_null({_ext('src', 'sourceAddress')})"),
+    ("source.port", f"TRY_CAST({_ext('spt', 'sourcePort')} AS INTEGER)"),
+    ("source.domain", _ext("shost", "sourceHostName")),
+    ("source.nat.ip", f"ip_or_null({_ext('sourceTranslatedAddress')})"),
+    ("source.nat.port", f"TRY_CAST({_ext('sourceTranslatedPort')} AS INTEGER)"),
+    ("destination.ip", f"ip_or_null({_ext('dst', 'destinationAddress')})"),
+    ("destination.port", f"TRY_CAST({_ext('dpt', 'destinationPort')} AS INTEGER)"),
+    ("destination.domain", _ext("dhost", "destinationHostName")),
+    ("destination.nat.ip", f"ip_or_null({_ext('destinationTranslatedAddress')})"),
+    ("destination.nat.port", f"TRY_CAST({_ext('destinationTranslatedPort')} AS INTEGER)"),
+    ("network.transport", f"transport_name({_ext('proto', 'transportProtocol')})"),
+    ("network.protocol", f"lower({_ext('app', 'applicationProtocol')})"),
+    ("url.original", _ext("request", "requestUrl")),
+    ("rule.name", _RULE_NAME),
+    ("user.name", _ext("suser", "sourceUserName")),
+    ("destination.user.name", _ext("duser", "destinationUserName")),
+    ("observer.vendor", "nullif(\"cef.device_vendor\", '')"),
+    ("observer.product", "nullif(\"cef.device_product\", '')"),
+    ("observer.version", "nullif(\"cef.device_version\", '')"),
+    ("observer.name", _ext("dvchost", "deviceHostName")),
+    ("observer.serial_number", _ext("deviceExternalId")),
+)

@@ -1,0 +1,140 @@
+"""The ``azure.signinlogs`` columns, shared by the Graph and the Log Analytics sign-in parsers.
+
+Both parsers must hand the store tables of exactly this shape, in this order, so that segments of
+either source are uniform and a rule sees the same columns whichever way a sign-in arrived
+(docs/events.md is the contract; this module is its executable copy).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from store.batch import EVENT_COLUMNS, ORIGINAL_VIEW
+
+DATASET = "azure.signinlogs"
+
+_S = pa.string()
+
+#: Every column of the dataset, in the order every batch has them.
+COLUMNS: dict[str, pa.DataType] = {
+    **EVENT_COLUMNS,
+    "user.name": _S,
+    "user.id": _S,
+    "user.full_name": _S,
+    "user.domain": _S,
+    "source.ip": _S,
+    "source.geo.country_iso_code": _S,
+    "source.geo.city_name": _S,
+    "source.geo.region_name": _S,
+    "user_agent.original": _S,
+    "azure.tenant_id": _S,
+    "azure.signinlogs.category": _S,
+    "azure.signinlogs.result_type": _S,
+    "azure.signinlogs.result_description": _S,
+    "azure.signinlogs.properties.status.error_code": pa.int64(),
+    "azure.signinlogs.properties.status.failure_reason": _S,
+    "azure.signinlogs.properties.status.additional_details": _S,
+    "azure.signinlogs.properties.app_id": _S,
+    "azure.signinlogs.properties.app_display_name": _S,
+    "azure.signinlogs.properties.resource_display_name": _S,
+    "azure.signinlogs.properties.client_app_used": _S,
+    "azure.signinlogs.properties.conditional_access_status": _S,
+    "azure.signinlogs.properties.authentication_requirement": _S,
+    "azure.signinlogs.properties.authentication_protocol": _S,
+    "azure.signinlogs.properties.is_interactive": pa.bool_(),
+    "azure.signinlogs.properties.risk_state": _S,
+    "azure.signinlogs.properties.risk_level_during_signin": _S,
+    "azure.signinlogs.properties.risk_level_aggregated": _S,
+    "azure.signinlogs.properties.device_detail.device_id": _S,
+    "azure.signinlogs.properties.device_detail.display_name": _S,
+    "azure.signinlogs.properties.device_detail.operating_system": _S,
+    "azure.signinlogs.properties.device_detail.browser": _S,
+    "azure.signinlogs.properties.device_detail.is_compliant": pa.bool_(),
+    "azure.signinlogs.properties.device_detail.is_managed": pa.bool_(),
+    "azure.signinlogs.properties.device_detail.trust_type": _S,
+    "azure.signinlogs.properties.network_location_details": _S,
+    "azure.signinlogs.properties.authentication_details": _S,
+    "azure.signinlogs.properties.applied_conditional_access_policies": _S,
+    "azure.signinlogs.properties.correlation_id": _S,
+}
+
+SCHEMA = pa.schema(list(COLUMNS.items()))
+
+#: The columns the parsers' SQL computes: the rest (``event.ingested``, ``event.original``) are
+#: attached in Arrow, where they cost no per-row work in the query.
+SQL_COLUMNS = [name for name in COLUMNS if name not in ("event.ingested", "event.original")]
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` with exactly the dataset's columns, in order, cast to their types; only
+    ``event.original`` may stay views of the file's bytes (:data:`store.batch.ORIGINAL_VIEW`)."""
+    arrays = []
+    for name, type_ in COLUMNS.items():
+        if name in table.column_names:
+            column = table.column(name)
+            kept = column.type == type_ or (name == "event.original" and column.type == ORIGINAL_VIEW)
+            arrays.append(column if kept else column.cast(type_))
+        else:
+            arrays.append(pa.nulls(table.num_rows, type_))
+    return pa.Table.from_arrays(arrays, names=list(COLUMNS))
+
+
+def empty() -> pa.Table:
+    return SCHEMA.empty_table()
+
+
+#: The ``deviceDetail`` fields both parsers read, as text (Graph's object and LA's dynamic column
+#: have the same names).
+DEVICE_DETAIL_SHAPE = {
+    name: "VARCHAR"
+    for name in (
+        "deviceId",
+        "displayName",
+        "operatingSystem",
+        "browser",
+        "isCompliant",
+        "isManaged",
+        "trustType",
+    )
+}
+
+#: Output expressions the same for both parsers, over columns each query computes first:
+#: ``ts`` (the sign-in's time), ``upn`` (the user principal name) and ``result_type`` (the
+#: error code as text, "0" for success).
+_COMMON_SQL = {
+    "@timestamp": "ts",
+    "event.dataset": f"'{DATASET}'",
+    "event.kind": "'event'",
+    "event.category": "'authentication'",
+    "event.action": "'sign-in'",
+    "event.outcome": "CASE WHEN result_type IS NULL THEN NULL "
+    "WHEN TRY_CAST(result_type AS BIGINT) = 0 THEN 'success' ELSE 'failure' END",
+    "user.name": "lower(upn)",
+    "user.domain": "CASE WHEN contains(upn, '@') THEN NULLIF(lower(split_part(upn, '@', -1)), '') END",
+    "azure.signinlogs.result_type": "result_type",
+    "azure.signinlogs.properties.status.error_code": "TRY_CAST(result_type AS BIGINT)",
+}
+_FLAGS = {
+    "azure.signinlogs.properties.is_interactive",
+    "azure.signinlogs.properties.device_detail.is_compliant",
+    "azure.signinlogs.properties.device_detail.is_managed",
+}
+
+
+def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
+    """The SELECT items of every SQL column, in order, so the two parsers' queries differ only in
+    where a value comes from: ``texts`` holds a source expression for each text column (an empty
+    string reads as absent), ``other`` the whole expression of the columns that are not plain
+    text; the three flags take their source from ``texts`` too and are cast to BOOLEAN."""
+    items = []
+    for name in SQL_COLUMNS:
+        if name in _COMMON_SQL:
+            expr = _COMMON_SQL[name]
+        elif name in _FLAGS:
+            expr = f"TRY_CAST({texts[name]} AS BOOLEAN)"
+        elif name in other:
+            expr = other[name]
+        else:
+            expr = f"NULLIF({texts[name]}, '')"
+        items.append(f'{expr} AS "{name}"')
+    return ",\n    ".join(items)

@@ -1,0 +1,456 @@
+"""Syslog from appliances (source ``syslog``): files replayed, and lines from a live receiver.
+
+Each message is a syslog header (``collectors.reading.syslog_frame``) and a body that an appliance wrote;
+the body decides the dataset:
+
+* CEF (``CEF:0|...``, or ``0|...`` without the prefix as FortiGate may send) → ``cef``
+  (``collectors.formats.cef``);
+* FortiGate key=value (a pair first, and one of ``logid=``, ``devname=``, ``devid=``,
+  ``subtype=``) → ``fortinet.firewall`` (``collectors.formats.fortigate``);
+* PAN-OS CSV (a known log type such as ``TRAFFIC``, ``THREAT``, ``SYSTEM`` in the fourth field)
+  → ``panw.panos`` (``collectors.formats.panos``);
+* anything else is quarantined as an unknown body format.
+
+Decisions, so a reader need not guess:
+
+* One file can mix appliances, so ``ParsedBatch.events`` is the union of the datasets' tables
+  (``pa.concat_tables(promote_options="default")``): a row has nulls in the columns of the other
+  datasets. The columns in ``SYSLOG_COLUMNS`` are in every table; ``DATASET_COLUMNS`` adds each
+  dataset's own ECS columns; vendor fields follow as strings, so which columns a table has
+  depends on what the appliances sent. Rows keep the order of the input. Vendor keys that
+  differ only in case (``src``, ``SRC``) get a suffix on the later one (``SRC_2``), because
+  DuckDB's names are case-insensitive.
+* ``@timestamp`` is the body's own time when it has one (FortiGate ``eventtime``/``date``+``time``,
+  PAN-OS generated time, CEF ``rt``/``end``/``start``), else the syslog header's clock, else the
+  time the receiver got the message (``received_at``, live receivers only), else the line is
+  quarantined: a file gives no honest time for a message that carries none.
+* Syslog has no event id, so ``event.id`` is the SHA-256 (hex) of ``event.original``, the line
+  as received without its line terminator. Two identical lines are therefore one event, stored
+  once: an appliance that sends the same line twice (same second, same counters) is not
+  distinguishable from a re-ingested file, and idempotent re-ingest matters more.
+* Rejected, each with its reason and ``path:line``: an empty line, a malformed header (bad PRI,
+  RFC 5424 version or structured data), a truncated octet-counted frame, a truncated CEF header,
+  unreadable PAN-OS CSV, an unknown body, no timestamp. The lines around a reject are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.formats import cef, fortigate, panos
+from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
+from collectors.reading.syslog_frame import (
+    Header,
+    is_octet_counted,
+    parse_header,
+    split_frames,
+    split_lines,
+)
+from store.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
+
+SOURCE = "syslog"
+
+#: Columns every syslog dataset has (docs/events.md, "Syslog appliances").
+SYSLOG_COLUMNS: dict[str, pa.DataType] = {
+    **EVENT_COLUMNS,
+    "message": pa.string(),
+    "source.ip": pa.string(),
+    "source.port": pa.int32(),
+    "source.domain": pa.string(),
+    "source.nat.ip": pa.string(),
+    "source.nat.port": pa.int32(),
+    "destination.ip": pa.string(),
+    "destination.port": pa.int32(),
+    "destination.domain": pa.string(),
+    "destination.nat.ip": pa.string(),
+    "destination.nat.port": pa.int32(),
+    "network.transport": pa.string(),
+    "network.protocol": pa.string(),
+    "network.application": pa.string(),
+    "url.original": pa.string(),
+    "rule.name": pa.string(),
+    "rule.ruleset": pa.string(),  # shared with azure.firewall; no appliance here names one
+    "user.name": pa.string(),
+    "destination.user.name": pa.string(),
+    "observer.vendor": pa.string(),
+    "observer.product": pa.string(),
+    "observer.name": pa.string(),
+    "observer.serial_number": pa.string(),
+    "host.hostname": pa.string(),
+    "log.syslog.priority": pa.int32(),
+    "log.syslog.hostname": pa.string(),
+    "log.syslog.appname": pa.string(),
+    "log.syslog.procid": pa.string(),
+    "log.syslog.msgid": pa.string(),
+}
+
+_VENDORS = {cef.DATASET: cef, fortigate.DATASET: fortigate, panos.DATASET: panos}
+
+#: Every dataset's ECS columns, in the order its rows have them; vendor columns follow.
+DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {
+    name: SYSLOG_COLUMNS | module.COLUMNS for name, module in _VENDORS.items()
+}
+
+#: Lines per batch in ``iter_batches``: bounds memory on big files.
+BATCH_LINES = 50_000
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_BARE_CEF = re.compile(r"\d{1,3}\|")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
+
+_IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
+_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,7}(?::" + _IPV4 + r")?(?:%[\w.]+)?"
+
+# Shared by the vendors' mappings: DuckDB macros, defined once per connection.
+_MACROS = (
+    """CREATE OR REPLACE MACRO normalise_action(a) AS CASE
+        WHEN a IS NULL OR trim(a) = '' THEN NULL
+        WHEN lower(trim(a)) IN ('accept', 'accepted', 'allow', 'allowed', 'permit', 'permitted',
+             'pass', 'passthrough', 'close', 'server-rst', 'client-rst', 'timeout', 'start')
+             THEN 'allow'
+        WHEN lower(trim(a)) IN ('deny', 'denied', 'block', 'blocked', 'reject', 'rejected',
+             'block-url', 'block-ip', 'block-continue') THEN 'deny'
+        WHEN lower(trim(a)) IN ('drop', 'dropped', 'drop-icmp', 'drop-all-packets') THEN 'drop'
+        ELSE lower(trim(a)) END""",
+    # Protocol numbers (FortiGate, some CEF) to names; names pass through lower-cased.
+    """CREATE OR REPLACE MACRO transport_name(p) AS CASE lower(trim(p))
+        WHEN '' THEN NULL WHEN '6' THEN 'tcp' WHEN '17' THEN 'udp' WHEN '1' THEN 'icmp'
+        WHEN '58' THEN 'ipv6-icmp' WHEN '47' THEN 'gre' WHEN '50' THEN 'esp' WHEN '51' THEN 'ah'
+        WHEN '132' THEN 'sctp' ELSE lower(trim(p)) END""",
+    # ECS address columns hold addresses only; anything else (FortiGate may write a host name
+    # in dstip) stays in the vendor column alone.
+    f"""CREATE OR REPLACE MACRO ip_or_null(x) AS CASE
+        WHEN regexp_full_match(x, '{_IPV4}')
+          OR (contains(x, ':') AND regexp_full_match(x, '{_IPV6}')) THEN x END""",
+)
+
+_SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
+
+
+def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
+    """Parse one syslog file (plain or gzip, by magic bytes) into events and quarantined rejects.
+
+    Never raises for bad content; an unreadable file comes back as one quarantined record.
+    The file is parsed ``BATCH_LINES`` messages at a time, so that Python holds one batch's
+    strings, not the whole file's.
+    """
+    batches = list(iter_batches(path, now=now))
+    if len(batches) == 1:
+        return batches[0]
+    tables = [batch.events for batch in batches if batch.count]
+    events = pa.concat_tables(tables, promote_options="default") if tables else _empty()
+    return ParsedBatch(_case_unique(events), [q for batch in batches for q in batch.quarantined])
+
+
+def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | None = None) -> Iterator[ParsedBatch]:
+    """``parse_file`` in batches of ``batch_lines`` messages, to keep memory flat on big files.
+
+    Every batch has the ``SYSLOG_COLUMNS``; which vendor columns follow depends on its lines.
+    ``batch_lines`` defaults to ``BATCH_LINES``.
+    """
+    path = Path(path)
+    batch_lines = batch_lines or BATCH_LINES
+    try:
+        data = read_bytes(path)
+    except READ_ERRORS as exc:
+        reject = unreadable(SOURCE, path, exc)
+        yield ParsedBatch(_empty(), [reject])
+        return
+    if not is_octet_counted(data):  # the common case: one message per line
+        lines = split_lines(data)
+        del data  # the lines hold the text now; the file's bytes need not stay in memory
+        for start in range(0, len(lines), batch_lines):
+            chunk = lines[start : start + batch_lines]
+            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, [])
+        if not lines:
+            yield ParsedBatch(_empty(), [])
+        return
+    messages: list[str] = []
+    linenos: list[int] = []
+    rejects: list[Quarantined] = []
+    for frame in split_frames(data):
+        text = frame.data.decode("utf-8", errors="replace")
+        if frame.error is not None:
+            rejects.append(Quarantined(SOURCE, frame.error, text, f"{path}:{frame.lineno}"))
+            continue
+        messages.append(text)
+        linenos.append(frame.lineno)
+        if len(messages) >= batch_lines:
+            yield _parse(messages, linenos, str(path), now, None, rejects)
+            messages, linenos, rejects = [], [], []
+    yield _parse(messages, linenos, str(path), now, None, rejects)
+
+
+def parse_lines(
+    lines: Iterable[str], origin: str, *, now: datetime | None = None, received_at: datetime | None = None
+) -> ParsedBatch:
+    """Parse messages that are already framed, one per item (a live receiver's datagrams).
+
+    ``origin`` names where they came from (``udp:10.0.0.1``); a reject's origin is
+    ``origin:n`` with ``n`` its 1-based position. ``received_at`` is the receive time, used for
+    ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default: the
+    current time) sets ``event.ingested`` and places year-less RFC 3164 clocks.
+    """
+    messages = [_encodable(line.rstrip("\r\n")) for line in lines]
+    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [])
+
+
+def _encodable(line: str) -> str:
+    """The line as valid UTF-8: lone surrogates (from a lenient decode) become U+FFFD."""
+    if line.isascii():
+        return line
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", line)
+    return line
+
+
+def _parse(
+    messages: list[str],
+    linenos: Sequence[int],
+    origin: str,
+    now: datetime | None,
+    received_at: datetime | None,
+    rejects: list[Quarantined],
+) -> ParsedBatch:
+    now = _aware(now or datetime.now(UTC))
+    collected = {name: _Collected() for name in _VENDORS}
+    quarantined = list(rejects)
+    for position, message in enumerate(messages):
+        reason = _route(message, position, now, collected)
+        if reason is not None:
+            where = f"{origin}:{linenos[position]}"
+            quarantined.append(Quarantined(SOURCE, reason, message, where))
+    tables = []
+    for name, rows in collected.items():
+        if not rows.positions:
+            continue
+        events, rejected = _to_events(_connection(), name, rows, now, received_at)
+        tables.append(events)
+        quarantined.extend(
+            Quarantined(SOURCE, reason, rows.originals[i], f"{origin}:{linenos[rows.positions[i]]}")
+            for i, reason in rejected
+        )
+    quarantined.sort(key=lambda q: _line_of(q.origin))
+    return ParsedBatch(_union(tables), quarantined)
+
+
+class _Collected:
+    """One dataset's accepted messages, column by column, before they become Arrow."""
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []  # index in the batch, to restore the input order
+        self.originals: list[str] = []
+        self.items: list = []  # what the vendor module's reader returned
+        self.headers: list[Header] = []
+
+
+def _route(message: str, position: int, now: datetime, collected: dict[str, _Collected]) -> str | None:
+    """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
+    if not message or message.isspace():
+        return "empty line"
+    try:
+        header = parse_header(message, now)
+        body = header.body
+        if body[:1] in " \t:":
+            body = body[_LEADING.match(body).end() :]
+        if body.startswith("CEF:") or _BARE_CEF.match(body):
+            name, item = cef.DATASET, cef.parse_cef(body)
+        elif fortigate.looks_like(body):
+            name, item = fortigate.DATASET, body  # split into pairs in bulk by fortigate.build
+        elif panos.looks_like(body):
+            name, item = panos.DATASET, panos.split_fields(body)
+        else:
+            return f"unknown body format: not CEF, FortiGate key=value or PAN-OS CSV (starts {body[:24]!r})"
+    except ValueError as exc:  # FrameError, CefError, FortigateError, PanosError
+        return str(exc)
+    except Exception as exc:  # a bug; the line is kept in quarantine, the batch goes on
+        return f"parser error: {type(exc).__name__}: {exc}"
+    rows = collected[name]
+    rows.positions.append(position)
+    rows.originals.append(message)
+    rows.items.append(item)
+    rows.headers.append(header)
+    return None
+
+
+_LOCAL = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection, made once: setting it up costs more than a small batch.
+
+    One per thread because a DuckDB connection must not run two queries at once, and a live
+    receiver may parse from several threads.
+    """
+    con = getattr(_LOCAL, "con", None)
+    if con is None:
+        con = _LOCAL.con = _connect()
+    return con
+
+
+def _connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    con.execute("SET TimeZone = 'UTC'")
+    # Rows come back in the order they went in (DuckDB's default, relied upon; set explicitly).
+    con.execute("SET preserve_insertion_order = true")
+    for macro in _MACROS + fortigate.SQL_MACROS + panos.SQL_MACROS:
+        con.execute(macro)
+    return con
+
+
+def _to_events(
+    con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime, received_at: datetime | None
+) -> tuple[pa.Table, list[tuple[int, str]]]:
+    """One dataset's rows as events, and (row, reason) for those without a usable time."""
+    module = _VENDORS[name]
+    try:
+        if module is cef:
+            vendor = cef.build(rows.items, now)
+        elif module is fortigate:
+            vendor = fortigate.build(rows.items, con)
+        else:
+            vendor = panos.build(rows.items)
+        ecs = _map_ecs(con, name, module, rows, vendor, now, received_at)
+    except Exception as exc:  # a bug, not bad input: the dataset's lines go to quarantine
+        return _empty(), [(i, f"parser error: {exc}") for i in range(len(rows.positions))]
+    vendor = vendor.drop_columns([c for c in vendor.column_names if c.startswith("_")])
+    for column in vendor.column_names:
+        ecs = ecs.append_column(column, vendor[column])
+    timeless = pc.is_null(ecs["@timestamp"])
+    rejected = []
+    if pc.any(timeless).as_py():
+        reason = "no timestamp: the body has none that can be read and there is no syslog header clock"
+        rejected = [(i, reason) for i in pc.indices_nonzero(timeless).to_pylist()]
+        ecs = ecs.filter(pc.invert(timeless))
+    return ecs, rejected
+
+
+def _map_ecs(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    module,
+    rows: _Collected,
+    vendor: pa.Table,
+    now: datetime,
+    received_at: datetime | None,
+) -> pa.Table:
+    """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
+    priorities, times, hostnames, appnames, procids, msgids, _ = zip(*rows.headers)
+    inputs = {
+        "_seq": pa.array(rows.positions, pa.int64()),
+        "event.original": pa.array(rows.originals, pa.string()),
+        # hashlib uses the CPU's SHA instructions; DuckDB's sha256 is twice as slow.
+        "event.id": pa.array([sha256(line.encode()).hexdigest() for line in rows.originals], pa.string()),
+        "_header_time_us": pa.array(times, pa.int64()),
+        "log.syslog.priority": pa.array(priorities, pa.int32()),
+        "log.syslog.hostname": pa.array(hostnames, pa.string()),
+        "log.syslog.appname": pa.array(appnames, pa.string()),
+        "log.syslog.procid": pa.array(procids, pa.string()),
+        "log.syslog.msgid": pa.array(msgids, pa.string()),
+    }
+    # Only the columns the mapping reads go to DuckDB: its names are case-insensitive, and
+    # vendor keys that differ only in case must not collide there.
+    for column in module.SQL_INPUTS + ("_body_time_us",):
+        if column in vendor.column_names:
+            inputs[column] = vendor[column]
+        elif column != "_body_time_us":
+            inputs[column] = pa.nulls(len(rows.positions), pa.string())
+    raw = pa.table(inputs)
+    derived = dict(module.ECS_SQL)
+    frame = {
+        "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
+        " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
+        " make_timestamp($received)::TIMESTAMPTZ)",
+        "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
+        "event.dataset": "$dataset",
+        "event.id": '"event.id"',
+        "event.original": '"event.original"',
+        "host.hostname": '"log.syslog.hostname"',
+        **{column: f'"{column}"' for column in inputs if column.startswith("log.syslog.")},
+    }
+    columns = DATASET_COLUMNS[name]
+    select = ",\n".join(
+        f'CAST({frame.get(column) or _derived_or_null(column, derived)} AS {_SQL_TYPES[kind]}) AS "{column}"'
+        for column, kind in columns.items()
+    )
+    inner = ", ".join(f'{expr} AS "{column}"' for column, expr in module.ECS_SQL)
+    sql = f"SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)"
+    con.register("raw", raw)
+    table = con.sql(
+        sql,
+        params={
+            "received": _micros(received_at),
+            "ingested": _micros(now),
+            "dataset": name,
+        },
+    ).to_arrow_table()
+    con.unregister("raw")
+    return table.cast(pa.schema({**columns, "_seq": pa.int64()}))
+
+
+def _derived_or_null(column: str, derived: dict[str, str]) -> str:
+    return f'"{column}"' if column in derived else "NULL"
+
+
+def _micros(stamp: datetime | None) -> int | None:
+    """Epoch microseconds; a naive datetime is taken as UTC."""
+    if stamp is None:
+        return None
+    return (_aware(stamp) - _EPOCH) // timedelta(microseconds=1)
+
+
+def _aware(stamp: datetime) -> datetime:
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def _union(tables: list[pa.Table]) -> pa.Table:
+    """One table for all datasets, rows in input order; other datasets' columns are nulls."""
+    tables = [table for table in tables if table.num_rows]
+    if not tables:
+        return _empty()
+    table = pa.concat_tables(tables, promote_options="default")
+    if len(tables) > 1:
+        table = table.take(pc.sort_indices(table["_seq"]))
+    table = _case_unique(table.drop_columns(["_seq"]))
+    check_required(table)
+    return table
+
+
+def _case_unique(table: pa.Table) -> pa.Table:
+    """Rename vendor columns whose names differ from an earlier one only in case.
+
+    Appliances may send ``src`` and ``SRC``; Arrow and Parquet keep both, but DuckDB (the
+    store's engine) treats names case-insensitively and would refuse the table. The later
+    column becomes ``<name>_2`` (``_3``, ...), so nothing is lost.
+    """
+    seen: set[str] = set()
+    names = []
+    for name in table.column_names:
+        unique, n = name, 1
+        while unique.lower() in seen:
+            n += 1
+            unique = f"{name}_{n}"
+        seen.add(unique.lower())
+        names.append(unique)
+    return table if names == table.column_names else table.rename_columns(names)
+
+
+def _line_of(origin: str) -> int:
+    tail = origin.rpartition(":")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _empty() -> pa.Table:
+    return pa.schema(SYSLOG_COLUMNS).empty_table()

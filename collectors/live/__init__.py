@@ -1,0 +1,1 @@
+"""Live collectors: Microsoft Graph, Log Analytics and the syslog receiver, each with a checkpoint."""

@@ -1,0 +1,199 @@
+"""The syslog drain: spooled messages into the store, as the live collector ``syslog``.
+
+The receiver (``collectors.live.syslog_receiver``) only puts messages on disk; this collector reads
+them from its checkpoint, parses them with ``collectors.formats.syslog``, stores the events, quarantines
+what does not parse, and only then commits the checkpoint and deletes the segments it has
+finished. A crash between storing and committing re-reads the last batch; the store keeps one
+copy per ``event.id``, and quarantined records are looked up by origin before they are written,
+so nothing is stored twice and nothing is lost.
+
+Syslog's ``event.id`` is the SHA-256 of the line: an appliance sending the same line twice
+gives one event (docs/events.md), here as in file replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.formats import syslog
+from collectors.live import syslog_spool
+from collectors.live.syslog_spool import MESSAGE, OVERSIZED, Position, Record
+from store.batch import Quarantined
+from store.checkpoints import Checkpoints, CollectorRun, RunTally
+
+SOURCE = "syslog"
+DEFAULT_BATCH_RECORDS = 50_000  # as collectors.formats.syslog.BATCH_LINES: one parse per batch
+DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
+DEFAULT_INTERVAL = timedelta(seconds=10)
+_NO_TIME = "no timestamp"  # the start of collectors.formats.syslog's reason for a line without a clock
+_SETTINGS = {"spool_dir", "interval", "interval_seconds", "batch_records", "batch_bytes"}
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+class SyslogCollector:
+    """Drains the receiver's spool into the store; ``serve`` calls ``collect_once`` on a timer."""
+
+    name = SOURCE
+
+    def __init__(
+        self,
+        spool_dir: Path,
+        *,
+        interval: timedelta = DEFAULT_INTERVAL,
+        batch_records: int = DEFAULT_BATCH_RECORDS,
+        batch_bytes: int = DEFAULT_BATCH_BYTES,
+    ):
+        self.spool_dir = Path(spool_dir)
+        self.interval = interval
+        self.batch_records = batch_records
+        self.batch_bytes = batch_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Mapping) -> SyslogCollector:
+        """From ``[collectors.syslog]``: ``spool_dir`` (the receiver's), ``interval`` (seconds,
+        or "30s", "5m", "1h"; ``interval_seconds`` also), ``batch_records``, ``batch_bytes``;
+        keys the receiver reads are ignored here."""
+        if not settings.get("spool_dir"):
+            raise ValueError("collectors.syslog needs spool_dir: where the receiver spools")
+        known = {key: settings[key] for key in _SETTINGS if key in settings}
+        return cls(
+            Path(known["spool_dir"]),
+            interval=_interval(known.get("interval", known.get("interval_seconds", 10))),
+            batch_records=int(known.get("batch_records", DEFAULT_BATCH_RECORDS)),
+            batch_bytes=int(known.get("batch_bytes", DEFAULT_BATCH_BYTES)),
+        )
+
+    def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
+        """Drain everything spooled so far; a failure is a run with ``error`` set."""
+        started = _now()
+        totals = RunTally()
+        error = None
+        try:
+            self._drain(store, checkpoints, totals)
+        except Exception as exc:  # reported in the run; the checkpoint stays where it was
+            error = f"syslog drain failed: {type(exc).__name__}: {exc}"
+        run = totals.finish(SOURCE, started, error, finished=_now())
+        checkpoints.record_run(run)
+        return run
+
+    def _drain(self, store, checkpoints: Checkpoints, totals: RunTally) -> None:
+        if not self.spool_dir.is_dir():
+            return  # the receiver has not spooled anything yet
+        with syslog_spool.locked(self.spool_dir, "drain.lock", wait=True):
+            spool = syslog_spool.spool_id(self.spool_dir)
+            position = Position.from_dict(checkpoints.get(SOURCE), spool)
+            syslog_spool.remove_before(self.spool_dir, position.segment)
+            while True:
+                batch = syslog_spool.read_batch(
+                    self.spool_dir, position, max_records=self.batch_records, max_bytes=self.batch_bytes
+                )
+                if batch.end == position:
+                    return  # nothing new
+                self._store(store, batch, totals)
+                checkpoints.commit(SOURCE, batch.end.to_dict())  # only now: the batch is stored
+                syslog_spool.note_drained(self.spool_dir, batch.end)
+                syslog_spool.remove_before(self.spool_dir, batch.end.segment)
+                position = batch.end
+                if batch.caught_up:
+                    return  # at the growing end: a receiver faster than us must not keep us here
+
+    def _store(self, store, batch: syslog_spool.Batch, totals: RunTally) -> None:
+        parsed = parse_records(batch.records, _now())
+        rejects = parsed.quarantined + [
+            Quarantined(SOURCE, reason, head.decode("utf-8", errors="replace"), where)
+            for reason, head, where in batch.damage
+        ]
+        for table in parsed.tables:
+            totals.count(store.append(table))
+            totals.saw(pc.max(table["@timestamp"]).as_py())
+        totals.quarantined += store.state.quarantine_new(rejects)
+
+
+@dataclass
+class SpoolParse:
+    """Spooled records parsed: event tables to append, and rejects naming their spool place.
+
+    Usually one table; messages timed by their arrival come as extra tables, appended
+    separately rather than unified, because vendor columns that differ only in case between
+    them would collide in the store's case-insensitive engine.
+    """
+
+    tables: list[pa.Table]
+    quarantined: list[Quarantined]
+
+
+def parse_records(records: Sequence[Record], now: datetime) -> SpoolParse:
+    """Parse spooled records with ``collectors.formats.syslog``; a reject's origin is peer and place.
+
+    One parse for the batch. Only messages without any clock are parsed again, grouped by the
+    second they arrived in, with that second as their time: the receive time is per record and
+    the parser takes one per call, and a whole second keeps the result the same when a batch
+    is re-read after a crash.
+    """
+    messages = [r for r in records if r.kind == MESSAGE]
+    rejects = [_odd_record(r) for r in records if r.kind != MESSAGE]
+    parsed = syslog.parse_lines(_texts(messages), "spool", now=now)
+    timeless: dict[int, list[Record]] = {}
+    for reject in parsed.quarantined:
+        record = messages[_position(reject.origin) - 1]
+        if reject.reason.startswith(_NO_TIME):
+            timeless.setdefault(record.received_us // 1_000_000, []).append(record)
+        else:
+            rejects.append(replace(reject, origin=record.origin))
+    tables = [parsed.events]
+    for second, group in timeless.items():
+        received = datetime.fromtimestamp(second, UTC)
+        again = syslog.parse_lines(_texts(group), "spool", now=now, received_at=received)
+        tables.append(again.events)
+        rejects.extend(replace(q, origin=group[_position(q.origin) - 1].origin) for q in again.quarantined)
+    return SpoolParse([table for table in tables if table.num_rows], rejects)
+
+
+def _texts(records: Sequence[Record]) -> list[str]:
+    return [r.data.decode("utf-8", errors="replace") for r in records]
+
+
+def _odd_record(record: Record) -> Quarantined:
+    """An oversized or truncated frame the receiver spooled so that it is not lost unseen."""
+    text = record.data.decode("utf-8", errors="replace")
+    if record.kind == OVERSIZED:
+        reason = (
+            f"message too long: {record.size} bytes, over the receiver's max_message_bytes;"
+            f" the first {len(record.data)} bytes are kept"
+        )
+    elif record.size:
+        reason = (
+            f"truncated octet-counted frame: {record.size} octets announced,"
+            f" {len(record.data)} received before the connection closed"
+        )
+    else:  # a line without its LF when the receiver closed the connection (stopping)
+        reason = (
+            f"connection closed mid-message: the receiver stopped before the line ended; {len(record.data)} bytes kept"
+        )
+    return Quarantined(SOURCE, reason, text, record.origin)
+
+
+def _position(origin: str) -> int:
+    """The 1-based position ``collectors.formats.syslog.parse_lines`` puts after the origin's colon."""
+    return int(origin.rpartition(":")[2])
+
+
+def _interval(value) -> timedelta:
+    """Seconds as a number, or text such as "30s", "5m", "1h" (as the other collectors take)."""
+    if isinstance(value, str) and value.strip()[-1:] in _UNITS:
+        seconds = float(value.strip()[:-1]) * _UNITS[value.strip()[-1]]
+    else:
+        seconds = float(value)
+    if seconds <= 0:
+        raise ValueError(f"collectors.syslog.interval must be more than 0 seconds, not {value!r}")
+    return timedelta(seconds=seconds)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

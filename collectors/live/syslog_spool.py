@@ -1,0 +1,368 @@
+"""The syslog spool: messages on disk between the receiver and the store.
+
+Syslog has no acknowledgements, so a message is "received" once it is on disk here, not once it
+is parsed: the receiver appends, fsyncs, and only then counts it; the drain
+(``collectors.live.syslog_collector``) reads from its checkpoint, stores, and only then moves the
+checkpoint. Either side can die at any moment without losing what the other has finished.
+
+Layout of ``spool_dir``:
+
+* ``<seq>.seg`` — segment files, numbered upwards and never reused. Each starts with ``MAGIC`` and
+  holds length-prefixed records; the writer rotates to a new segment past ``segment_bytes`` and
+  whenever it starts, so a segment with a newer one beside it is sealed: nothing more is written.
+* ``spool-id`` — a random name for this spool, kept in the checkpoint, so that a spool deleted and
+  made afresh (its numbers starting again from 1) is read from its start, not skipped.
+* ``writer.lock``, ``drain.lock`` — one receiver writes and one drain reads at a time.
+* ``drained`` — how far the drain has got, a note for the receiver's backlog figure.
+
+A record is ``RECORD_HEADER`` (CRC-32, payload length, receive time in µs, original size, kind,
+peer length) then the peer's name and the message bytes. The CRC covers everything after itself,
+so a torn write (a crash mid-record) is recognised and never parsed as a message.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from store.durable import fsync_path
+
+MAGIC = b"CWSPOOL1"
+#: crc32, payload length, received (µs since the epoch), original size, kind, peer length.
+RECORD_HEADER = struct.Struct("<IIqIBB")
+#: A length beyond this cannot be a record the writer made: the segment is damaged there.
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
+
+# Record kinds. Oversized and truncated frames are spooled too (their head only) so that the
+# drain quarantines them through the same durable path as everything else.
+MESSAGE = 0
+OVERSIZED = 1  # longer than the receiver's max_message_bytes; ``data`` is the first part
+TRUNCATED = 2  # an octet-counted frame the peer closed before its announced length
+
+_SUFFIX = ".seg"
+
+
+class SpoolError(RuntimeError):
+    """The spool cannot be used (locked by another receiver, unwritable, ...)."""
+
+
+class Record(NamedTuple):
+    """One spooled message and where it sits in the spool."""
+
+    segment: int
+    index: int  # 0-based record number within the segment
+    received_us: int
+    peer: str  # e.g. "tcp:10.0.0.1:51234"
+    kind: int
+    size: int  # the message's size as received (larger than ``data`` when oversized)
+    data: bytes
+
+    @property
+    def origin(self) -> str:
+        """Where the message came from and where it was spooled, for the quarantine."""
+        return f"{self.peer} spool {self.segment}#{self.index}"
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the drain goes on: a segment, a byte offset in it and the record number there."""
+
+    spool: str
+    segment: int
+    offset: int
+    index: int
+
+    def to_dict(self) -> dict:
+        return {"spool": self.spool, "segment": self.segment, "offset": self.offset, "index": self.index}
+
+    @classmethod
+    def from_dict(cls, value: dict | None, spool: str) -> Position:
+        """The checkpoint's position, or the spool's start when it names another spool."""
+        if not value or value.get("spool") != spool:
+            return cls(spool, 0, len(MAGIC), 0)
+        return cls(spool, int(value["segment"]), int(value["offset"]), int(value["index"]))
+
+
+@dataclass
+class Batch:
+    """Records read in one go, the position after them and any damage found on the way."""
+
+    records: list[Record]
+    end: Position
+    damage: list[tuple[str, bytes, str]]  # (what is wrong, the unreadable bytes' start, where)
+    caught_up: bool = False  # read to the end of the growing segment: nothing more for now
+
+
+def encode(received_us: int, peer: bytes, kind: int, size: int, data: bytes) -> bytes:
+    """One record, ready to append to a segment."""
+    rest = RECORD_HEADER.pack(0, len(peer) + len(data), received_us, size, kind, len(peer))[4:]
+    crc = zlib.crc32(data, zlib.crc32(peer, zlib.crc32(rest)))
+    return struct.pack("<I", crc) + rest + peer + data
+
+
+def spool_id(directory: Path) -> str:
+    """This spool's name, made on first use."""
+    path = Path(directory) / "spool-id"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(uuid.uuid4().hex)
+    fsync_path(temporary)
+    try:
+        os.link(temporary, path)  # first writer wins: never replace an existing name
+    except FileExistsError:
+        pass
+    temporary.unlink(missing_ok=True)
+    fsync_path(Path(directory))
+    return path.read_text().strip()
+
+
+def segments(directory: Path) -> list[int]:
+    """Segment numbers present, oldest first."""
+    numbers = []
+    for entry in os.scandir(directory):
+        stem, _, suffix = entry.name.partition(".")
+        if "." + suffix == _SUFFIX and stem.isdigit():
+            numbers.append(int(stem))
+    return sorted(numbers)
+
+
+def segment_path(directory: Path, number: int) -> Path:
+    return Path(directory) / f"{number:016d}{_SUFFIX}"
+
+
+def backlog_bytes(directory: Path) -> int:
+    """Bytes of records not yet drained, as far as the drain's last note says."""
+    drained_segment, drained_offset = _drained(directory)
+    total = 0
+    for number in segments(directory):
+        if number < drained_segment:
+            continue  # drained; about to be deleted
+        try:
+            size = segment_path(directory, number).stat().st_size
+        except FileNotFoundError:
+            continue  # deleted by the drain meanwhile
+        start = drained_offset if number == drained_segment else len(MAGIC)
+        total += max(0, size - start)
+    return total
+
+
+def note_drained(directory: Path, position: Position) -> None:
+    """Tell the receiver how far the drain has got, for its backlog figure and bound.
+
+    Advisory only (the checkpoint in the state database is the truth), so not fsynced: a
+    stale note after a crash only overstates the backlog until the next drain.
+    """
+    path = Path(directory) / "drained"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(f"{position.spool} {position.segment} {position.offset}")
+    os.replace(temporary, path)
+
+
+def _drained(directory: Path) -> tuple[int, int]:
+    try:
+        spool, segment, offset = (Path(directory) / "drained").read_text().split()
+        if spool == (Path(directory) / "spool-id").read_text().strip():
+            return int(segment), int(offset)
+    except (OSError, ValueError):
+        pass
+    return 0, 0
+
+
+def remove_before(directory: Path, number: int) -> int:
+    """Delete segments older than ``number``: the drain has stored all they hold."""
+    removed = 0
+    for old in segments(directory):
+        if old >= number:
+            break
+        segment_path(directory, old).unlink(missing_ok=True)
+        removed += 1
+    if removed:
+        fsync_path(Path(directory))
+    return removed
+
+
+@contextmanager
+def locked(directory: Path, name: str, *, wait: bool) -> Iterator[None]:
+    """Hold ``directory/name`` with an exclusive lock; the kernel drops it if the holder dies."""
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    with open(Path(directory) / name, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            raise SpoolError(f"{directory} is in use by another process ({name})") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class SpoolWriter:
+    """Appends records to the newest segment; the caller decides when to ``sync``.
+
+    One writer per spool (``writer.lock``). It always starts a new segment, so a segment a
+    crashed writer left with a torn last record is sealed and its damage is bounded.
+    """
+
+    def __init__(self, directory: Path, segment_bytes: int = DEFAULT_SEGMENT_BYTES):
+        self.directory = Path(directory)
+        self.segment_bytes = segment_bytes
+        self._lock = None
+        self._file = None
+        self._size = 0
+        self.segment = 0
+
+    def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        spool_id(self.directory)
+        self._lock = locked(self.directory, "writer.lock", wait=False)
+        self._lock.__enter__()
+        try:
+            self._rotate()
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
+            raise
+
+    def write(self, records: Iterable[bytes]) -> int:
+        """Append encoded records (``encode``); durable only after ``sync``."""
+        if self._file is None:  # a new segment after a failure could not be made before
+            self._rotate()
+        data = b"".join(records)
+        self._file.write(data)
+        self._size += len(data)
+        return len(data)
+
+    def sync(self) -> None:
+        """Make everything written so far durable, then rotate if the segment is full."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        if self._size >= self.segment_bytes:
+            self._rotate()
+
+    def close(self) -> None:
+        try:
+            if self._file is not None:
+                self.sync()
+        finally:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+            if self._lock is not None:
+                self._lock.__exit__(None, None, None)
+                self._lock = None
+
+    def recover(self) -> None:
+        """After a failed write or sync, go on in a new segment: the current one may now end
+        mid-record, and sealing it is what lets the reader skip that safely."""
+        try:
+            self._file.close()
+        except OSError:
+            pass
+        self._file = None
+        self._rotate()
+
+    def _rotate(self) -> None:
+        """Seal the current segment (it is already synced) and start the next number."""
+        if self._file is not None:
+            self._file.close()
+        existing = segments(self.directory)
+        self.segment = max(existing[-1] if existing else 0, self.segment) + 1
+        path = segment_path(self.directory, self.segment)
+        # Unbuffered: ``write`` gets one joined buffer per batch, and a reader in another
+        # process should see whole records as soon as the system call returns.
+        self._file = open(path, "xb", buffering=0)
+        self._file.write(MAGIC)
+        os.fsync(self._file.fileno())
+        fsync_path(self.directory)
+        self._size = len(MAGIC)
+
+
+def read_batch(directory: Path, position: Position, *, max_records: int, max_bytes: int) -> Batch:
+    """Records from ``position`` on, within one segment, up to the given bounds.
+
+    At the end of a sealed segment the position moves to the next segment, so the caller can
+    commit it and delete what is behind. The newest segment may still be growing: a record cut
+    short at its end is simply not there yet. In a sealed segment the same is damage (a writer
+    died mid-record): it is reported and the rest of that segment is skipped.
+    """
+    numbers = segments(directory)
+    later = [n for n in numbers if n >= position.segment]
+    if not later:
+        return Batch([], position, [], caught_up=True)
+    if later[0] != position.segment:  # its segment was fully read and deleted: go on from the next
+        position = Position(position.spool, later[0], len(MAGIC), 0)
+    sealed = len(later) > 1
+    path = segment_path(directory, position.segment)
+    with open(path, "rb") as handle:
+        handle.seek(position.offset)
+        data = handle.read(max(max_bytes, RECORD_HEADER.size))
+        if len(data) >= RECORD_HEADER.size:  # a single record larger than the bound: read it whole
+            length = RECORD_HEADER.unpack_from(data)[1]
+            if RECORD_HEADER.size + length > len(data) and length <= MAX_RECORD_BYTES:
+                data += handle.read(RECORD_HEADER.size + length - len(data))
+        at_end = handle.read(1) == b""
+    if position.offset == len(MAGIC) and position.index == 0 and not _has_magic(path):
+        records, used, problem = [], 0, "not a spool segment (bad magic)"
+    else:
+        records, used, problem = _decode(data, position, max_records)
+    end = Position(position.spool, position.segment, position.offset + used, position.index + len(records))
+    damage = []
+    finished = at_end and used == len(data)
+    if sealed and (problem is not None or (at_end and not finished)) and len(records) < max_records:
+        if problem is None:
+            problem = "record cut short (the writer stopped mid-record)"
+        skipped = max(0, path.stat().st_size - end.offset)
+        damage.append(
+            (
+                f"spool segment {position.segment} damaged at byte {end.offset}: {problem}; {skipped} bytes skipped",
+                data[used : used + 256],
+                f"spool {position.segment}@{end.offset}",
+            )
+        )
+        finished = True
+    if sealed and finished:
+        end = Position(position.spool, later[1], len(MAGIC), 0)
+    return Batch(records, end, damage, caught_up=not sealed and (finished or problem is not None))
+
+
+def _decode(data: bytes, position: Position, max_records: int) -> tuple[list[Record], int, str | None]:
+    """Whole, intact records from the front of ``data``: (records, bytes used, problem)."""
+    records: list[Record] = []
+    pos, index = 0, position.index
+    header = RECORD_HEADER
+    while len(records) < max_records and pos + header.size <= len(data):
+        crc, length, received_us, size, kind, peer_length = header.unpack_from(data, pos)
+        if length > MAX_RECORD_BYTES or peer_length > length:
+            return records, pos, f"impossible record length {length}"
+        stop = pos + header.size + length
+        if stop > len(data):
+            break
+        if zlib.crc32(data[pos + 4 : stop]) != crc:
+            return records, pos, "checksum mismatch"
+        body = pos + header.size
+        peer = data[body : body + peer_length].decode("utf-8", errors="replace")
+        records.append(Record(position.segment, index, received_us, peer, kind, size, data[body + peer_length : stop]))
+        index += 1
+        pos = stop
+    return records, pos, None
+
+
+def _has_magic(path: Path) -> bool:
+    """False only for a file that has a start and it is not ours; a writer that died between
+    creating a segment and writing its magic leaves an empty file, which is not damage."""
+    with open(path, "rb") as handle:
+        start = handle.read(len(MAGIC))
+    return start == MAGIC or len(start) < len(MAGIC)
