@@ -125,9 +125,14 @@ def list_alerts(
     severity_at_least: str | None = None,
     limit: int = 100,
     rule_id: str | None = None,
+    status: str | None = None,
 ) -> list[Alert]:
     """Most recent first (by last seen event). ``since`` keeps alerts last seen at or after it."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
+    if status is not None:
+        clauses.append("status = ?")
+        params.append(status)
     if since is not None:
         clauses.append("last_seen >= ?")
         params.append(iso(since))
@@ -151,6 +156,32 @@ def get_alert(state: StateDB, alert_id: str) -> Alert | None:
     with state.connect() as con:
         found = _fetch(con, [alert_id])
     return found.get(alert_id)
+
+
+class AlertBook:
+    """The alerts of one home (``store.protocol.AlertStore``), the same for both event stores."""
+
+    def __init__(self, state: StateDB):
+        self.state = state
+
+    def list(
+        self,
+        since: datetime | None = None,
+        severity_at_least: str | None = None,
+        limit: int = 100,
+        rule_id: str | None = None,
+        status: str | None = None,
+    ) -> list[Alert]:
+        return list_alerts(self.state, since, severity_at_least, limit, rule_id, status)
+
+    def get(self, alert_id: str) -> Alert | None:
+        return get_alert(self.state, alert_id)
+
+    def count(self, status: str | None = None) -> int:
+        with self.state.connect() as con:
+            if status is None:
+                return con.execute("SELECT count(*) FROM alerts").fetchone()[0]
+            return con.execute("SELECT count(*) FROM alerts WHERE status = ?", (status,)).fetchone()[0]
 
 
 # -- rule runs ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from elasticsearch import helpers
 
+from store.alerts import AlertBook
 from store.batch import check_required, plain_text
 from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic_mapping import events_template
@@ -92,6 +93,7 @@ class ElasticStore:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.state = StateDB(self.home / "state.sqlite")
+        self.alerts = AlertBook(self.state)
         self.bulk = bulk or BulkOptions()
         self._templates_ready = False
         self._unrefreshed: set[str] = set()  # indices written since this store last read

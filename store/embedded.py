@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import store.sql_functions as sql_functions
+from store.alerts import AlertBook
 from store.batch import VERSION_COLUMNS, check_required, plain_text
 from store.durable import fsync_path
 from store.state import StateDB, utc_now_iso
@@ -82,6 +83,7 @@ class EmbeddedStore:
         self.events_dir = self.home / "events"
         self.events_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateDB(self.home / "state.sqlite")
+        self.alerts = AlertBook(self.state)
         self._lock_path = self.home / "events.lock"
         self._connections: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
         self._segment_ids: dict[str, pa.Array] = {}  # segment path -> its ids (segments never change)
