@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from store.alert_record import SEVERITIES, Alert, alert_id, iso, severity_rank
+from store.schema import EVENTS
 
 __all__ = [
     "BUCKET",
@@ -40,14 +41,9 @@ __all__ = [
 #: to "medium and above" filters without shouting.
 DEFAULT_SEVERITY = "medium"
 
-#: Who or what a single-event alert is about, per dataset (ECS columns, see docs/events.md).
+#: Who or what a single-event alert is about, per dataset: the event schema's ``entity`` columns.
 ENTITY_FIELDS: dict[str, tuple[str, ...]] = {
-    "azure.signinlogs": ("user.name",),
-    "m365_defender.alert": ("host.name",),
-    "azure.firewall": ("source.ip",),
-    "fortinet.firewall": ("source.ip",),
-    "panw.panos": ("source.ip",),
-    "cef": ("source.ip",),
+    name: dataset.entity for name, dataset in EVENTS.datasets.items() if dataset.entity
 }
 
 #: Width of the clock bucket that gathers a single-event rule's matches into one alert.

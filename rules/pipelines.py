@@ -37,13 +37,17 @@ Decisions where SigmaHQ uses a name no schema has (each is pinned by tests/test_
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sigma.exceptions import SigmaTransformationError
 from sigma.processing.conditions import (
+    DetectionItemProcessingCondition,
+    FieldNameProcessingCondition,
     IncludeFieldCondition,
     LogsourceCondition,
     MatchStringCondition,
+    RuleProcessingCondition,
 )
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import (
@@ -66,176 +70,14 @@ from rules.logsources import (
     SIGNINLOGS,
 )
 
-# -- the stored columns (docs/events.md) -------------------------------------------------------
-
-EVERY_EVENT = (
-    "@timestamp",
-    "event.ingested",
-    "event.dataset",
-    "event.id",
-    "event.original",
-    "event.kind",
-    "event.category",
-    "event.action",
-    "event.outcome",
-)
-_P = "azure.signinlogs.properties."
-SIGNIN_COLUMNS = (
-    "user.name",
-    "user.id",
-    "user.full_name",
-    "user.domain",
-    "source.ip",
-    "source.geo.country_iso_code",
-    "source.geo.city_name",
-    "source.geo.region_name",
-    "user_agent.original",
-    "azure.tenant_id",
-    "azure.signinlogs.category",
-    "azure.signinlogs.result_type",
-    "azure.signinlogs.result_description",
-    *(
-        _P + name
-        for name in (
-            "status.error_code",
-            "status.failure_reason",
-            "status.additional_details",
-            "app_id",
-            "app_display_name",
-            "resource_display_name",
-            "client_app_used",
-            "conditional_access_status",
-            "authentication_requirement",
-            "authentication_protocol",
-            "is_interactive",
-            "risk_state",
-            "risk_level_during_signin",
-            "risk_level_aggregated",
-            "device_detail.device_id",
-            "device_detail.display_name",
-            "device_detail.operating_system",
-            "device_detail.browser",
-            "device_detail.is_compliant",
-            "device_detail.is_managed",
-            "device_detail.trust_type",
-            "network_location_details",
-            "authentication_details",
-            "applied_conditional_access_policies",
-            "correlation_id",
-        )
-    ),
-)
-_A = "m365_defender.alert."
-DEFENDER_COLUMNS = (
-    "message",
-    "rule.name",
-    "host.name",
-    "host.id",
-    "user.name",
-    "file.name",
-    "file.hash.sha256",
-    "threat.technique.id",
-    *(
-        _A + name
-        for name in (
-            "severity",
-            "status",
-            "category",
-            "detection_source",
-            "service_source",
-            "incident_id",
-            "last_update_time",
-            "mitre_techniques",
-            "threat_family_name",
-            "evidence",
-        )
-    ),
-)
-AZURE_FIREWALL_COLUMNS = (
-    "event.severity",
-    "message",
-    "source.ip",
-    "source.port",
-    "destination.ip",
-    "destination.port",
-    "destination.domain",
-    "destination.nat.ip",
-    "destination.nat.port",
-    "network.transport",
-    "network.protocol",
-    "url.original",
-    "dns.question.name",
-    "dns.question.type",
-    "dns.response_code",
-    "rule.name",
-    "rule.ruleset",
-    "rule.id",
-    "rule.category",
-    "azure.firewall.category",
-    "azure.firewall.operation_name",
-    "azure.firewall.action",
-    "azure.firewall.action_reason",
-    "azure.firewall.policy",
-    "azure.firewall.rule_collection_group",
-    "azure.firewall.web_category",
-    "azure.firewall.threat_intel.description",
-    "azure.resource.id",
-    "observer.vendor",
-    "observer.product",
-)
-# Every syslog table carries these, whichever appliance a row came from ...
-SYSLOG_COLUMNS = (
-    "message",
-    "source.ip",
-    "source.port",
-    "source.nat.ip",
-    "source.nat.port",
-    "source.domain",
-    "destination.ip",
-    "destination.port",
-    "destination.nat.ip",
-    "destination.nat.port",
-    "destination.domain",
-    "network.transport",
-    "network.protocol",
-    "network.application",
-    "url.original",
-    "rule.name",
-    "rule.ruleset",
-    "user.name",
-    "destination.user.name",
-    "observer.vendor",
-    "observer.product",
-    "observer.name",
-    "observer.serial_number",
-    "host.hostname",
-    "log.syslog.hostname",
-    "log.syslog.appname",
-    "log.syslog.procid",
-    "log.syslog.msgid",
-    "log.syslog.priority",
-)
-# ... and each dataset adds a few of its own.
-SYSLOG_DATASET_COLUMNS = {
-    "fortinet.firewall": ("event.code", "rule.id", "log.level"),
-    "panw.panos": ("log.level", "rule.uuid", "panw.panos.threat.id", "panw.panos.threat.name"),
-    "cef": ("observer.version",),
-}
-
-DATASET_COLUMNS: dict[str, frozenset[str]] = {
-    "azure.signinlogs": frozenset(EVERY_EVENT + SIGNIN_COLUMNS),
-    "m365_defender.alert": frozenset(EVERY_EVENT + DEFENDER_COLUMNS),
-    "azure.firewall": frozenset(EVERY_EVENT + AZURE_FIREWALL_COLUMNS),
-    **{dataset: frozenset(EVERY_EVENT + SYSLOG_COLUMNS + extra) for dataset, extra in SYSLOG_DATASET_COLUMNS.items()},
-}
-# Vendor namespaces whose keys are stored as the device sent them: any key below them is a column.
-OPEN_NAMESPACES: dict[str, tuple[str, ...]] = {
-    "fortinet.firewall": ("fortinet.firewall.",),
-    "panw.panos": ("panw.panos.",),
-    "cef": ("cef.",),
-}
+# The stored columns (DATASET_COLUMNS) and the vendor namespaces whose keys are stored as sent
+# (OPEN_NAMESPACES) are the event schema's: store/events_schema.toml, docs/events.md.
+from store.schema import DATASET_COLUMNS, OPEN_NAMESPACES
 
 # -- Sigma names -> columns, per logsource ----------------------------------------------------
+
+_P = "azure.signinlogs.properties."
+_A = "m365_defender.alert."
 
 # Graph signIn property -> column; diagnostic-settings records carry the same under "properties.".
 _SIGNIN_GRAPH = {
@@ -279,7 +121,7 @@ _SIGNIN_GRAPH = {
     "correlationId": _P + "correlation_id",
 }
 # Log Analytics SigninLogs columns (and the spellings SigmaHQ rules use for them).
-_SIGNIN_LOG_ANALYTICS = {
+_SIGNIN_LOG_ANALYTICS: dict[str, str | list[str]] = {
     "TimeGenerated": "@timestamp",
     "CreatedDateTime": "@timestamp",
     "Id": "event.id",
@@ -340,7 +182,7 @@ _SIGNIN_DIAGNOSTIC = {
     "category": "azure.signinlogs.category",
     **{f"properties.{name}": column for name, column in _SIGNIN_GRAPH.items()},
 }
-SIGNIN_FIELDS = {**_SIGNIN_GRAPH, **_SIGNIN_LOG_ANALYTICS, **_SIGNIN_DIAGNOSTIC}
+SIGNIN_FIELDS: dict[str, str | list[str]] = {**_SIGNIN_GRAPH, **_SIGNIN_LOG_ANALYTICS, **_SIGNIN_DIAGNOSTIC}
 
 # SigmaHQ's generic firewall taxonomy.
 FIREWALL_FIELDS = {
@@ -507,7 +349,7 @@ DEFENDER_FIELDS = {
     "evidence": _A + "evidence",
 }
 
-FIELD_MAPPINGS: tuple[tuple[SigmaLogSource, dict[str, str | list[str]]], ...] = (
+FIELD_MAPPINGS: tuple[tuple[SigmaLogSource, Mapping[str, str | list[str]]], ...] = (
     (SIGNINLOGS, SIGNIN_FIELDS),
     (FIREWALL, FIREWALL_FIELDS),
     (AZURE_FIREWALL, AZURE_FIREWALL_FIELDS),
@@ -518,7 +360,7 @@ FIELD_MAPPINGS: tuple[tuple[SigmaLogSource, dict[str, str | list[str]]], ...] = 
 # -- value decisions (see the module docstring) -----------------------------------------------
 
 OUTCOME_FIELDS = ("Status", "ResultDescription", "Resultdescription", "resultDescription")
-LEGACY_CLIENT_APPS = {
+LEGACY_CLIENT_APPS: dict[str, str | list[str]] = {
     "IMAP": ["IMAP", "IMAP4"],
     "POP": ["POP", "POP3"],
     "MAPI": ["MAPI", "MAPI Over HTTP"],
@@ -537,7 +379,7 @@ FIREWALL_ACTION_WORDS = {word: ["allow", word] for word in ("forward", "accept",
 class BlockedAsAction(ValueTransformation):
     """``blocked: true/false`` (some firewalls' flag) as the normalised ``event.action`` words."""
 
-    def apply_value(self, field: str | None, val: SigmaString | SigmaBool) -> SigmaType | list[SigmaType]:
+    def apply_value(self, field: str | None, val: SigmaType) -> SigmaType | list[SigmaType]:
         word = str(val.boolean if isinstance(val, SigmaBool) else val).lower()
         if word == "false":
             return SigmaString("allow")
@@ -565,15 +407,15 @@ class RequireKnownColumns(DetectionItemTransformation):
         )
 
 
-def _on(logsource: SigmaLogSource) -> list[LogsourceCondition]:
+def _on(logsource: SigmaLogSource) -> list[RuleProcessingCondition]:
     return [LogsourceCondition(logsource.category, logsource.product, logsource.service)]
 
 
-def _fields(*names: str) -> list[IncludeFieldCondition]:
+def _fields(*names: str) -> list[FieldNameProcessingCondition]:
     return [IncludeFieldCondition(fields=list(names))]
 
 
-def _all_values(pattern: str) -> list[MatchStringCondition]:
+def _all_values(pattern: str) -> list[DetectionItemProcessingCondition]:
     return [MatchStringCondition(cond="all", pattern=pattern)]
 
 
@@ -604,7 +446,7 @@ def _value_items() -> list[ProcessingItem]:
             field_name_conditions=_fields("ClientApp", "ClientAppUsed", "clientAppUsed"),
         ),
         ProcessingItem(
-            MapStringTransformation(AUTHENTICATION_FLOWS),
+            MapStringTransformation({**AUTHENTICATION_FLOWS}),
             rule_conditions=_on(SIGNINLOGS),
             field_name_conditions=_fields("properties.message"),
             detection_item_conditions=_all_values("^(" + "|".join(AUTHENTICATION_FLOWS) + ")$"),
@@ -624,7 +466,7 @@ def _value_items() -> list[ProcessingItem]:
                 field_name_conditions=_fields("action"),
             ),
             ProcessingItem(
-                MapStringTransformation(FIREWALL_ACTION_WORDS),
+                MapStringTransformation({**FIREWALL_ACTION_WORDS}),
                 rule_conditions=_on(logsource),
                 field_name_conditions=_fields("action"),
             ),
@@ -654,10 +496,15 @@ def _strict_items() -> list[ProcessingItem]:
     return items
 
 
+def _mapping(mapping: Mapping[str, str | list[str]]) -> dict[str | None, str | list[str]]:
+    """A fresh copy for pySigma, which types its keys as optional."""
+    return {name: column for name, column in mapping.items()}
+
+
 def cyberwell_pipeline() -> ProcessingPipeline:
     """A fresh pipeline (pySigma pipelines keep per-rule state, so each conversion needs its own)."""
     mapping_items = [
-        ProcessingItem(FieldMappingTransformation(dict(mapping)), rule_conditions=_on(logsource))
+        ProcessingItem(FieldMappingTransformation(_mapping(mapping)), rule_conditions=_on(logsource))
         for logsource, mapping in FIELD_MAPPINGS
     ]
     return ProcessingPipeline(

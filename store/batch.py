@@ -3,6 +3,8 @@
 Events are ECS-named, flattened with dots (``source.ip``), one column per field, scalars only
 (lists and objects that Sigma may need are kept as JSON text). Every table has the columns in
 ``REQUIRED_COLUMNS``. Parsers do their bulk work in DuckDB or Arrow, not row by row in Python.
+The columns and their types are the event schema's (:mod:`store.schema`); the names below are
+its views the stores and parsers have always imported from here.
 """
 
 from __future__ import annotations
@@ -11,14 +13,10 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from store.schema import EVENTS, REQUIRED
+
 #: Columns every event carries, whatever its source.
-REQUIRED_COLUMNS: dict[str, pa.DataType] = {
-    "@timestamp": pa.timestamp("us", tz="UTC"),
-    "event.ingested": pa.timestamp("us", tz="UTC"),
-    "event.dataset": pa.string(),
-    "event.id": pa.string(),
-    "event.original": pa.string(),
-}
+REQUIRED_COLUMNS: dict[str, pa.DataType] = dict(EVENTS.group(REQUIRED).types)
 
 #: How a parser may hand over ``event.original`` instead of ``string``: views of the export's own
 #: bytes (:mod:`collectors.reading.line_views`), which the stores write and read as text.
@@ -35,13 +33,7 @@ def plain_text(table: pa.Table) -> pa.Table:
 
 
 #: What most datasets add next, in this order: the ECS event fields every parser fills.
-EVENT_COLUMNS: dict[str, pa.DataType] = {
-    **REQUIRED_COLUMNS,
-    "event.kind": pa.string(),
-    "event.category": pa.string(),
-    "event.action": pa.string(),
-    "event.outcome": pa.string(),
-}
+EVENT_COLUMNS: dict[str, pa.DataType] = dict(EVENTS.group("event").types)
 
 
 @dataclass(frozen=True)
@@ -75,12 +67,13 @@ def check_required(table: pa.Table) -> None:
 #: and the column that orders its versions. The stores keep every version they are given but
 #: answer with the newest per ``event.id`` only, so a rule judges the alert as it is now; the
 #: whole sequence is kept as events of ``HISTORY_DATASETS``. Every other dataset is append-only:
-#: the first copy of an ``event.id`` is the event. A version column must be a UTC timestamp.
+#: the first copy of an ``event.id`` is the event. A version column is a UTC timestamp (the
+#: schema refuses any other).
 VERSION_COLUMNS: dict[str, str] = {
-    "m365_defender.alert": "m365_defender.alert.last_update_time",
+    name: dataset.version_column for name, dataset in EVENTS.datasets.items() if dataset.version_column is not None
 }
 
 #: Where each replaceable dataset's versions are also kept, append-only, one event per version.
 HISTORY_DATASETS: dict[str, str] = {
-    "m365_defender.alert": "m365_defender.alert_history",
+    name: dataset.history for name, dataset in EVENTS.datasets.items() if dataset.history is not None
 }

@@ -5,9 +5,9 @@ the Lucene compiler (``detections/compile_es.py``), which asks ``field_kind`` wh
 answers which test. Both must give exactly the embedded store's answers (the property tests in
 tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The decisions:
 
-* Documents are flat: their keys are the dotted column names of docs/events.md, and
-  ``subobjects: false`` keeps ``a.b`` and ``a.b.c`` apart as two fields instead of an object that
-  would have to be both a value and a parent. ``date_detection`` is off: a vendor string that looks
+* Documents are flat: their keys are the dotted column names of the event schema
+  (:mod:`store.schema`, docs/events.md), and ``subobjects: false`` keeps ``a.b`` and ``a.b.c``
+  apart as two fields instead of an object that would have to be both a value and a parent. ``date_detection`` is off: a vendor string that looks
   like a date (``fortinet.firewall.date``) stays a string, as it is on the embedded store.
 * Strings (``keyword``): the field itself has the ``lowercase`` normaliser, so equality and
   wildcards are case-insensitive as in Sigma; ``.cased`` keeps the value as written for ``|cased``
@@ -18,8 +18,9 @@ tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The dec
   shorter value is false on both stores anyway, but a wildcard (``|contains``) or ``|re`` test
   does not see it here, where the embedded store would: the one known difference, pinned by
   tests/test_es_sigma_semantics.py.
-* Addresses (``source.ip`` and the like; any column whose last name part is ``ip``/``addr``/
-  ``address`` or ends in ``ip``, e.g. ``fortinet.firewall.srcip``) are strings as above, because
+* Addresses (the schema's ``ip`` columns such as ``source.ip``, and any undeclared column whose
+  last name part is ``ip``/``addr``/``address`` or ends in ``ip``, e.g.
+  ``fortinet.firewall.srcip``) are strings as above, because
   the embedded store keeps them as text and wildcards must match the text; an ``.ip`` sub-field
   (``ignore_malformed``) makes ``|cidr`` one term query on the network. Elasticsearch's ``ip``
   type, like the embedded store, sees an IPv4 address as its IPv4-mapped IPv6 form.
@@ -30,7 +31,9 @@ tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The dec
   seen depend on them (``date`` would round to milliseconds).
 * ``event.original`` is kept in ``_source`` only: it is the raw record, never searched.
 * A column nobody declared (vendor keys stored as sent) is a string whatever its JSON type, so
-  the compiler's default (a string) is what the index holds.
+  the compiler's default (a string) is what the index holds; an address by its name, as above.
+
+A declared column's kind follows from its type in the event schema (``KIND_OF_TYPE``).
 
 Columns' kinds (the values of ``COLUMN_KINDS``): ``keyword``, ``ip``, ``long``, ``integer``,
 ``double``, ``boolean``, ``date``, ``stored``.
@@ -40,6 +43,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+
+from store.schema import EVENTS, Column, ColumnType
 
 #: Longest string (in characters) that is indexed: 4 bytes per character stays under Lucene's
 #: 32,766-byte term limit.
@@ -75,26 +80,26 @@ _TYPED = {
     "stored": {"type": "keyword", "index": False, "doc_values": False},
 }
 
-#: Columns of docs/events.md that are not plain strings (strings need no entry).
+#: How each type of the event schema is indexed; a column that is never searched is ``stored``.
+KIND_OF_TYPE: dict[ColumnType, str] = {
+    ColumnType.STRING: "keyword",
+    ColumnType.JSON: "keyword",
+    ColumnType.IP: "ip",
+    ColumnType.INT32: "integer",
+    ColumnType.INT64: "long",
+    ColumnType.BOOL: "boolean",
+    ColumnType.TIMESTAMP: "date",
+}
+
+
+def column_kind(column: Column) -> str:
+    return KIND_OF_TYPE[column.type] if column.searched else "stored"
+
+
+#: The schema's columns that are not plain strings: the template declares these, and strings are
+#: left to its dynamic rule for strings, which maps them the same way.
 COLUMN_KINDS: dict[str, str] = {
-    "@timestamp": "date",
-    "event.ingested": "date",
-    "m365_defender.alert.last_update_time": "date",
-    "event.original": "stored",
-    "event.severity": "long",
-    "azure.signinlogs.properties.status.error_code": "long",
-    "source.port": "integer",
-    "source.nat.port": "integer",
-    "destination.port": "integer",
-    "destination.nat.port": "integer",
-    "log.syslog.priority": "integer",
-    "azure.signinlogs.properties.is_interactive": "boolean",
-    "azure.signinlogs.properties.device_detail.is_compliant": "boolean",
-    "azure.signinlogs.properties.device_detail.is_managed": "boolean",
-    "source.ip": "ip",
-    "source.nat.ip": "ip",
-    "destination.ip": "ip",
-    "destination.nat.ip": "ip",
+    name: kind for name, column in EVENTS.columns().items() if (kind := column_kind(column)) != "keyword"
 }
 
 # Names that hold an address: ECS's ``*.ip`` and vendor keys such as ``srcip``, ``remip``,

@@ -2,8 +2,9 @@
 
 Rules come from SigmaHQ/sigma (../shared/data/sigmahq-sigma, DRL 1.1); FortiGate records from
 SEKOIA-IO/intake-formats (../shared/data/sekoia-intake-formats/Fortinet/fortigate/tests). The
-sign-in and firewall events are built here, column by column, from the contract in docs/events.md
-(names and types parsed from it), so a rule is tested against the shape every parser writes.
+sign-in and firewall events are built here, column by column, from the event schema
+(store/events_schema.toml, which docs/events.md documents), so a rule is tested against the shape
+every parser writes.
 """
 
 from __future__ import annotations
@@ -22,69 +23,28 @@ from detections.compile import CompiledQuery, RuleConversionError, compile_rule
 from rules import pipelines
 from rules.logsources import FIREWALL_DATASETS, UnsupportedLogsource, datasets_for
 from store import sql_functions
+from store.schema import EVENTS
 
-EVENTS_MD = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 P = "azure.signinlogs.properties."
 
 
-# -- the contract in docs/events.md --------------------------------------------------------------
-
-
-def contract() -> dict[str, dict[str, str]]:
-    """Section -> column -> type word, from the tables of docs/events.md."""
-    sections: dict[str, dict[str, str]] = {}
-    current = None
-    for line in EVENTS_MD.read_text().splitlines():
-        if line.startswith("## "):
-            found = re.search(r"`([^`]+)`", line)
-            current = found.group(1) if found else line[3:].strip()
-            sections[current] = {}
-        elif current and line.startswith("| `"):
-            cells = [cell.strip() for cell in line.strip("|").split("|")]
-            names = re.findall(r"`([^`]+)`", cells[0])
-            types = [t.strip() for t in cells[1].split(",")] if cells[1] else [""]
-            for index, name in enumerate(names):
-                sections[current][name] = types[min(index, len(types) - 1)]
-    return sections
-
-
-ARROW_TYPES = {
-    "string": pa.string(),
-    "int64": pa.int64(),
-    "int32": pa.int32(),
-    "bool": pa.bool_(),
-    "JSON text": pa.string(),
-}
+# -- the stored columns: the event schema (store/events_schema.toml) -------------------------------
 
 
 def arrow_schema(dataset: str) -> dict[str, pa.DataType]:
-    sections = contract()
-    tables = [
-        sections.get(dataset, {}),
-        sections["syslog"] if dataset in SYSLOG_DATASETS else {},
-        sections["Every event"],
-    ]
-    schema: dict[str, pa.DataType] = {}
-    for name in pipelines.DATASET_COLUMNS[dataset]:
-        word = next((table[name] for table in tables if table.get(name)), "string")
-        schema[name] = pa.timestamp("us", tz="UTC") if word.startswith("timestamp") else ARROW_TYPES[word]
-    return schema
+    return dict(EVENTS.dataset(dataset).types)
 
 
-SYSLOG_DATASETS = ("fortinet.firewall", "panw.panos", "cef")
-
-
-def test_pipeline_columns_are_the_columns_of_docs_events_md():
-    sections = contract()
-    every = set(sections["Every event"])
-    assert set(pipelines.EVERY_EVENT) == every
-    for dataset in ("azure.signinlogs", "m365_defender.alert", "azure.firewall"):
-        assert pipelines.DATASET_COLUMNS[dataset] == every | set(sections[dataset]), dataset
-    prose = EVENTS_MD.read_text().split("Each dataset adds")[1].split("\n\n")[0]
-    for dataset in SYSLOG_DATASETS:
-        extra = set(pipelines.SYSLOG_DATASET_COLUMNS[dataset])
-        assert pipelines.DATASET_COLUMNS[dataset] == every | set(sections["syslog"]) | extra, dataset
-        assert all(f"`{column}`" in prose for column in extra)
+def test_pipeline_columns_are_the_columns_of_the_event_schema():
+    # tests/test_event_schema.py holds docs/events.md to the same schema.
+    for dataset, columns in pipelines.DATASET_COLUMNS.items():
+        assert columns == {column.name for column in EVENTS.dataset(dataset).columns}, dataset
+    assert set(pipelines.DATASET_COLUMNS) == set(EVENTS.datasets)
+    assert pipelines.OPEN_NAMESPACES == {
+        "fortinet.firewall": ("fortinet.firewall.",),
+        "panw.panos": ("panw.panos.",),
+        "cef": ("cef.",),
+    }
 
 
 @pytest.mark.parametrize("logsource, mapping", pipelines.FIELD_MAPPINGS, ids=lambda x: str(x)[:40])

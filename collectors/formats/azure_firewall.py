@@ -47,45 +47,17 @@ import pyarrow.compute as pc
 
 from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
-from store.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
+from store.batch import ParsedBatch, Quarantined, check_required
+from store.schema import EVENTS
+from store.sql_literals import quote_literal
 
 SOURCE = "azure-firewall"
 DATASET = "azure.firewall"
 
-#: Every column of the dataset, in the order every batch has them (docs/events.md).
-COLUMNS: dict[str, pa.DataType] = {
-    **EVENT_COLUMNS,
-    "event.severity": pa.int64(),
-    "message": pa.string(),
-    "source.ip": pa.string(),
-    "source.port": pa.int32(),
-    "destination.ip": pa.string(),
-    "destination.port": pa.int32(),
-    "destination.domain": pa.string(),
-    "destination.nat.ip": pa.string(),
-    "destination.nat.port": pa.int32(),
-    "network.transport": pa.string(),
-    "network.protocol": pa.string(),
-    "url.original": pa.string(),
-    "dns.question.name": pa.string(),
-    "dns.question.type": pa.string(),
-    "dns.response_code": pa.string(),
-    "rule.name": pa.string(),
-    "rule.ruleset": pa.string(),
-    "rule.id": pa.string(),
-    "rule.category": pa.string(),
-    "azure.firewall.category": pa.string(),
-    "azure.firewall.operation_name": pa.string(),
-    "azure.firewall.action": pa.string(),
-    "azure.firewall.action_reason": pa.string(),
-    "azure.firewall.policy": pa.string(),
-    "azure.firewall.rule_collection_group": pa.string(),
-    "azure.firewall.web_category": pa.string(),
-    "azure.firewall.threat_intel.description": pa.string(),
-    "azure.resource.id": pa.string(),
-    "observer.vendor": pa.string(),
-    "observer.product": pa.string(),
-}
+_DATASET = EVENTS.dataset(DATASET)
+#: Every column of the dataset, in the order every batch has them (the event schema's).
+COLUMNS: dict[str, pa.DataType] = dict(_DATASET.types)
+SCHEMA = _DATASET.arrow_schema
 
 # --- reading the legacy msg text ------------------------------------------------------------
 # "<proto>[ Type=n] request from <src>[ to <dst>[ was DNAT'ed to <nat>]]. Action: ..." is read
@@ -235,17 +207,12 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
     return [(number, orjson.dumps(item).decode()) for number, item in enumerate(value)]
 
 
-def _lit(text: str) -> str:
-    """A SQL string literal; patterns are inlined so DuckDB compiles each one once."""
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _value(key: str, stop: str = ". ") -> str:
     """SQL for the value after ``Key: `` in the msg, up to ``stop`` (". ") or the end."""
-    marker = _lit(key + ": ")
+    marker = quote_literal(key + ": ")
     return (
         f"CASE WHEN contains(msg, {marker}) THEN "
-        f"nullif(rtrim(split_part(split_part(msg, {marker}, 2), {_lit(stop)}, 1), '. '), '') END"
+        f"nullif(rtrim(split_part(split_part(msg, {marker}, 2), {quote_literal(stop)}, 1), '. '), '') END"
     )
 
 
@@ -266,19 +233,22 @@ def _port(token: str) -> str:
 
 
 def _normalise(con: duckdb.DuckDBPyConnection, records: pa.Table, ingested: datetime) -> pa.Table:
-    """Run the normalisation query: one row per record, ``_reason`` set on rejects."""
+    """Run the normalisation query: one row per record, ``_reason`` set on rejects.
+
+    Patterns are inlined as literals rather than passed as parameters, so DuckDB compiles each
+    one once."""
     con.register("records", records)
     sql = _SQL.format(
-        shape=_lit(orjson.dumps(RECORD_SHAPE).decode()),
-        dns=_lit(MSG_DNS),
-        dns_error=_lit(MSG_DNS_ERROR),
+        shape=quote_literal(orjson.dumps(RECORD_SHAPE).decode()),
+        dns=quote_literal(MSG_DNS),
+        dns_error=quote_literal(MSG_DNS_ERROR),
         src_ip=_address("src_token"),
         src_port=_port("src_token"),
         dst_ip=_address("dst_token"),
         dst_port=_port("dst_token"),
         nat_ip=_address("nat_token"),
         nat_port=_port("nat_token"),
-        known_key=" OR ".join(f"prefix(after_action, {_lit(key + ': ')})" for key in MSG_KEYS),
+        known_key=" OR ".join(f"prefix(after_action, {quote_literal(key + ': ')})" for key in MSG_KEYS),
         url=_value("Url"),
         policy=_value("Policy"),
         rcg=_value("Rule Collection Group"),
@@ -430,12 +400,12 @@ def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
     """Separate kept events from rejects and blank lines; rejects are few, a Python list is fine."""
     dropped = pc.or_(table["_blank"], pc.is_valid(table["_reason"]))
     if not pc.any(dropped).as_py():
-        events, rejects = table.select(list(COLUMNS)), []
+        events, rejects = table.select(SCHEMA.names), []
     else:
-        events = table.filter(pc.invert(dropped)).select(list(COLUMNS))
+        events = table.filter(pc.invert(dropped)).select(SCHEMA.names)
         rejected = table.filter(pc.and_(pc.invert(table["_blank"]), pc.is_valid(table["_reason"])))
         rejects = rejected.select(["_line", "_item", "_reason", "event.original"]).to_pylist()
-    events = events.cast(pa.schema(COLUMNS))
+    events = events.cast(SCHEMA)
     check_required(events)
     quarantined = [
         Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_item"]))
@@ -460,4 +430,4 @@ def _whole_file(path: Path, reason: str) -> Quarantined:
 
 
 def _empty() -> pa.Table:
-    return pa.schema(COLUMNS).empty_table()
+    return SCHEMA.empty_table()

@@ -28,6 +28,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
+from store.epoch import MICROS_PER_DAY, to_micros
+from store.schema import EVENTS
+from store.sql_literals import quote_ident
+
 DATASET = "cef"
 
 HEADER_FIELDS = (
@@ -40,10 +44,8 @@ HEADER_FIELDS = (
     "cef.severity",
 )
 
-#: ECS columns this dataset fills beyond those every syslog dataset has (collectors.formats.syslog).
-COLUMNS: dict[str, pa.DataType] = {
-    "observer.version": pa.string(),
-}
+#: ECS columns this dataset fills beyond those every syslog dataset has (the event schema's).
+COLUMNS: dict[str, pa.DataType] = dict(EVENTS.dataset(DATASET).own_types)
 
 _HEADER = re.compile(r"(?:CEF: ?)?(\d{1,3})" + r"\|([^|\\]*(?:\\.[^|\\]*)*)" * 6 + r"\|")
 _HEADER_UNESCAPE = re.compile(r"\\([|\\])")
@@ -133,7 +135,6 @@ _CTIME = re.compile(
 _MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def event_time_us(extensions: dict[str, str], now: datetime) -> int | None:
@@ -150,9 +151,9 @@ def event_time_us(extensions: dict[str, str], now: datetime) -> int | None:
                 return stamp
     zone = extensions.get("dtz") or extensions.get("deviceTimeZone")
     for short, long in TIME_KEYS:
-        value = extensions.get(short) or extensions.get(long)
-        if value:
-            stamp = parse_time(value.strip(), zone, now)
+        text = extensions.get(short) or extensions.get(long)
+        if text:
+            stamp = parse_time(text.strip(), zone, now)
             if stamp is not None:
                 return stamp
     return None
@@ -182,7 +183,7 @@ def parse_time(value: str, zone: str | None, now: datetime) -> int | None:
     day ahead of ``now`` (the same rule as RFC 3164 clocks).
     """
     stamp, yearless = _parse_time(value, zone, now.year)
-    if yearless and stamp is not None and stamp > _us(now) + 86_400_000_000:
+    if yearless and stamp is not None and stamp > to_micros(now) + MICROS_PER_DAY:
         stamp, _ = _parse_time(value, zone, now.year - 1)
     return stamp
 
@@ -209,7 +210,7 @@ def _parse_time(value: str, zone: str | None, year: int) -> tuple[int | None, bo
         if tz is None:
             return None, False
         stamp = stamp.replace(tzinfo=tz)
-    return _us(stamp), False
+    return to_micros(stamp), False
 
 
 def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: int, zone: str | None) -> int | None:
@@ -217,7 +218,7 @@ def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: in
     if tz is None:
         return None
     try:
-        return _us(datetime(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), micros, tzinfo=tz))
+        return to_micros(datetime(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), micros, tzinfo=tz))
     except ValueError:
         return None
 
@@ -237,17 +238,12 @@ def _zone(name: str | None) -> timezone | ZoneInfo | None:
         return None
 
 
-def _us(stamp: datetime) -> int:
-    delta = stamp - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 # --- ECS ------------------------------------------------------------------------------------
 
 
 def _ext(*keys: str) -> str:
     """The first non-empty of several extension columns (CEF has a short and a long name)."""
-    cols = [f"nullif(\"cef.extensions.{key}\", '')" for key in keys]
+    cols = [f"nullif({quote_ident('cef.extensions.' + key)}, '')" for key in keys]
     return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
 
 

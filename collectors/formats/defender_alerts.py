@@ -39,7 +39,9 @@ import pyarrow.compute as pc
 
 from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
-from store.batch import EVENT_COLUMNS, HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
+from store.batch import HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
+from store.schema import EVENTS
+from store.sql_literals import quote_literal
 
 SOURCE = "defender-alerts"
 DATASET = "m365_defender.alert"
@@ -49,28 +51,10 @@ UPDATED = VERSION_COLUMNS[DATASET]
 #: Defender for Endpoint's API serves only its own alerts; Graph names that service so.
 MDE_SERVICE_SOURCE = "microsoftDefenderForEndpoint"
 
-#: Every column of the dataset, in the order every batch has them (docs/events.md).
-COLUMNS: dict[str, pa.DataType] = {
-    **EVENT_COLUMNS,
-    "message": pa.string(),
-    "rule.name": pa.string(),
-    "host.name": pa.string(),
-    "host.id": pa.string(),
-    "user.name": pa.string(),
-    "file.name": pa.string(),
-    "file.hash.sha256": pa.string(),
-    "threat.technique.id": pa.string(),
-    "m365_defender.alert.severity": pa.string(),
-    "m365_defender.alert.status": pa.string(),
-    "m365_defender.alert.category": pa.string(),
-    "m365_defender.alert.detection_source": pa.string(),
-    "m365_defender.alert.service_source": pa.string(),
-    "m365_defender.alert.incident_id": pa.string(),
-    "m365_defender.alert.last_update_time": pa.timestamp("us", tz="UTC"),
-    "m365_defender.alert.mitre_techniques": pa.string(),
-    "m365_defender.alert.threat_family_name": pa.string(),
-    "m365_defender.alert.evidence": pa.string(),
-}
+_DATASET = EVENTS.dataset(DATASET)
+#: Every column of the dataset, in the order every batch has them (the event schema's).
+COLUMNS: dict[str, pa.DataType] = dict(_DATASET.types)
+SCHEMA = _DATASET.arrow_schema
 
 #: The fields read from each alert, both shapes at once; ``from_json`` parses the alert once.
 ALERT_SHAPE = {
@@ -196,7 +180,7 @@ def _alerts(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool) -> pa.
     )
     if not pc.any(candidates).as_py():
         return lines
-    rows = {name: [] for name in _INPUT.names}
+    rows: dict[str, list] = {name: [] for name in _INPUT.names}
     for line in lines.filter(candidates).to_pylist():
         for i, j, place, text in _unnest(con, line["raw"]):
             for name, value in zip(_INPUT.names, (line["n"], i, j, place, text)):
@@ -221,7 +205,7 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
     if isinstance(value, dict) and isinstance(value.get("value"), list):
         value = value["value"]
     items = list(enumerate(value)) if isinstance(value, list) else [(None, value)]
-    found = []
+    found: list[tuple[int | None, int | None, str, str]] = []
     for i, item in items:
         place = "" if i is None else f"[{i}]"
         alerts = item.get("alerts") if isinstance(item, dict) else None
@@ -235,8 +219,7 @@ def _unnest(con: duckdb.DuckDBPyConnection, text: str) -> list[tuple[int | None,
 def _normalise(con: duckdb.DuckDBPyConnection, alerts: pa.Table, ingested: datetime) -> pa.Table:
     """Run the query: one row per alert text, ``_reason`` set on rejects."""
     con.register("alerts", alerts)
-    shape = "'" + orjson.dumps(ALERT_SHAPE).decode().replace("'", "''") + "'"
-    return con.sql(_SQL.format(shape=shape), params=[ingested, DATASET, MDE_SERVICE_SOURCE]).to_arrow_table()
+    return con.sql(_QUERY, params=[ingested, DATASET, MDE_SERVICE_SOURCE]).to_arrow_table()
 
 
 # Stages: parsed (from_json once) → shaped (which API; creation time) → evidence (the first
@@ -327,12 +310,13 @@ SELECT
          WHEN ts IS NULL THEN 'creation time is not a timestamp: ' || created END AS _reason
 FROM evidence
 """
+_QUERY = _SQL.format(shape=quote_literal(orjson.dumps(ALERT_SHAPE).decode()))
 
 
 def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
     """Separate kept events from rejects; both are few, so a Python list of rejects is fine."""
     rejected = pc.is_valid(table["_reason"])
-    events = table.filter(pc.invert(rejected)).select(list(COLUMNS)).cast(pa.schema(COLUMNS))
+    events = table.filter(pc.invert(rejected)).select(SCHEMA.names).cast(SCHEMA)
     check_required(events)
     rejects = table.filter(rejected).select(["_line", "_place", "_reason", "event.original"]).to_pylist()
     quarantined = [
@@ -348,4 +332,4 @@ def _origin(path: Path, whole: bool, line: int, place: str) -> str:
 
 
 def _empty() -> pa.Table:
-    return pa.schema(COLUMNS).empty_table()
+    return SCHEMA.empty_table()

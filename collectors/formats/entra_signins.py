@@ -88,6 +88,7 @@ from collectors.reading.jsonframe import (
 from collectors.reading.line_views import copied_without_line_ends, without_line_ends
 from collectors.reading.rawfile import duckdb_compression, is_gzip
 from store.batch import ParsedBatch, Quarantined, check_required
+from store.sql_literals import quote_literal
 
 SOURCE = "entra-signins"
 
@@ -289,13 +290,13 @@ fields AS (
 )"""
 
 
-def _fields_from_file(path: str, compression: str, layout: str) -> str:
+def _fields_from_file(path_literal: str, compression: str, layout: str) -> str:
     """``fields`` read by DuckDB's own JSON reader from a file of bare ``signIn`` objects."""
     envelope = ", ".join(f'NULL::VARCHAR AS "envelope_{k}"' for k in _ENVELOPE)
     return f"""
 fields AS (
     SELECT NULL::BIGINT AS _row, 'signin' AS shape, NULL::VARCHAR AS json_kind, r AS p, {envelope}
-    FROM read_json('{path}', format = '{layout}', compression = '{compression}',
+    FROM read_json({path_literal}, format = '{layout}', compression = '{compression}',
                    columns = {read_json_columns(SIGNIN_STRUCT)}) r
 )"""
 
@@ -345,8 +346,8 @@ class Dialect:
 
     source: str
     from_records: Callable[[bool], str]  # SQL over records(_row, raw); True: check JSON first
-    #: SQL over a file DuckDB reads itself: (quoted path, compression, ``newline_delimited`` or
-    #: ``array``).
+    #: SQL over a file DuckDB reads itself: (the path as a SQL literal, compression,
+    #: ``newline_delimited`` or ``array``).
     from_file: Callable[[str, str, str], str]
     #: A first line containing this is read record by record: a shape the file reader's fixed
     #: columns do not fit (a diagnostic record for Graph).
@@ -416,9 +417,8 @@ def _read_file(
     JSON at all (the general way then checks every text first).
     """
     compression = duckdb_compression(path)
-    quoted = str(path).replace("'", "''")
     try:
-        result = con.sql(dialect.from_file(quoted, compression, layout)).to_arrow_table()
+        result = con.sql(dialect.from_file(quote_literal(str(path)), compression, layout)).to_arrow_table()
     except duckdb.Error as exc:  # an optimisation only: whatever stops it, the general way reads
         return None, "Malformed JSON" in str(exc)
     rows = pa.array(range(result.num_rows), pa.int64())
@@ -496,7 +496,7 @@ def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iter
     path = Path(path)
     stream, line = None, 1
     if _fast_layout(path, dialect) == "newline_delimited":
-        stream = RowStream(dialect.from_file(str(path).replace("'", "''"), "none", "newline_delimited"))
+        stream = RowStream(dialect.from_file(quote_literal(str(path)), "none", "newline_delimited"))
     try:
         for piece in pieces:
             framed = frame_lines(piece.data, piece.start, piece.stop, path, dialect.source, line)
@@ -512,7 +512,7 @@ def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iter
                 else:
                     rows = pa.array(range(result.num_rows), pa.int64())
                     result = result.set_column(result.column_names.index("_row"), "_row", rows)
-            yield _parse_piece(framed, result, dialect, lambda piece=piece: piece.data[piece.start : piece.stop])
+            yield _parse_piece(framed, result, dialect, _text_of(piece))
     finally:
         if stream is not None:
             stream.close()
@@ -525,6 +525,11 @@ def _has_blank(raw: pa.Array) -> bool:
     if pc.all(pc.starts_with(raw, "{")).as_py() is not False:
         return False
     return pc.any(pc.match_substring_regex(raw, r"^[ \t\r\n]*$")).as_py() or False
+
+
+def _text_of(piece: Any) -> Callable[[], bytes]:
+    """The piece's bytes, cut out only if a rejected record needs them."""
+    return lambda: piece.data[piece.start : piece.stop]
 
 
 def _parse_piece(framed: Framed, result: pa.Table | None, dialect: Dialect, text: Callable[[], bytes]) -> ParsedBatch:

@@ -66,6 +66,7 @@ from collectors.reading.jsonframe import line_offsets, read_content
 from collectors.reading.line_views import copied_without_line_ends
 from collectors.reading.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
 from store.batch import ParsedBatch, Quarantined, check_required
+from store.sql_literals import quote_ident, quote_literal
 
 SOURCE = "entra-signins-la"
 
@@ -288,13 +289,13 @@ la AS (
 """
 
 
-def json_file_sql(path: str, compression: str, layout: str) -> str:
+def json_file_sql(path_literal: str, compression: str, layout: str) -> str:
     """JSON rows read by DuckDB's own reader (the fast path; see ``Dialect``)."""
     columns = read_json_columns({name: V for name in LA_COLUMNS})
     return f"""
 WITH la AS (
     SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _problem_in, r.*
-    FROM read_json('{path}', format = '{layout}', compression = '{compression}', columns = {columns}) r
+    FROM read_json({path_literal}, format = '{layout}', compression = '{compression}', columns = {columns}) r
 )
 {_la_select(with_original=False)}
 """
@@ -309,21 +310,19 @@ def _csv_sql(path: Path, header: list[str], compression: str, with_original: boo
     ``with_original`` makes ``event.original`` the row as a JSON object, for the rare file whose
     rows cannot be cut out of the text as they are (see :func:`_csv_rows`).
     """
-    quote = lambda text: text.replace("'", "''")  # noqa: E731 - SQL string literal
-    ident = lambda text: '"' + text.replace('"', '""') + '"'  # noqa: E731 - SQL identifier
-    columns = ", ".join(f"'{quote(name)}': 'VARCHAR'" for name in header)
+    columns = ", ".join(f"{quote_literal(name)}: 'VARCHAR'" for name in header)
     found: dict[str, list[str]] = {}
     for name in header:
         found.setdefault(_canonical(name), []).append(name)
     projection = []
     for column in LA_COLUMNS:
-        cells = [f"NULLIF({ident(name)}, '')" for name in found.get(column, [])]
+        cells = [f"NULLIF({quote_ident(name)}, '')" for name in found.get(column, [])]
         value = f"coalesce({', '.join(cells)})" if cells else "NULL::VARCHAR"
         projection.append(f"{value} AS {column}")
     original = "to_json(src)::VARCHAR" if with_original else "NULL::VARCHAR"
     return f"""
 WITH src AS (
-    SELECT * FROM read_csv('{quote(str(path))}', columns = {{{columns}}}, header = true,
+    SELECT * FROM read_csv({quote_literal(str(path))}, columns = {{{columns}}}, header = true,
         delim = ',', quote = '"', escape = '"', auto_detect = false, strict_mode = true,
         store_rejects = true, compression = '{compression}')
 ),
@@ -488,7 +487,9 @@ def _csv_rows(text: _CsvText | None, expected: int) -> _CsvRows | None:
     return _CsvRows(texts.slice(1), lines[1:], frozenset(blank))
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, header: list[str], compression: str) -> tuple[pa.Table, dict]:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], compression: str
+) -> tuple[pa.Table, dict[int, tuple[str, str, str]]]:
     """DuckDB's reading of the CSV, and the rows it refused (record number → why)."""
     result = con.sql(_csv_sql(path, header, compression, with_original=False)).to_arrow_table()
     rejected: dict[int, tuple[str, str, str]] = {}

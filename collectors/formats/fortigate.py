@@ -22,15 +22,14 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from store.schema import EVENTS
+from store.sql_literals import quote_ident, quote_literal
+
 DATASET = "fortinet.firewall"
 PREFIX = "fortinet.firewall."
 
-#: ECS columns this dataset fills beyond those every syslog dataset has (collectors.formats.syslog).
-COLUMNS: dict[str, pa.DataType] = {
-    "event.code": pa.string(),
-    "rule.id": pa.string(),
-    "log.level": pa.string(),
-}
+#: ECS columns this dataset fills beyond those every syslog dataset has (the event schema's).
+COLUMNS: dict[str, pa.DataType] = dict(EVENTS.dataset(DATASET).own_types)
 
 # The grammar, written once for both engines (Python ``re`` with re.ASCII, and RE2 in DuckDB).
 _QUOTED = r'"[^"\\]*(?:\\.[^"\\]*)*"'
@@ -80,9 +79,9 @@ def build(bodies: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
         CREATE OR REPLACE TEMP TABLE forti_pairs AS
         SELECT list_transform(kv, lambda p: split_part(p, '=', 1)) AS k,
                list_transform(kv, lambda p: substr(p, strpos(p, '=') + 1)) AS v
-        FROM (SELECT CASE WHEN regexp_matches(body, {_lit(COMMA_LAYOUT)})
-                                THEN regexp_extract_all(body, {_lit(PAIR_COMMAS)})
-                                ELSE regexp_extract_all(body, {_lit(PAIR_SPACED)}) END AS kv
+        FROM (SELECT CASE WHEN regexp_matches(body, {quote_literal(COMMA_LAYOUT)})
+                                THEN regexp_extract_all(body, {quote_literal(PAIR_COMMAS)})
+                                ELSE regexp_extract_all(body, {quote_literal(PAIR_SPACED)}) END AS kv
               FROM forti_bodies)""")
     con.unregister("forti_bodies")
     found = con.sql("SELECT DISTINCT unnest(k) FROM forti_pairs").fetchall()
@@ -93,7 +92,7 @@ def build(bodies: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
     # Columns are named by position here and by key in Arrow: DuckDB's names are
     # case-insensitive, Arrow's (and FortiOS's keys) are not. list_position finds the first
     # occurrence, so a repeated key keeps its first value.
-    select = ", ".join(f"v[list_position(k, {_lit(key)})] AS c{i}" for i, key in enumerate(keys))
+    select = ", ".join(f"v[list_position(k, {quote_literal(key)})] AS c{i}" for i, key in enumerate(keys))
     # No ORDER BY: DuckDB keeps insertion order (preserve_insertion_order, set by the caller).
     table = con.sql(f"SELECT {select} FROM forti_pairs").to_arrow_table()
     con.execute("DROP TABLE forti_pairs")
@@ -111,15 +110,11 @@ def _unquote_column(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(quoted, inner, column)
 
 
-def _lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 # --- ECS ------------------------------------------------------------------------------------
 
 
 def _f(key: str) -> str:
-    return f"nullif(\"{PREFIX}{key}\", '')"
+    return f"nullif({quote_ident(PREFIX + key)}, '')"
 
 
 def _first(*keys: str) -> str:

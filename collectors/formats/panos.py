@@ -23,16 +23,13 @@ import re
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from store.schema import EVENTS
+
 DATASET = "panw.panos"
 PREFIX = "panw.panos."
 
-#: ECS columns this dataset fills beyond those every syslog dataset has (collectors.formats.syslog).
-COLUMNS: dict[str, pa.DataType] = {
-    "log.level": pa.string(),
-    "rule.uuid": pa.string(),
-    "panw.panos.threat.id": pa.string(),
-    "panw.panos.threat.name": pa.string(),
-}
+#: ECS columns this dataset fills beyond those every syslog dataset has (the event schema's).
+COLUMNS: dict[str, pa.DataType] = dict(EVENTS.dataset(DATASET).own_types)
 
 _COMMON = ("future_use_0", "receive_time", "serial_number", "type", "subtype", "future_use_5", "generated_time")
 

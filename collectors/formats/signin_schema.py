@@ -1,64 +1,27 @@
 """The ``azure.signinlogs`` columns, shared by the Graph and the Log Analytics sign-in parsers.
 
 Both parsers must hand the store tables of exactly this shape, in this order, so that segments of
-either source are uniform and a rule sees the same columns whichever way a sign-in arrived
-(docs/events.md is the contract; this module is its executable copy).
+either source are uniform and a rule sees the same columns whichever way a sign-in arrived. The
+shape is the event schema's (:mod:`store.schema`); this module holds what the two parsers' SQL
+shares.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from store.batch import EVENT_COLUMNS, ORIGINAL_VIEW
+from store.batch import ORIGINAL_VIEW
+from store.schema import EVENTS, ColumnType
+from store.sql_literals import quote_ident, quote_literal
 
 DATASET = "azure.signinlogs"
 
-_S = pa.string()
+_DATASET = EVENTS.dataset(DATASET)
 
 #: Every column of the dataset, in the order every batch has them.
-COLUMNS: dict[str, pa.DataType] = {
-    **EVENT_COLUMNS,
-    "user.name": _S,
-    "user.id": _S,
-    "user.full_name": _S,
-    "user.domain": _S,
-    "source.ip": _S,
-    "source.geo.country_iso_code": _S,
-    "source.geo.city_name": _S,
-    "source.geo.region_name": _S,
-    "user_agent.original": _S,
-    "azure.tenant_id": _S,
-    "azure.signinlogs.category": _S,
-    "azure.signinlogs.result_type": _S,
-    "azure.signinlogs.result_description": _S,
-    "azure.signinlogs.properties.status.error_code": pa.int64(),
-    "azure.signinlogs.properties.status.failure_reason": _S,
-    "azure.signinlogs.properties.status.additional_details": _S,
-    "azure.signinlogs.properties.app_id": _S,
-    "azure.signinlogs.properties.app_display_name": _S,
-    "azure.signinlogs.properties.resource_display_name": _S,
-    "azure.signinlogs.properties.client_app_used": _S,
-    "azure.signinlogs.properties.conditional_access_status": _S,
-    "azure.signinlogs.properties.authentication_requirement": _S,
-    "azure.signinlogs.properties.authentication_protocol": _S,
-    "azure.signinlogs.properties.is_interactive": pa.bool_(),
-    "azure.signinlogs.properties.risk_state": _S,
-    "azure.signinlogs.properties.risk_level_during_signin": _S,
-    "azure.signinlogs.properties.risk_level_aggregated": _S,
-    "azure.signinlogs.properties.device_detail.device_id": _S,
-    "azure.signinlogs.properties.device_detail.display_name": _S,
-    "azure.signinlogs.properties.device_detail.operating_system": _S,
-    "azure.signinlogs.properties.device_detail.browser": _S,
-    "azure.signinlogs.properties.device_detail.is_compliant": pa.bool_(),
-    "azure.signinlogs.properties.device_detail.is_managed": pa.bool_(),
-    "azure.signinlogs.properties.device_detail.trust_type": _S,
-    "azure.signinlogs.properties.network_location_details": _S,
-    "azure.signinlogs.properties.authentication_details": _S,
-    "azure.signinlogs.properties.applied_conditional_access_policies": _S,
-    "azure.signinlogs.properties.correlation_id": _S,
-}
+COLUMNS: dict[str, pa.DataType] = dict(_DATASET.types)
 
-SCHEMA = pa.schema(list(COLUMNS.items()))
+SCHEMA = _DATASET.arrow_schema
 
 #: The columns the parsers' SQL computes: the rest (``event.ingested``, ``event.original``) are
 #: attached in Arrow, where they cost no per-row work in the query.
@@ -103,7 +66,7 @@ DEVICE_DETAIL_SHAPE = {
 #: error code as text, "0" for success).
 _COMMON_SQL = {
     "@timestamp": "ts",
-    "event.dataset": f"'{DATASET}'",
+    "event.dataset": quote_literal(DATASET),
     "event.kind": "'event'",
     "event.category": "'authentication'",
     "event.action": "'sign-in'",
@@ -114,18 +77,15 @@ _COMMON_SQL = {
     "azure.signinlogs.result_type": "result_type",
     "azure.signinlogs.properties.status.error_code": "TRY_CAST(result_type AS BIGINT)",
 }
-_FLAGS = {
-    "azure.signinlogs.properties.is_interactive",
-    "azure.signinlogs.properties.device_detail.is_compliant",
-    "azure.signinlogs.properties.device_detail.is_managed",
-}
+#: The boolean columns (``isInteractive`` and the device's two flags), read from text.
+_FLAGS = frozenset(column.name for column in _DATASET.columns if column.type is ColumnType.BOOL)
 
 
 def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
     """The SELECT items of every SQL column, in order, so the two parsers' queries differ only in
     where a value comes from: ``texts`` holds a source expression for each text column (an empty
     string reads as absent), ``other`` the whole expression of the columns that are not plain
-    text; the three flags take their source from ``texts`` too and are cast to BOOLEAN."""
+    text; the boolean columns take their source from ``texts`` too and are cast to BOOLEAN."""
     items = []
     for name in SQL_COLUMNS:
         if name in _COMMON_SQL:
@@ -136,5 +96,5 @@ def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
             expr = other[name]
         else:
             expr = f"NULLIF({texts[name]}, '')"
-        items.append(f'{expr} AS "{name}"')
+        items.append(f"{expr} AS {quote_ident(name)}")
     return ",\n    ".join(items)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from hashlib import sha256
 from pathlib import Path
 
@@ -55,55 +55,25 @@ from collectors.reading.syslog_frame import (
     split_frames,
     split_lines,
 )
-from store.batch import EVENT_COLUMNS, ParsedBatch, Quarantined, check_required
+from store.batch import ParsedBatch, Quarantined, check_required
+from store.epoch import to_micros
+from store.schema import EVENTS
+from store.sql_literals import quote_ident
 
 SOURCE = "syslog"
 
-#: Columns every syslog dataset has (docs/events.md, "Syslog appliances").
-SYSLOG_COLUMNS: dict[str, pa.DataType] = {
-    **EVENT_COLUMNS,
-    "message": pa.string(),
-    "source.ip": pa.string(),
-    "source.port": pa.int32(),
-    "source.domain": pa.string(),
-    "source.nat.ip": pa.string(),
-    "source.nat.port": pa.int32(),
-    "destination.ip": pa.string(),
-    "destination.port": pa.int32(),
-    "destination.domain": pa.string(),
-    "destination.nat.ip": pa.string(),
-    "destination.nat.port": pa.int32(),
-    "network.transport": pa.string(),
-    "network.protocol": pa.string(),
-    "network.application": pa.string(),
-    "url.original": pa.string(),
-    "rule.name": pa.string(),
-    "rule.ruleset": pa.string(),  # shared with azure.firewall; no appliance here names one
-    "user.name": pa.string(),
-    "destination.user.name": pa.string(),
-    "observer.vendor": pa.string(),
-    "observer.product": pa.string(),
-    "observer.name": pa.string(),
-    "observer.serial_number": pa.string(),
-    "host.hostname": pa.string(),
-    "log.syslog.priority": pa.int32(),
-    "log.syslog.hostname": pa.string(),
-    "log.syslog.appname": pa.string(),
-    "log.syslog.procid": pa.string(),
-    "log.syslog.msgid": pa.string(),
-}
+#: Columns every syslog dataset has (the event schema's ``syslog`` group).
+SYSLOG_COLUMNS: dict[str, pa.DataType] = dict(EVENTS.group("syslog").types)
+_SYSLOG_SCHEMA = EVENTS.group("syslog").arrow_schema
 
 _VENDORS = {cef.DATASET: cef, fortigate.DATASET: fortigate, panos.DATASET: panos}
 
 #: Every dataset's ECS columns, in the order its rows have them; vendor columns follow.
-DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {
-    name: SYSLOG_COLUMNS | module.COLUMNS for name, module in _VENDORS.items()
-}
+DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {name: dict(EVENTS.dataset(name).types) for name in _VENDORS}
 
 #: Lines per batch in ``iter_batches``: bounds memory on big files.
 BATCH_LINES = 50_000
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _BARE_CEF = re.compile(r"\d{1,3}\|")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
@@ -133,8 +103,6 @@ _MACROS = (
         WHEN regexp_full_match(x, '{_IPV4}')
           OR (contains(x, ':') AND regexp_full_match(x, '{_IPV6}')) THEN x END""",
 )
-
-_SQL_TYPES = {pa.string(): "VARCHAR", pa.int32(): "INTEGER", pa.timestamp("us", tz="UTC"): "TIMESTAMPTZ"}
 
 
 def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
@@ -260,11 +228,12 @@ def _route(message: str, position: int, now: datetime, collected: dict[str, _Col
     """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
     if not message or message.isspace():
         return "empty line"
+    item: cef.CefRecord | str | list[str]
     try:
         header = parse_header(message, now)
         body = header.body
         if body[:1] in " \t:":
-            body = body[_LEADING.match(body).end() :]
+            body = _LEADING.sub("", body, count=1)
         if body.startswith("CEF:") or _BARE_CEF.match(body):
             name, item = cef.DATASET, cef.parse_cef(body)
         elif fortigate.looks_like(body):
@@ -368,28 +337,9 @@ def _map_ecs(
         elif column != "_body_time_us":
             inputs[column] = pa.nulls(len(rows.positions), pa.string())
     raw = pa.table(inputs)
-    derived = dict(module.ECS_SQL)
-    frame = {
-        "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
-        " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
-        " make_timestamp($received)::TIMESTAMPTZ)",
-        "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
-        "event.dataset": "$dataset",
-        "event.id": '"event.id"',
-        "event.original": '"event.original"',
-        "host.hostname": '"log.syslog.hostname"',
-        **{column: f'"{column}"' for column in inputs if column.startswith("log.syslog.")},
-    }
-    columns = DATASET_COLUMNS[name]
-    select = ",\n".join(
-        f'CAST({frame.get(column) or _derived_or_null(column, derived)} AS {_SQL_TYPES[kind]}) AS "{column}"'
-        for column, kind in columns.items()
-    )
-    inner = ", ".join(f'{expr} AS "{column}"' for column, expr in module.ECS_SQL)
-    sql = f"SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)"
     con.register("raw", raw)
     table = con.sql(
-        sql,
+        _MAPPING_SQL[name],
         params={
             "received": _micros(received_at),
             "ingested": _micros(now),
@@ -397,18 +347,51 @@ def _map_ecs(
         },
     ).to_arrow_table()
     con.unregister("raw")
-    return table.cast(pa.schema({**columns, "_seq": pa.int64()}))
+    return table.cast(_MAPPED_SCHEMA[name])
+
+
+# The columns every dataset takes from the frame (the syslog header, the line) rather than from
+# its vendor's mapping; ``_map_ecs`` hands each ``log.syslog.*`` column over in its inputs.
+_FRAME_SQL = {
+    "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
+    " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
+    " make_timestamp($received)::TIMESTAMPTZ)",
+    "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
+    "event.dataset": "$dataset",
+    "event.id": quote_ident("event.id"),
+    "event.original": quote_ident("event.original"),
+    "host.hostname": quote_ident("log.syslog.hostname"),
+    **{column: quote_ident(column) for column in SYSLOG_COLUMNS if column.startswith("log.syslog.")},
+}
+
+
+def _mapping_sql(name: str) -> str:
+    """The query from one dataset's ``raw`` inputs to its columns, cast to the schema's types."""
+    module = _VENDORS[name]
+    derived = dict(module.ECS_SQL)
+    select = ",\n".join(
+        f"CAST({_FRAME_SQL.get(column.name) or _derived_or_null(column.name, derived)} AS {column.type.sql})"
+        f" AS {quote_ident(column.name)}"
+        for column in EVENTS.dataset(name).columns
+    )
+    inner = ", ".join(f"{expr} AS {quote_ident(column)}" for column, expr in module.ECS_SQL)
+    return f"SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)"
 
 
 def _derived_or_null(column: str, derived: dict[str, str]) -> str:
-    return f'"{column}"' if column in derived else "NULL"
+    return quote_ident(column) if column in derived else "NULL"
+
+
+# Built once: the same for every batch.
+_MAPPING_SQL = {name: _mapping_sql(name) for name in _VENDORS}
+_MAPPED_SCHEMA = {name: EVENTS.dataset(name).arrow_schema.append(pa.field("_seq", pa.int64())) for name in _VENDORS}
 
 
 def _micros(stamp: datetime | None) -> int | None:
     """Epoch microseconds; a naive datetime is taken as UTC."""
     if stamp is None:
         return None
-    return (_aware(stamp) - _EPOCH) // timedelta(microseconds=1)
+    return to_micros(_aware(stamp))
 
 
 def _aware(stamp: datetime) -> datetime:
@@ -453,4 +436,4 @@ def _line_of(origin: str) -> int:
 
 
 def _empty() -> pa.Table:
-    return pa.schema(SYSLOG_COLUMNS).empty_table()
+    return _SYSLOG_SCHEMA.empty_table()
