@@ -26,7 +26,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -36,10 +36,11 @@ import pyarrow.compute as pc
 from detections.alerts import BUCKET, SEVERITIES, Alert, alert_id, iso
 from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, find_windows
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
-from store.alerts import record_rule_runs, resume_points, save_detection_results
+from store.alerts import record_rule_runs, resume_points
+from store.epoch import from_micros
+from store.sql_literals import quote_ident
 
 _TS = pa.timestamp("us", tz="UTC")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -126,18 +127,16 @@ def run_detections(
     run = _Run(store, ruleset, start, end)
     report = run.execute()
     report.problems = list(ruleset.problems)
-    report.alerts_new, report.alerts_updated = save_detection_results(
-        store.state, report.alerts, run.windows, run.outcomes, on_new=on_new
+    # The store's alert book also updates where else the store shows alerts (Kibana's index).
+    report.alerts_new, report.alerts_updated = store.alerts.save_run(
+        report.alerts, run.windows, run.outcomes, on_new=on_new
     )
-    publish = getattr(store, "publish_alerts", None)
-    if publish is not None:  # a store that shows alerts elsewhere too (Elasticsearch, for Kibana)
-        publish(report.alerts)
     report.seconds = time.perf_counter() - began
     return report
 
 
 def _compiler_for(store):
-    language = getattr(store, "query_language", None)
+    language = store.query_language
     if language == "duckdb-sql":
         from detections.compile import compile_rule
 
@@ -154,7 +153,8 @@ class _Run:
 
     def __init__(self, store, ruleset: RuleSet, start: datetime, end: datetime):
         self.store, self.ruleset, self.start, self.end = store, ruleset, start, end
-        self.by_key = {r.key: r for r in (*ruleset.detections, *ruleset.correlations)}
+        self.by_key: dict[str, DetectionRule | CorrelationRule] = {r.key: r for r in ruleset.detections}
+        self.by_key.update((r.key, r) for r in ruleset.correlations)
         self.scan_start = self._correlation_scan_starts()
         self.matches: dict[str, pa.Table] = {}  # detection key -> matched events (scan range)
         self.found: dict[str, list[Window]] = {}  # correlation key -> windows found
@@ -190,7 +190,7 @@ class _Run:
         users = self._users(rule.key)
         if not rule.generates and not users:
             return None
-        search_start = self.start if rule.generates else None
+        search_start: datetime | None = self.start if rule.generates else None
         # The fields the rule's SQL reads are asked for too: the store fills a column no segment
         # has with NULL only when it is asked for, and a rule may test a field this data lacks.
         columns = list(rule.compiled.fields) + (list(rule.entity) if rule.generates else [])
@@ -198,6 +198,8 @@ class _Run:
             begin = self.scan_start[user.key]
             search_start = begin if search_start is None else min(search_start, begin)
             columns += [user.correlation.field_for(name, rule.key) for name in user.correlation.fields()]
+        if search_start is None:  # unreachable: a rule that does not generate has users here
+            return None
         return search_start, list(dict.fromkeys(columns))
 
     def _ordered_correlations(self) -> list[CorrelationRule]:
@@ -249,10 +251,10 @@ class _Run:
                 result = self._timed(rule, "detection", lambda r=rule: self._detect(r, plans[r.key], con))
                 report.rules.append(result)
                 self.outcomes.append(_outcome(run_id[rule.key], result))
-            for rule in correlations:
-                result = self._timed(rule, "correlation", lambda r=rule: self._correlate(r))
+            for correlation in correlations:
+                result = self._timed(correlation, "correlation", lambda r=correlation: self._correlate(r))
                 report.rules.append(result)
-                self.outcomes.append(_outcome(run_id[rule.key], result))
+                self.outcomes.append(_outcome(run_id[correlation.key], result))
         finally:
             con.close()
         report.alerts = self.alerts
@@ -363,7 +365,7 @@ def _single_event_alerts(rule: DetectionRule, matched: pa.Table, con) -> list[Al
     if matched.num_rows == 0:
         return []
     bucket = int(BUCKET.total_seconds()) * 1_000_000
-    keys = [f'CAST("{_q(name)}" AS VARCHAR)' for name in rule.entity]
+    keys = [f"CAST({quote_ident(name)} AS VARCHAR)" for name in rule.entity]
     con.register("matched", matched)
     try:
         rows = con.execute(
@@ -386,9 +388,9 @@ def _single_event_alerts(rule: DetectionRule, matched: pa.Table, con) -> list[Al
                 severity=rule.severity,
                 tags=rule.tags,
                 group_keys=dict(zip(rule.entity, values)),
-                window_start=_from_micros(bucket_us),
-                first_seen=_from_micros(first),
-                last_seen=_from_micros(last),
+                window_start=from_micros(bucket_us),
+                first_seen=from_micros(first),
+                last_seen=from_micros(last),
                 event_ids=list(dict.fromkeys(ids)),
             )
         )
@@ -439,11 +441,3 @@ def _correlation_tags(rule: CorrelationRule, by_key) -> list[str]:
 
 def _outcome(run_id: int, result: RuleResult):
     return (run_id, result.status, result.matched, result.alerts, result.error)
-
-
-def _from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def _q(name: str) -> str:
-    return name.replace('"', '""')

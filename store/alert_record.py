@@ -57,6 +57,8 @@ class Alert:
     status: str = "new"
     created_at: datetime | None = field(default=None, compare=False)
     updated_at: datetime | None = field(default=None, compare=False)
+    #: Its place in the state database's change sequence (0 until stored): the last change to it.
+    sequence: int = field(default=0, compare=False)
 
     @classmethod
     def build(
@@ -103,4 +105,5 @@ class Alert:
             "status": self.status,
             "created_at": iso(self.created_at) if self.created_at else None,
             "updated_at": iso(self.updated_at) if self.updated_at else None,
+            "sequence": self.sequence,
         }

@@ -3,70 +3,208 @@
 An alert id is deterministic (``store.alert_record``), so writing is an upsert: a second sighting of
 an id merges its event ids and widens its first/last seen — there is never a second row. Writers
 use ``BEGIN IMMEDIATE`` transactions, so the ``serve`` daemon and a CLI ``detect`` run at the same
-time queue rather than interleave half-merged rows.
+time queue rather than interleave half-merged rows. That is also why numbering changes with
+``max(sequence) + 1`` inside the writing transaction is safe: no other writer runs meanwhile, and
+a reader sees a change only with the changes numbered before it.
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from store.alert_record import SEVERITIES, Alert, iso, severity_rank
+from store.protocol import (
+    EVERY_ALERT,
+    AlertChange,
+    AlertFilter,
+    AlertPage,
+    CorrelationWindow,
+    OnNewAlerts,
+    RunOutcome,
+    SavedAlerts,
+)
 from store.state import StateDB, utc_now_iso
 
 #: Event ids kept per alert. A scanner can match 100,000 firewall events in one hour; beyond this
 #: the list is a sample (the first ids seen) and ``event_count`` a lower bound of the distinct ids.
 MAX_EVENT_IDS = 10_000
+STATUSES = ("new", "acknowledged", "closed")
+#: Why an alert was closed; only closing takes a reason.
+CLOSING_REASONS = ("true_positive", "false_positive", "benign")
 
 _CHUNK = 500  # SQLite's bound-parameter limit is far above this; keeps statements small
 
 
-def upsert_alerts(
-    state: StateDB,
-    alerts: Iterable[Alert],
-    on_new: Callable[[sqlite3.Connection, list[Alert]], None] | None = None,
-) -> tuple[int, int]:
-    """Insert new alerts and merge sightings of known ones; return (new, updated).
+class AlertMirror(Protocol):
+    """Somewhere else a store shows its alerts (Elasticsearch's alerts index, for Kibana users).
+
+    The state database stays the record: the book tells the mirror of every alert it changed,
+    as stored (with its status and ``sequence``), after the change is committed. Two processes
+    may tell it in either order, so a mirror keeps the copy with the highest ``sequence``.
+    """
+
+    def publish(self, alerts: Sequence[Alert]) -> None: ...
+
+
+class _NoMirror:
+    """The alerts are only in the state database (the embedded store)."""
+
+    def publish(self, alerts: Sequence[Alert]) -> None:
+        pass
+
+
+NO_MIRROR: AlertMirror = _NoMirror()
+
+
+class AlertBook:
+    """The alerts of one home (``store.protocol.AlertStore``), the same for both event stores."""
+
+    def __init__(self, state: StateDB, mirror: AlertMirror = NO_MIRROR):
+        self.state = state
+        self.mirror = mirror
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def list(self, where: AlertFilter = EVERY_ALERT, limit: int = 100) -> builtins.list[Alert]:
+        if limit < 0:
+            raise ValueError(f"the limit must be 0 or more, got {limit}")
+        clauses, params = _where(where)
+        with self.state.connect() as con:
+            rows = con.execute(
+                f"SELECT * FROM alerts WHERE {clauses} ORDER BY last_seen DESC, id LIMIT ?", [*params, int(limit)]
+            ).fetchall()
+        return [_from_row(row) for row in rows]
+
+    def get(self, alert_id: str) -> Alert | None:
+        with self.state.connect() as con:
+            return _fetch(con, [alert_id]).get(alert_id)
+
+    def count(self, where: AlertFilter = EVERY_ALERT) -> int:
+        clauses, params = _where(where)
+        with self.state.connect() as con:
+            return int(con.execute(f"SELECT count(*) FROM alerts WHERE {clauses}", params).fetchone()[0])
+
+    def newer_than(self, cursor: int, limit: int = 500) -> AlertPage:
+        """Alerts whose last change came after ``cursor`` (0: every alert), oldest change first;
+        ask again with the page's cursor for what changed next."""
+        if limit < 1:
+            raise ValueError(f"limit must be 1 or more, got {limit}")
+        with self.state.connect() as con:
+            rows = con.execute(
+                "SELECT * FROM alerts WHERE sequence > ? ORDER BY sequence LIMIT ?", (int(cursor), int(limit))
+            ).fetchall()
+        alerts = [_from_row(row) for row in rows]
+        return AlertPage(alerts, alerts[-1].sequence if alerts else cursor)
+
+    def history(self, alert_id: str) -> builtins.list[AlertChange]:
+        """The alert's status changes, oldest first (none for an alert never changed or unknown)."""
+        with self.state.connect() as con:
+            rows = con.execute("SELECT * FROM alert_changes WHERE alert_id = ? ORDER BY id", (alert_id,)).fetchall()
+        return [
+            AlertChange(
+                alert_id=row["alert_id"],
+                at=datetime.fromisoformat(row["at"]),
+                actor=row["actor"],
+                status=row["status"],
+                previous=row["previous"],
+                reason=row["reason"],
+                note=row["note"],
+            )
+            for row in rows
+        ]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def save_run(
+        self,
+        alerts: Iterable[Alert],
+        windows: Iterable[CorrelationWindow] = (),
+        outcomes: Sequence[RunOutcome] = (),
+        on_new: OnNewAlerts | None = None,
+    ) -> SavedAlerts:
+        """One transaction for a detection run: alerts, correlation windows and finished rule runs.
+
+        Together, so a crash never leaves windows recorded (which move the correlations' resume
+        points) without the alerts they raised, nor runs marked succeeded without their alerts.
+        ``windows`` are (rule id, group keys, start, end); ``outcomes`` (run id, status, matched,
+        alerts, error). ``on_new`` runs inside the transaction with the alerts that were new. The
+        alerts that were new or changed go to the mirror once committed.
+        """
+        with self.state.transaction() as con:
+            saved, changed = _upsert(con, alerts, on_new)
+            _record_windows(con, windows)
+            _finish_runs(con, outcomes)
+        self.mirror.publish(changed)
+        return saved
+
+    def set_status(
+        self, alert_id: str, status: str, actor: str, reason: str | None = None, note: str | None = None
+    ) -> Alert:
+        """Move an alert to ``status``, and write down who did it and why in its history.
+
+        Every call is a change (the same status again with a note is one too): it is numbered
+        and kept, and the alert comes back from ``newer_than`` after it.
+        """
+        _check_change(status, actor, reason)
+        with self.state.transaction() as con:
+            found = con.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if found is None:
+                raise KeyError(f"no alert with id {alert_id!r}")
+            now = utc_now_iso()
+            con.execute(
+                "UPDATE alerts SET status = ?, updated_at = ?, sequence = ? WHERE id = ?",
+                (status, now, _next_sequence(con), alert_id),
+            )
+            con.execute(
+                "INSERT INTO alert_changes (alert_id, at, actor, previous, status, reason, note)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (alert_id, now, actor, found["status"], status, reason, note),
+            )
+            alert = _fetch(con, [alert_id])[alert_id]
+        self.mirror.publish([alert])
+        return alert
+
+
+def _check_change(status: str, actor: str, reason: str | None) -> None:
+    if status not in STATUSES:
+        raise ValueError(f"unknown alert status {status!r}; expected one of {', '.join(STATUSES)}")
+    if status == "closed" and reason not in CLOSING_REASONS:
+        raise ValueError(f"closing an alert takes a reason, one of {', '.join(CLOSING_REASONS)}; got {reason!r}")
+    if status != "closed" and reason is not None:
+        raise ValueError(
+            f"a reason ({', '.join(CLOSING_REASONS)}) is given only when closing, not for {status!r}; use note"
+        )
+    if not actor.strip():
+        raise ValueError("a status change names who made it (actor)")
+
+
+def _next_sequence(con: sqlite3.Connection) -> int:
+    """The next change number; only inside a writing transaction (see the module's docstring)."""
+    return con.execute("SELECT coalesce(max(sequence), 0) + 1 FROM alerts").fetchone()[0]
+
+
+def _upsert(
+    con: sqlite3.Connection, alerts: Iterable[Alert], on_new: OnNewAlerts | None
+) -> tuple[SavedAlerts, list[Alert]]:
+    """Insert new alerts and merge sightings of known ones; return (new, updated) and the alerts
+    changed, as stored now.
 
     ``updated`` counts known alerts that changed (new event ids or a wider time span); a rerun
-    that finds nothing new updates nothing. ``on_new`` runs inside the same transaction with the
-    alerts that were new — the place to put them in the webhook outbox atomically.
+    that finds nothing new updates nothing, and numbers nothing.
     """
-    with state.transaction() as con:
-        return _upsert(con, alerts, on_new)
-
-
-def save_detection_results(
-    state: StateDB,
-    alerts: Iterable[Alert],
-    windows: Iterable[tuple[str, dict, datetime, datetime]] = (),
-    outcomes: Sequence[tuple[int, str, int, int, str | None]] = (),
-    on_new: Callable[[sqlite3.Connection, list[Alert]], None] | None = None,
-) -> tuple[int, int]:
-    """One transaction for a detection run: alerts, correlation windows and finished rule runs.
-
-    Together, so a crash never leaves windows recorded (which move the correlations' resume
-    points) without the alerts they raised, nor runs marked succeeded without their alerts.
-    ``windows`` are (rule id, group keys, start, end); ``outcomes`` as in ``finish_rule_runs``.
-    """
-    with state.transaction() as con:
-        counts = _upsert(con, alerts, on_new)
-        _record_windows(con, windows)
-        _finish_runs(con, outcomes)
-    return counts
-
-
-def _upsert(con: sqlite3.Connection, alerts: Iterable[Alert], on_new) -> tuple[int, int]:
     incoming = _combine_duplicates(alerts)
     if not incoming:
-        return 0, 0
+        return SavedAlerts(0, 0), []
     now = utc_now_iso()
-    new: list[Alert] = []
-    updated = 0
-    existing = _fetch(con, list(incoming))
+    new: builtins.list[Alert] = []
+    updated: builtins.list[str] = []
+    sequence = _next_sequence(con)
+    existing = _fetch(con, builtins.list(incoming))
     for alert_id, alert in incoming.items():
         old = existing.get(alert_id)
         if old is None:
@@ -81,21 +219,23 @@ def _upsert(con: sqlite3.Connection, alerts: Iterable[Alert], on_new) -> tuple[i
         ):
             con.execute(
                 "UPDATE alerts SET first_seen = ?, last_seen = ?, event_ids = ?, event_count = ?,"
-                " updated_at = ? WHERE id = ?",
+                " updated_at = ?, sequence = ? WHERE id = ?",
                 (
                     iso(merged.first_seen),
                     iso(merged.last_seen),
                     json.dumps(merged.event_ids),
                     merged.event_count,
                     now,
+                    sequence,
                     alert_id,
                 ),
             )
-            updated += 1
+            sequence += 1
+            updated.append(alert_id)
     con.executemany(
         "INSERT INTO alerts (id, rule_id, rule_title, severity, tags, group_keys, first_seen,"
-        " last_seen, event_ids, event_count, status, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
+        " last_seen, event_ids, event_count, status, created_at, updated_at, sequence)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?)",
         [
             (
                 a.id,
@@ -110,110 +250,46 @@ def _upsert(con: sqlite3.Connection, alerts: Iterable[Alert], on_new) -> tuple[i
                 a.event_count,
                 now,
                 now,
+                sequence + position,
             )
-            for a in new
+            for position, a in enumerate(new)
         ],
     )
     if on_new is not None and new:
         on_new(con, new)
-    return len(new), updated
+    changed = _fetch(con, [*updated, *(a.id for a in new)])
+    return SavedAlerts(len(new), len(updated)), sorted(changed.values(), key=lambda a: a.sequence)
 
 
-def list_alerts(
-    state: StateDB,
-    since: datetime | None = None,
-    severity_at_least: str | None = None,
-    limit: int = 100,
-    rule_id: str | None = None,
-    status: str | None = None,
-) -> list[Alert]:
-    """Most recent first (by last seen event). ``since`` keeps alerts last seen at or after it."""
+def _where(where: AlertFilter) -> tuple[str, list[object]]:
+    """The SQL condition and parameters of a filter (times compare as ISO text, as stored)."""
     clauses: list[str] = []
     params: list[object] = []
-    if status is not None:
-        clauses.append("status = ?")
-        params.append(status)
-    if since is not None:
-        clauses.append("last_seen >= ?")
-        params.append(iso(since))
-    if severity_at_least is not None:
-        allowed = SEVERITIES[severity_rank(severity_at_least) :]
+    for column, operator, value in (
+        ("status", "=", where.status),
+        ("rule_id", "=", where.rule_id),
+        ("last_seen", ">=", where.last_seen_from),
+        ("first_seen", ">=", where.first_seen_from),
+        ("first_seen", "<", where.first_seen_before),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {operator} ?")
+            params.append(iso(value) if isinstance(value, datetime) else value)
+    if where.severity_at_least is not None:
+        allowed = SEVERITIES[severity_rank(where.severity_at_least) :]
         clauses.append(f"severity IN ({','.join('?' * len(allowed))})")
         params.extend(allowed)
-    if rule_id is not None:
-        clauses.append("rule_id = ?")
-        params.append(rule_id)
-    where = " AND ".join(clauses) or "1"
-    with state.connect() as con:
-        rows = con.execute(
-            f"SELECT * FROM alerts WHERE {where} ORDER BY last_seen DESC, id LIMIT ?",
-            [*params, int(limit)],
-        ).fetchall()
-    return [_from_row(row) for row in rows]
+    return " AND ".join(clauses) or "1", params
 
 
-def get_alert(state: StateDB, alert_id: str) -> Alert | None:
-    with state.connect() as con:
-        found = _fetch(con, [alert_id])
-    return found.get(alert_id)
-
-
-class AlertBook:
-    """The alerts of one home (``store.protocol.AlertStore``), the same for both event stores."""
-
-    def __init__(self, state: StateDB):
-        self.state = state
-
-    def list(
-        self,
-        since: datetime | None = None,
-        severity_at_least: str | None = None,
-        limit: int = 100,
-        rule_id: str | None = None,
-        status: str | None = None,
-    ) -> list[Alert]:
-        return list_alerts(self.state, since, severity_at_least, limit, rule_id, status)
-
-    def get(self, alert_id: str) -> Alert | None:
-        return get_alert(self.state, alert_id)
-
-    def count(self, status: str | None = None) -> int:
-        with self.state.connect() as con:
-            if status is None:
-                return con.execute("SELECT count(*) FROM alerts").fetchone()[0]
-            return con.execute("SELECT count(*) FROM alerts WHERE status = ?", (status,)).fetchone()[0]
-
-
-# -- rule runs ----------------------------------------------------------------------------------
-
-
-@dataclass
-class RuleRun:
-    id: int
-    rule_id: str
-    rule_title: str
-    window_start: str
-    window_end: str
-    started_at: str
-    finished_at: str | None
-    status: str  # running, succeeded, failed
-    matched: int
-    alerts: int
-    error: str | None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def record_rule_run(state: StateDB, rule_id: str, rule_title: str, window_start: datetime, window_end: datetime) -> int:
-    """A run row in state ``running``; a crash leaves it so, which shows as an unfinished run."""
-    return record_rule_runs(state, [(rule_id, rule_title)], window_start, window_end)[0]
+# -- rule runs and correlation windows -------------------------------------------------------
 
 
 def record_rule_runs(
     state: StateDB, rules: Sequence[tuple[str, str]], window_start: datetime, window_end: datetime
 ) -> list[int]:
-    """Several run rows in one transaction (one fsync for a whole rule set, not one per rule)."""
+    """Run rows in state ``running``, in one transaction (one fsync for a whole rule set, not one
+    per rule); a crash leaves them so, which shows as unfinished runs. ``save_run`` finishes them."""
     now = utc_now_iso()
     ids = []
     with state.transaction() as con:
@@ -223,28 +299,12 @@ def record_rule_runs(
                 " status) VALUES (?, ?, ?, ?, ?, 'running')",
                 (rule_id, rule_title, iso(window_start), iso(window_end), now),
             )
+            assert cursor.lastrowid is not None  # an INSERT into a rowid table always has one
             ids.append(cursor.lastrowid)
     return ids
 
 
-def finish_rule_run(
-    state: StateDB,
-    run_id: int,
-    status: str,
-    matched: int = 0,
-    alerts: int = 0,
-    error: str | None = None,
-) -> None:
-    finish_rule_runs(state, [(run_id, status, matched, alerts, error)])
-
-
-def finish_rule_runs(state: StateDB, outcomes: Sequence[tuple[int, str, int, int, str | None]]) -> None:
-    """Outcomes are (run id, status, matched, alerts, error)."""
-    with state.transaction() as con:
-        _finish_runs(con, outcomes)
-
-
-def _finish_runs(con: sqlite3.Connection, outcomes) -> None:
+def _finish_runs(con: sqlite3.Connection, outcomes: Sequence[RunOutcome]) -> None:
     for outcome in outcomes:
         if outcome[1] not in ("succeeded", "failed"):
             raise ValueError(f"a run finishes as succeeded or failed, not {outcome[1]!r}")
@@ -255,28 +315,9 @@ def _finish_runs(con: sqlite3.Connection, outcomes) -> None:
     )
 
 
-def last_runs(state: StateDB) -> list[RuleRun]:
-    """The latest run of every rule, by rule title."""
-    with state.connect() as con:
-        rows = con.execute(
-            """SELECT * FROM rule_runs WHERE id IN (SELECT max(id) FROM rule_runs GROUP BY rule_id)
-               ORDER BY rule_title, rule_id"""
-        ).fetchall()
-    return [RuleRun(**dict(row)) for row in rows]
-
-
-# -- correlation resume points -----------------------------------------------------------------
-
-
-def record_correlation_windows(
-    state: StateDB, rule_id: str, windows: Iterable[tuple[dict, datetime, datetime]]
-) -> None:
-    """Remember each window found (group keys, start, end), whether or not it became an alert."""
-    with state.transaction() as con:
-        _record_windows(con, [(rule_id, keys, start, end) for keys, start, end in windows])
-
-
-def _record_windows(con: sqlite3.Connection, windows) -> None:
+def _record_windows(con: sqlite3.Connection, windows: Iterable[CorrelationWindow]) -> None:
+    """Remember each window found, whether or not it became an alert: the correlations resume
+    from them (``resume_points``)."""
     con.executemany(
         "INSERT INTO correlation_windows (rule_id, group_keys, window_start, window_end)"
         " VALUES (?, ?, ?, ?) ON CONFLICT (rule_id, group_keys, window_start)"
@@ -331,6 +372,7 @@ def _merge(old: Alert, new: Alert) -> Alert:
         status=old.status,
         created_at=old.created_at,
         updated_at=old.updated_at,
+        sequence=old.sequence,
     )
 
 
@@ -358,4 +400,5 @@ def _from_row(row: sqlite3.Row) -> Alert:
         status=row["status"],
         created_at=datetime.fromisoformat(row["created_at"]),
         updated_at=datetime.fromisoformat(row["updated_at"]),
+        sequence=row["sequence"],
     )

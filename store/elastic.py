@@ -4,7 +4,7 @@ Events live in daily indices per dataset, ``{prefix}events-{dataset}-{YYYY.MM.DD
 is deleting whole indices (works on every cluster, no ILM needed) and a time window only touches
 the days it covers. Everything that is not an event — alerts, rule runs, correlation windows,
 quarantine — stays in the local state database, exactly as with the embedded store; alerts are
-also copied to ``{prefix}alerts`` so Kibana users see them.
+also copied to ``{prefix}alerts`` so Kibana users see them (``store.elastic_alerts``).
 
 The bulk path is ``store.elastic_bulk``, the paged search ``store.elastic_search``. What a query
 means is the mapping's business (``store.elastic_mapping``, written with the Lucene compiler).
@@ -13,19 +13,19 @@ means is the mapping's business (``store.elastic_mapping``, written with the Luc
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from elasticsearch import helpers
 
+from store.aggregation import AggregationRequest
 from store.alerts import AlertBook
 from store.batch import check_required, plain_text
+from store.elastic_alerts import AlertsIndex
 from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
-from store.elastic_mapping import events_template
+from store.elastic_mapping import CASED, events_template
 from store.elastic_search import (
     TIMESTAMP,
     arrow_type,
@@ -33,59 +33,29 @@ from store.elastic_search import (
     exact_window,
     fetch_sources,
     field_types,
+    iso_micros,
     iso_millis,
     to_table,
+    with_sub_field,
 )
-from store.embedded import AppendResult
+from store.epoch import EPOCH, first_day_kept, from_micros
+from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
 from store.state import StateDB
 
 _DAY_SUFFIX = re.compile(r"-(\d{4})\.(\d{2})\.(\d{2})$")
 #: Fields the store itself relies on, whatever a mapping says about them.
 _FIXED_TYPES = {"@timestamp": "date", "event.id": "keyword", "event.dataset": "keyword"}
-
-
-@dataclass(frozen=True)
-class ElasticAppendResult(AppendResult):
-    """What an append did; ``rejected`` documents the mapping refused were quarantined."""
-
-    rejected: int = 0
-
-
-def alerts_template(prefix: str) -> dict:
-    """The alerts index: explicit types for what Kibana users filter on; group keys as keywords."""
-    when = {"type": "date_nanos"}  # alert times keep the events' microseconds
-    return {
-        "index_patterns": [f"{prefix}alerts"],
-        "priority": 200,
-        "template": {
-            "settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
-            "mappings": {
-                "date_detection": False,
-                "dynamic_templates": [{"strings": {"match_mapping_type": "string", "mapping": {"type": "keyword"}}}],
-                "properties": {
-                    "id": {"type": "keyword"},
-                    "rule_id": {"type": "keyword"},
-                    "rule_title": {"type": "text", "fields": {"keyword": {"type": "keyword"}}},
-                    "severity": {"type": "keyword"},
-                    "tags": {"type": "keyword"},
-                    "status": {"type": "keyword"},
-                    "group_keys": {"type": "object", "dynamic": True},
-                    "first_seen": when,
-                    "last_seen": when,
-                    "created_at": when,
-                    "updated_at": when,
-                    "event_ids": {"type": "keyword"},
-                    "event_count": {"type": "long"},
-                },
-            },
-        },
-    }
+#: Groups asked for per page of a composite aggregation (the node's search.max_buckets is 65,536).
+_GROUPS_PAGE = 10_000
+_TIME_TYPES = ("date", "date_nanos")
+_INTEGER_TYPES = ("long", "integer", "short", "byte", "unsigned_long")
+_FLOAT_TYPES = ("double", "float", "half_float", "scaled_float")
 
 
 class ElasticStore:
     """Events in Elasticsearch under ``prefix``; state in ``home/state.sqlite``."""
 
-    query_language = "elasticsearch-lucene"
+    query_language: QueryLanguage = "elasticsearch-lucene"
 
     def __init__(self, client, home: Path, prefix: str = "cyberwell-", bulk: BulkOptions | None = None):
         self.client = client
@@ -93,7 +63,8 @@ class ElasticStore:
         self.home = Path(home)
         self.home.mkdir(parents=True, exist_ok=True)
         self.state = StateDB(self.home / "state.sqlite")
-        self.alerts = AlertBook(self.state)
+        self.alerts_index = AlertsIndex(client, prefix)
+        self.alerts: AlertStore = AlertBook(self.state, self.alerts_index)
         self.bulk = bulk or BulkOptions()
         self._templates_ready = False
         self._unrefreshed: set[str] = set()  # indices written since this store last read
@@ -114,20 +85,18 @@ class ElasticStore:
         """Install the events and alerts templates if missing, before the first index exists."""
         if self._templates_ready:
             return
-        for name, body in (
-            (f"{self.prefix}events", events_template(self.prefix)),
-            (f"{self.prefix}alerts", alerts_template(self.prefix)),
-        ):
-            if not self.client.indices.exists_index_template(name=name):
-                self.client.indices.put_index_template(name=name, **body)
+        name = f"{self.prefix}events"
+        if not self.client.indices.exists_index_template(name=name):
+            self.client.indices.put_index_template(name=name, **events_template(self.prefix))
+        self.alerts_index.ensure_template()
         self._templates_ready = True
 
-    def append(self, events: pa.Table) -> ElasticAppendResult:
+    def append(self, events: pa.Table) -> AppendResult:
         """Store the events not stored before (by ``event.id``).
 
         This store's next read sees them (it refreshes the indices written since its last read);
         other processes see them within the index's refresh interval. Refreshing once per read
-        instead of once per batch is ~18% of ingest time on a 1M-event replay (bench/elastic.py).
+        instead of once per batch takes a refresh off every batch of a replay.
 
         Documents the cluster refuses (a value the mapping cannot take) are quarantined with the
         cluster's reason and counted as ``rejected``; the rest of the batch is stored. When the
@@ -137,7 +106,7 @@ class ElasticStore:
         """
         check_required(events)
         if events.num_rows == 0:
-            return ElasticAppendResult(0, 0, 0)
+            return AppendResult(0, 0, 0)
         self.ensure_templates()
         events = plain_text(events)  # this store filters and takes rows; the cluster is the bottleneck
         unique = _first_copies(events, index_names(events, self.prefix))
@@ -146,7 +115,7 @@ class ElasticStore:
             self.state.quarantine(outcome.rejected)
         self._unrefreshed.update(outcome.indices)
         check_refusals(outcome, events.num_rows)
-        return ElasticAppendResult(
+        return AppendResult(
             stored=outcome.stored,
             duplicates=outcome.duplicates + events.num_rows - unique.num_rows,
             rejected=len(outcome.rejected),
@@ -169,29 +138,17 @@ class ElasticStore:
             index=f"{self.prefix}events-*,{self.prefix}alerts", ignore_unavailable=True, allow_no_indices=True
         )
 
-    def publish_alerts(self, alerts: list) -> None:
-        """Copy alerts (``store.alert_record.Alert``) to the alerts index; a rerun overwrites."""
-        if not alerts:
-            return
-        self.ensure_templates()
-        actions = (
-            {"_op_type": "index", "_index": f"{self.prefix}alerts", "_id": alert.id, "_source": alert.to_dict()}
-            for alert in alerts
-        )
-        helpers.bulk(self.client, actions, refresh=True, max_retries=5, initial_backoff=0.5)
-
     def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:
-        """Delete the daily event indices whose whole day is more than ``days`` days before now."""
-        if days < 1:
-            raise ValueError(f"days must be 1 or more, got {days}")
-        cutoff = (now or datetime.now(UTC)) - timedelta(days=days)
+        """Delete the daily event indices of every day that ended ``days`` days before ``now`` or
+        earlier; return their names."""
+        kept_from = first_day_kept(days, now)
         old = []
         for name in self._event_indices():
             match = _DAY_SUFFIX.search(name)
             if match is None:
                 continue
-            day = datetime(*map(int, match.groups()), tzinfo=UTC)
-            if day + timedelta(days=1) <= cutoff:
+            year, month, day = (int(part) for part in match.groups())
+            if (date(year, month, day) - EPOCH.date()).days < kept_from:
                 old.append(name)
         for names in name_batches(old):
             self.client.indices.delete(index=names)
@@ -210,12 +167,16 @@ class ElasticStore:
             return f"{self.prefix}events-*"
         return ",".join(f"{self.prefix}events-{dataset}-*" for dataset in datasets)
 
-    def _types(self, datasets: Sequence[str] | None) -> dict[str, str]:
+    def _mappings(self, datasets: Sequence[str] | None) -> dict:
         self._refresh_written()
-        mappings = self.client.indices.get_mapping(
-            index=self._patterns(datasets), ignore_unavailable=True, allow_no_indices=True
+        return dict(
+            self.client.indices.get_mapping(
+                index=self._patterns(datasets), ignore_unavailable=True, allow_no_indices=True
+            )
         )
-        return field_types(dict(mappings))
+
+    def _types(self, datasets: Sequence[str] | None) -> dict[str, str]:
+        return field_types(self._mappings(datasets))
 
     def columns(self, datasets: Sequence[str] | None = None) -> dict[str, str]:
         """The union of mapped columns (name -> Arrow type) over the datasets' indices.
@@ -235,11 +196,12 @@ class ElasticStore:
         datasets: Sequence[str],
         start: datetime,
         end: datetime,
-        query: str = "*",
+        query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
     ) -> pa.Table:
-        """Events of the datasets with ``start <= @timestamp < end`` matching a Lucene query.
+        """Events of the datasets with ``start <= @timestamp < end`` matching a Lucene query
+        (``query``; None: every event).
 
         The result has ``@timestamp`` (µs, UTC), ``event.id``, ``event.dataset`` and the asked
         columns (a column no index maps reads as null), every match, in the embedded store's order.
@@ -252,6 +214,68 @@ class ElasticStore:
             else []
         )
         return exact_window(to_table(sources, wanted, types), start, end, order)
+
+    def aggregate(
+        self,
+        datasets: Sequence[str] | None,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] = (),
+        bucket: timedelta | None = None,
+        filters: Mapping[str, Sequence[Scalar]] | None = None,
+        max_groups: int = 10_000,
+    ) -> Aggregation:
+        """Counts as one composite aggregation, paged with its ``after_key``: a date_histogram
+        source for the bucket, a terms source per field. A string is counted on its ``.cased``
+        sub-field, so keys come back as written (the field itself is lower-cased for Sigma)."""
+        asked = AggregationRequest.checked(group_by, bucket, filters, max_groups)
+        if datasets is not None and not datasets:
+            return asked.result([])
+        mappings = self._mappings(datasets)
+        fields = _CountedFields(field_types(mappings), with_sub_field(mappings, CASED))
+        asked.refuse_times(name for name in asked.fields if fields.types.get(name) in _TIME_TYPES)
+        conditions: list[dict] = [
+            {"range": {"@timestamp": {"gte": iso_micros(start), "lt": iso_micros(end)}}},
+        ]
+        if datasets is not None:
+            conditions.append({"terms": {"event.dataset": list(datasets)}})
+        for name, values in asked.filters.items():
+            condition = fields.one_of(name, values)
+            if condition is None:
+                return asked.result([])
+            conditions.append(condition)
+        query = {"bool": {"filter": conditions}}
+        sources = fields.sources(asked)
+        if not sources:  # nothing to group by that any index has: one group, or none
+            total = self._count(datasets, query)
+            return asked.result([CountRow(None, (None,) * len(asked.group_by), total)] if total else [])
+        rows: list[CountRow] = []
+        after = None
+        while len(rows) <= asked.max_groups:
+            size = min(asked.max_groups + 1 - len(rows), _GROUPS_PAGE)
+            composite: dict = {"size": size, "sources": sources, **({"after": after} if after else {})}
+            answer = self.client.search(
+                index=self._patterns(datasets),
+                size=0,
+                query=query,
+                aggs={"groups": {"composite": composite}},
+                track_total_hits=False,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+            groups = (answer.get("aggregations") or {}).get("groups") or {}
+            found = groups.get("buckets", [])
+            rows.extend(fields.row(group, asked) for group in found)
+            after = groups.get("after_key")
+            if len(found) < size or after is None:
+                break
+        return asked.result(rows)
+
+    def _count(self, datasets: Sequence[str] | None, query: dict) -> int:
+        answer = self.client.count(
+            index=self._patterns(datasets), query=query, ignore_unavailable=True, allow_no_indices=True
+        )
+        return int(answer["count"])
 
     def count(self, datasets: Sequence[str] | None = None) -> int:
         query = {"terms": {"event.dataset": list(datasets)}} if datasets is not None else {"match_all": {}}
@@ -293,11 +317,69 @@ class ElasticStore:
         return self._exact_edge(low, pc.min), self._exact_edge(high, pc.max)
 
     def _exact_edge(self, millis: float, pick) -> datetime:
-        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(millis))
+        moment = EPOCH + timedelta(milliseconds=int(millis))
         query = {"range": {"@timestamp": {"gte": iso_millis(moment), "lt": iso_millis(moment, round_up=True)}}}
         sources = fetch_sources(self.client, f"{self.prefix}events-*", query, ["@timestamp"])
         stamps = pa.array([source["@timestamp"] for source in sources], pa.string()).cast(TIMESTAMP)
         return pick(stamps).as_py()
+
+
+class _CountedFields:
+    """How the fields of an aggregation are asked for and read back, from the indices' mappings.
+
+    A field no index maps is missing from every event: it is not sent (its key is None, a filter
+    on it is decided here), so the cluster never has to guess at an unmapped field.
+    """
+
+    def __init__(self, types: dict[str, str], cased: set[str]):
+        self.types = types
+        self.cased = cased
+
+    def _counted_on(self, name: str) -> str:
+        return f"{name}.{CASED}" if name in self.cased else name
+
+    def sources(self, asked: AggregationRequest) -> list[dict]:
+        sources: list[dict] = []
+        if asked.bucket is not None:
+            millis = asked.bucket // timedelta(milliseconds=1)
+            sources.append({"bucket": {"date_histogram": {"field": "@timestamp", "fixed_interval": f"{millis}ms"}}})
+        for position, name in enumerate(asked.group_by):
+            if name in self.types:
+                terms = {"field": self._counted_on(name), "missing_bucket": True, "missing_order": "last"}
+                sources.append({f"k{position}": {"terms": terms}})
+        return sources
+
+    def one_of(self, name: str, values: Sequence[Scalar]) -> dict | None:
+        """A filter clause for ``name`` being one of ``values`` (None: missing); None when no
+        event can match."""
+        if name not in self.types:
+            return {"match_all": {}} if None in values else None
+        given = [value for value in values if value is not None]
+        tests: list[dict] = [{"terms": {self._counted_on(name): given}}] if given else []
+        if None in values:
+            tests.append({"bool": {"must_not": {"exists": {"field": name}}}})
+        return {"bool": {"should": tests, "minimum_should_match": 1}} if tests else None
+
+    def row(self, group: dict, asked: AggregationRequest) -> CountRow:
+        key = group["key"]
+        bucket = from_micros(key["bucket"] * 1000) if asked.bucket is not None else None
+        values = tuple(
+            self._scalar(key.get(f"k{position}"), self.types.get(name)) for position, name in enumerate(asked.group_by)
+        )
+        return CountRow(bucket, values, group["doc_count"])
+
+    @staticmethod
+    def _scalar(value: Scalar, es_type: str | None) -> Scalar:
+        """A key as the embedded store gives it: Python's int, float or bool for those types."""
+        if value is None or es_type is None:
+            return value
+        if es_type == "boolean":
+            return bool(value)
+        if es_type in _INTEGER_TYPES:
+            return int(value)
+        if es_type in _FLOAT_TYPES:
+            return float(value)
+        return value
 
 
 def name_batches(names: Sequence[str], limit: int = 3_000) -> list[str]:

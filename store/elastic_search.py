@@ -58,13 +58,24 @@ def field_types(mappings: dict) -> dict[str, str]:
     return union
 
 
-def _walk(properties: dict, parent: str):
+def with_sub_field(mappings: dict, sub_field: str) -> set[str]:
+    """The columns that have ``sub_field`` (``cased``, say) in some index of a ``get_mapping`` answer."""
+    return {
+        name
+        for body in mappings.values()
+        for name, spec in _walk(body.get("mappings", {}).get("properties", {}), "", specs=True)
+        if sub_field in spec.get("fields", {})
+    }
+
+
+def _walk(properties: dict, parent: str, specs: bool = False):
+    """(column, type) of every leaf field, or (column, its mapping) with ``specs``."""
     for name, spec in properties.items():
         path = f"{parent}{name}"
         if "properties" in spec:
-            yield from _walk(spec["properties"], f"{path}.")
+            yield from _walk(spec["properties"], f"{path}.", specs)
         else:
-            yield path, spec.get("type", "object")
+            yield path, spec if specs else spec.get("type", "object")
 
 
 def iso_millis(moment: datetime, round_up: bool = False) -> str:
@@ -78,13 +89,21 @@ def iso_millis(moment: datetime, round_up: bool = False) -> str:
     return cut.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cut.microsecond // 1000:03d}Z"
 
 
-def event_query(datasets: Sequence[str], start: datetime, end: datetime, query: str) -> dict:
-    """The window and datasets as filters, the rule's Lucene text as a ``query_string``."""
+def iso_micros(moment: datetime) -> str:
+    """The moment to the microsecond, as ISO 8601 UTC: exact for a ``date_nanos`` field."""
+    if moment.tzinfo is None:
+        raise ValueError("times given to the store must be timezone-aware (UTC)")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_query(datasets: Sequence[str], start: datetime, end: datetime, query: str | None) -> dict:
+    """The window and datasets as filters, the rule's Lucene text (None: every event) as a
+    ``query_string``."""
     filters: list[dict] = [
         {"range": {"@timestamp": {"gte": iso_millis(start), "lt": iso_millis(end, round_up=True)}}},
         {"terms": {"event.dataset": list(datasets)}},
     ]
-    if query.strip() not in ("", "*"):
+    if query is not None and query.strip() not in ("", "*"):
         filters.append(
             {
                 "query_string": {

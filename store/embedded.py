@@ -20,10 +20,9 @@ import json
 import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -32,14 +31,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import store.sql_functions as sql_functions
-from store.alerts import AlertBook
+from store.aggregation import AggregationRequest
+from store.alerts import NO_MIRROR, AlertBook
 from store.batch import VERSION_COLUMNS, check_required, plain_text
 from store.durable import fsync_path
+from store.epoch import MICROS_PER_DAY, day_label, first_day_kept, from_micros, to_micros
+from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
+from store.sql_literals import quote_ident, quote_literal
 from store.state import StateDB, utc_now_iso
 
 #: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
 ROW_GROUP_ROWS = 64_000
-MICROS_PER_DAY = 86_400 * 1_000_000
 #: Columns whose values are nearly all distinct: dictionary encoding only costs time on them
 #: (the raw record is most of a segment's bytes).
 _NO_DICTIONARY = {"event.original", "event.id"}
@@ -52,38 +54,17 @@ _SAME_INSTANT = timedelta(seconds=1)
 _IDS_KEPT = 64
 
 
-@dataclass(frozen=True)
-class AppendResult:
-    stored: int
-    duplicates: int
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def to_micros(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("times given to the store must be timezone-aware (UTC)")
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 class EmbeddedStore:
     """Events in Parquet under ``home/events``, catalogue and state in ``home/state.sqlite``."""
 
-    query_language = "duckdb-sql"
+    query_language: QueryLanguage = "duckdb-sql"
 
     def __init__(self, home: Path):
         self.home = Path(home)
         self.events_dir = self.home / "events"
         self.events_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateDB(self.home / "state.sqlite")
-        self.alerts = AlertBook(self.state)
+        self.alerts: AlertStore = AlertBook(self.state, NO_MIRROR)  # alerts are only in the state database
         self._lock_path = self.home / "events.lock"
         self._connections: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
         self._segment_ids: dict[str, pa.Array] = {}  # segment path -> its ids (segments never change)
@@ -92,7 +73,7 @@ class EmbeddedStore:
 
     def _duckdb(self) -> duckdb.DuckDBPyConnection:
         """This thread's DuckDB connection, opened once: opening one and installing the rule
-        macros costs ~35 ms, more than most rule queries. Events live in Parquet, so the
+        macros costs more than most rule queries. Events live in Parquet, so the
         in-memory database holds nothing but the macros; a forked child opens its own."""
         key = (os.getpid(), threading.get_ident())
         con = self._connections.get(key)
@@ -102,6 +83,14 @@ class EmbeddedStore:
             sql_functions.install(con)
             self._connections[key] = con
         return con
+
+    def close(self) -> None:
+        """Drop the DuckDB connections (and the ids kept from segments); the store opens what it
+        needs again if used after."""
+        connections, self._connections = list(self._connections.values()), {}
+        for con in connections:
+            con.close()
+        self._segment_ids.clear()
 
     @contextmanager
     def _writer_lock(self) -> Iterator[None]:
@@ -138,6 +127,9 @@ class EmbeddedStore:
                     written,
                 )
         return AppendResult(stored=stored, duplicates=events.num_rows - stored)
+
+    def flush(self) -> None:
+        """Nothing to do: an append is visible to every reader once it returns."""
 
     def _only_new(self, part: pa.Table, dataset: str, day: str) -> pa.Table:
         """The rows whose keys (``dedupe_keys``) no listed segment of the same dataset and day holds.
@@ -287,11 +279,12 @@ class EmbeddedStore:
         datasets: Sequence[str],
         start: datetime,
         end: datetime,
-        where_sql: str = "true",
+        query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
     ) -> pa.Table:
-        """Events of the datasets with ``start <= @timestamp < end`` matching a SQL condition.
+        """Events of the datasets with ``start <= @timestamp < end`` matching a SQL condition
+        (``query``; None: every event).
 
         The result always has ``@timestamp``, ``event.id`` and ``event.dataset``, plus the asked
         ``columns``. A column that no segment has (a rule naming a field this data never carries)
@@ -301,19 +294,70 @@ class EmbeddedStore:
         segments = self._segments(datasets=list(datasets), start=start, end=end)
         if not segments:
             return pa.table({name: pa.array([], pa.string()) for name in wanted})
-        present: set[str] = set()
-        for row in segments:
-            present.update(json.loads(row["columns"]))
-        missing = [name for name in wanted if name not in present]
-        source = self._newest_versions(segments)
-        extra = "".join(f", NULL::VARCHAR AS {quote_ident(name)}" for name in missing)
+        source = self._source(segments, wanted, _stored_columns(segments))
         select = ", ".join(quote_ident(name) for name in wanted)
-        sql = (
-            f"SELECT {select} FROM (SELECT *{extra} FROM {source})"
-            f' WHERE "@timestamp" >= ? AND "@timestamp" < ? AND ({where_sql})'
-            + (' ORDER BY "@timestamp", "event.id"' if order else "")
+        condition = "" if query is None or not query.strip() else f" AND ({query})"
+        sql = f'SELECT {select} FROM {source} WHERE "@timestamp" >= ? AND "@timestamp" < ?{condition}' + (
+            ' ORDER BY "@timestamp", "event.id"' if order else ""
         )
         return self._duckdb().sql(sql, params=[start, end]).to_arrow_table()
+
+    def aggregate(
+        self,
+        datasets: Sequence[str] | None,
+        start: datetime,
+        end: datetime,
+        group_by: Sequence[str] = (),
+        bucket: timedelta | None = None,
+        filters: Mapping[str, Sequence[Scalar]] | None = None,
+        max_groups: int = 10_000,
+    ) -> Aggregation:
+        """Counts by time bucket and field values, as one DuckDB ``GROUP BY`` over the segments
+        (the newest version of a replaceable event only, as ``search`` reads them)."""
+        asked = AggregationRequest.checked(group_by, bucket, filters, max_groups)
+        segments = self._segments(datasets=None if datasets is None else list(datasets), start=start, end=end)
+        if not segments:
+            return asked.result([])
+        stored = _stored_columns(segments)
+        asked.refuse_times(name for name in asked.fields if stored.get(name, "").startswith("timestamp"))
+        keys = [quote_ident(name) for name in asked.group_by]
+        if asked.bucket_micros is not None:
+            # Floor, not DuckDB's truncating division: a time before the epoch stays in its bucket.
+            micros, size = 'epoch_us("@timestamp")', asked.bucket_micros
+            keys.insert(0, f"{micros} - (({micros} % {size}) + {size}) % {size}")
+        conditions = ['"@timestamp" >= ?', '"@timestamp" < ?']
+        params: list[object] = [start, end]
+        for name, values in asked.filters.items():
+            condition, values_params = _one_of(name, values, present=name in stored)
+            conditions.append(condition)
+            params.extend(values_params)
+        positions = [str(number) for number in range(1, len(keys) + 1)]
+        sql = (
+            f"SELECT {', '.join([*keys, 'count(*)'])} FROM {self._source(segments, asked.group_by, stored)}"
+            f" WHERE {' AND '.join(conditions)}"
+            + (f" GROUP BY {', '.join(positions)}" if keys else "")
+            + (f" ORDER BY {', '.join(f'{number} NULLS LAST' for number in positions)}" if keys else "")
+            + f" LIMIT {asked.max_groups + 1}"
+        )
+        found = self._duckdb().execute(sql, params).fetchall()
+        rows = []
+        for row in found:
+            if row[-1] == 0:  # no groups: the one row of a plain count, of nothing
+                continue
+            if asked.bucket_micros is None:
+                rows.append(CountRow(None, tuple(row[:-1]), row[-1]))
+            else:
+                rows.append(CountRow(from_micros(row[0]), tuple(row[1:-1]), row[-1]))
+        return asked.result(rows)
+
+    def _source(self, segments, needed: Sequence[str], stored: Mapping[str, str]) -> str:
+        """The FROM source over these segments (whose columns are ``stored``), with a NULL column
+        for each needed one that no segment has (so a query may name a field this data never
+        carries)."""
+        extra = "".join(
+            f", NULL::VARCHAR AS {quote_ident(name)}" for name in dict.fromkeys(needed) if name not in stored
+        )
+        return f"(SELECT *{extra} FROM {self._newest_versions(segments)})"
 
     def _newest_versions(self, segments) -> str:
         """The FROM source of ``search``: the segments' rows, but only the newest version of each
@@ -361,8 +405,34 @@ class EmbeddedStore:
             low, high = con.execute("SELECT min(min_ts), max(max_ts) FROM segments").fetchone()
         if low is None:
             return None
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        return epoch + timedelta(microseconds=low), epoch + timedelta(microseconds=high)
+        return from_micros(low), from_micros(high)
+
+    # -- retention --------------------------------------------------------------------------
+
+    def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:
+        """Delete the segments of every day that ended ``days`` days before ``now`` or earlier;
+        return the partitions deleted (``dataset/YYYY-MM-DD``).
+
+        The catalogue rows go first, in one transaction, so readers stop seeing the days at once
+        and all together; then the files. A crash in between leaves unlisted files, which nobody
+        reads. The writer lock keeps an append from deciding what is new against a day that is
+        being deleted.
+        """
+        kept_from = day_label(first_day_kept(days, now))
+        with self._writer_lock():
+            with self.state.transaction() as con:
+                old = con.execute(
+                    "SELECT dataset, day, path FROM segments WHERE day < ? ORDER BY dataset, day", (kept_from,)
+                ).fetchall()
+                con.execute("DELETE FROM segments WHERE day < ?", (kept_from,))
+            for row in old:
+                path = self.home / row["path"]
+                self._segment_ids.pop(str(path), None)
+                path.unlink(missing_ok=True)
+            for dataset, day in dict.fromkeys((row["dataset"], row["day"]) for row in old):
+                _remove_if_empty(self.events_dir / dataset / day)
+                _remove_if_empty(self.events_dir / dataset)
+        return list(dict.fromkeys(f"{row['dataset']}/{row['day']}" for row in old))
 
 
 def _is_text(type_: pa.DataType) -> bool:
@@ -373,6 +443,37 @@ def _is_text(type_: pa.DataType) -> bool:
 
 def _path_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join(quote_literal(path) for path in paths) + "]"
+
+
+def _stored_columns(segments) -> dict[str, str]:
+    """Column -> type over these catalogue rows (the union of what their segments hold)."""
+    union: dict[str, str] = {}
+    for row in segments:
+        union.update(json.loads(row["columns"]))
+    return union
+
+
+def _one_of(name: str, values: Sequence[Scalar], present: bool) -> tuple[str, list[Scalar]]:
+    """``name`` is one of ``values`` (None: the field is missing), as SQL and its parameters.
+
+    A field no segment has is missing from every event: the test is decided here, without
+    comparing a NULL column with values of another type.
+    """
+    if not present:
+        return ("true" if None in values else "false"), []
+    column = quote_ident(name)
+    given = [value for value in values if value is not None]
+    tests = [f"{column} IN ({', '.join('?' * len(given))})"] if given else []
+    if None in values:
+        tests.append(f"{column} IS NULL")
+    return "(" + (" OR ".join(tests) or "false") + ")", list(given)
+
+
+def _remove_if_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()
+    except OSError:  # not empty (or already gone): it stays
+        pass
 
 
 def _partitions(events: pa.Table):
@@ -390,7 +491,7 @@ def _partitions(events: pa.Table):
     changes = [0, *(index + 1 for index in pc.indices_nonzero(boundary).to_pylist())]
     runs = list(zip(changes, [*changes[1:], total]))
     keys_in_order = [(datasets[low].as_py(), days[low].as_py()) for low, _ in runs]
-    label = {day: _day_label(day) for _, day in keys_in_order}
+    label = {day: day_label(day) for _, day in keys_in_order}
     if len(set(keys_in_order)) == len(keys_in_order):
         for (low, high), (dataset, day) in zip(runs, keys_in_order):
             yield (dataset, label[day]), events.slice(low, high - low)
@@ -399,10 +500,6 @@ def _partitions(events: pa.Table):
     for dataset, day in dict.fromkeys(keys_in_order):
         mask = pc.and_(pc.equal(datasets, dataset), pc.equal(days, day))
         yield (dataset, label[day]), events.filter(mask)
-
-
-def _day_label(day_number: int) -> str:
-    return (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day_number)).strftime("%Y-%m-%d")
 
 
 def dedupe_keys(part: pa.Table, dataset: str) -> pa.Array:

@@ -1,4 +1,5 @@
-"""Event times as integers: microseconds since the Unix epoch, the unit of every stored timestamp."""
+"""Event times as integers: microseconds since the Unix epoch, the unit of every stored timestamp;
+and the day arithmetic both stores share (their partitions and retention are by UTC day)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,11 @@ def from_micros(micros: int) -> datetime:
 def day_label(day_number: int) -> str:
     """``YYYY-MM-DD`` of a day counted from the epoch (the partition name of a day's events)."""
     return (EPOCH + timedelta(days=day_number)).strftime("%Y-%m-%d")
+
+
+def first_day_kept(days: int, now: datetime | None = None) -> int:
+    """The first day (counted from the epoch) that keeping ``days`` days of events keeps: every
+    earlier day ended ``days`` days before ``now`` or longer ago."""
+    if days < 1:
+        raise ValueError(f"days must be 1 or more, got {days}")
+    return to_micros((now or datetime.now(UTC)) - timedelta(days=days)) // MICROS_PER_DAY

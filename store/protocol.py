@@ -11,11 +11,13 @@ with alerts reached through ``Store.alerts`` so that a store that also shows ale
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import builtins
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 import pyarrow as pa
 
@@ -26,6 +28,13 @@ from store.state import StateDB
 QueryLanguage = Literal["duckdb-sql", "elasticsearch-lucene"]
 #: A value an aggregation groups by or a filter compares with: what a stored column holds.
 Scalar = str | int | float | bool | None
+#: A window a correlation found in a detection run: (rule id, group keys, first event, last event).
+CorrelationWindow = tuple[str, dict, datetime, datetime]
+#: How a rule run ended: (run id, "succeeded" or "failed", events matched, alerts raised, error).
+RunOutcome = tuple[int, str, int, int, str | None]
+#: Called with the alerts that were new, inside the transaction that stores them (the place to
+#: put them in an outbox atomically).
+OnNewAlerts = Callable[[sqlite3.Connection, list[Alert]], None]
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,28 @@ class AlertChange:
     note: str | None = None
 
 
+class SavedAlerts(NamedTuple):
+    """What saving a detection run did to the alerts: how many were new, how many changed."""
+
+    new: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts a listing or a count is about; a field left None matches every alert."""
+
+    status: str | None = None
+    severity_at_least: str | None = None  # this Sigma level or a more severe one
+    rule_id: str | None = None
+    last_seen_from: datetime | None = None  # its newest event at or after this time
+    first_seen_from: datetime | None = None  # its first event in [first_seen_from, first_seen_before)
+    first_seen_before: datetime | None = None
+
+
+EVERY_ALERT = AlertFilter()
+
+
 @dataclass(frozen=True)
 class AlertPage:
     """Alerts created or changed after a cursor, oldest change first, and the cursor to ask with next."""
@@ -87,28 +118,46 @@ class AlertPage:
 
 
 class AlertStore(Protocol):
-    """Alerts as both stores keep them (in the state database), with their history."""
+    """Alerts as both stores keep them (in the state database), with their history.
 
-    def list(
-        self,
-        since: datetime | None = None,
-        severity_at_least: str | None = None,
-        limit: int = 100,
-        rule_id: str | None = None,
-        status: str | None = None,
-    ) -> list[Alert]: ...
+    Every write that changes an alert (a new one, a sighting that adds events or widens its
+    time span, a status change) gives it the next number of one change sequence, which is what
+    ``newer_than`` pages by. Statuses are ``new``, ``acknowledged`` and ``closed``; closing takes
+    a reason (``true_positive``, ``false_positive``, ``benign``).
+    """
+
+    # ``list`` below is a method: inside this class, the built-in list is ``builtins.list``.
+
+    def list(self, where: AlertFilter = EVERY_ALERT, limit: int = 100) -> list[Alert]:
+        """The newest (by last seen event) ``limit`` alerts that match; ValueError for an
+        unknown severity, naming the levels."""
+        ...
 
     def get(self, alert_id: str) -> Alert | None: ...
 
-    def count(self, status: str | None = None) -> int: ...
+    def count(self, where: AlertFilter = EVERY_ALERT) -> int:
+        """How many alerts match, counted by the database (for "n of m shown")."""
+        ...
 
     def newer_than(self, cursor: int, limit: int = 500) -> AlertPage: ...
 
     def set_status(
         self, alert_id: str, status: str, actor: str, reason: str | None = None, note: str | None = None
-    ) -> Alert: ...
+    ) -> Alert:
+        """ValueError for a status or reason outside the allowed ones; KeyError for an unknown id."""
+        ...
 
-    def history(self, alert_id: str) -> list[AlertChange]: ...
+    def history(self, alert_id: str) -> builtins.list[AlertChange]: ...
+
+    def save_run(
+        self,
+        alerts: Iterable[Alert],
+        windows: Iterable[CorrelationWindow] = (),
+        outcomes: Sequence[RunOutcome] = (),
+        on_new: OnNewAlerts | None = None,
+    ) -> SavedAlerts:
+        """A detection run's alerts, correlation windows and finished rule runs, in one transaction."""
+        ...
 
 
 class Store(Protocol):
@@ -135,7 +184,12 @@ class Store(Protocol):
         query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
-    ) -> pa.Table: ...
+    ) -> pa.Table:
+        """Events of the datasets with ``start <= @timestamp < end`` matching ``query``, written in
+        the store's ``query_language`` (None: every event), ordered by (``@timestamp``,
+        ``event.id``) unless ``order`` is false. The result has ``@timestamp``, ``event.id``,
+        ``event.dataset`` and ``columns``; a column no event has reads as null."""
+        ...
 
     def count(self, datasets: Sequence[str] | None = None) -> int: ...
 
@@ -154,6 +208,20 @@ class Store(Protocol):
         bucket: timedelta | None = None,
         filters: Mapping[str, Sequence[Scalar]] | None = None,
         max_groups: int = 10_000,
-    ) -> Aggregation: ...
+    ) -> Aggregation:
+        """Events with ``start <= @timestamp < end`` counted by the store itself, never row by row.
 
-    def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]: ...
+        ``datasets`` None means all. Groups are by ``bucket`` (fixed spans counted from the Unix
+        epoch, a whole number of milliseconds) and by the ``group_by`` fields' values as stored
+        (case kept); a field an event lacks, or no event has, groups as None. ``filters`` keep
+        events whose field is one of the values (None: the field is missing). Rows are the groups
+        that hold events, in bucket then key order (None last); beyond ``max_groups`` the rest
+        are left out and ``truncated`` says so. Time fields are refused (``bucket`` is for time),
+        as is the raw record (``event.original``).
+        """
+        ...
+
+    def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:
+        """Delete the events of every day that ended ``days`` days (1 or more) before ``now`` or
+        earlier; return what was deleted (the store's own names for its day partitions)."""
+        ...

@@ -128,5 +128,5 @@ _INSTALL_SQL = ";\n".join(f"CREATE OR REPLACE TEMP MACRO {signature} AS ({body})
 
 
 def install(con: duckdb.DuckDBPyConnection) -> None:
-    """Create (or replace) the macros on a connection: about 15 ms, in one batch."""
+    """Create (or replace) the macros on a connection, in one batch."""
     con.execute(_INSTALL_SQL)

@@ -1,6 +1,7 @@
 """The state database: SQLite in WAL mode, shared by every Cyberwell process on one home.
 
-It holds what is not an event: the segment catalogue, quarantined records, alerts, rule runs.
+It holds what is not an event: the segment catalogue, quarantined records, alerts and their
+history, rule runs, correlation windows, collector checkpoints and runs.
 WAL lets the ``serve`` daemon write while the dashboard and the CLI read. Schema changes are
 numbered migrations applied in order; ``PRAGMA user_version`` records how far a file has come.
 """
@@ -107,6 +108,31 @@ MIGRATIONS: list[str] = [
     # record it quarantined before must not be quarantined twice; origins are looked up by source.
     """
     CREATE INDEX quarantine_by_origin ON quarantine (source, origin);
+    """,
+    # 5 (store): every change to an alert takes the next number of one sequence, so a reader can
+    # ask for what changed since it last looked (``AlertStore.newer_than``); alerts stored before
+    # are numbered in the order they last changed. Status changes are kept as a history. The
+    # index is not UNIQUE: a daemon still running the previous version inserts alerts with the
+    # default 0, which must not fail its run (they are numbered at their next change).
+    """
+    ALTER TABLE alerts ADD COLUMN sequence INTEGER NOT NULL DEFAULT 0;
+    CREATE TEMP TABLE alert_order AS
+        SELECT id, row_number() OVER (ORDER BY updated_at, id) AS number FROM alerts;
+    CREATE UNIQUE INDEX temp.alert_order_by_id ON alert_order (id);
+    UPDATE alerts SET sequence = (SELECT number FROM alert_order WHERE alert_order.id = alerts.id);
+    DROP TABLE temp.alert_order;
+    CREATE INDEX alerts_by_sequence ON alerts (sequence);
+    CREATE TABLE alert_changes (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL REFERENCES alerts (id),
+        at TEXT NOT NULL,                 -- when the change was made (ISO, UTC)
+        actor TEXT NOT NULL,
+        previous TEXT NOT NULL,           -- the status before the change
+        status TEXT NOT NULL,             -- the status after it
+        reason TEXT,                      -- why it was closed: true_positive, false_positive, benign
+        note TEXT
+    );
+    CREATE INDEX alert_changes_by_alert ON alert_changes (alert_id, id);
     """,
 ]
 

@@ -13,7 +13,7 @@ import pytest
 from detections import run_detections
 from detections.alerts import alert_id
 from store import EmbeddedStore
-from store.alerts import last_runs, list_alerts
+from store.protocol import AlertFilter
 from tests.events_factory import event_table
 
 T0 = datetime(2026, 11, 16, 8, 0, tzinfo=UTC)
@@ -127,7 +127,7 @@ def test_a_matching_rule_raises_one_alert_per_user_and_hour_with_the_rules_metad
         5,
         3,
     )
-    stored = {(a.group_keys["user.name"], a.first_seen): a for a in list_alerts(store.state)}
+    stored = {(a.group_keys["user.name"], a.first_seen): a for a in store.alerts.list()}
     assert len(stored) == 3 and report.alerts_new == 3
     alice_8 = stored[("alice@westbrook-dc.gov.uk", T0 + timedelta(minutes=5))]
     assert alice_8.event_ids == ["signin-1", "signin-2", "signin-3"] and alice_8.event_count == 3
@@ -148,7 +148,7 @@ def test_running_twice_gives_the_same_alerts_and_no_duplicates(store, rules):
     second = run_detections(store, [rules], T0, T0 + timedelta(hours=3))
     assert sorted(a.id for a in first.alerts) == sorted(a.id for a in second.alerts)
     assert (second.alerts_new, second.alerts_updated) == (0, 0)
-    assert len(list_alerts(store.state)) == 3
+    assert len(store.alerts.list()) == 3
 
 
 def test_overlapping_windows_find_the_same_alerts_as_one_window_and_merge_their_events(tmp_path, rules):
@@ -164,9 +164,7 @@ def test_overlapping_windows_find_the_same_alerts_as_one_window_and_merge_their_
     assert later.alerts_updated == 1  # alice's 08:00 hour gained signin-3
 
     def summary(store):
-        return sorted(
-            (a.id, tuple(a.event_ids), a.event_count, a.first_seen, a.last_seen) for a in list_alerts(store.state)
-        )
+        return sorted((a.id, tuple(a.event_ids), a.event_count, a.first_seen, a.last_seen) for a in store.alerts.list())
 
     assert summary(pieces) == summary(whole)
 
@@ -250,9 +248,10 @@ level: low
     assert results["Denied Connection"].error
     assert results["Legacy Protocol Sign-In"].status == "succeeded"
     assert len(report.alerts) == 3 and not report.ok
-    runs = {run.rule_title: run for run in last_runs(store.state)}
-    assert runs["Denied Connection"].status == "failed" and runs["Denied Connection"].error
-    assert (runs["Legacy Protocol Sign-In"].status, runs["Legacy Protocol Sign-In"].alerts) == ("succeeded", 3)
+    with store.state.connect() as con:  # the runs as recorded, for whoever reads them later
+        runs = {row["rule_title"]: row for row in con.execute("SELECT * FROM rule_runs")}
+    assert runs["Denied Connection"]["status"] == "failed" and runs["Denied Connection"]["error"]
+    assert (runs["Legacy Protocol Sign-In"]["status"], runs["Legacy Protocol Sign-In"]["alerts"]) == ("succeeded", 3)
 
 
 def spray_events(ip: str = "203.0.113.45", people: int = 6, start: float = 0, step: float = 2) -> list[dict]:
@@ -275,7 +274,7 @@ def test_a_value_count_correlation_raises_one_alert_per_group_and_its_base_rule_
     report = run_detections(store, [rules], T0, T0 + timedelta(hours=2))
 
     assert report.problems == []
-    [alert] = list_alerts(store.state)
+    [alert] = store.alerts.list()
     assert alert.rule_title == "Password Spray" and alert.severity == "high"
     assert alert.group_keys == {"source.ip": "203.0.113.45"}
     assert alert.event_ids == [f"signin-{1000 + i}" for i in range(6)]
@@ -308,7 +307,7 @@ def test_correlation_alerts_are_stable_across_overlapping_runs(tmp_path, rules):
         run_detections(pieces, [rules], T0 + timedelta(minutes=start), T0 + timedelta(minutes=end))
 
     def summary(store):
-        return sorted((a.id, tuple(a.event_ids)) for a in list_alerts(store.state))
+        return sorted((a.id, tuple(a.event_ids)) for a in store.alerts.list())
 
     assert summary(pieces) == summary(whole)
     assert len(summary(whole)) == 1
@@ -483,16 +482,22 @@ def test_alerts_are_listed_newest_first_and_filtered_by_severity_and_time(store,
     append(store, legacy_events() + spray_events(start=100))
     run_detections(store, [rules], T0, T0 + timedelta(hours=3))
 
-    everything = list_alerts(store.state)
+    everything = store.alerts.list()
     assert [a.last_seen for a in everything] == sorted((a.last_seen for a in everything), reverse=True)
-    assert {a.severity for a in list_alerts(store.state, severity_at_least="critical")} == {"critical"}
-    assert len(list_alerts(store.state, severity_at_least="high")) == 4
-    late = list_alerts(store.state, since=T0 + timedelta(minutes=60))
+    assert {a.severity for a in store.alerts.list(AlertFilter(severity_at_least="critical"))} == {"critical"}
+    assert len(store.alerts.list(AlertFilter(severity_at_least="high"))) == 4
+    late = store.alerts.list(AlertFilter(last_seen_from=T0 + timedelta(minutes=60)))
     assert {a.rule_title for a in late} == {"Password Spray", "Legacy Protocol Sign-In"}
     assert all(a.last_seen >= T0 + timedelta(minutes=60) for a in late)
-    assert len(list_alerts(store.state, limit=2)) == 2
+    assert len(store.alerts.list(limit=2)) == 2
+    assert store.alerts.count() == len(everything)
+    assert store.alerts.count(AlertFilter(severity_at_least="high")) == 4
+    first_hour = AlertFilter(first_seen_from=T0, first_seen_before=T0 + timedelta(minutes=60))
+    early = store.alerts.list(first_hour)
+    assert early and all(T0 <= a.first_seen < T0 + timedelta(minutes=60) for a in early)
+    assert store.alerts.count(first_hour) == len(early) < len(everything)
     with pytest.raises(ValueError, match="severity"):
-        list_alerts(store.state, severity_at_least="urgent")
+        store.alerts.list(AlertFilter(severity_at_least="urgent"))
 
 
 def test_new_alerts_are_handed_over_inside_the_transaction_that_stores_them(store, rules):

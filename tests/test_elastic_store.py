@@ -185,7 +185,12 @@ def test_a_fresh_store_is_empty_not_an_error(store):
 # -- alerts and retention --------------------------------------------------------------------------
 
 
-def test_alerts_are_published_once_by_id(store, client, es_prefix):
+def _mirrored(client, es_prefix) -> list[tuple[str, int, str, int]]:
+    found = client.search(index=f"{es_prefix}alerts", query={"match_all": {}})["hits"]["hits"]
+    return [(h["_id"], h["_source"]["event_count"], h["_source"]["status"], h["_source"]["sequence"]) for h in found]
+
+
+def test_alerts_are_mirrored_once_by_id_as_the_state_database_keeps_them(store, client, es_prefix):
     alert = Alert.build(
         "rule-1",
         "Password spray",
@@ -197,12 +202,37 @@ def test_alerts_are_published_once_by_id(store, client, es_prefix):
         T0 + timedelta(microseconds=5),
         ["a", "b"],
     )
-    store.publish_alerts([alert])
-    alert.event_count = 3
-    store.publish_alerts([alert])
+    store.alerts.save_run([alert])
+    assert _mirrored(client, es_prefix) == [(alert.id, 2, "new", 1)]
     found = client.search(index=f"{es_prefix}alerts", query={"term": {"severity": "high"}})["hits"]["hits"]
-    assert [(hit["_id"], hit["_source"]["event_count"]) for hit in found] == [(alert.id, 3)]
     assert found[0]["_source"]["last_seen"] == "2025-06-09T23:59:59.998005+00:00"
+
+    alert.event_ids = ["b", "c"]  # a later sighting: merged into the stored alert, then mirrored
+    store.alerts.save_run([alert])
+    assert _mirrored(client, es_prefix) == [(alert.id, 3, "new", 2)]
+    store.alerts.set_status(alert.id, "closed", "analyst@council", reason="benign")
+    assert _mirrored(client, es_prefix) == [(alert.id, 3, "closed", 3)]
+
+
+def test_an_older_copy_reaching_the_alerts_index_late_never_replaces_a_newer_one(store, client, es_prefix):
+    """Two processes (the daemon's detection run, an analyst's status change) commit in one order
+    and may publish in the other: the index keeps the copy of the later change."""
+    alert = Alert.build("rule-1", "Spray", "high", [], {"source.ip": "x"}, T0, T0, T0, ["a"])
+    store.alerts.save_run([alert])
+    stale = store.alerts.get(alert.id)
+    store.alerts.set_status(alert.id, "acknowledged", "analyst@council")
+    store.alerts_index.publish([stale])  # the first change, arriving after the second
+    assert _mirrored(client, es_prefix) == [(alert.id, 1, "acknowledged", 2)]
+
+
+def test_a_copy_written_before_alerts_had_sequences_is_replaced(store, client, es_prefix):
+    alert = Alert.build("rule-1", "Spray", "high", [], {"source.ip": "x"}, T0, T0, T0, ["a"])
+    store.alerts_index.ensure_template()
+    for _ in range(3):  # the old publisher: internal versions, one per rerun
+        client.index(index=f"{es_prefix}alerts", id=alert.id, document={**alert.to_dict(), "event_count": 99})
+    store.alerts.save_run([alert])
+    client.indices.refresh(index=f"{es_prefix}alerts")
+    assert _mirrored(client, es_prefix) == [(alert.id, 1, "new", 1)]
 
 
 def test_retention_deletes_the_days_older_than_n_days_and_nothing_newer(store, client, es_prefix):

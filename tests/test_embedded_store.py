@@ -72,7 +72,7 @@ def test_search_honours_the_window_and_condition(tmp_path):
         ["azure.signinlogs"],
         T0 + timedelta(minutes=20),
         T0 + timedelta(minutes=80),
-        where_sql="\"user.name\" = 'u0@x'",
+        query="\"user.name\" = 'u0@x'",
         columns=["user.name"],
     )
     assert found.column("event.id").to_pylist() == ["signin-3", "signin-6"]
@@ -83,7 +83,7 @@ def test_a_column_no_segment_has_reads_as_null(tmp_path):
     store = EmbeddedStore(tmp_path)
     store.append(event_table([signin(1)]))
     found = store.search(
-        ["azure.signinlogs"], T0, T0 + timedelta(hours=1), where_sql='"not.a.field" IS NULL', columns=["not.a.field"]
+        ["azure.signinlogs"], T0, T0 + timedelta(hours=1), query='"not.a.field" IS NULL', columns=["not.a.field"]
     )
     assert found.num_rows == 1
     assert found.column("not.a.field").to_pylist() == [None]
@@ -98,6 +98,35 @@ def test_an_unlisted_leftover_file_is_never_read(tmp_path):
     (segment.parent / ".half-written.parquet.tmp").write_bytes(b"PAR1 truncated")
     found = store.search(["azure.signinlogs"], T0 - timedelta(hours=1), T0 + timedelta(hours=1))
     assert found.num_rows == 1
+
+
+def test_retention_removes_the_old_days_files_and_catalogue_rows_and_keeps_the_rest(tmp_path):
+    store = EmbeddedStore(tmp_path)
+    store.append(event_table([signin(day, minutes=day * 24 * 60) for day in range(4)]))  # 16th .. 19th
+    before = store.search(["azure.signinlogs"], T0, T0 + timedelta(days=9))  # a reader's connection is open
+    assert before.num_rows == 4
+
+    deleted = store.delete_older_than(2, now=datetime(2026, 11, 20, 6, tzinfo=UTC))  # keeps the 18th on
+
+    assert deleted == ["azure.signinlogs/2026-11-16", "azure.signinlogs/2026-11-17"]
+    days = sorted(path.name for path in (tmp_path / "events" / "azure.signinlogs").iterdir())
+    assert days == ["2026-11-18", "2026-11-19"]  # the old days' folders are gone with their files
+    with store.state.connect() as con:
+        assert [row[0] for row in con.execute("SELECT DISTINCT day FROM segments ORDER BY day")] == days
+    assert store.count() == 2
+    # An old event arriving again is stored again: its day was deleted, not remembered.
+    assert store.append(event_table([signin(0)])).stored == 1
+
+
+def test_close_drops_the_connections_and_the_store_still_answers_after(tmp_path):
+    store = EmbeddedStore(tmp_path)
+    store.append(event_table([signin(1)]))
+    store.search(["azure.signinlogs"], T0, T0 + timedelta(hours=1))
+    assert store._connections
+    store.close()
+    assert not store._connections
+    assert store.search(["azure.signinlogs"], T0, T0 + timedelta(hours=1)).num_rows == 1
+    store.close()
 
 
 @settings(max_examples=40, deadline=None)
