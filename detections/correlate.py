@@ -37,12 +37,20 @@ Semantics, decided here once:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
+
+from store.epoch import from_micros, to_micros
+from store.sql_literals import quote_ident, quote_literal
+
+if TYPE_CHECKING:
+    from sigma.correlations import SigmaCorrelationRule
+    from sigma.rule import SigmaRule
 
 #: Column of the matched-events table naming the referenced rule (its key) that matched a row.
 RULE_COLUMN = "correlation.rule"
@@ -51,7 +59,6 @@ ID_COLUMN = "event.id"
 
 KINDS = ("event_count", "value_count", "temporal", "temporal_ordered")
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class UnsupportedCorrelation(ValueError):
@@ -91,11 +98,15 @@ class Expression:
     """An extended temporal condition (``a and not b``) with leaves naming rule keys."""
 
     op: str  # "rule", "and", "or", "not"
-    args: tuple = ()
-    rule: str | None = None
+    args: tuple[Expression, ...] = ()
+    rule: str | None = None  # the rule key of a "rule" leaf; None on every other node
+
+    def __post_init__(self) -> None:
+        if (self.op == "rule") != (self.rule is not None):
+            raise ValueError(f"an expression {self.op!r} node {'needs' if self.op == 'rule' else 'has no'} rule")
 
     def rules(self) -> set[str]:
-        if self.op == "rule":
+        if self.rule is not None:
             return {self.rule}
         return set().union(*(arg.rules() for arg in self.args))
 
@@ -104,7 +115,7 @@ class Expression:
         return self.op != "not" and all(arg.grows_with_events for arg in self.args)
 
     def sql(self, presence: Mapping[str, str]) -> str:
-        if self.op == "rule":
+        if self.rule is not None:
             return presence[self.rule]
         if self.op == "not":
             return f"(NOT {self.args[0].sql(presence)})"
@@ -145,17 +156,26 @@ class Correlation:
         if self.expression is not None and self.kind != "temporal":
             raise UnsupportedCorrelation("extended conditions are supported for temporal only")
         if self.kind == "temporal_ordered" and not (
-            self.condition.op in ("gte", "eq") and self.condition.count == len(self.rules)
+            self.condition is not None
+            and self.condition.op in ("gte", "eq")
+            and self.condition.count == len(self.rules)
         ):
             # The specification defines temporal_ordered as "all rules, in order"; a partial
             # count has no agreed meaning (which rules, in which order?), so refuse it.
             raise UnsupportedCorrelation("temporal_ordered supports only its default condition (all rules, in order)")
 
     @property
+    def counted(self) -> Condition:
+        """The count condition, which every correlation without an extended expression has."""
+        if self.condition is None:
+            raise UnsupportedCorrelation(f"correlation {self.rule_id}: {self.kind} needs a count condition")
+        return self.condition
+
+    @property
     def grows_with_events(self) -> bool:
         if self.expression is not None:
             return self.expression.grows_with_events
-        return self.kind == "temporal_ordered" or self.condition.grows_with_events
+        return self.kind == "temporal_ordered" or self.counted.grows_with_events
 
     def field_for(self, name: str, rule_key: str) -> str:
         """The field of ``rule_key``'s events that the correlation calls ``name``."""
@@ -192,7 +212,7 @@ def find_windows(
     correlation: Correlation,
     events: pa.Table,
     horizon: datetime | None = None,
-    resume_after: Mapping[tuple[str, ...], datetime] | None = None,
+    resume_after: Mapping[tuple[str | None, ...], datetime] | None = None,
 ) -> list[Window]:
     """The windows that satisfy the correlation, per group, in time order.
 
@@ -226,12 +246,12 @@ def find_windows(
     finally:
         con.close()
     return [
-        Window(group=tuple(row[3:]), start=_from_micros(row[0]), end=_from_micros(row[1]), event_ids=tuple(row[2]))
+        Window(group=tuple(row[3:]), start=from_micros(row[0]), end=from_micros(row[1]), event_ids=tuple(row[2]))
         for row in rows
     ]
 
 
-def from_sigma(rule, key_of) -> Correlation:
+def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCorrelationRule], str]) -> Correlation:
     """Translate a pySigma correlation rule whose references are resolved.
 
     ``key_of`` gives the key the caller uses for a referenced rule (the same key it writes in the
@@ -254,10 +274,10 @@ def from_sigma(rule, key_of) -> Correlation:
             if not hasattr(ref, "rule"):  # the caller resolves alias references first
                 raise UnsupportedCorrelation(f"alias {alias.alias!r} names rule {ref.reference!r}, which was not found")
     aliases = {alias.alias: {key_of(ref.rule): name for ref, name in alias.mapping.items()} for alias in rule.aliases}
-    for alias, mapping in aliases.items():
+    for name, mapping in aliases.items():
         lacking = [ref.reference for ref in rule.referenced_rules if key_of(ref.rule) not in mapping]
         if lacking:
-            raise UnsupportedCorrelation(f"alias {alias!r} gives no field for {', '.join(lacking)}")
+            raise UnsupportedCorrelation(f"alias {name!r} gives no field for {', '.join(lacking)}")
 
     def tree(node) -> Expression:
         if isinstance(node, SigmaRuleReference):
@@ -287,30 +307,35 @@ def from_sigma(rule, key_of) -> Correlation:
     )
 
 
-def _load_rows(con, correlation: Correlation, columns: Sequence[str], resume_after) -> None:
+def _load_rows(
+    con: duckdb.DuckDBPyConnection,
+    correlation: Correlation,
+    columns: Sequence[str],
+    resume_after: Mapping[tuple[str | None, ...], datetime],
+) -> None:
     """Normalise the matched events into ``rows(t, id, r, g0.., v)`` and apply resume points."""
     missing = [name for name in (TIME_COLUMN, ID_COLUMN, *correlation.fields()) if name not in columns]
     if missing:
         raise ValueError(f"matched events lack columns: {', '.join(missing)}")
     if RULE_COLUMN in columns:
-        rule = f"CAST({_ident(RULE_COLUMN)} AS VARCHAR)"
+        rule = f"CAST({quote_ident(RULE_COLUMN)} AS VARCHAR)"
     elif len(correlation.rules) == 1:
-        rule = _literal(correlation.rules[0])
+        rule = quote_literal(correlation.rules[0])
     else:
         raise ValueError(f"matched events for several rules need a {RULE_COLUMN!r} column")
-    groups = [f"CAST({_ident(name)} AS VARCHAR) AS g{i}" for i, name in enumerate(correlation.group_by)]
-    value = f"CAST({_ident(correlation.value_field)} AS VARCHAR)" if correlation.value_field else "NULL"
-    not_null = "".join(f" AND {_ident(name)} IS NOT NULL" for name in correlation.group_by)
+    groups = [f"CAST({quote_ident(name)} AS VARCHAR) AS g{i}" for i, name in enumerate(correlation.group_by)]
+    value = f"CAST({quote_ident(correlation.value_field)} AS VARCHAR)" if correlation.value_field else "NULL"
+    not_null = "".join(f" AND {quote_ident(name)} IS NOT NULL" for name in correlation.group_by)
     select = ", ".join(
         [
-            f"epoch_us({_ident(TIME_COLUMN)}) AS t",
-            f"CAST({_ident(ID_COLUMN)} AS VARCHAR) AS id",
+            f"epoch_us({quote_ident(TIME_COLUMN)}) AS t",
+            f"CAST({quote_ident(ID_COLUMN)} AS VARCHAR) AS id",
             f"{rule} AS r",
             *groups,
             f"{value} AS v",
         ]
     )
-    rows = f"SELECT {select} FROM matched WHERE {_ident(TIME_COLUMN)} IS NOT NULL{not_null}"
+    rows = f"SELECT {select} FROM matched WHERE {quote_ident(TIME_COLUMN)} IS NOT NULL{not_null}"
     group_names = [f"g{i}" for i in range(len(correlation.group_by))]
     if resume_after:
         con.register(
@@ -318,7 +343,7 @@ def _load_rows(con, correlation: Correlation, columns: Sequence[str], resume_aft
             pa.table(
                 {
                     **{name: [key[i] for key in resume_after] for i, name in enumerate(group_names)},
-                    "after": pa.array([_to_micros(moment) for moment in resume_after.values()], pa.int64()),
+                    "after": pa.array([to_micros(moment) for moment in resume_after.values()], pa.int64()),
                 }
             ),
         )
@@ -342,7 +367,7 @@ def _load_rows(con, correlation: Correlation, columns: Sequence[str], resume_aft
         con.execute("CREATE TEMP TABLE rows AS SELECT *, 1 AS grp FROM raw")
 
 
-def _drop_hopeless_groups(con, correlation: Correlation) -> None:
+def _drop_hopeless_groups(con: duckdb.DuckDBPyConnection, correlation: Correlation) -> None:
     """Drop groups whose every event together cannot satisfy a growing count condition.
 
     A window's count, or distinct count, is never more than its whole group's, so for ``gt`` and
@@ -372,20 +397,20 @@ def _satisfied_sql(correlation: Correlation, horizon: datetime | None) -> str:
     complete = "true"
     if horizon is not None and not correlation.grows_with_events:
         # Wait for windows the horizon still cuts: their verdict could change (module docstring).
-        complete = f"t + {span} < {_to_micros(horizon)}"
+        complete = f"t + {span} < {to_micros(horizon)}"
     if correlation.kind == "event_count":
         # An event matched by two referenced rules is one event.
         counted = "count(DISTINCT id)" if len(correlation.rules) > 1 else "count(*)"
-        satisfied = correlation.condition.sql(f"{counted} OVER {frame}")
+        satisfied = correlation.counted.sql(f"{counted} OVER {frame}")
     elif correlation.kind == "value_count":
-        satisfied = correlation.condition.sql(f"count(DISTINCT v) OVER {frame}")
+        satisfied = correlation.counted.sql(f"count(DISTINCT v) OVER {frame}")
     else:  # temporal
-        presence = {key: f"bool_or(r = {_literal(key)}) OVER {frame}" for key in correlation.rules}
+        presence = {key: f"bool_or(r = {quote_literal(key)}) OVER {frame}" for key in correlation.rules}
         if correlation.expression is not None:
             satisfied = correlation.expression.sql(presence)
         else:
             distinct = " + ".join(f"CAST({p} AS INTEGER)" for p in presence.values())
-            satisfied = correlation.condition.sql(distinct)
+            satisfied = correlation.counted.sql(distinct)
     return f"""SELECT DISTINCT grp, t, last FROM (
                  SELECT grp, t, max(t) OVER {frame} AS last, {satisfied} AS ok FROM rows)
                WHERE ok AND {complete}"""
@@ -402,7 +427,7 @@ def _ordered_sql(correlation: Correlation, frame: str, span: int) -> str:
         steps.append(
             f"""step{index} AS (
                   SELECT p.grp, p.s, p.last, m.t AS a FROM {previous} p
-                  ASOF JOIN (SELECT grp, t FROM rows WHERE r = {_literal(key)}) m
+                  ASOF JOIN (SELECT grp, t FROM rows WHERE r = {quote_literal(key)}) m
                     ON p.grp = m.grp AND p.{cursor} <= m.t)"""
         )
         previous, cursor = f"step{index}", "a"
@@ -410,12 +435,13 @@ def _ordered_sql(correlation: Correlation, frame: str, span: int) -> str:
                SELECT DISTINCT grp, s AS t, last FROM {previous} WHERE a <= s + {span}"""
 
 
-def _choose_windows(groups: list, starts: list, lasts: list) -> list[tuple[int, int, int]]:
+def _choose_windows(groups: list[int], starts: list[int], lasts: list[int]) -> list[tuple[int, int, int]]:
     """Greedy per group: the first satisfied start, then the first one after that window's last
     event, and so on. A sequential walk, but over plain lists of the satisfied starts only (a
     recursive query would do it in DuckDB, but its ASOF joins are not allowed in recursion)."""
     chosen: list[tuple[int, int, int]] = []
-    group, consumed_until = None, None
+    group: int | None = None
+    consumed_until: int | None = None
     for grp, start, last in zip(groups, starts, lasts):  # ordered by group, then start
         if grp != group:
             group, consumed_until = grp, None
@@ -439,22 +465,5 @@ def _window_events_sql(groups: list[str], distinct: bool) -> str:
 
 
 def _span_micros(span: timedelta) -> int:
+    """A timespan in exact microseconds, the unit of the ``t`` column."""
     return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
-
-
-def _to_micros(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("correlation times must be timezone-aware (UTC)")
-    return _span_micros(moment - _EPOCH)
-
-
-def _from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"

@@ -25,7 +25,7 @@ from sigma.rule import SigmaRule
 
 from detections.alerts import DEFAULT_SEVERITY, entity_fields
 from detections.correlate import Correlation, UnsupportedCorrelation, from_sigma
-from rules.pipelines import DATASET_COLUMNS, OPEN_NAMESPACES
+from store.schema import DATASET_COLUMNS, OPEN_NAMESPACES
 
 RULE_SUFFIXES = (".yml", ".yaml")
 #: Folders holding test events beside the rules, not rules.
@@ -79,7 +79,7 @@ class DetectionRule(_Loaded):
 
 @dataclass
 class CorrelationRule(_Loaded):
-    correlation: Correlation = None
+    correlation: Correlation
 
 
 @dataclass
@@ -89,7 +89,8 @@ class RuleSet:
     problems: list[RuleProblem] = field(default_factory=list)
 
     def get(self, key: str) -> DetectionRule | CorrelationRule | None:
-        for loaded in (*self.detections, *self.correlations):
+        rules: list[DetectionRule | CorrelationRule] = [*self.detections, *self.correlations]
+        for loaded in rules:
             if loaded.key == key:
                 return loaded
         return None
@@ -117,11 +118,13 @@ def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], A
     ``compile`` turns a SigmaRule into the store's query; the default is the DuckDB compiler.
     """
     if compile is None:
-        from detections.compile import compile_rule as compile
+        from detections.compile import compile_rule
+
+        compile = compile_rule
     result = RuleSet()
-    parsed: list[tuple[Any, Path]] = []
+    parsed: list[Parsed] = []
     filters: list[tuple[SigmaFilter, Path]] = []
-    unparsed_correlations: list[dict] = []
+    unparsed_correlations: list[dict[str, Any]] = []
     for path in _rule_files(rule_dirs, result.problems):
         rules, file_filters = _parse_file(path, result.problems, unparsed_correlations)
         parsed.extend(rules)
@@ -133,23 +136,23 @@ def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], A
     failed: dict[int, str] = {}  # id(rule) -> why it cannot run, for correlations naming it
     for rule, path in parsed:
         if isinstance(rule, SigmaRule):
-            loaded = _load_detection(rule, path, compile, result.problems)
-            if loaded is None:
+            detection = _load_detection(rule, path, compile, result.problems)
+            if detection is None:
                 failed[id(rule)] = "it could not be loaded"
             else:
-                result.detections.append(loaded)
+                result.detections.append(detection)
     correlations = [(rule, path) for rule, path in parsed if isinstance(rule, SigmaCorrelationRule)]
     for rule, _path in correlations:  # resolve all first: resolving silences the base rules
         _resolve(rule, collection, failed)
     for rule, path in correlations:
-        loaded = _load_correlation(rule, path, failed, result.problems)
-        if loaded is not None:
-            result.correlations.append(loaded)
+        correlation = _load_correlation(rule, path, failed, result.problems)
+        if correlation is not None:
+            result.correlations.append(correlation)
     _drop_correlations_on_unknown_fields(result)
     return result
 
 
-def rule_key(rule) -> str:
+def rule_key(rule: SigmaRule | SigmaCorrelationRule) -> str:
     """The rule id alerts carry: the Sigma id, else its name, else its title."""
     if rule.id is not None:
         return str(rule.id)
@@ -185,7 +188,13 @@ def _rule_files(rule_dirs: Iterable[Path | str], problems: list[RuleProblem]) ->
     return files
 
 
-def _parse_file(path: Path, problems: list[RuleProblem], unparsed_correlations: list[dict]):
+#: A parsed rule (detection or correlation) and the file it came from.
+Parsed = tuple[SigmaRule | SigmaCorrelationRule, Path]
+
+
+def _parse_file(
+    path: Path, problems: list[RuleProblem], unparsed_correlations: list[dict[str, Any]]
+) -> tuple[list[Parsed], list[tuple[SigmaFilter, Path]]]:
     """The rules and filters of one file; a document pySigma rejects is reported, not fatal.
 
     Correlation documents pySigma rejects are kept aside as plain dicts, so their base rules can
@@ -201,7 +210,8 @@ def _parse_file(path: Path, problems: list[RuleProblem], unparsed_correlations: 
     # Whole file first (``action: global`` spans documents); if pySigma raises despite
     # collect_errors, retry document by document so the good documents still load.
     batches = [documents] if uses_actions else [[doc] for doc in documents]
-    rules, filters = [], []
+    rules: list[Parsed] = []
+    filters: list[tuple[SigmaFilter, Path]] = []
     for batch in batches:
         try:
             collection = SigmaCollection.from_dicts(
@@ -228,13 +238,13 @@ def _parse_file(path: Path, problems: list[RuleProblem], unparsed_correlations: 
         for f in collection.filters:
             if f.errors:
                 problems.append(RuleProblem(display_name(f, path), str(path), "; ".join(_explain(e) for e in f.errors)))
-        for error in collection.errors:  # errors of the file itself, e.g. an unknown action
-            if not any(error in owner.errors for owner in (*collection.rules, *collection.filters)):
-                problems.append(RuleProblem(path.name, str(path), _explain(error)))
+        for own_error in collection.errors:  # errors of the file itself, e.g. an unknown action
+            if not any(own_error in owner.errors for owner in (*collection.rules, *collection.filters)):
+                problems.append(RuleProblem(path.name, str(path), _explain(own_error)))
     return rules, filters
 
 
-def _silence_bases_of_unparsed(documents: list[dict], collection: SigmaCollection) -> None:
+def _silence_bases_of_unparsed(documents: list[dict[str, Any]], collection: SigmaCollection) -> None:
     """A correlation that could not be parsed still says its base rules are not alerts alone
     (unless ``generate: true``); honour that rather than let them flood the alert list."""
     for document in documents:
@@ -257,12 +267,12 @@ def _document_name(document: Any, path: Path) -> str:
     return path.name
 
 
-def _drop_duplicate_ids(parsed, problems):
+def _drop_duplicate_ids(parsed: list[Parsed], problems: list[RuleProblem]) -> list[Parsed]:
     """Two rules with one id would share alert ids, and a correlation naming a rule must mean one
     rule; the first (by path) wins and the other is reported."""
     seen: dict[str, Path] = {}
     names: dict[str, Path] = {}
-    kept = []
+    kept: list[Parsed] = []
     for rule, path in parsed:
         key = rule_key(rule)
         if key in seen:
@@ -286,11 +296,13 @@ def _drop_duplicate_ids(parsed, problems):
     return kept
 
 
-def _apply_filters(parsed, filters, problems):
+def _apply_filters(
+    parsed: list[Parsed], filters: list[tuple[SigmaFilter, Path]], problems: list[RuleProblem]
+) -> list[Parsed]:
     """Sigma filters (v2) are exceptions to rules; apply each to the rules it names."""
     if not filters:
         return parsed
-    result = []
+    result: list[Parsed] = []
     for rule, path in parsed:
         if isinstance(rule, SigmaRule):
             for sigma_filter, filter_path in filters:
@@ -307,7 +319,9 @@ def _apply_filters(parsed, filters, problems):
 # -- detection rules ---------------------------------------------------------------------------
 
 
-def _load_detection(rule: SigmaRule, path: Path, compile, problems) -> DetectionRule | None:
+def _load_detection(
+    rule: SigmaRule, path: Path, compile: Callable[[SigmaRule], Any], problems: list[RuleProblem]
+) -> DetectionRule | None:
     name = display_name(rule, path)
     try:
         for condition in rule.detection.parsed_condition:
@@ -363,7 +377,7 @@ def _entity_override(rule: SigmaRule) -> list[str] | None:
 # -- correlation rules -------------------------------------------------------------------------
 
 
-def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: dict) -> None:
+def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: dict[int, str]) -> None:
     """Point the correlation's references at rules; record why it cannot run, if it cannot."""
     references = rule.rules if rule.rules is not None else []
     if rule.rules is None and hasattr(rule.condition, "get_referenced_rules"):
@@ -392,7 +406,9 @@ def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: di
         failed[id(rule)] = f"an alias names a rule that was not found ({_explain(error)})"
 
 
-def _load_correlation(rule: SigmaCorrelationRule, path: Path, failed, problems):
+def _load_correlation(
+    rule: SigmaCorrelationRule, path: Path, failed: dict[int, str], problems: list[RuleProblem]
+) -> CorrelationRule | None:
     name = display_name(rule, path)
     reason = _correlation_problem(rule, failed, set())
     if reason is None:
@@ -407,7 +423,7 @@ def _load_correlation(rule: SigmaCorrelationRule, path: Path, failed, problems):
     return CorrelationRule(key=rule_key(rule), rule=rule, path=path, correlation=correlation)
 
 
-def _correlation_problem(rule: SigmaCorrelationRule, failed, visiting: set[int]) -> str | None:
+def _correlation_problem(rule: SigmaCorrelationRule, failed: dict[int, str], visiting: set[int]) -> str | None:
     """Why the correlation cannot run: its own references, or a referenced rule's problem."""
     if id(rule) in failed:
         return failed[id(rule)]

@@ -40,7 +40,9 @@ from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError, SigmaRegularExpressionError
 from sigma.types import (
     CompareOperators,
+    SigmaBool,
     SigmaCIDRExpression,
+    SigmaCompareExpression,
     SigmaNumber,
     SigmaRegularExpression,
     SigmaString,
@@ -64,7 +66,9 @@ def escape_term(text: str) -> str:
     return "".join("\\" + c if c in _QUERY_SPECIALS else c for c in text)
 
 
-class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
+# LuceneBackend annotates convert_condition_field_eq_field's ``cond`` as SigmaFieldReference, but
+# pySigma calls it with the ConditionFieldEqualsValueExpression its base class declares (and ours takes).
+class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):  # type: ignore[misc]
     """Sigma detection -> Lucene query string over the events index; see the module docstring."""
 
     name: ClassVar[str] = "Cyberwell Elasticsearch Lucene"
@@ -177,6 +181,7 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         kind = self._kind(cond.field)
+        assert isinstance(cond.value, SigmaBool)
         word = "true" if cond.value.boolean else "false"
         if kind in ("keyword", "ip", "boolean"):
             return f"{self._on(cond.field)}:{word}"  # a string reads 'true' in any case
@@ -188,6 +193,7 @@ class CyberwellLuceneBackend(CyberwellBackendRules, LuceneBackend):
         self, cond: ConditionFieldEqualsValueExpression, state: ConversionState
     ) -> str:
         field, value = cond.field, cond.value
+        assert isinstance(value, SigmaCompareExpression)
         kind = self._kind(field)
         if kind in ("keyword", "ip", "stored"):
             self._refuse(field, kind, f"the comparison |{value.op.name.lower()}")

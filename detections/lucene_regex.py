@@ -13,6 +13,7 @@ another meaning.
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from sigma.types import SigmaRegularExpressionFlag
 
@@ -85,7 +86,9 @@ class _RegexReader:
         return branches
 
     def branch(self, top: bool) -> str:
-        anchored_start = anchored_end = False
+        # An anchor at the branch's start or end: none, the text's, or a line's (multiline).
+        anchored_start: bool | Literal["multiline"] = False
+        anchored_end: bool | Literal["multiline"] = False
         if top and self.peek() == "^":
             self.take()
             anchored_start = "multiline" if self.multiline else True
@@ -93,7 +96,7 @@ class _RegexReader:
             self.position += 2
             anchored_start = True
         pieces = []
-        while self.peek() is not None and self.peek() not in "|)":
+        while (char := self.peek()) is not None and char not in "|)":
             if top and self.peek() == "$" and self._ends_branch(self.position + 1):
                 self.take()
                 anchored_end = "multiline" if self.multiline else True

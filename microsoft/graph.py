@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,7 +36,6 @@ from msgraph_core import GraphClientFactory
 PUBLIC_GRAPH = "https://graph.microsoft.com"
 #: Graph's answer when the tenant lacks the licence the API needs (sign-in logs: P1 or P2).
 NON_PREMIUM = "Authentication_RequestFromNonPremiumTenantOrB2CTenant"
-DENIED = "Authorization_RequestDenied"
 
 
 class GraphFailure(Exception):
@@ -78,8 +78,21 @@ class Page:
     records: list[dict]
 
 
-#: A request builder for the collection (``client.audit_logs.sign_ins``) from the client.
-Builder = Callable[[GraphServiceClient], object]
+class ListingBuilder(Protocol):
+    """What the reader asks of msgraph-sdk's request builder for a collection
+    (``client.audit_logs.sign_ins``): the first page's request, and a builder for a next link."""
+
+    def to_get_request_information(
+        self, request_configuration: RequestConfiguration[Any] | None = None
+    ) -> RequestInformation: ...
+
+    def with_url(self, raw_url: str) -> ListingBuilder: ...
+
+
+#: A request builder for the collection from the client.
+Builder = Callable[[GraphServiceClient], ListingBuilder]
+#: A page's request, built anew from the client for each attempt.
+RequestMaker = Callable[[GraphServiceClient], RequestInformation]
 
 
 class GraphReader:
@@ -96,6 +109,8 @@ class GraphReader:
         if self._credential is None or fresh_credential:
             self._credential = self.credential_factory()
         host = urlsplit(self.endpoint.base_url).hostname
+        if host is None:
+            raise GraphFailure(f"the Graph base URL {self.endpoint.base_url!r} names no host")
         auth = AzureIdentityAuthenticationProvider(
             self._credential,
             scopes=[f"{self.endpoint.base_url.rstrip('/')}/.default"],
@@ -112,7 +127,7 @@ class GraphReader:
         if self._http is not None:
             await self._http.aclose()
 
-    async def pages(self, builder: Builder, query: dict, access: Access) -> AsyncIterator[Page]:
+    async def pages(self, builder: Builder, query: dict[str, Any], access: Access) -> AsyncIterator[Page]:
         """Each page of ``builder``'s listing with the query parameters (``filter``, ``top``,
         ``expand``), following ``@odata.nextLink`` until Graph gives none."""
 
@@ -121,7 +136,8 @@ class GraphReader:
             parameters = _query(request_builder, query)
             return request_builder.to_get_request_information(RequestConfiguration(query_parameters=parameters))
 
-        make, number = first, 1
+        make: RequestMaker = first
+        number = 1
         while True:
             url, document = await self._send(make, access)
             records = document.get("value")
@@ -131,10 +147,10 @@ class GraphReader:
             link = document.get("@odata.nextLink")
             if not link:
                 return
-            make = lambda client, link=link: builder(client).with_url(link).to_get_request_information()  # noqa: E731
+            make = _following(builder, link)
             number += 1
 
-    async def _send(self, make: Callable[[GraphServiceClient], RequestInformation], access: Access) -> tuple[str, dict]:
+    async def _send(self, make: RequestMaker, access: Access) -> tuple[str, dict[str, Any]]:
         """One page: (its URL, its JSON). The request is built anew for each attempt, since the
         token is attached to it and a retry after a 401 must carry the new one."""
         client = self._client or self._connect()
@@ -144,7 +160,9 @@ class GraphReader:
                 [RetryHandlerOption(delay=self.endpoint.retry_delay, max_retries=self.endpoint.max_retries)]
             )
             try:
-                body = await client.request_adapter.send_primitive_async(request, "bytes", {"XXX": ODataError})
+                body: bytes | None = await client.request_adapter.send_primitive_async(
+                    request, "bytes", {"XXX": ODataError}
+                )
             except APIError as exc:
                 if exc.response_status_code == 401 and attempt == 1:
                     client = self._connect(fresh_credential=True)
@@ -164,9 +182,10 @@ class GraphReader:
 
     def _failure(self, exc: APIError, access: Access) -> GraphFailure:
         status = exc.response_status_code
-        error = getattr(exc, "error", None)
-        code = getattr(error, "code", None)
-        said = getattr(error, "message", None) or exc.message or ""
+        # Graph's error body, when it sent one (an ODataError, by the error map in _send).
+        error = exc.error if isinstance(exc, ODataError) else None
+        code = error.code if error is not None else None
+        said = (error.message if error is not None else None) or exc.message or ""
         what, needs = access.what, " and ".join(access.permissions)
         if status == 403 and code == NON_PREMIUM:
             message = (
@@ -190,7 +209,12 @@ class GraphReader:
         return GraphFailure(message, status, code)
 
 
-def _query(builder: object, query: dict) -> object:
+def _following(builder: Builder, link: str) -> RequestMaker:
+    """The request for the page at ``@odata.nextLink`` ``link``."""
+    return lambda client: builder(client).with_url(link).to_get_request_information()
+
+
+def _query(builder: ListingBuilder, query: dict[str, Any]) -> object:
     """The builder's own query-parameter class filled in (it knows the ``$`` names)."""
     name = type(builder).__name__ + "GetQueryParameters"
     return getattr(type(builder), name)(**query)

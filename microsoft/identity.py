@@ -21,6 +21,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 
@@ -52,11 +53,11 @@ class IdentitySettings:
     ca_bundle: str | None = None
 
     @classmethod
-    def from_dict(cls, settings: Mapping) -> IdentitySettings:
+    def from_dict(cls, settings: Mapping[str, Any]) -> IdentitySettings:
         auth = settings.get("auth", "client_secret")
         if auth not in AUTH_METHODS:
             raise IdentityError("auth", f"expected one of {', '.join(AUTH_METHODS)}, got {auth!r}")
-        values = {}
+        values: dict[str, str] = {}
         for key in cls.__dataclass_fields__:
             if key == "auth" or key not in settings:
                 continue
@@ -70,46 +71,61 @@ class IdentitySettings:
 
     def _check(self) -> None:
         if self.auth != "managed_identity":
-            for key in ("tenant_id", "client_id"):
-                if getattr(self, key) is None:
-                    raise IdentityError(key, f"required for auth = {self.auth!r}")
+            _required("tenant_id", self.tenant_id, self.auth)
+            _required("client_id", self.client_id, self.auth)
         if self.auth == "client_secret" and not (self.client_secret_env or self.client_secret_file):
             raise IdentityError(
                 "client_secret_env",
                 "name the environment variable holding the secret (or set client_secret_file to a file holding it)",
             )
-        if self.auth == "certificate" and self.certificate_path is None:
-            raise IdentityError("certificate_path", "required for auth = 'certificate'")
+        if self.auth == "certificate":
+            _required("certificate_path", self.certificate_path, self.auth)
         if not self.authority_host.startswith("https://"):
             raise IdentityError("authority_host", f"must be an https URL, got {self.authority_host!r}")
 
 
-def credential_from(settings: Mapping, environ: Mapping[str, str] = os.environ) -> TokenCredential:
+def credential_from(
+    settings: IdentitySettings | Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> TokenCredential:
     """The azure-identity credential the settings describe (read the secret now, keep it only there)."""
     from azure.identity import CertificateCredential, ClientSecretCredential, ManagedIdentityCredential
 
     found = settings if isinstance(settings, IdentitySettings) else IdentitySettings.from_dict(settings)
-    transport = {"connection_verify": found.ca_bundle} if found.ca_bundle else {}
+    # Keyword arguments azure-core's transport takes (untyped there): left out, its defaults hold.
+    transport: dict[str, Any] = {"connection_verify": found.ca_bundle} if found.ca_bundle else {}
     if found.auth == "managed_identity":
         return ManagedIdentityCredential(client_id=found.client_id, **transport)
-    common = dict(authority=found.authority_host, **transport)
+    # Settings made directly, not by from_dict, have not been checked: say what is missing.
+    tenant_id = _required("tenant_id", found.tenant_id, found.auth)
+    client_id = _required("client_id", found.client_id, found.auth)
+    common: dict[str, Any] = dict(authority=found.authority_host, **transport)
     if found.authority_host != PUBLIC_CLOUD:
         # Instance discovery asks the public cloud about the host: a sovereign cloud or a
         # stand-in answers for itself.
         common["disable_instance_discovery"] = True
     if found.auth == "client_secret":
-        secret = _secret(found, "client_secret_env", "client_secret_file", environ, required=True)
-        return ClientSecretCredential(found.tenant_id, found.client_id, secret, **common)
-    path = Path(found.certificate_path).expanduser()
+        secret = _secret(
+            "client_secret_env", found.client_secret_env, "client_secret_file", found.client_secret_file, environ
+        )
+        if secret is None:
+            raise IdentityError("client_secret_env", "no source for the secret")
+        return ClientSecretCredential(tenant_id, client_id, secret, **common)
+    path = Path(_required("certificate_path", found.certificate_path, found.auth)).expanduser()
     try:
         certificate = path.read_bytes()
     except OSError as exc:
         raise IdentityError("certificate_path", f"cannot read {path}: {exc.strerror}") from None
-    password = _secret(found, "certificate_password_env", "certificate_password_file", environ, required=False)
+    password = _secret(
+        "certificate_password_env",
+        found.certificate_password_env,
+        "certificate_password_file",
+        found.certificate_password_file,
+        environ,
+    )
     try:
         return CertificateCredential(
-            found.tenant_id,
-            found.client_id,
+            tenant_id,
+            client_id,
             certificate_data=certificate,
             password=password.encode() if password else None,
             **common,
@@ -123,11 +139,18 @@ def credential_from(settings: Mapping, environ: Mapping[str, str] = os.environ) 
         ) from None
 
 
+def _required(key: str, value: str | None, auth: str) -> str:
+    """A setting that ``auth`` cannot do without."""
+    if value is None:
+        raise IdentityError(key, f"required for auth = {auth!r}")
+    return value
+
+
 def _secret(
-    found: IdentitySettings, env_key: str, file_key: str, environ: Mapping[str, str], required: bool
+    env_key: str, variable: str | None, file_key: str, file: str | None, environ: Mapping[str, str]
 ) -> str | None:
-    """A secret from the environment variable or file the settings name."""
-    variable, file = getattr(found, env_key), getattr(found, file_key)
+    """A secret from the environment variable or file the settings name (``env_key`` and
+    ``file_key`` are their setting names, for errors); None when they name neither."""
     if variable is not None:
         value = environ.get(variable, "")
         if value.strip():
@@ -145,6 +168,4 @@ def _secret(
         if not value:
             raise IdentityError(file_key, f"{path} is empty")
         return value
-    if required:
-        raise IdentityError(env_key, "no source for the secret")
     return None

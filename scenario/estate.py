@@ -25,7 +25,6 @@ CIVIC_CENTRE = Site("Civic Centre", "198.51.100.10", 20, GB_PLACES[0], "WBDC Civ
 DEPOT = Site("Hambridge Road Depot", "198.51.100.40", 21, GB_PLACES[0], "WBDC Depot")
 LEISURE = Site("Northcroft Leisure Centre", "198.51.100.70", 22, GB_PLACES[0], "WBDC Leisure Centres")
 AREA_OFFICE = Site("Thatcham Area Office", "198.51.100.100", 23, GB_PLACES[2], "WBDC Thatcham Area Office")
-SITES = (CIVIC_CENTRE, DEPOT, LEISURE, AREA_OFFICE)
 
 
 @dataclass(frozen=True)

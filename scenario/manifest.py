@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-#: Source kinds the collectors replay (collectors.replay.SOURCE_MODULES).
+#: Source kinds the collectors replay: ``collectors.formats.registry.SOURCE_KINDS``, which scenario (a floor
+#: below collectors) cannot import; tests/test_replay_registry.py holds the two equal.
 INGESTABLE_KINDS = ("entra-signins", "entra-signins-la", "defender-alerts", "azure-firewall", "syslog")
 
 

@@ -56,9 +56,6 @@ GB_PLACES: tuple[Place, ...] = (
     Place("London", "England", "GB", "United Kingdom", 51.5072, -0.1276),
 )
 
-#: Where the council's offices geolocate (the egress addresses of its sites).
-OFFICE_PLACE = GB_PLACES[0]
-
 MOSCOW = Place("Moscow", "Moscow", "RU", "Russian Federation", 55.7558, 37.6173)
 LAGOS = Place("Lagos", "Lagos", "NG", "Nigeria", 6.5244, 3.3792)
 LONDON = GB_PLACES[-1]

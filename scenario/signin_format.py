@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from typing import IO
+from typing import IO, Any, Protocol
 
 import orjson
 
@@ -143,7 +143,15 @@ def write_graph(sign_ins: Iterable[SignIn], out: IO[bytes]) -> int:
 # --- Log Analytics -----------------------------------------------------------------------
 
 
-def la_writer(out: IO[str]) -> csv.writer:
+class RowWriter(Protocol):
+    """What the export is written with: ``csv.writer``'s object, whose class is private."""
+
+    def writerow(self, row: Iterable[Any], /) -> Any: ...
+
+    def writerows(self, rows: Iterable[Iterable[Any]], /) -> None: ...
+
+
+def la_writer(out: IO[str]) -> RowWriter:
     """A CSV writer that has written the BOM and header, as the Log Analytics portal does."""
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
@@ -181,7 +189,7 @@ def _device_json(detail: dict) -> str:
 
 
 def _status_json(result: Result) -> str:
-    status = {"errorCode": result.code}
+    status: dict[str, int | str] = {"errorCode": result.code}
     if result.failure_reason:
         status["failureReason"] = result.failure_reason
     if result.additional_details:

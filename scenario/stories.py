@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import scenario.estate as estate
+from store.epoch import from_micros
 
 from .draws import guid, rng_for
 from .events import Flow, SignIn
@@ -99,7 +100,7 @@ def build_stories(tenant: Tenant, window: Window, seed: int) -> Stories:
     scan_at = _port_scan(rng, laptop.internal_ip, window, flows)
 
     def utc(ms: int) -> datetime:
-        return datetime.fromtimestamp(ms / 1000, UTC)
+        return from_micros(ms * 1000)
 
     facts = StoryFacts(
         spray_ip=SPRAY_IP,

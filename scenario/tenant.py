@@ -18,7 +18,6 @@ from .places import GB_PLACES, HOME_V4_PREFIX, HOME_V6_PREFIX, Place
 from .vocabulary import UA_ANDROID_OUTLOOK, UA_EDGE_WINDOWS, UA_IOS_OUTLOOK, UA_IOS_SAFARI, UA_WINDOWS_CLIENT
 
 DOMAIN = "westbrook-dc.gov.uk"
-COUNCIL = "Westbrook District Council"
 TENANT_ID = "6d3c2b1a-48f0-4e1f-9a7c-5b2d0e8f4c31"
 
 MEMBERS = "Democratic Services (members/councillors)"
@@ -239,9 +238,6 @@ class Tenant:
     cast: dict[str, User]  # role -> user
     domain: str = DOMAIN
     tenant_id: str = TENANT_ID
-
-    def by_upn(self, upn: str) -> User:
-        return next(u for u in self.users if u.upn == upn)
 
 
 def _identity(user_id: str, display: str, upn: str) -> dict:

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from store.epoch import EPOCH, day_label, to_micros
+
 from .draws import Weighted
 
 DAY_MS = 86_400_000
@@ -38,7 +40,7 @@ class Window:
 
     @property
     def start_ms(self) -> int:
-        return int(self.start.timestamp() * 1000)
+        return to_micros(self.start) // 1000
 
     @property
     def end(self) -> datetime:
@@ -102,7 +104,7 @@ def uk_offset_minutes(ms: int) -> int:
     day = ms // DAY_MS
     bounds = _OFFSET_CACHE.get(day)
     if bounds is None:
-        year = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).year
+        year = (EPOCH + timedelta(days=day)).year
         bounds = _OFFSET_CACHE[day] = (_last_sunday_1am(year, 3), _last_sunday_1am(year, 10))
     begins, ends = bounds
     return 60 if begins <= ms < ends else 0
@@ -111,7 +113,7 @@ def uk_offset_minutes(ms: int) -> int:
 def _last_sunday_1am(year: int, month: int) -> int:
     last = datetime(year, month + 1, 1, 1, tzinfo=UTC) - timedelta(days=1)
     last -= timedelta(days=(last.weekday() + 1) % 7)
-    return int(last.timestamp() * 1000)
+    return to_micros(last) // 1000
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def iso7(ms: int) -> str:
     day, h, m, s, milli = _split(ms)
     prefix = _ISO_DAY.get(day)
     if prefix is None:
-        prefix = _ISO_DAY[day] = (datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)).strftime("%Y-%m-%dT")
+        prefix = _ISO_DAY[day] = day_label(day) + "T"
     return f"{prefix}{h:02d}:{m:02d}:{s:02d}.{milli:03d}0000Z"
 
 
@@ -147,7 +149,7 @@ def la_time(ms: int) -> str:
     day, h, m, s, milli = _split(ms)
     prefix = _LA_DAY.get(day)
     if prefix is None:
-        d = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(days=day)
+        d = EPOCH + timedelta(days=day)
         prefix = _LA_DAY[day] = f"{d.month}/{d.day}/{d.year}, "
     h12 = h % 12 or 12
     return f"{prefix}{h12}:{m:02d}:{s:02d}.{milli:03d} {'AM' if h < 12 else 'PM'}"

@@ -127,7 +127,7 @@ def test_every_record_comes_back_once_in_order_whatever_the_batch_bounds(
     assert [r.received_us for r in records] == [RECEIVED_US + n for n in range(len(payloads))]
     assert {r.peer for r in records} == {"udp:198.51.100.7:514"}
     # (segment, index) names each record once: the quarantine relies on it.
-    assert len({(r.segment, r.index) for r in records}) == len(records)
+    assert len({(r.segment, r.ordinal) for r in records}) == len(records)
 
 
 def test_a_restarted_writer_never_reuses_a_segment_number(tmp_path):

@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import orjson
@@ -63,6 +64,7 @@ from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 from collectors.formats import azure_firewall
 from store.batch import Quarantined
 from store.checkpoints import Checkpoints, CollectorRun, RunTally
+from store.protocol import Store
 
 NAME = "azure-firewall"
 #: The resource-specific tables Azure Firewall writes, as Microsoft names them.
@@ -192,7 +194,7 @@ class AzureFirewallCollector:
 
     # -- one run ----------------------------------------------------------------------------
 
-    def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
+    def collect_once(self, store: Store, checkpoints: Checkpoints) -> CollectorRun:
         """Collect every table from its checkpoint; never raises for a service or data fault."""
         started = datetime.now(UTC)
         self.slices = []
@@ -238,7 +240,9 @@ class AzureFirewallCollector:
                 found.add(table)
         return [t for t in (*AZFW_TABLES, LEGACY_TABLE) if t in found]
 
-    def _collect_table(self, table, position, store, checkpoints, totals) -> str | None:
+    def _collect_table(
+        self, table: str, position: dict[str, Any], store: Store, checkpoints: Checkpoints, totals: RunTally
+    ) -> str | None:
         """Walk the table's window slice by slice; returns an error message, or None."""
         mark = position["tables"].get(table, {})
         end = self._clock() - self.delay
@@ -313,7 +317,7 @@ class AzureFirewallCollector:
 
     # -- storing ----------------------------------------------------------------------------
 
-    def _store(self, table: str, rows: list[dict], store, totals: RunTally) -> None:
+    def _store(self, table: str, rows: list[dict[str, Any]], store: Store, totals: RunTally) -> None:
         if not rows:
             return
         originals, records = _row_texts(rows, table)

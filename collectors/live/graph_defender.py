@@ -28,6 +28,8 @@ from collectors.formats import defender_alerts
 from collectors.live.graph_run import Listing, Window, run_listings
 from microsoft.graph import Access, GraphEndpoint, GraphReader
 from store.checkpoints import Checkpoints, CollectorRun
+from store.protocol import Store
+from store.sql_literals import quote_ident, quote_literal
 
 LISTINGS = ("alerts_v2", "incidents")
 ALERTS = defender_alerts.DATASET
@@ -84,7 +86,7 @@ class DefenderCollector:
     def __repr__(self) -> str:
         return f"DefenderCollector(name={self.name!r}, listings={[listing.key for listing in self.listings]!r})"
 
-    def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
+    def collect_once(self, store: Store, checkpoints: Checkpoints) -> CollectorRun:
         return run_listings(
             self.name,
             defender_alerts.KeepingHistory(store),
@@ -106,12 +108,12 @@ _COLUMNS = (
 )
 
 
-def latest_alerts(store, start: datetime, end: datetime) -> pa.Table:
+def latest_alerts(store: Store, start: datetime, end: datetime) -> pa.Table:
     """Each alert created in ``[start, end)`` as it is now (the stores keep the newest version)."""
     return store.search([ALERTS], start, end, columns=_COLUMNS)
 
 
-def alert_history(store, alert_id: str, start: datetime, end: datetime) -> list[dict]:
+def alert_history(store: Store, alert_id: str, start: datetime, end: datetime) -> list[dict[str, object]]:
     """Every stored version of one alert created in ``[start, end)``, oldest first: when it
     changed, and its status and severity then."""
     found = store.search([HISTORY], start, end, _equals(store, ALERT_ID, alert_id), columns=_COLUMNS)
@@ -126,10 +128,10 @@ def alert_history(store, alert_id: str, start: datetime, end: datetime) -> list[
     ]
 
 
-def _equals(store, column: str, value: str) -> str:
+def _equals(store: Store, column: str, value: str) -> str:
     """``column = value`` in the store's query language (DuckDB SQL or Lucene)."""
     if store.query_language == "duckdb-sql":
-        return '"' + column.replace('"', '""') + '" = ' + "'" + value.replace("'", "''") + "'"
+        return f"{quote_ident(column)} = {quote_literal(value)}"
     if store.query_language == "elasticsearch-lucene":
         escaped = value.replace("\\", "\\\\").replace('"', '\\"')
         return column + ':"' + escaped + '"'

@@ -26,14 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from microsoft.graph import Access, Builder, GraphFailure, GraphReader
+from microsoft.graph import Access, Builder, GraphFailure, GraphReader, Page
 from store.batch import ParsedBatch
 from store.checkpoints import Checkpoints, CollectorRun, RunTally
+from store.protocol import Store
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Listing:
     time_column: str  # the stored column whose newest value is the checkpoint
     parse: Callable[[Path], ParsedBatch]  # a file parser of collectors/
     access: Access  # what reading it needs, for the message when Graph refuses
-    query: dict = dataclasses.field(default_factory=dict)  # more query parameters (top, expand)
+    query: dict[str, Any] = dataclasses.field(default_factory=dict)  # more query parameters (top, expand)
     extra_filter: str | None = None  # ANDed to the time filter
     shape: Callable[[pa.Table], pa.Table] = lambda table: table  # last touch before storing
 
@@ -64,7 +66,7 @@ def graph_time(moment: datetime) -> str:
 
 def run_listings(
     name: str,
-    store,
+    store: Store,
     checkpoints: Checkpoints,
     reader_factory: Callable[[], GraphReader],
     listings: list[Listing],
@@ -87,7 +89,16 @@ def run_listings(
     return run
 
 
-async def _collect(name, store, checkpoints, reader_factory, listings, window, started, tally) -> None:
+async def _collect(
+    name: str,
+    store: Store,
+    checkpoints: Checkpoints,
+    reader_factory: Callable[[], GraphReader],
+    listings: list[Listing],
+    window: Window,
+    started: datetime,
+    tally: RunTally,
+) -> None:
     reader = reader_factory()
     try:
         for listing in listings:
@@ -96,7 +107,16 @@ async def _collect(name, store, checkpoints, reader_factory, listings, window, s
         await reader.close()
 
 
-async def _collect_listing(name, store, checkpoints, reader, listing, window, started, tally) -> None:
+async def _collect_listing(
+    name: str,
+    store: Store,
+    checkpoints: Checkpoints,
+    reader: GraphReader,
+    listing: Listing,
+    window: Window,
+    started: datetime,
+    tally: RunTally,
+) -> None:
     position = checkpoints.get(name) or {}
     newest = _parse_iso(position.get(listing.key))
     since = newest - window.overlap if newest else started - window.initial_lookback
@@ -116,7 +136,7 @@ async def _collect_listing(name, store, checkpoints, reader, listing, window, st
     tally.saw(listing_newest)
 
 
-def _store_page(store, listing: Listing, page, folder: Path, tally: RunTally) -> datetime | None:
+def _store_page(store: Store, listing: Listing, page: Page, folder: Path, tally: RunTally) -> datetime | None:
     """Parse, store and quarantine one page; the newest event time in it."""
     if not page.records:
         return None

@@ -23,6 +23,7 @@ from collectors.formats import entra_signins
 from collectors.live.graph_run import Listing, Window, run_listings
 from microsoft.graph import Access, GraphEndpoint, GraphReader
 from store.checkpoints import Checkpoints, CollectorRun
+from store.protocol import Store
 
 SIGNIN_KINDS = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
 ACCESS = Access("sign-in logs", ("AuditLog.Read.All", "Directory.Read.All"), licence="an Entra ID P1 or P2 licence")
@@ -78,7 +79,7 @@ class EntraSigninCollector:
     def __repr__(self) -> str:
         return f"EntraSigninCollector(name={self.name!r}, kinds={self.kinds!r}, endpoint={self.endpoint!r})"
 
-    def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
+    def collect_once(self, store: Store, checkpoints: Checkpoints) -> CollectorRun:
         return run_listings(
             self.name,
             store,

@@ -26,6 +26,7 @@ from collectors.live import syslog_spool
 from collectors.live.syslog_spool import MESSAGE, OVERSIZED, Position, Record
 from store.batch import Quarantined
 from store.checkpoints import Checkpoints, CollectorRun, RunTally
+from store.protocol import Store
 
 SOURCE = "syslog"
 DEFAULT_BATCH_RECORDS = 50_000  # as collectors.formats.syslog.BATCH_LINES: one parse per batch
@@ -69,7 +70,7 @@ class SyslogCollector:
             batch_bytes=int(known.get("batch_bytes", DEFAULT_BATCH_BYTES)),
         )
 
-    def collect_once(self, store, checkpoints: Checkpoints) -> CollectorRun:
+    def collect_once(self, store: Store, checkpoints: Checkpoints) -> CollectorRun:
         """Drain everything spooled so far; a failure is a run with ``error`` set."""
         started = _now()
         totals = RunTally()
@@ -82,7 +83,7 @@ class SyslogCollector:
         checkpoints.record_run(run)
         return run
 
-    def _drain(self, store, checkpoints: Checkpoints, totals: RunTally) -> None:
+    def _drain(self, store: Store, checkpoints: Checkpoints, totals: RunTally) -> None:
         if not self.spool_dir.is_dir():
             return  # the receiver has not spooled anything yet
         with syslog_spool.locked(self.spool_dir, "drain.lock", wait=True):
@@ -103,7 +104,7 @@ class SyslogCollector:
                 if batch.caught_up:
                     return  # at the growing end: a receiver faster than us must not keep us here
 
-    def _store(self, store, batch: syslog_spool.Batch, totals: RunTally) -> None:
+    def _store(self, store: Store, batch: syslog_spool.Batch, totals: RunTally) -> None:
         parsed = parse_records(batch.records, _now())
         rejects = parsed.quarantined + [
             Quarantined(SOURCE, reason, head.decode("utf-8", errors="replace"), where)

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from collectors.live import syslog_spool
 from collectors.live.syslog_spool import MESSAGE, OVERSIZED, SpoolWriter, encode
@@ -70,11 +71,11 @@ class ReceiverSettings:
     udp_rcvbuf: int = 4 * 1024 * 1024
 
     @classmethod
-    def from_mapping(cls, settings: Mapping) -> ReceiverSettings:
+    def from_mapping(cls, settings: Mapping[str, Any]) -> ReceiverSettings:
         """Validate a settings table; keys the drain reads (``interval_seconds``, ...) pass."""
         if not settings.get("spool_dir"):
             raise ValueError("collectors.syslog needs spool_dir: where received messages wait")
-        values = {}
+        values: dict[str, Any] = {}  # each checked against its field's kind (_FIELD_KINDS) below
         for name, kind in _FIELD_KINDS.items():
             if name not in settings:
                 continue
@@ -97,7 +98,7 @@ class ReceiverSettings:
         return chosen
 
 
-_FIELD_KINDS = {
+_FIELD_KINDS: dict[str, type[Path] | type[str] | type[int]] = {
     "spool_dir": Path,
     "bind": str,
     "udp_port": int,
@@ -238,14 +239,15 @@ class SyslogReceiver:
         Bytes still in the kernel's buffers of a connection paused for back-pressure were never
         read and so never received; the sender's TCP stack sees the connection reset.
         """
-        if self._loop_thread is None:
-            return
+        loop, loop_thread, writer_thread = self._loop, self._loop_thread, self._writer_thread
+        if loop is None or loop_thread is None or writer_thread is None:
+            return  # not running: never started, failed to start, or stopped already
         self._stopping = True
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._loop_thread.join(timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join(timeout)
         self._intake.close()
-        self._writer_thread.join(timeout)
-        if not self._writer_thread.is_alive():  # else it still holds the spool: leave it be
+        writer_thread.join(timeout)
+        if not writer_thread.is_alive():  # else it still holds the spool: leave it be
             self._spool.close()
             self._publish(running=False)
         self._loop_thread = None
@@ -304,6 +306,8 @@ class SyslogReceiver:
         if settings.tls_port is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if settings.certfile is None or settings.keyfile is None:
+                raise ValueError("collectors.syslog.tls_port needs certfile and keyfile")
             context.load_cert_chain(settings.certfile, settings.keyfile)
             server = await loop.create_server(
                 lambda: _StreamConnection(self, "tls"), settings.bind, settings.tls_port, ssl=context
@@ -459,7 +463,8 @@ class SyslogReceiver:
         for transport, count in counts.items():
             self._received[transport] += count
         self._bytes += size
-        if self._intake.release(cost):
+        # The loop is there: this thread starts only once the loop thread has made it.
+        if self._intake.release(cost) and self._loop is not None:
             self._loop.call_soon_threadsafe(self._resume)
 
     def _recover(self) -> None:
@@ -472,17 +477,21 @@ class SyslogReceiver:
 class _StreamConnection(asyncio.Protocol):
     """One TCP or TLS connection: frames its bytes and hands them to the receiver."""
 
+    #: Set by ``connection_made``, before the receiver counts the connection or it is read.
+    transport: asyncio.Transport
+
     def __init__(self, receiver: SyslogReceiver, transport_name: str):
         self.receiver = receiver
         self.name = transport_name
         self.framer = StreamFramer(receiver.settings.max_message_bytes)
-        self.transport: asyncio.Transport | None = None
         self.peer = b""
         self._paused = False
         self._finished = False
 
-    def connection_made(self, transport) -> None:
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         receiver = self.receiver
+        # A stream server's transports (TCP, TLS) read and write: asyncio types them by the base.
+        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         if len(receiver._connections) >= receiver.settings.max_connections:
             receiver._connections_rejected += 1
@@ -532,7 +541,7 @@ class _DatagramEndpoint(asyncio.DatagramProtocol):
     def __init__(self, receiver: SyslogReceiver):
         self.receiver = receiver
 
-    def datagram_received(self, data: bytes, addr) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         self.receiver._datagram(data, addr)
 
     def error_received(self, exc: Exception) -> None:

@@ -28,8 +28,9 @@ import struct
 import uuid
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from io import FileIO
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,7 +60,7 @@ class Record(NamedTuple):
     """One spooled message and where it sits in the spool."""
 
     segment: int
-    index: int  # 0-based record number within the segment
+    ordinal: int  # 0-based record number within the segment (``index`` is the tuple's method)
     received_us: int
     peer: str  # e.g. "tcp:10.0.0.1:51234"
     kind: int
@@ -69,7 +70,7 @@ class Record(NamedTuple):
     @property
     def origin(self) -> str:
         """Where the message came from and where it was spooled, for the quarantine."""
-        return f"{self.peer} spool {self.segment}#{self.index}"
+        return f"{self.peer} spool {self.segment}#{self.ordinal}"
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,11 @@ class Position:
     offset: int
     index: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, str | int]:
         return {"spool": self.spool, "segment": self.segment, "offset": self.offset, "index": self.index}
 
     @classmethod
-    def from_dict(cls, value: dict | None, spool: str) -> Position:
+    def from_dict(cls, value: dict[str, str | int] | None, spool: str) -> Position:
         """The checkpoint's position, or the spool's start when it names another spool."""
         if not value or value.get("spool") != spool:
             return cls(spool, 0, len(MAGIC), 0)
@@ -219,38 +220,37 @@ class SpoolWriter:
     def __init__(self, directory: Path, segment_bytes: int = DEFAULT_SEGMENT_BYTES):
         self.directory = Path(directory)
         self.segment_bytes = segment_bytes
-        self._lock = None
-        self._file = None
+        self._lock: ExitStack | None = None  # holds writer.lock while open
+        self._file: FileIO | None = None
         self._size = 0
         self.segment = 0
 
     def open(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         spool_id(self.directory)
-        self._lock = locked(self.directory, "writer.lock", wait=False)
-        self._lock.__enter__()
-        try:
+        with ExitStack() as lock:
+            lock.enter_context(locked(self.directory, "writer.lock", wait=False))
             self._rotate()
-        except BaseException:
-            self._lock.__exit__(None, None, None)
-            self._lock = None
-            raise
+            self._lock = lock.pop_all()  # opened: kept until close()
 
     def write(self, records: Iterable[bytes]) -> int:
         """Append encoded records (``encode``); durable only after ``sync``."""
-        if self._file is None:  # a new segment after a failure could not be made before
-            self._rotate()
         data = b"".join(records)
-        self._file.write(data)
+        self._segment().write(data)
         self._size += len(data)
         return len(data)
 
     def sync(self) -> None:
         """Make everything written so far durable, then rotate if the segment is full."""
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        segment = self._segment()
+        segment.flush()
+        os.fsync(segment.fileno())
         if self._size >= self.segment_bytes:
             self._rotate()
+
+    def _segment(self) -> FileIO:
+        """The open segment, or a new one where a failure left none (see :meth:`recover`)."""
+        return self._file if self._file is not None else self._rotate()
 
     def close(self) -> None:
         try:
@@ -261,33 +261,37 @@ class SpoolWriter:
                 self._file.close()
                 self._file = None
             if self._lock is not None:
-                self._lock.__exit__(None, None, None)
+                self._lock.close()
                 self._lock = None
 
     def recover(self) -> None:
         """After a failed write or sync, go on in a new segment: the current one may now end
         mid-record, and sealing it is what lets the reader skip that safely."""
-        try:
-            self._file.close()
-        except OSError:
-            pass
-        self._file = None
+        # No segment at all when making the last one failed: then there is none to seal.
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+            self._file = None
         self._rotate()
 
-    def _rotate(self) -> None:
+    def _rotate(self) -> FileIO:
         """Seal the current segment (it is already synced) and start the next number."""
         if self._file is not None:
             self._file.close()
+            self._file = None  # sealed: if the next cannot be made, writing makes it later
         existing = segments(self.directory)
         self.segment = max(existing[-1] if existing else 0, self.segment) + 1
         path = segment_path(self.directory, self.segment)
         # Unbuffered: ``write`` gets one joined buffer per batch, and a reader in another
         # process should see whole records as soon as the system call returns.
-        self._file = open(path, "xb", buffering=0)
-        self._file.write(MAGIC)
-        os.fsync(self._file.fileno())
+        self._file = segment = open(path, "xb", buffering=0)
+        segment.write(MAGIC)
+        os.fsync(segment.fileno())
         fsync_path(self.directory)
         self._size = len(MAGIC)
+        return segment
 
 
 def read_batch(directory: Path, position: Position, *, max_records: int, max_bytes: int) -> Batch:
@@ -314,12 +318,14 @@ def read_batch(directory: Path, position: Position, *, max_records: int, max_byt
             if RECORD_HEADER.size + length > len(data) and length <= MAX_RECORD_BYTES:
                 data += handle.read(RECORD_HEADER.size + length - len(data))
         at_end = handle.read(1) == b""
+    records: list[Record]
+    problem: str | None
     if position.offset == len(MAGIC) and position.index == 0 and not _has_magic(path):
         records, used, problem = [], 0, "not a spool segment (bad magic)"
     else:
         records, used, problem = _decode(data, position, max_records)
     end = Position(position.spool, position.segment, position.offset + used, position.index + len(records))
-    damage = []
+    damage: list[tuple[str, bytes, str]] = []
     finished = at_end and used == len(data)
     if sealed and (problem is not None or (at_end and not finished)) and len(records) < max_records:
         if problem is None:

@@ -47,9 +47,9 @@ class RowStream:
         self._stop = threading.Event()
         self._carry: pa.RecordBatch | None = None
         self._done = False
-        # One thread reads: on two cores a parallel read competed with the parser and the
-        # store's writer for the same cores, and 1M sign-ins took 8-10% longer and more CPU
-        # than with DuckDB on one core and the rest of the pipeline on the other.
+        # One thread reads: on two cores a parallel read competes with the parser and the
+        # store's writer for the same cores, which was measured slower and costlier than DuckDB
+        # on one core and the rest of the pipeline on the other.
         self._con = connect(single_threaded=True)
         self._thread = threading.Thread(target=self._read, args=(sql, batch_rows), daemon=True, name="cyberwell-rows")
         self._thread.start()

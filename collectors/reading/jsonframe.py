@@ -26,6 +26,7 @@ import pyarrow as pa
 from collectors.reading.duckdb_session import connect
 from collectors.reading.rawfile import GZIP_MAGIC, duckdb_compression
 from store.batch import Quarantined
+from store.sql_literals import quote_literal
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -40,8 +41,9 @@ class Framed:
 
     path: Path
     raw: pa.Array  # large_string
-    lines: list[int] | None = None  # line of each record; None: record i is on line i + 1
-    pointers: list[str] | None = None  # where in its document each record sits, or None
+    # Line of each record (None for one inside a document); None here: record i is on line i + first_line.
+    lines: list[int | None] | None = None
+    pointers: list[str | None] | None = None  # where in its document each record sits, or None
     quarantined: list[Quarantined] = field(default_factory=list)
     whole_lines: bool = False  # the records are the file's lines, every one of them, as they are
     trimmed: pa.ChunkedArray | None = None  # every text without its line end, when made ahead
@@ -248,7 +250,7 @@ def _array_elements(path: Path) -> Framed | None:
         table = con.sql(f"""
             SELECT CASE WHEN strpos(json, chr(10)) > 0 OR strpos(json, '": ') > 0 OR strpos(json, ', "') > 0
                         THEN json(json)::VARCHAR ELSE json END AS raw
-            FROM read_json_objects('{str(path).replace("'", "''")}', format = 'array', compression = '{compression}')
+            FROM read_json_objects({quote_literal(str(path))}, format = 'array', compression = '{compression}')
         """).to_arrow_table()
     except duckdb.Error:
         return None
@@ -283,7 +285,7 @@ def _lenient(text: bytes) -> Any:
     """
     con = duckdb.connect()
     try:
-        minified = con.execute("SELECT json(?::VARCHAR)", [bytes(text).decode("utf-8")]).fetchone()[0]
+        [(minified,)] = con.execute("SELECT json(?::VARCHAR)", [bytes(text).decode("utf-8")]).fetchall()
         return orjson.loads(minified)
     except (duckdb.Error, UnicodeDecodeError, orjson.JSONDecodeError, TypeError):
         return None

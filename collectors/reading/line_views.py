@@ -2,8 +2,8 @@
 
 A parser frames a file into lines that still carry their ``\\n`` (Arrow strings over the file's
 memory map, back to back: a line end cannot be left out of such an array without copying every
-line). Copying a million sign-ins' lines to drop one byte each wrote ~1.8 GB of fresh memory per
-million records, and the page faults cost more than the copy. An Arrow ``string_view`` array
+line). Copying every line to drop one byte writes nearly the whole export again into fresh
+memory, and the page faults cost more than the copy. An Arrow ``string_view`` array
 holds a length and a place in the buffer per value, so the same bytes serve with each length
 shortened by one: a few bytes of arithmetic per line. Parquet and DuckDB read such an array as
 they read ``string``. Views are only for a caller that stores the batch before the file can

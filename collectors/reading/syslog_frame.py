@@ -18,12 +18,14 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
+from store.epoch import to_micros
+
 #: An RFC 3164 timestamp may be ahead of our clock by this much and still be this year: devices
 #: stamp local time (UTC+1 in a British summer, more elsewhere) and clocks drift. Without the
 #: allowance a message stamped a minute ahead would be put a whole year back.
 FUTURE_ALLOWANCE = timedelta(days=1)
+_FUTURE_ALLOWANCE_US = FUTURE_ALLOWANCE // timedelta(microseconds=1)
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONTHS = {
     m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)
 }
@@ -43,7 +45,8 @@ _TAG = re.compile(r"([^\s:\[\]=,|]{1,48})(?:\[([^\]\s]{0,128})\])?:(?: |$)")
 _SD_ELEMENT = re.compile(r'\[[^\s\]="]+(?: +[^\s\]="]+="[^"\\]*(?:\\.[^"\\]*)*")* *\]')
 # Octet counting: the frame length, one space, then the message (which starts with "<PRI>").
 _OCTET_COUNT = re.compile(rb"(\d{1,10}) (?=<)")
-_BLANK = re.compile(rb"\s*")
+# The same at a stream's start, after any white space before the first frame.
+_OPENING_OCTET_COUNT = re.compile(rb"\s*" + _OCTET_COUNT.pattern)
 
 
 class FrameError(ValueError):
@@ -166,7 +169,7 @@ def _bsd_us(match: re.Match[str], now: datetime) -> int:
         return _clock_us(int(year), _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
     year = now.year
     stamp = _clock_us(year, _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
-    if stamp > _us(now + FUTURE_ALLOWANCE):
+    if stamp > to_micros(now) + _FUTURE_ALLOWANCE_US:
         stamp = _clock_us(year - 1, _MONTHS[month], int(day), int(hh), int(mm), int(ss), frac)
     return stamp
 
@@ -178,26 +181,21 @@ def _clock_us(year: int, month: int, day: int, hh: int, mm: int, ss: int, frac: 
         stamp = datetime(year, month, day, hh, mm, ss, tzinfo=UTC)
     except ValueError as exc:
         raise FrameError(f"bad RFC 3164 timestamp: {exc}") from None
-    return _us(stamp) + (int(frac.ljust(6, "0")) if frac else 0)
+    return to_micros(stamp) + (int(frac.ljust(6, "0")) if frac else 0)
 
 
 @lru_cache(maxsize=8192)
 def _iso_us(text: str) -> int:
     """RFC 3339 to epoch microseconds (``fromisoformat`` drops digits beyond microseconds)."""
     try:
-        return _us(datetime.fromisoformat(text))
+        return to_micros(datetime.fromisoformat(text))
     except ValueError as exc:
         raise FrameError(f"bad timestamp {text!r}: {exc}") from None
 
 
-def _us(stamp: datetime) -> int:
-    delta = stamp - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def is_octet_counted(data: bytes) -> bool:
     """Whether a stream starts with an octet-counted frame (``<length> <PRI>...``)."""
-    return _OCTET_COUNT.match(data, _BLANK.match(data).end()) is not None
+    return _OPENING_OCTET_COUNT.match(data) is not None
 
 
 def split_lines(data: bytes) -> list[str]:
