@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import RenderableType
 
-from collectors.replay import SOURCE_MODULES, UnknownSource, ingest
-from console import collect_commands, render
+from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
+from console import collect_commands, render, tables
 from console import config as configuration
 from console.session import fail, open_store, parse_time, stored_window
 
@@ -58,7 +59,7 @@ def main(
 def ingest_command(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(help="Export files (plain or gzip).")],
-    source: Annotated[str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_MODULES)}.")],
+    source: Annotated[str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_KINDS)}.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Replay export files through the parsers into the store."""
@@ -142,18 +143,25 @@ def show_detection_report(report) -> None:
 def alerts_list(
     ctx: typer.Context,
     severity: Annotated[str | None, typer.Option("--severity", help="Only this severity or above.")] = None,
+    status: Annotated[str | None, typer.Option("--status", help="Only alerts in this status (new, ...).")] = None,
+    rule: Annotated[str | None, typer.Option("--rule", help="Only alerts of this rule id.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
     as_json: JsonFlag = False,
 ) -> None:
     """List stored alerts."""
-    from store.alerts import list_alerts
+    from queries.alerts import list_alerts
 
+    if limit < 0:
+        fail(f"--limit: expected 0 or more, got {limit}")
     store = open_store(ctx.obj)
-    alerts = list_alerts(store.state, severity_at_least=severity, limit=limit)
+    try:
+        listing = list_alerts(store, severity_at_least=severity, status=status, rule_id=rule, limit=limit)
+    except ValueError as error:  # the severity is not a Sigma level
+        fail(f"--severity: {error}")
     if as_json:
-        render.emit_json([alert.to_dict() for alert in alerts])
+        render.emit_json([alert.to_dict() for alert in listing.alerts])
         return
-    render.console.print(render.alerts_table(alerts))
+    show(tables.alert_listing(listing))
 
 
 # -- rules and quarantine -------------------------------------------------------------------
@@ -162,26 +170,13 @@ def alerts_list(
 @rules_app.command("list")
 def rules_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the rules that load and convert, and those that don't with the reason."""
-    from detections import load_rules
+    from queries.rules import list_rules
 
-    loaded = load_rules(list(ctx.obj.rule_dirs))
+    catalogue = list_rules(ctx.obj.rule_dirs)
     if as_json:
-        render.emit_json(loaded.to_dict())
+        render.emit_json(catalogue.to_dict())
         return
-    data = loaded.to_dict()
-    render.console.print(
-        render.table(
-            "Rules",
-            ["id", "title", "level", "kind"],
-            [(r["id"], r["title"], r["level"], r["kind"]) for r in data["rules"]],
-        )
-    )
-    if data["problems"]:
-        render.console.print(
-            render.table(
-                "Rules that cannot run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]]
-            )
-        )
+    show(tables.rule_catalogue(catalogue))
 
 
 @quarantine_app.command("list")
@@ -191,18 +186,20 @@ def quarantine_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Show quarantined records with their reasons."""
-    store = open_store(ctx.obj)
-    rows = [dict(row) for row in store.state.quarantined(limit)]
+    from queries.quarantine import list_quarantine
+
+    if limit < 0:
+        fail(f"--limit: expected 0 or more, got {limit}")
+    listing = list_quarantine(open_store(ctx.obj), limit)
     if as_json:
-        render.emit_json({"total": store.state.quarantine_count(), "records": rows})
+        render.emit_json(listing.to_dict())
         return
-    render.console.print(
-        render.table(
-            f"Quarantine ({store.state.quarantine_count()} records)",
-            ["received", "source", "origin", "reason", "record"],
-            [(r["received_at"], r["source"], r["origin"], r["reason"], r["record"][:200]) for r in rows],
-        )
-    )
+    show(tables.quarantine_listing(listing))
+
+
+def show(renderables: list[RenderableType]) -> None:
+    for renderable in renderables:
+        render.console.print(renderable)
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -236,7 +233,7 @@ def demo_command(
     if as_json:
         render.emit_json(outcome.to_dict())
         return
-    outcome.show(render.console)
+    show(tables.demo_outcome(outcome))
 
 
 def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | None) -> configuration.Config:
@@ -263,27 +260,21 @@ def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | No
 @app.command("retention")
 def retention_command(
     ctx: typer.Context,
-    days: Annotated[int, typer.Option("--days", help="Keep this many days of events; delete older daily indices.")],
+    days: Annotated[int, typer.Option("--days", help="Keep this many days of events; delete older ones.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Delete events older than N days (Elasticsearch: whole daily indices)."""
     if days < 1:
         fail(f"--days: expected 1 or more, got {days}")
-    store = open_store(ctx.obj)
-    if not hasattr(store, "delete_older_than"):
-        fail(
-            "retention deletes daily Elasticsearch indices; the embedded store keeps every segment "
-            '(set store.backend = "elasticsearch" to use it)'
-        )
-    deleted = store.delete_older_than(days)
+    deleted = open_store(ctx.obj).delete_older_than(days)
     if as_json:
         render.emit_json({"days": days, "deleted": deleted})
         return
     if not deleted:
-        render.console.print(render.Text(f"No event index is older than {days} days."))
+        render.console.print(render.Text(f"No events are older than {days} days."))
         return
     render.console.print(
-        render.table(f"Deleted {len(deleted)} indices older than {days} days", ["index"], [(name,) for name in deleted])
+        render.table(f"Deleted: {len(deleted)} older than {days} days", ["deleted"], [(name,) for name in deleted])
     )
 
 

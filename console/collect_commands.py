@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from console import render
-from console.config import ConfigError
+from console.config import Config, ConfigError
 from console.status import status_command
 from store.checkpoints import Checkpoints
+
+if TYPE_CHECKING:  # the builders' module reaches the Microsoft SDKs: imported when a command needs it
+    from console.collector_settings import Configured, LiveCollector
 
 log = logging.getLogger("cyberwell.collect")
 
@@ -30,19 +33,21 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status_command)
 
 
-def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None):
-    from console.collector_settings import build_collectors, read_tables
+def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None) -> Configured:
+    """The collectors of the config's ``[collectors.*]`` tables (all, or those named by ``only``)."""
+    from console.collector_settings import build
     from console.session import fail
 
-    config_file = ctx.find_root().params.get("config_file")
+    cfg: Config = ctx.obj
     try:
-        tables = read_tables(ctx.obj.home, config_file)
+        tables = cfg.collectors.checked()
         if only:
-            missing = [name for name in only if name not in tables]
+            names = {table.name for table in tables}
+            missing = [name for name in only if name not in names]
             if missing:
                 fail(f"--source {missing[0]}: no [collectors.{missing[0]}] table in the config")
-            tables = {name: table for name, table in tables.items() if name in only}
-        configured = build_collectors(tables, with_receiver=with_receiver)
+            tables = tuple(table for table in tables if table.name in only)
+        configured = build(tables, with_receiver=with_receiver)
     except ConfigError as error:
         fail(str(error))
     if not configured.collectors:
@@ -114,7 +119,7 @@ def serve_command(
     log.info("stopped")
 
 
-def _keep_collecting(collector, store, stop: threading.Event) -> None:
+def _keep_collecting(collector: LiveCollector, store, stop: threading.Event) -> None:
     """Collect, then wait the interval (or until asked to stop); a run never raises."""
     checkpoints = Checkpoints(store.state)
     while not stop.is_set():

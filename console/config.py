@@ -19,14 +19,20 @@ The Elasticsearch store is configured in ``[store.elasticsearch]``::
 
 Secrets are best given by file or environment, so the config file can be shared; relative file
 paths are under the home.
+
+``[collectors.<name>]`` tables (docs/collectors.md) are read here too, into :class:`CollectorTable`
+records; console/collector_settings.py makes collectors of them. This module is the only reader
+of the file: every command gets the same :class:`Config` from ``ctx.obj``.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from store.elastic_client import ElasticSettings
 
@@ -39,12 +45,48 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class CollectorTable:
+    """One ``[collectors.<name>]`` table: the source's name, its kind and its settings."""
+
+    name: str  # the source's name in ``status`` and in run records
+    kind: str  # the table's ``type``, else its name
+    enabled: bool
+    #: The table's other keys, checked by the kind's builder (console/collector_settings.py).
+    settings: Mapping[str, object]
+
+    @property
+    def where(self) -> str:
+        """The table's path in the config, for error messages."""
+        return f"collectors.{self.name}"
+
+
+@dataclass(frozen=True)
+class CollectorsSection:
+    """The ``[collectors.*]`` tables, or why they cannot be read.
+
+    A broken section is kept, not raised, when the file is loaded: ``collect`` and ``serve``
+    stop on it (:meth:`checked`), but ``status`` must still show the run records, and commands
+    that collect nothing must not fail over it.
+    """
+
+    tables: tuple[CollectorTable, ...] = ()
+    problem: str | None = None  # a ConfigError's message, naming the key
+
+    def checked(self) -> tuple[CollectorTable, ...]:
+        """The tables; ``ConfigError`` when the section is broken."""
+        if self.problem is not None:
+            raise ConfigError(self.problem)
+        return self.tables
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     store_backend: str = "embedded"
     rule_dirs: tuple[Path, ...] = DEFAULT_RULE_DIRS
     #: ``[store.elasticsearch]``, None when the file has no such table.
     elasticsearch: ElasticSettings | None = None
+    collectors: CollectorsSection = field(default_factory=CollectorsSection)
 
 
 def resolve_home(option: Path | None) -> Path:
@@ -145,6 +187,35 @@ def elastic_settings(table: dict, home: Path) -> ElasticSettings:
     return settings
 
 
+def collector_tables(value: object) -> tuple[CollectorTable, ...]:
+    """``[collectors.*]`` as records: each a table, ``enabled`` true or false, ``type`` a name.
+
+    Whether the kind exists and its settings are right is the builder's to say (only ``collect``
+    and ``serve`` build collectors).
+    """
+    if not isinstance(value, dict) or not all(isinstance(table, dict) for table in value.values()):
+        raise ConfigError("collectors: expected tables [collectors.<name>]")
+    found = []
+    for name, table in value.items():
+        where = f"collectors.{name}"
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}.enabled: expected true or false, got {enabled!r}")
+        kind = table.get("type", name)
+        if not isinstance(kind, str):
+            raise ConfigError(f"{where}.type: expected the name of a collector kind, got {kind!r}")
+        settings = {key: item for key, item in table.items() if key not in ("type", "enabled")}
+        found.append(CollectorTable(name, kind, enabled, MappingProxyType(settings)))
+    return tuple(found)
+
+
+def _collectors_section(data: dict) -> CollectorsSection:
+    try:
+        return CollectorsSection(collector_tables(data.get("collectors", {})))
+    except ConfigError as error:
+        return CollectorsSection(problem=str(error))
+
+
 def load(home: Path, config_file: Path | None = None) -> Config:
     """Read ``cyberwell.toml`` from the home (or the given file); absent means defaults."""
     path = config_file or home / "cyberwell.toml"
@@ -164,9 +235,15 @@ def load(home: Path, config_file: Path | None = None) -> Config:
     elastic = elastic_settings(elastic_table, home) if elastic_table is not None else None
     detections = _expect(data, "detections", dict, "config") or {}
     dirs = _expect(detections, "rule_dirs", list, "detections")
-    rule_dirs = DEFAULT_RULE_DIRS
+    rule_dirs: tuple[Path, ...] = DEFAULT_RULE_DIRS
     if dirs is not None:
         if not all(isinstance(item, str) for item in dirs):
             raise ConfigError("detections.rule_dirs: expected a list of folder paths (strings)")
         rule_dirs = tuple((home / item) if not Path(item).is_absolute() else Path(item) for item in dirs)
-    return Config(home=home, store_backend=backend, rule_dirs=rule_dirs, elasticsearch=elastic)
+    return Config(
+        home=home,
+        store_backend=backend,
+        rule_dirs=rule_dirs,
+        elasticsearch=elastic,
+        collectors=_collectors_section(data),
+    )

@@ -1,7 +1,9 @@
 """Terminal output: rich tables for people, JSON for scripts.
 
 Every value that came from a log is wrapped in ``Text`` so rich never reads it as markup: a
-user name like ``[bold]admin[/]`` is shown as written, not styled.
+user name like ``[bold]admin[/]`` is shown as written, not styled. ``table`` does it for every
+cell that is not already a ``Text``; console/tables.py and console/status_tables.py draw the
+query layer's records with it.
 """
 
 from __future__ import annotations
@@ -32,10 +34,9 @@ def emit_json(payload) -> None:
 
 
 def _json_default(value):
+    # Records arrive as their to_dict(); what is left that JSON lacks is a time or a path.
     if isinstance(value, datetime):
         return value.isoformat()
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
     return str(value)
 
 
@@ -62,11 +63,3 @@ def _cell(value) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(str(item) for item in value)
     return str(value)
-
-
-def alerts_table(alerts, title: str = "Alerts"):
-    return table(
-        title,
-        ["id", "first seen", "severity", "rule", "group", "events"],
-        [(a.id[:12], a.first_seen, severity(a.severity), a.rule_title, a.group_keys, a.event_count) for a in alerts],
-    )

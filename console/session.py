@@ -6,6 +6,7 @@ imports another.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import typer
 
@@ -14,7 +15,7 @@ from console import render
 from store import EmbeddedStore
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     render.console.print(render.Text(f"error: {message}", style="bold red"))
     raise typer.Exit(code)
 

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
+from store import EmbeddedStore
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -148,3 +149,38 @@ def test_rule_folders_come_from_the_config(tmp_path):
     (tmp_path / "cyberwell.toml").write_text("[detections]\nrule_dirs = 3\n")
     result = run("--home", str(tmp_path), "rules", "list")
     assert result.exit_code == 2 and "detections.rule_dirs" in result.output
+
+
+def test_retention_deletes_the_embedded_stores_old_days(tmp_path):
+    export = tmp_path / "signins.ndjson"
+    export.write_bytes(b"\n".join(orjson.dumps(signin(i)) for i in range(5)) + b"\n")  # 2026-11-16
+    home = str(tmp_path / "home")
+    assert run("--home", home, "ingest", str(export), "--source", "entra-signins").exit_code == 0
+    kept = run("--home", home, "retention", "--days", "36500", "--json")
+    assert kept.exit_code == 0, kept.output
+    assert json.loads(kept.output) == {"days": 36500, "deleted": []}
+    gone = run("--home", home, "retention", "--days", "1", "--json")
+    assert json.loads(gone.output)["deleted"] == ["azure.signinlogs/2026-11-16"]
+    assert EmbeddedStore(Path(home)).count() == 0
+    assert "No events are older than 1 days" in run("--home", home, "retention", "--days", "1").output
+    assert run("--home", home, "retention", "--days", "0").exit_code == 2
+
+
+def test_alerts_list_filters_and_says_what_the_limit_held_back(tmp_path):
+    from scenario import generate
+
+    manifest = generate(tmp_path / "scenario", size=5_000, seed=3)
+    home = str(tmp_path / "home")
+    for item in manifest.files:
+        assert run("--home", home, "ingest", str(item.path), "--source", item.kind, "--json").exit_code == 0
+    run("--home", home, "detect", "--from", manifest.start.isoformat(), "--to", manifest.end.isoformat())
+    every = json.loads(run("--home", home, "alerts", "list", "--limit", "100000", "--json").output)
+    rule = every[0]["rule_id"]
+    mine = json.loads(run("--home", home, "alerts", "list", "--rule", rule, "--json").output)
+    assert mine and {a["rule_id"] for a in mine} == {rule}
+    assert json.loads(run("--home", home, "alerts", "list", "--status", "closed", "--json").output) == []
+    shown = run("--home", home, "alerts", "list", "--limit", "2")
+    assert f"Showing 2 of {len(every)} alerts: {len(every) - 2} more with --limit" in " ".join(shown.output.split())
+    assert "Showing" not in run("--home", home, "alerts", "list").output
+    wrong = run("--home", home, "alerts", "list", "--severity", "severe")
+    assert wrong.exit_code == 2 and "--severity: unknown severity 'severe'" in " ".join(wrong.output.split())

@@ -286,3 +286,75 @@ def test_status_with_collectors_serve_would_refuse_still_shows_the_run_records(t
     assert result.exit_code == 0
     assert [row["source"] for row in json.loads(result.stdout)] == ["defender"]
     assert "receiver counters not shown: collectors: expected tables" in result.stderr
+
+
+def test_the_config_reads_collector_tables_into_typed_records(tmp_path):
+    from console.config import CollectorTable, load
+
+    (tmp_path / "cyberwell.toml").write_text(
+        '[collectors.signins-schools]\ntype = "entra-signins"\ntenant_id = "t"\n\n'
+        '[collectors.syslog]\nenabled = false\nspool_dir = "/var/spool/cw"\n'
+    )
+    tables = load(tmp_path).collectors.checked()
+    assert tables == (
+        CollectorTable("signins-schools", "entra-signins", True, {"tenant_id": "t"}),
+        CollectorTable("syslog", "syslog", False, {"spool_dir": "/var/spool/cw"}),
+    )
+    assert tables[0].where == "collectors.signins-schools"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("collectors = 5\n", "collectors: expected tables [collectors.<name>]"),
+        ('[collectors.syslog]\nenabled = "yes"\n', "collectors.syslog.enabled: expected true or false, got 'yes'"),
+        ("[collectors.syslog]\ntype = 5\n", "collectors.syslog.type: expected the name of a collector kind"),
+    ],
+)
+def test_a_broken_collectors_section_stops_collect_and_no_other_command(tmp_path, text, message):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "cyberwell.toml").write_text(text)
+    refused = cli(home, "collect")
+    assert refused.exit_code == 2 and message in " ".join(refused.output.split())
+    listed = cli(home, "alerts", "list", "--json")
+    assert listed.exit_code == 0 and json.loads(listed.output) == []
+
+
+def test_an_unknown_kind_names_every_registered_one(tmp_path):
+    from console.collector_settings import KINDS, build_collectors
+    from console.config import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        build_collectors({"splunk": {}})
+    assert str(raised.value).startswith("collectors.splunk.type: unknown collector 'splunk'")
+    assert set(KINDS) == {"entra-signins", "defender", "syslog", "azure-firewall"}
+    assert all(kind in str(raised.value) for kind in KINDS)
+
+
+def test_status_takes_the_syslog_spools_from_the_config_given_with_config(tmp_path):
+    home, spool, config = tmp_path / "home", tmp_path / "spool", tmp_path / "elsewhere.toml"
+    home.mkdir()
+    config.write_text(f'[collectors.firewalls]\ntype = "syslog"\nspool_dir = "{spool}"\n')
+    result = runner.invoke(app, ["--home", str(home), "--config", str(config), "status", "--json"])
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert (row["source"], row["receiver"]["state"], row["receiver"]["spool_dir"]) == (
+        "firewalls",
+        "never started",
+        str(spool),
+    )
+
+
+def test_building_a_syslog_source_loads_no_microsoft_sdk(tmp_path):
+    """Builders import their collector's module when called: the Graph and Azure SDKs are slow."""
+    check = (
+        "import sys\n"
+        "from console.collector_settings import build_collectors\n"
+        f"build_collectors({{'syslog': {{'spool_dir': {str(tmp_path / 'spool')!r}}}}})\n"
+        "print([m for m in ('msgraph', 'azure.identity', 'azure.monitor.query') if m in sys.modules])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    done = subprocess.run([sys.executable, "-c", check], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

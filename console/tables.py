@@ -1,0 +1,130 @@
+"""The query layer's records drawn for a terminal: alerts, rules, quarantine, the demo's outcome.
+
+Commands print what these return and decide nothing here; values from logs go through
+``render.table`` (or a ``Text``), never into a title or a markup string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from console import render
+
+if TYPE_CHECKING:  # records only annotate here; queries.rules would load pySigma for every command
+    from console.demo import DemoOutcome
+    from queries.alert_summary import AlertSummary
+    from queries.alerts import AlertListing
+    from queries.quarantine import QuarantineListing
+    from queries.rules import RuleCatalogue
+    from store.alert_record import Alert
+
+#: How much of a quarantined record a table shows; ``--json`` has all of it.
+RECORD_PREVIEW = 200
+
+
+def alerts_table(alerts: Sequence[Alert], title: str = "Alerts") -> Table:
+    return render.table(
+        title,
+        ["id", "first seen", "severity", "rule", "group", "events"],
+        [
+            (
+                alert.id[:12],
+                alert.first_seen,
+                render.severity(alert.severity),
+                alert.rule_title,
+                ", ".join(f"{key}={value}" for key, value in alert.group_keys.items()),
+                alert.event_count,
+            )
+            for alert in alerts
+        ],
+    )
+
+
+def alert_listing(listing: AlertListing) -> list[RenderableType]:
+    """The alerts, and a line saying how many the limit held back when it held any."""
+    shown: list[RenderableType] = [alerts_table(listing.alerts)]
+    if listing.held_back:
+        shown.append(
+            Text(f"Showing {len(listing.alerts)} of {listing.total} alerts: {listing.held_back} more with --limit.")
+        )
+    return shown
+
+
+def rule_catalogue(catalogue: RuleCatalogue) -> list[RenderableType]:
+    shown: list[RenderableType] = [
+        render.table(
+            "Rules",
+            ["id", "title", "level", "kind"],
+            [(rule.id, rule.title, rule.level, rule.kind) for rule in catalogue.rules],
+        )
+    ]
+    if catalogue.problems:
+        shown.append(
+            render.table(
+                "Rules that cannot run",
+                ["rule", "reason"],
+                [(problem.name, problem.reason) for problem in catalogue.problems],
+            )
+        )
+    return shown
+
+
+def quarantine_listing(listing: QuarantineListing) -> list[RenderableType]:
+    shown: list[RenderableType] = [
+        render.table(
+            f"Quarantine ({listing.total} records)",
+            ["received", "source", "origin", "reason", "record"],
+            [(r.received_at, r.source, r.origin, r.reason, r.record[:RECORD_PREVIEW]) for r in listing.records],
+        )
+    ]
+    if listing.held_back:
+        shown.append(Text(f"Showing the newest {len(listing.records)}: {listing.held_back} more with --limit."))
+    return shown
+
+
+def alert_summary(summary: AlertSummary) -> list[RenderableType]:
+    """The serious alerts, then every alert counted by rule (the end of the demo)."""
+    return [
+        alerts_table(summary.serious, title=f"Alerts of {summary.serious_from} severity and above, most severe first"),
+        render.table(
+            "All alerts by rule",
+            ["severity", "rule", "alerts"],
+            [(render.severity(count.severity), count.rule_title, count.alerts) for count in summary.by_rule],
+        ),
+    ]
+
+
+def severity_counts(summary: AlertSummary) -> str:
+    """``3 high, 12 medium``: most severe first, the levels that have alerts."""
+    return ", ".join(f"{count.alerts} {count.severity}" for count in summary.by_severity) or "none"
+
+
+def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
+    """What was ingested, the alerts the stories raised, and one closing sentence."""
+    summary = outcome.summary
+    report = outcome.report
+    held_back = (
+        [Text(f"Counted: the {summary.total} alerts last seen most recently of {outcome.alerts.total}.")]
+        if outcome.alerts.held_back
+        else []
+    )
+    return [
+        render.table(
+            "Ingested",
+            ["source", "events", "duplicates", "quarantined"],
+            [(kind, r.ingested, r.duplicates, r.quarantined) for kind, r in outcome.ingest.items()],
+        ),
+        *alert_summary(summary),
+        Text(
+            f"{summary.total} alerts ({severity_counts(summary)}) from {len(report.rules)} rules; "
+            f"{len(report.problems)} rules could not run (cyberwell rules list). "
+            f"Ingest {outcome.seconds['ingest']:.1f}s, detect {outcome.seconds['detect']:.1f}s. "
+            f"Data in {outcome.scenario_dir.parent.parent}."
+        ),
+        *held_back,
+    ]
