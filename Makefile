@@ -18,5 +18,9 @@ $(UV):
 demo: .venv/.synced
 	$(UV) run --locked --no-sync cyberwell --home $(HOME_DIR) demo $(ARGS)
 
+# Lint, format and types first: a minute that saves reading a failing suite.
 test: .venv/.synced
+	$(UV) run --locked --no-sync ruff check .
+	$(UV) run --locked --no-sync ruff format --check .
+	$(UV) run --locked --no-sync mypy
 	$(UV) run --locked --no-sync pytest $(ARGS)

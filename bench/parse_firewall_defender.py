@@ -28,7 +28,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors import azure_firewall, defender_alerts  # noqa: E402
+from collectors.formats import azure_firewall, defender_alerts  # noqa: E402
 
 RESOURCE = (
     "/SUBSCRIPTIONS/00000000-0000-0000-0000-000000000000/RESOURCEGROUPS/NET"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors import syslog  # noqa: E402
+from collectors.formats import syslog  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 USERS = ["jbloggs", "asmith", "mjones", "kpatel", "lwilliams", "", "", ""]
