@@ -55,7 +55,7 @@ def parse_scenario(size: int, seed: int, out: Path) -> tuple[list[Path], object]
 
 def bulk_bodies(table, prefix: str, chunk_docs: int, chunk_bytes: int) -> list[bytes]:
     """The batch as ready-to-send ``_bulk`` bodies: what a hand-written loader would send."""
-    from store.elastic_bulk import index_names, serialise
+    from store.elastic.bulk import index_names, serialise
 
     indices = index_names(table, prefix).to_pylist()
     ids = table.column("event.id").to_pylist()
@@ -109,8 +109,8 @@ def run(args, url: str) -> dict:
     from console.config import DEFAULT_RULE_DIRS
     from detections.engine import run_detections
     from store import ElasticStore
-    from store.elastic import name_batches
-    from store.elastic_client import ElasticSettings, build_client
+    from store.elastic.client import ElasticSettings, build_client
+    from store.elastic.store import name_batches
 
     shutil.rmtree(args.dir, ignore_errors=True)
     clock = time.perf_counter()

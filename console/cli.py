@@ -13,8 +13,9 @@ import typer
 from rich.console import RenderableType
 
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
-from console import collect_commands, render, tables
 from console import config as configuration
+from console import render, tables
+from console.live import commands as live_commands
 from console.session import fail, open_store, parse_time, stored_window
 
 app = typer.Typer(
@@ -63,7 +64,7 @@ def ingest_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Replay export files through the parsers into the store."""
-    from store.elastic_client import ElasticStoreError
+    from store.elastic.client import ElasticStoreError
 
     store = open_store(ctx.obj)
     try:
@@ -221,7 +222,7 @@ def demo_command(
 ) -> None:
     """Generate the demo council tenant, ingest it through the parsers, detect, show the alerts."""
     from console.demo import run_demo
-    from store.elastic_client import ElasticStoreError
+    from store.elastic.client import ElasticStoreError
 
     cfg = demo_config(ctx.obj, backend, es_url)
     try:
@@ -240,7 +241,7 @@ def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | No
     """The config with the demo's ``--store`` and ``--es-url`` applied."""
     from dataclasses import replace
 
-    from store.elastic_client import ElasticSettings
+    from store.elastic.client import ElasticSettings
 
     if backend is not None and backend not in ("embedded", "elasticsearch"):
         fail(f"--store: expected 'embedded' or 'elasticsearch', got {backend!r}")
@@ -279,7 +280,7 @@ def retention_command(
 
 
 # Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.
-collect_commands.register(app)
+live_commands.register(app)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ Secrets are best given by file or environment, so the config file can be shared;
 paths are under the home.
 
 ``[collectors.<name>]`` tables (docs/collectors.md) are read here too, into :class:`CollectorTable`
-records; console/collector_settings.py makes collectors of them. This module is the only reader
+records; console/live/settings.py makes collectors of them. This module is the only reader
 of the file: every command gets the same :class:`Config` from ``ctx.obj``.
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from store.elastic_client import ElasticSettings
+from store.elastic.client import ElasticSettings
 
 REPO_RULES = Path(__file__).resolve().parents[1] / "rules"
 DEFAULT_RULE_DIRS = (REPO_RULES / "sigmahq", REPO_RULES / "cyberwell")
@@ -51,7 +51,7 @@ class CollectorTable:
     name: str  # the source's name in ``status`` and in run records
     kind: str  # the table's ``type``, else its name
     enabled: bool
-    #: The table's other keys, checked by the kind's builder (console/collector_settings.py).
+    #: The table's other keys, checked by the kind's builder (console/live/settings.py).
     settings: Mapping[str, object]
 
     @property
@@ -150,7 +150,7 @@ def _under_home(home: Path, name: str) -> Path:
 
 def elastic_settings(table: dict, home: Path) -> ElasticSettings:
     """``[store.elasticsearch]`` as plain settings; a bad value names the key and what was expected."""
-    from store.elastic_client import ElasticSettingsError, check
+    from store.elastic.client import ElasticSettingsError, check
 
     path = "store.elasticsearch"
     unknown = sorted(set(table) - _ELASTIC_KEYS)

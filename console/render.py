@@ -2,7 +2,7 @@
 
 Every value that came from a log is wrapped in ``Text`` so rich never reads it as markup: a
 user name like ``[bold]admin[/]`` is shown as written, not styled. ``table`` does it for every
-cell that is not already a ``Text``; console/tables.py and console/status_tables.py draw the
+cell that is not already a ``Text``; console/tables.py and console/live/status_tables.py draw the
 query layer's records with it.
 """
 

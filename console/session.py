@@ -26,7 +26,7 @@ def open_store(cfg: configuration.Config):
     if cfg.store_backend == "embedded":
         return EmbeddedStore(cfg.home)
     from store import ElasticStore
-    from store.elastic_client import ElasticSettingsError
+    from store.elastic.client import ElasticSettingsError
 
     if cfg.elasticsearch is None:
         fail(

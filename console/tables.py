@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # records only annotate here; queries.rules would load pySigm
     from queries.alerts import AlertListing
     from queries.quarantine import QuarantineListing
     from queries.rules import RuleCatalogue
-    from store.alert_record import Alert
+    from store.state.alert_record import Alert
 
 #: How much of a quarantined record a table shows; ``--json`` has all of it.
 RECORD_PREVIEW = 200

@@ -2,7 +2,7 @@
 
 The public surface is small: ``load_rules`` (rules and the problems of those that cannot run),
 ``run_detections`` (one pass over a window, returning a ``DetectionReport``) and ``Alert``.
-Alert persistence lives in ``store.alerts``.
+Alert persistence lives in ``store.state.alerts``.
 """
 
 from detections.alerts import Alert

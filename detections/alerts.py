@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from store.alert_record import SEVERITIES, Alert, alert_id, iso, severity_rank
 from store.schema import EVENTS
+from store.state.alert_record import SEVERITIES, Alert, alert_id, iso, severity_rank
 
 __all__ = [
     "BUCKET",

@@ -5,7 +5,7 @@ for both stores: the same pipeline (rules/pipelines.py) maps Sigma names to stor
 same logsource table chooses the datasets, and a rule is refused the same way — a
 ``RuleConversionError`` naming the rule and what in it cannot be honoured. The language's
 backend (detections/lucene_backend.py) writes each test against the events index's mapping
-(store/elastic_mapping.py) so that it selects what the embedded store selects; a test it cannot
+(store/elastic/mapping.py) so that it selects what the embedded store selects; a test it cannot
 make exact on Elasticsearch is refused rather than run with another meaning.
 """
 
@@ -31,7 +31,7 @@ def compile_rule(rule: SigmaRule, declared: Mapping[str, str] | None = None) -> 
     """The rule's detection as one Lucene query string, plus where and what it searches.
 
     ``declared`` gives the kinds of columns the index template was told about beyond
-    docs/events.md (``store.elastic_mapping.events_template``); the engine never needs it.
+    docs/events.md (``store.elastic.mapping.events_template``); the engine never needs it.
     """
     return compile_for(rule, lucene(declared))
 

@@ -11,7 +11,7 @@ Windows on event time:
 * a correlation scans from ``start - timespan`` (and earlier when an enclosing correlation needs
   its windows from earlier), so a window that began just before this run's start and continues
   into it is found; where its scan resumes per group comes from the windows recorded by earlier
-  runs (``store.alerts.resume_points``) — see ``detections.correlate`` for why that makes
+  runs (``store.state.alerts.resume_points``) — see ``detections.correlate`` for why that makes
   overlapping runs and restarts choose the same windows;
 * ``end`` is the horizon: windows it still cuts are judged as the correlation module explains;
 * a correlation may use another (the specification's chaining): each window of the inner one is
@@ -36,9 +36,9 @@ import pyarrow.compute as pc
 from detections.alerts import BUCKET, SEVERITIES, Alert, alert_id, iso
 from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, find_windows
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
-from store.alerts import record_rule_runs, resume_points
 from store.epoch import from_micros
 from store.sql_literals import quote_ident
+from store.state.alerts import record_rule_runs, resume_points
 
 _TS = pa.timestamp("us", tz="UTC")
 

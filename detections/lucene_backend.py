@@ -1,7 +1,7 @@
 """A pySigma backend that turns a Sigma detection into one Lucene query string for Elasticsearch.
 
 pySigma's ``LuceneBackend`` writes queries for ECS indices it knows nothing about; Cyberwell's
-events index is made by ``store/elastic_mapping.py``, and each Sigma test must select exactly what
+events index is made by ``store/elastic/mapping.py``, and each Sigma test must select exactly what
 the embedded store selects (detections/duckdb_backend.py, pinned by tests/sigma_reference.py). So
 every leaf here asks the mapping how its field is indexed (``field_kind``) and picks the sub-field
 and query that give the embedded store's answer:
@@ -51,7 +51,7 @@ from sigma.types import (
 
 from detections.duckdb_backend import CyberwellBackendRules
 from detections.lucene_regex import translate_regex
-from store.elastic_mapping import CASED, IP, TEXT, field_kind
+from store.elastic.mapping import CASED, IP, TEXT, field_kind
 
 #: A query that matches no document (Elasticsearch completes a purely negative group with
 #: match-all, so this is "everything but everything").

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from store.alert_record import SEVERITIES, Alert, severity_rank
+from store.state.alert_record import SEVERITIES, Alert, severity_rank
 
 
 @dataclass(frozen=True)

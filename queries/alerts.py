@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from store.alert_record import Alert, severity_rank
 from store.protocol import AlertFilter, Store
+from store.state.alert_record import Alert, severity_rank
 
 
 @dataclass(frozen=True)

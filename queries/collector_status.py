@@ -14,8 +14,8 @@ from pathlib import Path
 
 from queries.receiver_status import ReceiverStatus, receiver_status
 from queries.timestamps import parse_iso
-from store.checkpoints import Checkpoints, CollectorRun
 from store.protocol import Store
+from store.state.checkpoints import Checkpoints, CollectorRun
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ State (catalogue, quarantine, alerts, rule runs) is SQLite in WAL mode.
 
 from typing import TYPE_CHECKING
 
-from store.elastic_client import ElasticSettings
+from store.elastic.client import ElasticSettings
 from store.embedded import EmbeddedStore
 from store.protocol import AppendResult, Store
-from store.state import StateDB
+from store.state.database import StateDB
 
 if TYPE_CHECKING:
-    from store.elastic import ElasticStore
+    from store.elastic.store import ElasticStore
 
     def _conforms(embedded: EmbeddedStore, elastic: ElasticStore) -> tuple[Store, Store]:
         """Never called: the type checker fails here when either store drifts from ``Store``."""
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
 def __getattr__(name: str):
     # The Elasticsearch client is slow to import: only commands that use that store pay for it.
     if name == "ElasticStore":
-        from store import elastic
+        from store.elastic.store import ElasticStore
 
-        return elastic.ElasticStore
+        return ElasticStore
     raise AttributeError(f"module 'store' has no attribute {name!r}")
 
 

@@ -32,13 +32,13 @@ import pyarrow.parquet as pq
 
 import store.sql_functions as sql_functions
 from store.aggregation import AggregationRequest
-from store.alerts import NO_MIRROR, AlertBook
 from store.batch import VERSION_COLUMNS, check_required, plain_text
 from store.durable import fsync_path
 from store.epoch import MICROS_PER_DAY, day_label, first_day_kept, from_micros, to_micros
 from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
 from store.sql_literals import quote_ident, quote_literal
-from store.state import StateDB, utc_now_iso
+from store.state.alerts import AlertBook
+from store.state.database import StateDB, utc_now_iso
 
 #: Rows per Parquet row group: small enough that a time-window read skips most of a segment.
 ROW_GROUP_ROWS = 64_000
@@ -64,7 +64,7 @@ class EmbeddedStore:
         self.events_dir = self.home / "events"
         self.events_dir.mkdir(parents=True, exist_ok=True)
         self.state = StateDB(self.home / "state.sqlite")
-        self.alerts: AlertStore = AlertBook(self.state, NO_MIRROR)  # alerts are only in the state database
+        self.alerts: AlertStore = AlertBook(self.state)  # alerts are only in the state database
         self._lock_path = self.home / "events.lock"
         self._connections: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
         self._segment_ids: dict[str, pa.Array] = {}  # segment path -> its ids (segments never change)

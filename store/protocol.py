@@ -21,8 +21,8 @@ from typing import Literal, NamedTuple, Protocol
 
 import pyarrow as pa
 
-from store.alert_record import Alert
-from store.state import StateDB
+from store.state.alert_record import Alert
+from store.state.database import StateDB
 
 #: The query language a store's ``search`` takes; the detection engine picks its rule compiler by it.
 QueryLanguage = Literal["duckdb-sql", "elasticsearch-lucene"]

@@ -74,7 +74,7 @@ def delete_indices(url: str, prefix: str) -> None:
     import urllib.error
     import urllib.request
 
-    from store.elastic import name_batches
+    from store.elastic.store import name_batches
 
     try:
         with urllib.request.urlopen(f"{url}/_cat/indices/{prefix}*?h=index&expand_wildcards=all", timeout=30) as answer:

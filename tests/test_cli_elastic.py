@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from console.cli import app
-from store.elastic import name_batches
-from store.elastic_client import ElasticSettings, build_client
+from store.elastic.client import ElasticSettings, build_client
+from store.elastic.store import name_batches
 
 runner = CliRunner()
 HAS_LUCENE_COMPILER = importlib.util.find_spec("detections.compile_es") is not None

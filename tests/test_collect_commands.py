@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from console.cli import app
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 from tests.graph_standin import GraphStandIn, make_alerts, make_signins, sample_alert, sample_signins
 
 REPO = Path(__file__).resolve().parents[1]
@@ -209,7 +209,7 @@ def test_serve_runs_on_intervals_and_stops_cleanly_on_sigterm_mid_batch(standin,
 
 
 def test_syslog_and_azure_firewall_tables_build_their_collectors(tmp_path, monkeypatch):
-    from console.collector_settings import build_collectors
+    from console.live.settings import build_collectors
 
     tables = {
         "syslog": {"spool_dir": str(tmp_path / "spool"), "udp_port": 0, "tcp_port": False},
@@ -322,8 +322,8 @@ def test_a_broken_collectors_section_stops_collect_and_no_other_command(tmp_path
 
 
 def test_an_unknown_kind_names_every_registered_one(tmp_path):
-    from console.collector_settings import KINDS, build_collectors
     from console.config import ConfigError
+    from console.live.settings import KINDS, build_collectors
 
     with pytest.raises(ConfigError) as raised:
         build_collectors({"splunk": {}})
@@ -350,7 +350,7 @@ def test_building_a_syslog_source_loads_no_microsoft_sdk(tmp_path):
     """Builders import their collector's module when called: the Graph and Azure SDKs are slow."""
     check = (
         "import sys\n"
-        "from console.collector_settings import build_collectors\n"
+        "from console.live.settings import build_collectors\n"
         f"build_collectors({{'syslog': {{'spool_dir': {str(tmp_path / 'spool')!r}}}}})\n"
         "print([m for m in ('msgraph', 'azure.identity', 'azure.monitor.query') if m in sys.modules])\n"
     )

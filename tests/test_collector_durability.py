@@ -24,7 +24,7 @@ import pytest
 
 from collectors.live.graph_defender import latest_alerts
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 from tests.graph_standin import GraphStandIn, iso, make_alerts, make_signins, sample_alert, sample_signins
 from tests.test_collect_commands import graph_settings
 

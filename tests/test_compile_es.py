@@ -3,7 +3,7 @@
 What a query selects on a real node is tested in tests/test_es_sigma_semantics.py and
 tests/test_differential_stores.py; these tests need no node. They check that every shipped rule
 compiles for Elasticsearch exactly when it compiles for the embedded store, that each test picks
-the sub-field the mapping (store/elastic_mapping.py) gives it, that values cannot break out of the
+the sub-field the mapping (store/elastic/mapping.py) gives it, that values cannot break out of the
 query syntax, that refusals name the rule and the reason, and — as a property — that the regex
 translation searches what RE2/Python's ``re`` search.
 """
@@ -24,7 +24,7 @@ from detections.compile_es import compile_rule
 from detections.engine import _compiler_for
 from detections.loader import load_rules
 from detections.lucene_regex import translate_regex
-from store.elastic_mapping import MAX_INDEXED_CHARS, events_template, field_kind
+from store.elastic.mapping import MAX_INDEXED_CHARS, events_template, field_kind
 from tests.test_sigma_semantics import REGEX_ATOMS, regexes, signin_rule
 from tests.test_sigma_semantics import refusal as sql_refusal
 

@@ -12,7 +12,7 @@ must each rule's outcome and the list of rules that cannot run. Two event sets:
   addresses, null and empty fields, numbers as text — run through purpose-written rules as well
   as the shipped ones.
 
-A disagreement is fixed in the mapping (store/elastic_mapping.py) or the Lucene compiler
+A disagreement is fixed in the mapping (store/elastic/mapping.py) or the Lucene compiler
 (detections/lucene_backend.py), never here.
 """
 
@@ -35,7 +35,7 @@ from collectors.replay import ingest
 from console.config import DEFAULT_RULE_DIRS
 from detections import run_detections
 from scenario import EXPECTED_ALERTS, generate
-from store.elastic import ElasticStore
+from store.elastic.store import ElasticStore
 from store.embedded import EmbeddedStore
 from tests.test_es_sigma_semantics import remove_indices
 

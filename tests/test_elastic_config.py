@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from console import config as configuration
 from console.cli import app
-from store.elastic_client import ElasticSettings, ElasticSettingsError, build_client
+from store.elastic.client import ElasticSettings, ElasticSettingsError, build_client
 
 SECRET = "c2VjcmV0LWFwaS1rZXktdmFsdWU="
 PASSWORD = "hunter2-but-longer"

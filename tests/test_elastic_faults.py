@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 
 from store import ElasticStore
-from store.elastic_bulk import BulkOptions
-from store.elastic_client import ElasticRefused, ElasticSettings, ElasticUnavailable, build_client
+from store.elastic.bulk import BulkOptions
+from store.elastic.client import ElasticRefused, ElasticSettings, ElasticUnavailable, build_client
 from tests.conftest import delete_indices
 from tests.elastic_node import free_port, running_node
 from tests.events_factory import event_table

@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from store import ElasticStore, EmbeddedStore
-from store.alert_record import Alert
-from store.elastic import name_batches
-from store.elastic_client import ElasticSettings, build_client
+from store.elastic.client import ElasticSettings, build_client
+from store.elastic.store import name_batches
+from store.state.alert_record import Alert
 from tests.events_factory import event_table
 
 T0 = datetime(2025, 6, 9, 23, 59, 59, 998_000, tzinfo=UTC)  # near a day and a millisecond edge

@@ -4,8 +4,8 @@
 The properties and generators are tests/test_sigma_semantics.py's (imported, not copied): events
 with columns of every stored type, fields missing or null, mixed case, wildcard characters, unicode
 letters, numbers as numbers and as text, IPv4 and IPv6 addresses in several spellings. Here the
-events are written as the Elasticsearch store writes them (``store.elastic_bulk.serialise``, its
-index names) into an index made from ``store/elastic_mapping.py``'s template (the test's columns
+events are written as the Elasticsearch store writes them (``store.elastic.bulk.serialise``, its
+index names) into an index made from ``store/elastic/mapping.py``'s template (the test's columns
 declared to it), and the compiled query runs through ``ElasticStore.search``, as detections do.
 (One bulk request per example rather than ``ElasticStore.append``, which took 1-3 s per call on
 the shared 2-core machine against 0.05 s for the request itself.)
@@ -30,9 +30,9 @@ from hypothesis import strategies as st
 
 from detections.compile import RuleConversionError
 from detections.compile_es import compile_generic
-from store.elastic import ElasticStore
-from store.elastic_bulk import index_names, serialise
-from store.elastic_mapping import events_template
+from store.elastic.bulk import index_names, serialise
+from store.elastic.mapping import events_template
+from store.elastic.store import ElasticStore
 from tests.test_sigma_semantics import (
     COLUMNS,
     cidr_case,
@@ -296,7 +296,7 @@ def test_cidr_covers_ipv4_mapped_ipv6_and_skips_zone_ids(store):
 def test_a_value_too_long_to_index_is_still_present(store):
     """Over 8,191 characters a string is kept but not indexed: null, |exists and equality agree
     with the embedded store; a wildcard test does not see it (the known difference, documented in
-    store/elastic_mapping.py)."""
+    store/elastic/mapping.py)."""
     rows = [{"s.a": "x" * 9000}, {"s.a": "short"}, {}]
     assert agree_one(store, {"sel_a": {"s.a|exists": True}, "condition": "sel_a"}, rows) == {0, 1}
     assert agree_one(store, {"sel_a": {"s.a": None}, "condition": "sel_a"}, rows) == {2}

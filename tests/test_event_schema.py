@@ -29,9 +29,10 @@ from collectors.formats import (
 from detections import alerts, loader
 from rules import logsources, pipelines
 from rules.pipelines import RequireKnownColumns, cyberwell_pipeline
-from store import batch, elastic_mapping, schema
+from store import batch, schema
 from store.batch import plain_text
-from store.elastic_mapping import events_template, field_kind
+from store.elastic import mapping as elastic_mapping
+from store.elastic.mapping import events_template, field_kind
 from store.schema import EVENTS, ColumnType, EventSchema, SchemaError, loads
 
 REPO = Path(__file__).resolve().parents[1]
@@ -250,7 +251,7 @@ def test_alert_entities_are_the_schemas():
     assert alerts.entity_fields(logsources.FIREWALL_DATASETS) == ("source.ip",)
 
 
-# The Elasticsearch field type each schema type must be indexed as (store/elastic_mapping.py).
+# The Elasticsearch field type each schema type must be indexed as (store/elastic/mapping.py).
 ES_TYPES = {
     ColumnType.INT32: "integer",
     ColumnType.INT64: "long",

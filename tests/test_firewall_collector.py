@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from collectors.live.firewall_logs import AzureFirewallCollector, SettingsError
 from scenario.events import Flow
 from scenario.network_format import firewall_record, legacy_record
-from store.checkpoints import Checkpoints
 from store.embedded import EmbeddedStore
+from store.state.checkpoints import Checkpoints
 from tests.loganalytics_standin import Fault, LogAnalyticsStandIn, StandInCredential, utc_iso
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)

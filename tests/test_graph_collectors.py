@@ -21,7 +21,7 @@ from collectors.live.graph_signins import EntraSigninCollector
 from microsoft.graph import GraphEndpoint
 from microsoft.identity import credential_from
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 from tests.graph_standin import (
     LICENCE_403,
     PERMISSION_403,

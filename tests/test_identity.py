@@ -20,7 +20,7 @@ from collectors.live.graph_signins import EntraSigninCollector
 from microsoft.graph import GraphEndpoint
 from microsoft.identity import IdentityError, IdentitySettings, credential_from
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 from tests.graph_standin import GraphStandIn, make_signins, sample_signins
 
 SECRET = "s3cret-Value-that-must-never-show-7f1"

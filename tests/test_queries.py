@@ -26,8 +26,8 @@ from queries.quarantine import list_quarantine
 from queries.receiver_status import RECEIVER_FRESH_SECONDS, receiver_status
 from queries.rules import list_rules
 from store import EmbeddedStore
-from store.alert_record import SEVERITIES, severity_rank
-from store.checkpoints import Checkpoints, CollectorRun
+from store.state.alert_record import SEVERITIES, severity_rank
+from store.state.checkpoints import Checkpoints, CollectorRun
 from tests.test_cli import signin
 
 EVERY = 1_000_000

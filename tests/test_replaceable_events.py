@@ -21,8 +21,8 @@ from collectors.formats import defender_alerts
 from collectors.live.graph_defender import alert_history, latest_alerts
 from detections.engine import run_detections
 from store import ElasticStore, EmbeddedStore
-from store.elastic import name_batches
-from store.elastic_client import ElasticSettings, build_client
+from store.elastic.client import ElasticSettings, build_client
+from store.elastic.store import name_batches
 from tests.events_factory import event_table
 from tests.graph_standin import iso, sample_alert
 

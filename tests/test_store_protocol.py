@@ -24,12 +24,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store import AppendResult, ElasticStore, EmbeddedStore
-from store.alert_record import Alert
-from store.alerts import AlertBook
-from store.elastic_client import ElasticSettings, build_client
+from store.elastic.client import ElasticSettings, build_client
 from store.epoch import from_micros, to_micros
 from store.protocol import AlertChange, AlertFilter, AlertPage, CountRow
-from store.state import MIGRATIONS, StateDB
+from store.state.alert_record import Alert
+from store.state.alerts import AlertBook
+from store.state.database import MIGRATIONS, StateDB
 from tests.events_factory import event_table
 
 REPO = Path(__file__).resolve().parents[1]

@@ -36,7 +36,7 @@ from collectors.live.syslog_spool import (
     read_batch,
 )
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 RECEIVED_US = 1_772_357_400_000_000  # 2026-03-01 09:30:00 UTC
@@ -376,7 +376,7 @@ import sys
 from pathlib import Path
 from collectors.live.syslog_collector import SyslogCollector
 from store import EmbeddedStore
-from store.checkpoints import Checkpoints
+from store.state.checkpoints import Checkpoints
 store = EmbeddedStore(Path(sys.argv[2]))
 print("ready", flush=True)
 run = SyslogCollector(Path(sys.argv[1]), batch_records=int(sys.argv[3])).collect_once(

@@ -63,8 +63,8 @@ from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 
 from collectors.formats import azure_firewall
 from store.batch import Quarantined
-from store.checkpoints import Checkpoints, CollectorRun, RunTally
 from store.protocol import Store
+from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
 NAME = "azure-firewall"
 #: The resource-specific tables Azure Firewall writes, as Microsoft names them.

@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 
 from microsoft.graph import Access, Builder, GraphFailure, GraphReader, Page
 from store.batch import ParsedBatch
-from store.checkpoints import Checkpoints, CollectorRun, RunTally
 from store.protocol import Store
+from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from azure.core.credentials import TokenCredential
 from collectors.formats import entra_signins
 from collectors.live.graph_run import Listing, Window, run_listings
 from microsoft.graph import Access, GraphEndpoint, GraphReader
-from store.checkpoints import Checkpoints, CollectorRun
 from store.protocol import Store
+from store.state.checkpoints import Checkpoints, CollectorRun
 
 SIGNIN_KINDS = ("interactiveUser", "nonInteractiveUser", "servicePrincipal", "managedIdentity")
 ACCESS = Access("sign-in logs", ("AuditLog.Read.All", "Directory.Read.All"), licence="an Entra ID P1 or P2 licence")

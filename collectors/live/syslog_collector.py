@@ -25,8 +25,8 @@ from collectors.formats import syslog
 from collectors.live import syslog_spool
 from collectors.live.syslog_spool import MESSAGE, OVERSIZED, Position, Record
 from store.batch import Quarantined
-from store.checkpoints import Checkpoints, CollectorRun, RunTally
 from store.protocol import Store
+from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
 SOURCE = "syslog"
 DEFAULT_BATCH_RECORDS = 50_000  # as collectors.formats.syslog.BATCH_LINES: one parse per batch

@@ -3,7 +3,7 @@
 ``collect`` runs each enabled collector once (cron or a systemd timer); ``serve`` runs each on
 its own interval, in a thread per collector, until SIGTERM or SIGINT, when every thread finishes
 the batch it is on (so its checkpoint is committed) and the process exits 0. ``status`` (how the
-collectors are doing) lives in console/status.py; it is registered here with the others.
+collectors are doing) lives in console/live/status.py; it is registered here with the others.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import typer
 
 from console import render
 from console.config import Config, ConfigError
-from console.status import status_command
-from store.checkpoints import Checkpoints
+from console.live.status import status_command
+from store.state.checkpoints import Checkpoints
 
 if TYPE_CHECKING:  # the builders' module reaches the Microsoft SDKs: imported when a command needs it
-    from console.collector_settings import Configured, LiveCollector
+    from console.live.settings import Configured, LiveCollector
 
 log = logging.getLogger("cyberwell.collect")
 
@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
 
 def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None) -> Configured:
     """The collectors of the config's ``[collectors.*]`` tables (all, or those named by ``only``)."""
-    from console.collector_settings import build
+    from console.live.settings import build
     from console.session import fail
 
     cfg: Config = ctx.obj

@@ -4,10 +4,10 @@ Events live in daily indices per dataset, ``{prefix}events-{dataset}-{YYYY.MM.DD
 is deleting whole indices (works on every cluster, no ILM needed) and a time window only touches
 the days it covers. Everything that is not an event — alerts, rule runs, correlation windows,
 quarantine — stays in the local state database, exactly as with the embedded store; alerts are
-also copied to ``{prefix}alerts`` so Kibana users see them (``store.elastic_alerts``).
+also copied to ``{prefix}alerts`` so Kibana users see them (``store.elastic.alerts_index``).
 
-The bulk path is ``store.elastic_bulk``, the paged search ``store.elastic_search``. What a query
-means is the mapping's business (``store.elastic_mapping``, written with the Lucene compiler).
+The bulk path is ``store.elastic.bulk``, the paged search ``store.elastic.search``. What a query
+means is the mapping's business (``store.elastic.mapping``, written with the Lucene compiler).
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from store.aggregation import AggregationRequest
-from store.alerts import AlertBook
 from store.batch import check_required, plain_text
-from store.elastic_alerts import AlertsIndex
-from store.elastic_bulk import BulkOptions, check_refusals, external_versions, index_names, send
-from store.elastic_mapping import CASED, events_template
-from store.elastic_search import (
+from store.elastic.alerts_index import AlertsIndex
+from store.elastic.bulk import BulkOptions, check_refusals, external_versions, index_names, send
+from store.elastic.mapping import CASED, events_template
+from store.elastic.search import (
     TIMESTAMP,
     arrow_type,
     event_query,
@@ -40,7 +39,8 @@ from store.elastic_search import (
 )
 from store.epoch import EPOCH, first_day_kept, from_micros
 from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
-from store.state import StateDB
+from store.state.alerts import AlertBook
+from store.state.database import StateDB
 
 _DAY_SUFFIX = re.compile(r"-(\d{4})\.(\d{2})\.(\d{2})$")
 #: Fields the store itself relies on, whatever a mapping says about them.
@@ -71,8 +71,8 @@ class ElasticStore:
 
     @classmethod
     def from_settings(cls, settings, home: Path) -> ElasticStore:
-        """A store for ``store.elastic_client.ElasticSettings`` (the console's config)."""
-        from store.elastic_client import build_client
+        """A store for ``store.elastic.client.ElasticSettings`` (the console's config)."""
+        from store.elastic.client import build_client
 
         return cls(build_client(settings), home, settings.index_prefix, BulkOptions(deadline=settings.retry_deadline))
 

@@ -40,7 +40,7 @@ from elasticsearch import ConnectionTimeout
 from elasticsearch.helpers import streaming_bulk
 
 from store.batch import VERSION_COLUMNS, Quarantined
-from store.elastic_client import ElasticRefused, ElasticUnavailable
+from store.elastic.client import ElasticRefused, ElasticUnavailable
 
 #: Rows serialised at once: big enough for DuckDB to be efficient, small enough to overlap
 #: serialising the next slice with sending this one.

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from console import graph_settings
-from console.collector_identity import IDENTITY_KEYS, credential, identity_of
 from console.config import CollectorTable, ConfigError, collector_tables
-from store.checkpoints import Checkpoints, CollectorRun
+from console.live import graph_settings
+from console.live.identity import IDENTITY_KEYS, credential, identity_of
+from store.state.checkpoints import Checkpoints, CollectorRun
 
 
 class LiveCollector(Protocol):

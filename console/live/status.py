@@ -1,8 +1,8 @@
 """``cyberwell status``: how the collectors are doing.
 
 The answer comes from ``queries.collector_status`` (run records, and the counters each syslog
-receiver publishes beside its spool); console/status_tables.py draws it. The command is
-registered with ``collect`` and ``serve`` by console/collect_commands.py.
+receiver publishes beside its spool); console/live/status_tables.py draws it. The command is
+registered with ``collect`` and ``serve`` by console/live/commands.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Annotated
 
 import typer
 
-from console import render, status_tables
+from console import render
 from console.config import Config, ConfigError
+from console.live import status_tables
 
 
 def status_command(

@@ -1,6 +1,6 @@
 """Alerts, rule runs and correlation resume points in the state database.
 
-An alert id is deterministic (``store.alert_record``), so writing is an upsert: a second sighting of
+An alert id is deterministic (``store.state.alert_record``), so writing is an upsert: a second sighting of
 an id merges its event ids and widens its first/last seen — there is never a second row. Writers
 use ``BEGIN IMMEDIATE`` transactions, so the ``serve`` daemon and a CLI ``detect`` run at the same
 time queue rather than interleave half-merged rows. That is also why numbering changes with
@@ -17,7 +17,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from store.alert_record import SEVERITIES, Alert, iso, severity_rank
 from store.protocol import (
     EVERY_ALERT,
     AlertChange,
@@ -28,7 +27,8 @@ from store.protocol import (
     RunOutcome,
     SavedAlerts,
 )
-from store.state import StateDB, utc_now_iso
+from store.state.alert_record import SEVERITIES, Alert, iso, severity_rank
+from store.state.database import StateDB, utc_now_iso
 
 #: Event ids kept per alert. A scanner can match 100,000 firewall events in one hour; beyond this
 #: the list is a sample (the first ids seen) and ``event_count`` a lower bound of the distinct ids.
@@ -51,20 +51,14 @@ class AlertMirror(Protocol):
     def publish(self, alerts: Sequence[Alert]) -> None: ...
 
 
-class _NoMirror:
-    """The alerts are only in the state database (the embedded store)."""
-
-    def publish(self, alerts: Sequence[Alert]) -> None:
-        pass
-
-
-NO_MIRROR: AlertMirror = _NoMirror()
 
 
 class AlertBook:
     """The alerts of one home (``store.protocol.AlertStore``), the same for both event stores."""
 
-    def __init__(self, state: StateDB, mirror: AlertMirror = NO_MIRROR):
+    def __init__(self, state: StateDB, mirror: AlertMirror | None = None):
+        """``mirror``: where else the alerts are shown; None when the state database is all
+        (the embedded store), which spares reading changed alerts back after a run."""
         self.state = state
         self.mirror = mirror
 
@@ -139,7 +133,10 @@ class AlertBook:
             saved, changed = _upsert(con, alerts, on_new)
             _record_windows(con, windows)
             _finish_runs(con, outcomes)
-        self.mirror.publish(changed)
+        if self.mirror is not None and changed:
+            with self.state.connect() as con:
+                stored = _fetch(con, changed)
+            self.mirror.publish(sorted(stored.values(), key=lambda a: a.sequence))
         return saved
 
     def set_status(
@@ -166,7 +163,8 @@ class AlertBook:
                 (alert_id, now, actor, found["status"], status, reason, note),
             )
             alert = _fetch(con, [alert_id])[alert_id]
-        self.mirror.publish([alert])
+        if self.mirror is not None:
+            self.mirror.publish([alert])
         return alert
 
 
@@ -190,9 +188,9 @@ def _next_sequence(con: sqlite3.Connection) -> int:
 
 def _upsert(
     con: sqlite3.Connection, alerts: Iterable[Alert], on_new: OnNewAlerts | None
-) -> tuple[SavedAlerts, list[Alert]]:
-    """Insert new alerts and merge sightings of known ones; return (new, updated) and the alerts
-    changed, as stored now.
+) -> tuple[SavedAlerts, builtins.list[str]]:
+    """Insert new alerts and merge sightings of known ones; return (new, updated) and the ids of
+    the alerts changed.
 
     ``updated`` counts known alerts that changed (new event ids or a wider time span); a rerun
     that finds nothing new updates nothing, and numbers nothing.
@@ -257,8 +255,7 @@ def _upsert(
     )
     if on_new is not None and new:
         on_new(con, new)
-    changed = _fetch(con, [*updated, *(a.id for a in new)])
-    return SavedAlerts(len(new), len(updated)), sorted(changed.values(), key=lambda a: a.sequence)
+    return SavedAlerts(len(new), len(updated)), [*updated, *(a.id for a in new)]
 
 
 def _where(where: AlertFilter) -> tuple[str, list[object]]:

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from azure.core.credentials import TokenCredential
 
-from console.collector_identity import IDENTITY_KEYS, credential, identity_of
 from console.config import CollectorTable, ConfigError
+from console.live.identity import IDENTITY_KEYS, credential, identity_of
 from microsoft.identity import credential_from
 
 if TYPE_CHECKING:  # microsoft.graph loads msgraph-sdk: only a Graph table's builder imports it

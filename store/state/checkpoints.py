@@ -12,7 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
-from store.state import StateDB, utc_now_iso
+from store.state.database import StateDB, utc_now_iso
 
 
 @dataclass(frozen=True)

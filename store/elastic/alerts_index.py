@@ -1,7 +1,7 @@
 """The alerts index of the Elasticsearch store: a copy of the state database's alerts, for Kibana.
 
-The state database is the record (``store.alerts.AlertBook``); this index is told of every alert
-it changes, after the change is committed (``store.alerts.AlertMirror``). A detection run in the
+The state database is the record (``store.state.alerts.AlertBook``); this index is told of every alert
+it changes, after the change is committed (``store.state.alerts.AlertMirror``). A detection run in the
 ``serve`` daemon and a status change from the console can commit in one order and reach the index
 in the other, so each document is written with the alert's change ``sequence`` as its external
 version: the cluster keeps the copy of the latest change and answers an older one 409, which is
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from elasticsearch import helpers
 
-from store.alert_record import Alert
-from store.elastic_client import ElasticRefused
+from store.elastic.client import ElasticRefused
+from store.state.alert_record import Alert
 
 #: Added to every sequence to make the document version. Documents written before alerts had a
 #: sequence carry the cluster's own count of writes as their version; starting far above any such
@@ -56,7 +56,7 @@ def alerts_template(prefix: str) -> dict:
 
 
 class AlertsIndex:
-    """``{prefix}alerts``: one document per alert, its id the alert's (``store.alerts.AlertMirror``)."""
+    """``{prefix}alerts``: one document per alert, its id the alert's (``store.state.alerts.AlertMirror``)."""
 
     def __init__(self, client, prefix: str):
         self.client = client
