@@ -81,15 +81,7 @@ def ingest_command(
             }
         )
         return
-    render.console.print(
-        render.table(
-            "Ingested",
-            ["file", "ingested", "duplicates", "quarantined"],
-            [(f["path"], f["ingested"], f["duplicates"], f["quarantined"]) for f in result.files],
-        )
-    )
-    if result.quarantined:
-        render.console.print("See them with: cyberwell quarantine list")
+    show(tables.ingest_result(result))
 
 
 # -- detect and alerts ----------------------------------------------------------------------
@@ -118,26 +110,7 @@ def detect_command(
     if as_json:
         render.emit_json(report.to_dict())
         return
-    show_detection_report(report)
-
-
-def show_detection_report(report) -> None:
-    data = report.to_dict()
-    render.console.print(
-        render.Text(
-            f"{len(data['rules'])} rules run over {data['start']} .. {data['end']}: "
-            f"{data['alerts_new']} new alerts, {data['alerts_updated']} updated."
-        )
-    )
-    failed = [rule for rule in data["rules"] if rule["status"] != "succeeded"]
-    if failed:
-        render.console.print(
-            render.table("Rules that failed", ["rule", "error"], [(r["title"], r.get("error")) for r in failed])
-        )
-    if data["problems"]:
-        render.console.print(
-            render.table("Rules not run", ["rule", "reason"], [(p["name"], p["reason"]) for p in data["problems"]])
-        )
+    show(tables.detection_report(report))
 
 
 @alerts_app.command("list")

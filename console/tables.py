@@ -14,9 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from console import render
+from store.state.alert_record import iso
 
 if TYPE_CHECKING:  # records only annotate here; queries.rules would load pySigma for every command
+    from collectors.replay import IngestResult
     from console.demo import DemoOutcome
+    from detections.engine import DetectionReport
     from queries.alert_summary import AlertSummary
     from queries.alerts import AlertListing
     from queries.quarantine import QuarantineListing
@@ -128,3 +131,33 @@ def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
         ),
         *held_back,
     ]
+
+
+def ingest_result(result: IngestResult) -> list[RenderableType]:
+    """Per file what was stored, and where to look when something was quarantined."""
+    shown: list[RenderableType] = [
+        render.table(
+            "Ingested",
+            ["file", "ingested", "duplicates", "quarantined"],
+            [(f["path"], f["ingested"], f["duplicates"], f["quarantined"]) for f in result.files],
+        )
+    ]
+    if result.quarantined:
+        shown.append(Text("See them with: cyberwell quarantine list"))
+    return shown
+
+
+def detection_report(report: DetectionReport) -> list[RenderableType]:
+    """The run in one line, then the rules that failed and those that could not run, by name."""
+    shown: list[RenderableType] = [
+        Text(
+            f"{len(report.rules)} rules run over {iso(report.start)} .. {iso(report.end)}: "
+            f"{report.alerts_new} new alerts, {report.alerts_updated} updated."
+        )
+    ]
+    failed = [rule for rule in report.rules if rule.status != "succeeded"]
+    if failed:
+        shown.append(render.table("Rules that failed", ["rule", "error"], [(r.title, r.error) for r in failed]))
+    if report.problems:
+        shown.append(render.table("Rules not run", ["rule", "reason"], [(p.name, p.reason) for p in report.problems]))
+    return shown

@@ -37,6 +37,7 @@ from detections.alerts import BUCKET, SEVERITIES, Alert, alert_id, iso
 from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, find_windows
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
 from store.epoch import from_micros
+from store.protocol import CorrelationWindow, RunOutcome
 from store.sql_literals import quote_ident
 from store.state.alerts import record_rule_runs, resume_points
 
@@ -160,8 +161,8 @@ class _Run:
         self.found: dict[str, list[Window]] = {}  # correlation key -> windows found
         self.failures: dict[str, str] = {}
         self.alerts: list[Alert] = []
-        self.windows: list[tuple[str, dict, datetime, datetime]] = []
-        self.outcomes: list[tuple[int, str, int, int, str | None]] = []
+        self.windows: list[CorrelationWindow] = []
+        self.outcomes: list[RunOutcome] = []
 
     # -- planning ----------------------------------------------------------------------------
 
@@ -301,8 +302,8 @@ class _Run:
         windows = find_windows(correlation, events, horizon=self.end, resume_after=resume)
         self.found[rule.key] = windows
         for window in windows:
-            keys = dict(zip(correlation.group_by, window.group))
-            self.windows.append((rule.key, keys, window.start, window.end))
+            keys: dict[str, str | None] = dict(zip(correlation.group_by, window.group))
+            self.windows.append(CorrelationWindow(rule.key, keys, window.start, window.end))
         alerts = [self._correlation_alert(rule, w, inner_windows) for w in windows] if rule.generates else []
         self.alerts.extend(alerts)
         return events.num_rows, alerts
@@ -439,5 +440,5 @@ def _correlation_tags(rule: CorrelationRule, by_key) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _outcome(run_id: int, result: RuleResult):
-    return (run_id, result.status, result.matched, result.alerts, result.error)
+def _outcome(run_id: int, result: RuleResult) -> RunOutcome:
+    return RunOutcome(run_id, result.status, result.matched, result.alerts, result.error)

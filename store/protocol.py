@@ -28,10 +28,6 @@ from store.state.database import StateDB
 QueryLanguage = Literal["duckdb-sql", "elasticsearch-lucene"]
 #: A value an aggregation groups by or a filter compares with: what a stored column holds.
 Scalar = str | int | float | bool | None
-#: A window a correlation found in a detection run: (rule id, group keys, first event, last event).
-CorrelationWindow = tuple[str, dict, datetime, datetime]
-#: How a rule run ended: (run id, "succeeded" or "failed", events matched, alerts raised, error).
-RunOutcome = tuple[int, str, int, int, str | None]
 #: Called with the alerts that were new, inside the transaction that stores them (the place to
 #: put them in an outbox atomically).
 OnNewAlerts = Callable[[sqlite3.Connection, list[Alert]], None]
@@ -85,6 +81,25 @@ class AlertChange:
     previous: str  # the status before it
     reason: str | None = None  # closing reason: true_positive, false_positive, benign
     note: str | None = None
+
+
+class CorrelationWindow(NamedTuple):
+    """A window a correlation found in a detection run, whether or not it raised an alert."""
+
+    rule_id: str
+    group_keys: dict[str, str | None]
+    start: datetime  # its first event
+    end: datetime  # its last event
+
+
+class RunOutcome(NamedTuple):
+    """How one rule's run ended."""
+
+    run_id: int
+    status: str  # "succeeded" or "failed"
+    matched: int  # events matched
+    alerts: int  # alerts raised
+    error: str | None
 
 
 class SavedAlerts(NamedTuple):

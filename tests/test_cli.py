@@ -184,3 +184,22 @@ def test_alerts_list_filters_and_says_what_the_limit_held_back(tmp_path):
     assert "Showing" not in run("--home", home, "alerts", "list").output
     wrong = run("--home", home, "alerts", "list", "--severity", "severe")
     assert wrong.exit_code == 2 and "--severity: unknown severity 'severe'" in " ".join(wrong.output.split())
+
+
+def test_ingest_and_detect_tell_a_person_what_happened(tmp_path):
+    home = tmp_path / "home"
+    export = tmp_path / "signins.ndjson"
+    export.write_text("\n".join([json.dumps(signin(1)), "{not json", json.dumps(signin(2))]) + "\n")
+    ingested = run("--home", str(home), "ingest", str(export), "--source", "entra-signins")
+    assert ingested.exit_code == 0
+    assert "Ingested" in ingested.output and "See them with: cyberwell quarantine list" in ingested.output
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: Broken Rule\nlogsource: {product: azure, service: signinlogs}\n")
+    (home / "cyberwell.toml").write_text(f'[detections]\nrule_dirs = ["{rules}"]\n')
+    detected = run("--home", str(home), "detect")
+    assert detected.exit_code == 0
+    assert "0 rules run over" in detected.output and "0 new alerts" in detected.output
+    assert "Rules not run" in detected.output and "Broken Rule" in detected.output
+    assert "must have a detection" in detected.output

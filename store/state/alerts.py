@@ -51,8 +51,6 @@ class AlertMirror(Protocol):
     def publish(self, alerts: Sequence[Alert]) -> None: ...
 
 
-
-
 class AlertBook:
     """The alerts of one home (``store.protocol.AlertStore``), the same for both event stores."""
 
