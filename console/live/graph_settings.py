@@ -57,44 +57,34 @@ _GRAPH_KEYS = {
 def entra_signins(table: CollectorTable, environ: Mapping[str, str]) -> EntraSigninCollector:
     from collectors.live.graph_signins import EntraSigninCollector
 
-    _check_keys(table)
-    factory = _credential_factory(table, environ)
-    endpoint = _endpoint(table)
-    interval, overlap, lookback = _timing(table)
-    kinds = _strings(table, "kinds", ["interactiveUser"])
-    try:
-        return EntraSigninCollector(
-            credential_factory=factory,
-            endpoint=endpoint,
-            interval=interval,
-            overlap=overlap,
-            kinds=tuple(kinds),
-            initial_lookback=lookback,
-            name=table.name,
-        )
-    except ValueError as error:  # the collector names the key: kinds
-        raise ConfigError(f"{table.where}.{error}") from None
+    kinds = tuple(_strings(table, "kinds", ["interactiveUser"]))
+    return _built(table, environ, lambda **common: EntraSigninCollector(kinds=kinds, **common))
 
 
 def defender(table: CollectorTable, environ: Mapping[str, str]) -> DefenderCollector:
     from collectors.live.graph_defender import DefenderCollector
 
+    listings = tuple(_strings(table, "listings", ["alerts_v2", "incidents"]))
+    return _built(table, environ, lambda **common: DefenderCollector(listings=listings, **common))
+
+
+def _built(table: CollectorTable, environ: Mapping[str, str], make: Callable[..., T]) -> T:
+    """A Graph collector from the settings both kinds share; the kind's own list (``kinds``,
+    ``listings``) is already in ``make``, and a ValueError from the collector names that key."""
     _check_keys(table)
     factory = _credential_factory(table, environ)
     endpoint = _endpoint(table)
     interval, overlap, lookback = _timing(table)
-    listings = _strings(table, "listings", ["alerts_v2", "incidents"])
     try:
-        return DefenderCollector(
+        return make(
             credential_factory=factory,
             endpoint=endpoint,
             interval=interval,
             overlap=overlap,
-            listings=tuple(listings),
             initial_lookback=lookback,
             name=table.name,
         )
-    except ValueError as error:  # the collector names the key: listings
+    except ValueError as error:
         raise ConfigError(f"{table.where}.{error}") from None
 
 
