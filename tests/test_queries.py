@@ -15,8 +15,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from typer.testing import CliRunner
 
 from collectors.replay import ingest
+from console.cli import app
 from console.config import DEFAULT_RULE_DIRS
 from detections import load_rules, run_detections
 from queries.alert_summary import summarise_alerts
@@ -107,7 +109,9 @@ def test_an_alert_record_gives_the_stores_json(detected):
     store, _, _ = detected
     listing = list_alerts(store, limit=EVERY)
     stored = store.alerts.list(limit=EVERY)  # read now: another test changes a status
-    assert [a.to_dict() for a in listing.alerts] == [a.to_dict() for a in stored]
+    printed = CliRunner().invoke(app, ["--home", str(store.home), "alerts", "list", "--limit", str(EVERY), "--json"])
+    assert [a.to_dict() for a in listing.alerts] == json.loads(printed.output)  # what the CLI prints
+    assert [a.id for a in listing.alerts] == [a.id for a in stored]
     shown = listing.to_dict()
     assert (shown["total"], shown["held_back"], len(shown["alerts"])) == (len(stored), 0, len(stored))
     json.dumps(shown)  # JSON as it is, no encoder needed
