@@ -58,6 +58,9 @@ TIME_COLUMN = "@timestamp"
 ID_COLUMN = "event.id"
 
 KINDS = ("event_count", "value_count", "temporal", "temporal_ordered")
+#: A detection run scans one timespan back from its start: a longer window would read the whole
+#: store on every run, and Python's timedelta ends at 999,999,999 days.
+LONGEST_TIMESPAN = timedelta(days=366)
 _SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
 
 
@@ -147,8 +150,8 @@ class Correlation:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UnsupportedCorrelation(f"correlation type {self.kind!r} is not supported")
-        if self.timespan <= timedelta(0):
-            raise UnsupportedCorrelation("timespan must be positive")
+        if not timedelta(0) < self.timespan <= LONGEST_TIMESPAN:
+            raise UnsupportedCorrelation(f"timespan must be positive and at most {LONGEST_TIMESPAN.days} days")
         if self.kind == "value_count" and not self.value_field:
             raise UnsupportedCorrelation("value_count needs a condition field")
         if self.condition is None and self.expression is None:
@@ -268,11 +271,18 @@ def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCo
     kind = rule.type.name.lower()
     if kind not in KINDS:
         raise UnsupportedCorrelation(f"correlation type {kind!r} is not supported")
+    if rule.timespan.seconds > LONGEST_TIMESPAN.total_seconds():
+        raise UnsupportedCorrelation(
+            f"timespan {rule.timespan.spec} is longer than the longest supported, {LONGEST_TIMESPAN.days} days"
+        )
     keys = {ref.reference: key_of(ref.rule) for ref in rule.referenced_rules}
+    resolved = {ref.reference for ref in rule.referenced_rules}
     for alias in rule.aliases:
         for ref in alias.mapping:
-            if not hasattr(ref, "rule"):  # the caller resolves alias references first
-                raise UnsupportedCorrelation(f"alias {alias.alias!r} names rule {ref.reference!r}, which was not found")
+            if ref.reference not in resolved:
+                raise UnsupportedCorrelation(
+                    f"alias {alias.alias!r} names rule {ref.reference!r}, which the correlation does not reference"
+                )
     aliases = {alias.alias: {key_of(ref.rule): name for ref, name in alias.mapping.items()} for alias in rule.aliases}
     for name, mapping in aliases.items():
         lacking = [ref.reference for ref in rule.referenced_rules if key_of(ref.rule) not in mapping]

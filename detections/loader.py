@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
+from sigma.correlations import SigmaCorrelationRule, SigmaExtendedCorrelationCondition, SigmaRuleReference
 from sigma.exceptions import SigmaConditionError, SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
@@ -380,9 +380,8 @@ def _entity_override(rule: SigmaRule) -> list[str] | None:
 def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: dict[int, str]) -> None:
     """Point the correlation's references at rules; record why it cannot run, if it cannot."""
     references = rule.rules if rule.rules is not None else []
-    if rule.rules is None and hasattr(rule.condition, "get_referenced_rules"):
-        from sigma.correlations import SigmaRuleReference
-
+    if rule.rules is None and isinstance(rule.condition, SigmaExtendedCorrelationCondition):
+        # an extended condition may name its rules only in the expression
         references = [SigmaRuleReference(name) for name in rule.condition.get_referenced_rules()]
     rule.referenced_rules = references
     missing = []
@@ -416,6 +415,8 @@ def _load_correlation(
             correlation = from_sigma(rule, rule_key)
         except UnsupportedCorrelation as error:
             reason = str(error)
+        except Exception as error:  # whatever a hand-written correlation can break; the others load on
+            reason = _explain(error)
     if reason is not None:
         failed[id(rule)] = reason
         problems.append(RuleProblem(name, str(path), reason))
