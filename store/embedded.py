@@ -3,8 +3,10 @@
 Layout under the home: ``events/<dataset>/<day>/<uuid>.parquet``. A segment becomes visible only
 when the catalogue in the state database lists it, and the catalogue row is written after the file
 is complete, fsynced and renamed into place. So a reader — another process, at any moment — sees a
-batch entirely or not at all, and a crash leaves at worst an unlisted file that nobody reads.
-Writers take a file lock so two appends cannot both decide that the same event is new.
+batch entirely or not at all, and a crash leaves at worst an unlisted file that nobody reads (the
+next open of the store removes it). Writers take a file lock so two appends cannot both decide
+that the same event is new. A record no store can keep (a time outside ``store.batch``'s
+storable range) is quarantined before any of this, and the rest of its batch is stored.
 
 Replaceable datasets (``store.batch.VERSION_COLUMNS``: a Defender alert whose status
 changes) are stored the same way, every version a row, but a row is new when its (``event.id``,
@@ -18,7 +20,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -32,8 +36,8 @@ import pyarrow.parquet as pq
 
 import store.sql_functions as sql_functions
 from store.aggregation import AggregationRequest
-from store.batch import VERSION_COLUMNS, check_required, plain_text
-from store.durable import fsync_path
+from store.batch import VERSION_COLUMNS, check_required, plain_text, storable
+from store.durable import fsync_path, private_dir, private_file
 from store.epoch import MICROS_PER_DAY, day_label, first_day_kept, from_micros, to_micros
 from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
 from store.sql_literals import quote_ident, quote_literal
@@ -60,14 +64,16 @@ class EmbeddedStore:
     query_language: QueryLanguage = "duckdb-sql"
 
     def __init__(self, home: Path):
+        opened = time.time()
         self.home = Path(home)
-        self.events_dir = self.home / "events"
-        self.events_dir.mkdir(parents=True, exist_ok=True)
+        self.events_dir = private_dir(self.home / "events")
         self.state = StateDB(self.home / "state.sqlite")
         self.alerts: AlertStore = AlertBook(self.state)  # alerts are only in the state database
         self._lock_path = self.home / "events.lock"
         self._connections: dict[tuple[int, int], duckdb.DuckDBPyConnection] = {}
         self._segment_ids: dict[str, pa.Array] = {}  # segment path -> its ids (segments never change)
+        #: Segment files an interrupted append or retention left behind, removed by this open.
+        self.leftovers_removed = self._remove_leftovers(opened)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -93,13 +99,42 @@ class EmbeddedStore:
         self._segment_ids.clear()
 
     @contextmanager
-    def _writer_lock(self) -> Iterator[None]:
-        with open(self._lock_path, "a+") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+    def _writer_lock(self, wait: bool = True) -> Iterator[bool]:
+        """Hold the writers' lock; without ``wait``, yield False at once if another holds it."""
+        with open(private_file(self._lock_path), "a+") as handle:
             try:
-                yield
+                fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _remove_leftovers(self, opened: float) -> int:
+        """Remove the segment files (and temporary files) the catalogue does not list, older than
+        this open; return how many.
+
+        A kill -9 mid-append can leave a ``.tmp`` or a renamed segment that never got its
+        catalogue row: nobody reads them, but they take disk. Only under the writers' lock,
+        when no append is between writing a file and listing it; if a writer holds the lock
+        now, the next open cleans instead of this one waiting. A home this process cannot
+        write is left as it is.
+        """
+        try:
+            with self._writer_lock(wait=False) as locked:
+                if not locked:
+                    return 0
+                with self.state.connect() as con:
+                    listed = {row[0] for row in con.execute("SELECT path FROM segments")}
+                removed = 0
+                for directory in _day_directories(self.events_dir):
+                    removed += _remove_unlisted(directory, self.home, listed, opened)
+                    _remove_if_empty(directory)
+                return removed
+        except OSError:
+            return 0
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -113,6 +148,11 @@ class EmbeddedStore:
         check_required(events)
         if events.num_rows == 0:
             return AppendResult(0, 0)
+        split = storable(events)
+        rejected = self.state.quarantine(split.refused)
+        events = split.events
+        if events.num_rows == 0:
+            return AppendResult(0, 0, rejected)
         with self._writer_lock():
             written, stored = [], 0
             for (dataset, day), part in _partitions(events):
@@ -126,7 +166,7 @@ class EmbeddedStore:
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     written,
                 )
-        return AppendResult(stored=stored, duplicates=events.num_rows - stored)
+        return AppendResult(stored=stored, duplicates=events.num_rows - stored, rejected=rejected)
 
     def flush(self) -> None:
         """Nothing to do: an append is visible to every reader once it returns."""
@@ -179,14 +219,13 @@ class EmbeddedStore:
             del self._segment_ids[next(iter(self._segment_ids))]
 
     def _write_segment(self, part: pa.Table, dataset: str, day: str) -> tuple:
-        directory = self.events_dir / dataset / day
-        directory.mkdir(parents=True, exist_ok=True)
+        directory = private_dir(self.events_dir / dataset / day)
         final = directory / f"{uuid.uuid4().hex}.parquet"
         temporary = directory / f".{final.name}.tmp"
         names = part.column_names
         pq.write_table(
             part,
-            temporary,
+            private_file(temporary),  # created 0600 here; Arrow only truncates and writes it
             compression="zstd",
             row_group_size=ROW_GROUP_ROWS,
             use_dictionary=[name for name in names if name not in _NO_DICTIONARY],
@@ -476,12 +515,46 @@ def _remove_if_empty(directory: Path) -> None:
         pass
 
 
+#: The names an append gives its files: ``<uuid>.parquet``, written first as ``.<uuid>.parquet.tmp``.
+_SEGMENT_FILE = re.compile(r"[0-9a-f]{32}\.parquet|\.[0-9a-f]{32}\.parquet\.tmp")
+
+
+def _day_directories(events_dir: Path) -> Iterator[Path]:
+    """``events/<dataset>/<day>`` directories, real ones only (a symlink is not the store's)."""
+    for dataset in _subdirectories(events_dir):
+        yield from _subdirectories(dataset)
+
+
+def _subdirectories(directory: Path) -> list[Path]:
+    with os.scandir(directory) as entries:
+        return [Path(entry.path) for entry in entries if entry.is_dir(follow_symlinks=False)]
+
+
+def _remove_unlisted(directory: Path, home: Path, listed: set[str], before: float) -> int:
+    """Remove the segment and temporary files in ``directory`` that the catalogue does not list
+    and that were last written before ``before``; return how many. Other files are not ours."""
+    removed = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if not entry.is_file(follow_symlinks=False) or not _SEGMENT_FILE.fullmatch(entry.name):
+                continue
+            if str(Path(entry.path).relative_to(home)) in listed:
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime >= before:
+                continue
+            os.unlink(entry.path)
+            removed += 1
+    return removed
+
+
 def _partitions(events: pa.Table):
     """(dataset, day) -> rows. Contiguous runs become zero-copy slices; interleaved days are filtered."""
     # Day numbers by integer division: an order of magnitude cheaper than formatting every
-    # timestamp; only one value per run is turned into a date string.
+    # timestamp; only one value per run is turned into a date string. Integer, not float: a
+    # double holds microseconds exactly only until 2255. Times are never before 1970 here
+    # (``store.batch.storable``), so truncating division is the floor.
     micros = events.column("@timestamp").combine_chunks().cast(pa.int64())
-    days = pc.floor(pc.divide(pc.cast(micros, pa.float64()), float(MICROS_PER_DAY))).cast(pa.int64())
+    days = pc.divide(micros, MICROS_PER_DAY)
     datasets = events.column("event.dataset").combine_chunks()
     total = events.num_rows
     boundary = pc.or_(

@@ -174,15 +174,19 @@ def test_quarantine_shows_the_newest_and_the_total(tmp_path):
     export.write_bytes(b"\n".join([orjson.dumps(signin(1)), b"{first bad", orjson.dumps(signin(2)), b"[bad]"]) + b"\n")
     store = EmbeddedStore(tmp_path / "home")
     ingest(store, [export], "entra-signins")
-    ingest(store, [export], "entra-signins")  # the broken lines again: quarantined once per run
-    listing = list_quarantine(store, limit=3)
-    assert (len(listing.records), listing.total, listing.held_back) == (3, 4, 1)
+    third = tmp_path / "third-bad.ndjson"
+    third.write_bytes(orjson.dumps(signin(3)) + b"\n{third bad\n")
+    ingest(store, [third], "entra-signins")
+    ingest(store, [export], "entra-signins")  # the broken lines again: one row each, seen twice
+    listing = list_quarantine(store, limit=2)
+    assert (len(listing.records), listing.total, listing.held_back) == (2, 3, 1)
     assert [r.id for r in listing.records] == sorted((r.id for r in listing.records), reverse=True)
-    assert {r.record for r in listing.records} == {"{first bad", "[bad]"}
-    assert all(r.source == "entra-signins" and r.reason and str(export) in r.origin for r in listing.records)
+    assert {r.record for r in listing.records} == {"{third bad", "[bad]"}
+    assert {r.record: r.sightings for r in listing.records} == {"{third bad": 1, "[bad]": 2}
+    assert all(r.source == "entra-signins" and r.reason for r in listing.records)
     assert listing.to_dict() == {
-        "total": 4,
-        "records": [dict(row) for row in store.state.quarantined(3)],
+        "total": 3,
+        "records": [dict(row) for row in store.state.quarantined(2)],
     }
 
 

@@ -56,13 +56,12 @@ from urllib.parse import urlparse
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 from azure.core.exceptions import AzureError, HttpResponseError
 from azure.core.pipeline.policies import RetryPolicy
 from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 
 from collectors.formats import azure_firewall
-from store.batch import Quarantined
+from store.batch import Quarantined, newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
@@ -330,7 +329,7 @@ class AzureFirewallCollector:
         ]
         if events.num_rows:
             totals.count(store.append(events))
-            totals.saw(pc.max(events["@timestamp"]).as_py())
+            totals.saw(newest_storable(events["@timestamp"]))
         totals.quarantined += store.state.quarantine_new(quarantined)
 
     def _origin(self, table: str, original: str) -> str:

@@ -30,10 +30,9 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from microsoft.graph import Access, Builder, GraphFailure, GraphReader, Page
-from store.batch import ParsedBatch
+from store.batch import ParsedBatch, newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
@@ -151,8 +150,7 @@ def _store_page(store: Store, listing: Listing, page: Page, folder: Path, tally:
     )
     if not events.num_rows:
         return None
-    newest = pc.max(events.column(listing.time_column)).as_py()
-    return newest
+    return newest_storable(events.column(listing.time_column))
 
 
 def _origin(url: str, record: str) -> str:

@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from store.aggregation import AggregationRequest
-from store.batch import check_required, plain_text
+from store.batch import check_required, plain_text, storable
+from store.durable import private_dir
 from store.elastic.alerts_index import AlertsIndex
 from store.elastic.bulk import BulkOptions, check_refusals, external_versions, index_names, send
 from store.elastic.mapping import CASED, events_template
@@ -60,8 +61,7 @@ class ElasticStore:
     def __init__(self, client, home: Path, prefix: str = "cyberwell-", bulk: BulkOptions | None = None):
         self.client = client
         self.prefix = prefix
-        self.home = Path(home)
-        self.home.mkdir(parents=True, exist_ok=True)
+        self.home = private_dir(Path(home))
         self.state = StateDB(self.home / "state.sqlite")
         self.alerts_index = AlertsIndex(client, prefix)
         self.alerts: AlertStore = AlertBook(self.state, self.alerts_index)
@@ -107,6 +107,11 @@ class ElasticStore:
         check_required(events)
         if events.num_rows == 0:
             return AppendResult(0, 0, 0)
+        split = storable(events)
+        refused = self.state.quarantine(split.refused)  # before sending: the cluster may be down
+        events = split.events
+        if events.num_rows == 0:
+            return AppendResult(0, 0, refused)
         self.ensure_templates()
         events = plain_text(events)  # this store filters and takes rows; the cluster is the bottleneck
         unique = _first_copies(events, index_names(events, self.prefix))
@@ -118,7 +123,7 @@ class ElasticStore:
         return AppendResult(
             stored=outcome.stored,
             duplicates=outcome.duplicates + events.num_rows - unique.num_rows,
-            rejected=len(outcome.rejected),
+            rejected=refused + len(outcome.rejected),
         )
 
     def flush(self) -> None:

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from store.protocol import AppendResult
 from store.state.database import StateDB, utc_now_iso
 
 
@@ -46,10 +47,11 @@ class RunTally:
     quarantined: int = 0
     newest: datetime | None = None  # the newest event time seen
 
-    def count(self, appended) -> None:
-        """Add what one ``store.append`` did (an AppendResult of either store: both count these)."""
+    def count(self, appended: AppendResult) -> None:
+        """Add what one ``store.append`` did, the events the store refused (and quarantined) too."""
         self.stored += appended.stored
         self.duplicates += appended.duplicates
+        self.quarantined += appended.rejected
 
     def saw(self, moment: datetime | None) -> None:
         """Note an event time; the run reports the newest."""

@@ -8,6 +8,8 @@ numbered migrations applied in order; ``PRAGMA user_version`` records how far a 
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -15,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from store.batch import Quarantined
+from store.durable import private_dir, private_file
 
 MIGRATIONS: list[str] = [
     # 1: the segment catalogue, quarantine, alerts and rule runs
@@ -134,7 +137,31 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX alert_changes_by_alert ON alert_changes (alert_id, id);
     """,
+    # 6 (store): a quarantined record is kept as a bounded excerpt beside its full size and
+    # SHA-256, and a repeat (same source, record and reason, wherever it came from) is one row
+    # counting its sightings. Rows kept before are cut and folded the same way.
+    """
+    ALTER TABLE quarantine ADD COLUMN record_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE quarantine ADD COLUMN record_sha256 TEXT NOT NULL DEFAULT '';
+    ALTER TABLE quarantine ADD COLUMN sightings INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE quarantine ADD COLUMN last_seen TEXT NOT NULL DEFAULT '';
+    UPDATE quarantine SET record_bytes = cyberwell_utf8_length(record), record_sha256 = cyberwell_sha256(record),
+        record = cyberwell_excerpt(record), last_seen = received_at;
+    CREATE TEMP TABLE quarantine_repeats AS
+        SELECT min(id) AS id, count(*) AS sightings, max(received_at) AS last_seen
+        FROM quarantine GROUP BY source, record_sha256, reason;
+    UPDATE quarantine SET sightings = (SELECT sightings FROM quarantine_repeats r WHERE r.id = quarantine.id),
+        last_seen = (SELECT last_seen FROM quarantine_repeats r WHERE r.id = quarantine.id)
+        WHERE id IN (SELECT id FROM quarantine_repeats);
+    DELETE FROM quarantine WHERE id NOT IN (SELECT id FROM quarantine_repeats);
+    DROP TABLE temp.quarantine_repeats;
+    CREATE UNIQUE INDEX quarantine_once ON quarantine (source, record_sha256, reason);
+    """,
 ]
+
+#: How much of a quarantined record is kept (UTF-8 bytes, cut at a character): enough to see
+#: what was wrong; the full size and SHA-256 are kept beside it, so a 200 MB record costs 4 KiB.
+EXCERPT_BYTES = 4096
 
 
 def utc_now_iso() -> str:
@@ -146,7 +173,9 @@ class StateDB:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
+        # SQLite gives its -wal and -shm files the mode of the database file: 0600 for all three.
+        private_file(self.path)
         with self.connect() as con:
             self._migrate(con)
 
@@ -176,6 +205,10 @@ class StateDB:
             con.execute("COMMIT")
 
     def _migrate(self, con: sqlite3.Connection) -> None:
+        # What migration 6 computes over the rows it keeps, the same way ``quarantine`` does.
+        con.create_function("cyberwell_utf8_length", 1, lambda text: len(_utf8(text)), deterministic=True)
+        con.create_function("cyberwell_sha256", 1, lambda text: _sha256(_utf8(text)), deterministic=True)
+        con.create_function("cyberwell_excerpt", 1, lambda text: excerpt(_utf8(text)), deterministic=True)
         con.execute("BEGIN IMMEDIATE")
         try:
             version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -192,11 +225,22 @@ class StateDB:
     # -- quarantine -------------------------------------------------------------------------
 
     def quarantine(self, records: Iterable[Quarantined]) -> int:
-        rows = [(q.source, q.reason, q.record, q.origin, utc_now_iso()) for q in records]
+        """Keep the records for a person to see; return how many were given.
+
+        Each is kept as a bounded excerpt with its full size and SHA-256 (``EXCERPT_BYTES``). A
+        record already there from the same source with the same reason — a file ingested
+        again, a batch re-read after a crash, wherever it came from — is not added again: its
+        row counts one more sighting and when it was last seen. The first origin is kept.
+        """
+        now = utc_now_iso()
+        rows = [_quarantine_row(q, now) for q in records]
         if rows:
             with self.transaction() as con:
                 con.executemany(
-                    "INSERT INTO quarantine (source, reason, record, origin, received_at) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO quarantine (source, reason, record, origin, received_at, record_bytes,"
+                    " record_sha256, sightings, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?)"
+                    " ON CONFLICT (source, record_sha256, reason) DO UPDATE SET"
+                    " sightings = sightings + 1, last_seen = excluded.last_seen",
                     rows,
                 )
         return len(rows)
@@ -229,3 +273,32 @@ class StateDB:
     def quarantine_count(self) -> int:
         with self.connect() as con:
             return con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+
+
+def _quarantine_row(record: Quarantined, now: str) -> tuple:
+    data = _utf8(record.record)
+    return (
+        excerpt(_utf8(record.source)),
+        excerpt(_utf8(record.reason)),
+        excerpt(data),
+        excerpt(_utf8(record.origin)),
+        now,
+        len(data),
+        _sha256(data),
+        now,
+    )
+
+
+def _utf8(text: str) -> bytes:
+    """The text's bytes; a lone surrogate (a decoder's escape) is kept as its own bytes, never fatal."""
+    return text.encode("utf-8", errors="surrogatepass")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def excerpt(data: bytes, limit: int = EXCERPT_BYTES) -> str:
+    """The first ``limit`` bytes as text: a character cut by the limit is left out, bytes that are
+    not UTF-8 (a lone surrogate) are shown as U+FFFD, which SQLite can always store."""
+    return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(data[:limit], final=len(data) <= limit)
