@@ -27,10 +27,10 @@ class IngestResult:
 
 def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
     """Parsed batches of one file; an unreadable file becomes one quarantined record."""
-    return _batches(Path(path), source_format(kind))
+    return _batches(Path(path), source_format(kind), kind)
 
 
-def _batches(path: Path, source: SourceFormat) -> Iterator[ParsedBatch]:
+def _batches(path: Path, source: SourceFormat, kind: str) -> Iterator[ParsedBatch]:
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
     if source.iter_batches is not None:
@@ -39,13 +39,14 @@ def _batches(path: Path, source: SourceFormat) -> Iterator[ParsedBatch]:
     if shape == "ndjson" and source.parse_pieces is not None and not is_gzip(path):
         return source.parse_pieces(path, chunking.line_pieces(path))
     if shape:
-        return _chunked(path, source, csv=shape == "csv")
+        return _chunked(path, source, kind, csv=shape == "csv")
     return iter((source.parse_file(path),))
 
 
-def _chunked(path: Path, source: SourceFormat, csv: bool) -> Iterator[ParsedBatch]:
-    for chunk in chunking.chunks(path, csv=csv):
-        yield chunking.relocate(source.parse_file(chunk.path), chunk, path)
+def _chunked(path: Path, source: SourceFormat, kind: str, csv: bool) -> Iterator[ParsedBatch]:
+    for chunk in chunking.chunks(path, csv=csv, source=kind):
+        batch = chunking.relocate(source.parse_file(chunk.path), chunk, path)
+        yield ParsedBatch(batch.events, chunk.refused + batch.quarantined) if chunk.refused else batch
 
 
 def ingest(store: Store, paths: Sequence[Path], kind: str) -> IngestResult:
@@ -62,7 +63,7 @@ def ingest(store: Store, paths: Sequence[Path], kind: str) -> IngestResult:
         for path in paths:
             per_file = IngestResult()
             pending: Future[None] | None = None
-            for batch in _batches(Path(path), source):
+            for batch in _batches(Path(path), source, kind):
                 if pending is not None:
                     pending.result()
                 pending = writer.submit(_store_batch, writes_to, batch, per_file)

@@ -528,12 +528,15 @@ def test_malformed_records_are_quarantined_with_reasons_and_the_rest_survive(tmp
 
 def test_unreadable_files_are_quarantined_not_raised(tmp_path):
     broken = tmp_path / "broken.gz"
-    broken.write_bytes(gzip.compress(b'{"category": "x"}\n' * 100)[:40])
-    for path in (broken, tmp_path / "missing.json"):
-        batch = parse_file(path)
-        assert batch.count == 0
-        assert [q.origin for q in batch.quarantined] == [str(path)]
-        assert batch.quarantined[0].reason.startswith("cannot read file")
+    broken.write_bytes(gzip.compress(b'{"category": "x"}\n' * 100)[:15])  # the header, no data
+    damaged = parse_file(broken)
+    assert damaged.count == 0
+    assert any(q.reason.startswith("gzip stream damaged") for q in damaged.quarantined)
+    missing = tmp_path / "missing.json"
+    batch = parse_file(missing)
+    assert batch.count == 0
+    assert [q.origin for q in batch.quarantined] == [str(missing)]
+    assert batch.quarantined[0].reason.startswith("cannot read file")
 
 
 def test_blank_and_empty_files_give_empty_batches(tmp_path):

@@ -32,7 +32,10 @@ Decisions, so a reader need not guess:
 * IDPS and threat-intelligence records are ``event.kind`` ``alert`` with category
   ``intrusion_detection``: the firewall matched a signature, as ECS defines an alert.
 * Invalid UTF-8 is replaced with U+FFFD rather than rejecting the file; CRLF line ends are read
-  as LF.
+  as LF. The ``event.id`` of such a record is the SHA-256 of its original bytes, so two records
+  that differ only in bytes that are not UTF-8 are not merged into one.
+* A gzip export is read as a bounded stream (``collectors.reading.gunzip``): a damaged one keeps
+  the records before the damage, and the damage is quarantined with the reason.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
-from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
+from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads, original_digests
+from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content, unreadable
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
 from store.sql_literals import quote_literal
@@ -137,7 +140,8 @@ def parse_file(path: Path) -> ParsedBatch:
     path = Path(path)
     ingested = datetime.now(UTC)
     try:
-        data = read_bytes(path)
+        data, damage = read_content(path, SOURCE)
+        data = bytes(data)
     except READ_ERRORS as exc:
         return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     # Only these can hold envelopes or arrays; without them no line needs looking at.
@@ -146,10 +150,12 @@ def parse_file(path: Path) -> ParsedBatch:
         with duckdb.connect(":memory:") as con:
             con.execute("SET TimeZone = 'UTC'").fetchall()
             lines, whole = _frame(con, data)
+            digests = original_digests(data, whole)
             del data
-            records = _records(con, lines, whole, could_nest)
+            records = _with_digests(_records(con, lines, whole, could_nest), digests)
             table = _normalise(con, records, ingested)
-        return _split(_with_original(table, records), path, whole)
+        parsed = _split(_with_original(table, records), path, whole)
+        return ParsedBatch(parsed.events, damage + parsed.quarantined)
     # Whatever goes wrong here (a bug, input DuckDB cannot take, an error message DuckDB cut
     # mid-character), the contract is to quarantine rather than raise: the file is kept whole.
     except Exception as exc:  # noqa: BLE001
@@ -161,6 +167,15 @@ def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]
     one JSON document; ``item`` is filled in when envelopes are unnested."""
     texts, whole = lines_or_document(con, data)
     return texts.add_column(1, _INPUT.field("item"), pa.nulls(texts.num_rows, pa.int64())), whole
+
+
+def _with_digests(records: pa.Table, digests: pa.Array | None) -> pa.Table:
+    """``digest``: the SHA-256 of the original bytes of each record's line (or document) when
+    the file is not valid UTF-8 (``jsondoc.original_digests``), else null; ``event.id`` is made
+    from it, so records that differ only in bytes that are not UTF-8 stay apart."""
+    if digests is None:
+        return records.append_column("digest", pa.nulls(records.num_rows, pa.string()))
+    return records.append_column("digest", digests.take(pc.subtract(records["n"], 1)))
 
 
 def _records(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool, could_nest: bool) -> pa.Table:
@@ -268,7 +283,7 @@ def _normalise(con: duckdb.DuckDBPyConnection, records: pa.Table, ingested: date
 _SQL = """
 WITH parsed AS (
     -- from_json parses each record once; json_valid is asked only of the few it could not read
-    SELECT n, item, raw, is_object, r,
+    SELECT n, item, raw, digest, is_object, r,
            CASE WHEN r IS NOT NULL THEN true ELSE json_valid(raw) END AS ok
     FROM (SELECT *, CASE WHEN is_object THEN try(from_json(raw, {shape})) END AS r
           FROM (SELECT *, CASE WHEN prefix(raw, '{{') THEN true ELSE prefix(ltrim(raw), '{{') END AS is_object
@@ -322,7 +337,9 @@ SELECT
     ts AS "@timestamp",
     CAST($1 AS TIMESTAMPTZ) AS "event.ingested",
     $2 AS "event.dataset",
-    sha256(raw) AS "event.id",
+    -- a record read from bytes that are not UTF-8 is known by those bytes (see _with_digests)
+    CASE WHEN digest IS NULL THEN sha256(raw) WHEN item IS NULL THEN digest
+         ELSE sha256(digest || raw) END AS "event.id",
     CAST(NULL AS VARCHAR) AS "event.original", -- attached afterwards from the input, uncopied
     CASE WHEN intrusion THEN 'alert' ELSE 'event' END AS "event.kind",
     CASE WHEN intrusion THEN 'intrusion_detection' ELSE 'network' END AS "event.category",
@@ -372,7 +389,7 @@ SELECT
     'Azure Firewall' AS "observer.product",
     n AS _line,
     item AS _item,
-    CASE WHEN ok THEN false ELSE trim(raw) = '' END AS _blank,
+    CASE WHEN ok THEN false ELSE trim(raw, ' \t\n\r\x0b\x0c') = '' END AS _blank,  -- no record
     CASE WHEN NOT ok THEN 'not valid JSON'
          WHEN NOT is_object THEN 'record is not a JSON object'
          WHEN nullif(r.category, '') IS NULL

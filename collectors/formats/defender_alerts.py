@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
-from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
+from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from store.batch import HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
 from store.sql_literals import quote_literal
@@ -137,7 +137,8 @@ def parse_file(path: Path) -> ParsedBatch:
     path = Path(path)
     ingested = datetime.now(UTC)
     try:
-        data = read_bytes(path)
+        content, damage = read_content(path, SOURCE)
+        data = bytes(content)
     except READ_ERRORS as exc:
         return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     try:
@@ -145,7 +146,8 @@ def parse_file(path: Path) -> ParsedBatch:
             con.execute("SET TimeZone = 'UTC'").fetchall()
             lines, whole = _frame(con, data)
             table = _normalise(con, _alerts(con, lines, whole), ingested)
-        return _split(table, path, whole)
+        parsed = _split(table, path, whole)
+        return ParsedBatch(parsed.events, damage + parsed.quarantined)
     # Whatever goes wrong here (a bug, input DuckDB cannot take, an error message DuckDB cut
     # mid-character), the contract is to quarantine rather than raise: the file is kept whole.
     except Exception as exc:  # noqa: BLE001
@@ -227,7 +229,7 @@ def _normalise(con: duckdb.DuckDBPyConnection, alerts: pa.Table, ingested: datet
 # always spare them, so each is guarded by a CASE.
 _SQL = """
 WITH checked AS (
-    SELECT n, i, j, place, raw, json_valid(raw) AS ok FROM alerts WHERE trim(raw) <> ''
+    SELECT n, i, j, place, raw, json_valid(raw) AS ok FROM alerts WHERE trim(raw, ' \t\n\r\x0b\x0c') <> ''  -- a blank line is no record
 ), parsed AS (
     SELECT *, coalesce(json_kind = 'OBJECT', false) AS is_object,
         CASE WHEN json_kind = 'OBJECT' THEN from_json(raw, {shape}) END AS a

@@ -86,6 +86,7 @@ from collectors.reading.jsonframe import (
     unwrap,
 )
 from collectors.reading.line_views import copied_without_line_ends, without_line_ends
+from collectors.reading.literal_path import duckdb_path
 from collectors.reading.rawfile import duckdb_compression, is_gzip
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.sql_literals import quote_literal
@@ -392,8 +393,6 @@ def _fast_layout(path: Path, dialect: Dialect) -> str | None:
     """How DuckDB's strict reader should read the file, or None when it is not worth trying:
     ``array`` for one JSON array, ``newline_delimited`` when the first line is a JSON object
     that is not of a shape the reader's fixed columns miss (``Dialect.not_for_file``)."""
-    if any(c in str(path) for c in "*?[{"):  # a glob pattern to DuckDB
-        return None
     try:
         opener = gzip.open if is_gzip(path) else open
         with opener(path, "rb") as handle:
@@ -418,8 +417,9 @@ def _read_file(
     """
     compression = duckdb_compression(path)
     try:
-        result = con.sql(dialect.from_file(quote_literal(str(path)), compression, layout)).to_arrow_table()
-    except duckdb.Error as exc:  # an optimisation only: whatever stops it, the general way reads
+        with duckdb_path(path) as name:
+            result = con.sql(dialect.from_file(quote_literal(name), compression, layout)).to_arrow_table()
+    except (duckdb.Error, OSError) as exc:  # an optimisation only: whatever stops it, the general way reads
         return None, "Malformed JSON" in str(exc)
     rows = pa.array(range(result.num_rows), pa.int64())
     return result.set_column(result.column_names.index("_row"), "_row", rows), False
@@ -494,9 +494,15 @@ def parse_pieces(path: Path, pieces: Iterable, dialect: Dialect = GRAPH) -> Iter
     same lines.
     """
     path = Path(path)
+    with duckdb_path(path) as name:
+        yield from _pieces(path, name, pieces, dialect)
+
+
+def _pieces(path: Path, name: str, pieces: Iterable, dialect: Dialect) -> Iterator[ParsedBatch]:
+    """:func:`parse_pieces`, with DuckDB reading the file by ``name`` (a literal path)."""
     stream, line = None, 1
     if _fast_layout(path, dialect) == "newline_delimited":
-        stream = RowStream(dialect.from_file(quote_literal(str(path)), "none", "newline_delimited"))
+        stream = RowStream(dialect.from_file(quote_literal(name), "none", "newline_delimited"))
     try:
         for piece in pieces:
             framed = frame_lines(piece.data, piece.start, piece.stop, path, dialect.source, line)

@@ -36,9 +36,10 @@ Decisions, so a reader need not guess:
 from __future__ import annotations
 
 import csv
-import gzip
 import json
+import mmap
 import re
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -62,9 +63,9 @@ from collectors.formats.entra_signins import (
 )
 from collectors.formats.signin_schema import COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, empty, select_items
 from collectors.reading.duckdb_session import connect
-from collectors.reading.jsonframe import line_offsets, read_content
+from collectors.reading.jsonframe import line_offsets
 from collectors.reading.line_views import copied_without_line_ends
-from collectors.reading.rawfile import GZIP_MAGIC, duckdb_compression, is_gzip, read_bytes
+from collectors.reading.rawfile import READ_ERRORS, PlainFile, opening, plain_file, read_bytes
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.sql_literals import quote_ident, quote_literal
 
@@ -304,8 +305,8 @@ WITH la AS (
 LA_JSON = Dialect(SOURCE, json_sql, json_file_sql)
 
 
-def _csv_sql(path: Path, header: list[str], compression: str, with_original: bool) -> str:
-    """Read ``path`` with DuckDB's CSV reader, every column text, into the ``la`` relation.
+def _csv_sql(file_name: str, header: list[str], with_original: bool) -> str:
+    """Read the plain file ``file_name`` (a path DuckDB reads literally) with DuckDB's CSV reader, every column text, into the ``la`` relation.
 
     ``with_original`` makes ``event.original`` the row as a JSON object, for the rare file whose
     rows cannot be cut out of the text as they are (see :func:`_csv_rows`).
@@ -322,9 +323,9 @@ def _csv_sql(path: Path, header: list[str], compression: str, with_original: boo
     original = "to_json(src)::VARCHAR" if with_original else "NULL::VARCHAR"
     return f"""
 WITH src AS (
-    SELECT * FROM read_csv({quote_literal(str(path))}, columns = {{{columns}}}, header = true,
+    SELECT * FROM read_csv({quote_literal(file_name)}, columns = {{{columns}}}, header = true,
         delim = ',', quote = '"', escape = '"', auto_detect = false, strict_mode = true,
-        store_rejects = true, compression = '{compression}')
+        store_rejects = true, compression = 'none')
 ),
 la AS (
     SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _problem_in, {original} AS original,
@@ -350,20 +351,15 @@ def _canonical(header_name: str) -> str:
 
 def _opening(path: Path, size: int = 4096) -> bytes:
     """The first bytes of the file's content (decompressed when gzip), BOM removed."""
-    with open(path, "rb") as handle:
-        gzipped = handle.read(2) == GZIP_MAGIC
-    opener = gzip.open if gzipped else open
-    with opener(path, "rb") as handle:
-        head = handle.read(size)
+    head = opening(path, size)
     return head[3:] if head.startswith(_BOM) else head
 
 
-def _header(path: Path) -> list[str]:
+def _header(data: bytes | mmap.mmap) -> list[str]:
     """The column names on the first line (decoding only that line: a bad byte further on is
     one row's problem, not the file's)."""
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rb") as handle:
-        line = handle.readline()
+    end = data.find(b"\n")
+    line = bytes(data[: end if end >= 0 else len(data)])
     return next(csv.reader([line.decode("utf-8-sig").rstrip("\r\n")]))
 
 
@@ -372,11 +368,9 @@ def parse_file(path: Path) -> ParsedBatch:
     path = Path(path)
     try:
         head = _opening(path)
-    except (OSError, EOFError) as exc:
+    except (OSError, zlib.error) as exc:
         return _unreadable(path, f"cannot read the file: {exc}")
-    if not head.strip():
-        return ParsedBatch(empty(), [])
-    if head.lstrip()[:1] in (b"{", b"["):
+    if not head.strip() or head.lstrip()[:1] in (b"{", b"["):  # blank: JSON framing says why, if anything
         return parse_json_records(path, LA_JSON)
     return _parse_csv(path)
 
@@ -387,12 +381,13 @@ def parse_pieces(path: Path, pieces: Iterable) -> Iterator[ParsedBatch]:
     return _signin_pieces(path, pieces, LA_JSON)
 
 
-def _unreadable(path: Path, reason: str) -> ParsedBatch:
+def _unreadable(path: Path, reason: str, damage: list[Quarantined] | None = None) -> ParsedBatch:
+    """The file as one quarantined record, after what reading it refused (``damage``)."""
     try:
         record = read_bytes(path).decode("utf-8", "backslashreplace")
     except (OSError, EOFError):
         record = ""
-    return ParsedBatch(empty(), [Quarantined(SOURCE, reason, record, str(path))])
+    return ParsedBatch(empty(), [*(damage or []), Quarantined(SOURCE, reason, record, str(path))])
 
 
 @dataclass
@@ -441,11 +436,8 @@ class _CsvText:
     trimmed: pa.ChunkedArray | None  # the lines after the header as event.original, if UTF-8
 
 
-def _csv_text(path: Path) -> _CsvText | None:
-    """Lines of the file, and (ahead, in case each is a record) their texts; None if damaged."""
-    data, damaged = read_content(path, SOURCE)
-    if damaged:
-        return None
+def _csv_text(data: bytes | mmap.mmap) -> _CsvText:
+    """Lines of the file, and (ahead, in case each is a record) their texts."""
     start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     offsets = line_offsets(data, start)
     lines = pa.Array.from_buffers(
@@ -488,10 +480,10 @@ def _csv_rows(text: _CsvText | None, expected: int) -> _CsvRows | None:
 
 
 def _read_csv(
-    con: duckdb.DuckDBPyConnection, path: Path, header: list[str], compression: str
+    con: duckdb.DuckDBPyConnection, name: str, header: list[str]
 ) -> tuple[pa.Table, dict[int, tuple[str, str, str]]]:
     """DuckDB's reading of the CSV, and the rows it refused (record number → why)."""
-    result = con.sql(_csv_sql(path, header, compression, with_original=False)).to_arrow_table()
+    result = con.sql(_csv_sql(name, header, with_original=False)).to_arrow_table()
     rejected: dict[int, tuple[str, str, str]] = {}
     for line, error_type, message, csv_line in con.sql(
         "SELECT line, error_type, error_message, csv_line FROM reject_errors ORDER BY line, column_idx"
@@ -502,25 +494,38 @@ def _read_csv(
 
 def _parse_csv(path: Path) -> ParsedBatch:
     try:
-        header = _header(path)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, StopIteration) as exc:
-        return _unreadable(path, f"no readable CSV header: {exc}")
+        with plain_file(path, SOURCE) as plain:
+            return _parse_plain_csv(path, plain)
+    except READ_ERRORS as exc:
+        return _unreadable(path, f"cannot read the file: {exc}")
+
+
+def _parse_plain_csv(path: Path, plain: PlainFile) -> ParsedBatch:
+    """The CSV export ``path``, read (by DuckDB, and cut into lines by Python) as ``plain``: the
+    same bytes, decompressed within bounds when gzip; a damaged gzip gives its rows before the
+    damage and the damage in quarantine."""
+    data, damage = plain.content
+    try:
+        header = _header(data)
+    except (UnicodeDecodeError, csv.Error, StopIteration) as exc:
+        return _unreadable(path, f"no readable CSV header: {exc}", damage)
+    if not header:
+        return _unreadable(path, "no readable CSV header: the first line is empty", damage)
     if len(set(header)) != len(header):
-        return _unreadable(path, "the CSV header names a column twice")
-    compression = duckdb_compression(path)
+        return _unreadable(path, "the CSV header names a column twice", damage)
     con = connect()
     try:
         # DuckDB reads the cells (releasing the GIL) while Python cuts the same text into lines.
         with ThreadPoolExecutor(max_workers=1) as worker:
-            reading = worker.submit(_read_csv, con, path, header, compression)
-            text = _csv_text(path)
+            reading = worker.submit(_read_csv, con, plain.name, header)
+            text = _csv_text(data)
             try:
                 result, rejected = reading.result()
-            except duckdb.Error as exc:  # e.g. a damaged gzip stream: the file as one record
-                return _unreadable(path, f"not readable as CSV: {exc}")
+            except duckdb.Error as exc:  # not expected of plain text: the file as one record
+                return _unreadable(path, f"not readable as CSV: {exc}", damage)
         rows = _csv_rows(text, result.num_rows + len(rejected))
         if rows is None:
-            result = con.sql(_csv_sql(path, header, compression, with_original=True)).to_arrow_table()
+            result = con.sql(_csv_sql(plain.name, header, with_original=True)).to_arrow_table()
     finally:
         con.close()
     if rows is not None:
@@ -529,7 +534,8 @@ def _parse_csv(path: Path) -> ParsedBatch:
     else:  # record numbers as the reader counts them, blank lines not known
         records = pa.array([k for k in range(result.num_rows + len(rejected)) if k + 2 not in rejected], pa.int64())
         originals = result.column("event.original")
-    quarantined = [_rejected_row(path, number, *why, len(header), rows) for number, why in rejected.items()]
+    quarantined = list(damage)
+    quarantined += [_rejected_row(path, number, *why, len(header), rows) for number, why in rejected.items()]
     problems = result.column("_problem")
     if problems.null_count < len(problems):
         quarantined.extend(_unusable_rows(path, result, originals, records, rows))

@@ -24,11 +24,15 @@ Decisions, so a reader need not guess:
   PAN-OS generated time, CEF ``rt``/``end``/``start``), else the syslog header's clock, else the
   time the receiver got the message (``received_at``, live receivers only), else the line is
   quarantined: a file gives no honest time for a message that carries none.
-* Syslog has no event id, so ``event.id`` is the SHA-256 (hex) of ``event.original``, the line
-  as received without its line terminator. Two identical lines are therefore one event, stored
+* Syslog has no event id, so ``event.id`` is the SHA-256 (hex) of the line as received (its
+  bytes), without its line terminator: ``event.original`` is its text, with U+FFFD where the bytes
+  were not UTF-8, and two lines that differ only there must not become one event. Two identical lines are therefore one event, stored
   once: an appliance that sends the same line twice (same second, same counters) is not
   distinguishable from a re-ingested file, and idempotent re-ingest matters more.
-* Rejected, each with its reason and ``path:line``: an empty line, a malformed header (bad PRI,
+* Blank (empty or white-space) lines are no records: skipped, not quarantined.
+* A gzip file is read as a bounded stream (``collectors.reading.gunzip``): an over-long line is
+  quarantined with its length and an excerpt, a damaged stream keeps the lines before the damage.
+* Rejected, each with its reason and ``path:line``: a malformed header (bad PRI,
   RFC 5424 version or structured data), a truncated octet-counted frame, a truncated CEF header,
   unreadable PAN-OS CSV, an unknown body, no timestamp. The lines around a reject are kept.
 """
@@ -47,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.formats import cef, fortigate, panos
-from collectors.reading.rawfile import READ_ERRORS, read_bytes, unreadable
+from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,
     is_octet_counted,
@@ -74,6 +78,9 @@ DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {name: dict(EVENTS.dataset(
 #: Lines per batch in ``iter_batches``: bounds memory on big files.
 BATCH_LINES = 50_000
 
+#: White space that makes a line blank, the same in every line format (``str.isspace`` would
+#: also take the ASCII separators U+001C-U+001F and Unicode spaces, which are content).
+_BLANK = " \t\r\n\x0b\x0c"
 _BARE_CEF = re.compile(r"\d{1,3}\|")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
@@ -129,48 +136,66 @@ def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | 
     path = Path(path)
     batch_lines = batch_lines or BATCH_LINES
     try:
-        data = read_bytes(path)
+        content, damage = read_content(path, SOURCE)
+        data = bytes(content)
+        del content
     except READ_ERRORS as exc:
         reject = unreadable(SOURCE, path, exc)
         yield ParsedBatch(_empty(), [reject])
         return
     if not is_octet_counted(data):  # the common case: one message per line
-        lines = split_lines(data)
+        lines, raws = split_lines(data)
         del data  # the lines hold the text now; the file's bytes need not stay in memory
         for start in range(0, len(lines), batch_lines):
             chunk = lines[start : start + batch_lines]
-            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, [])
+            keys = raws[start : start + batch_lines] if raws is not None else None
+            first, damage = damage, []  # the damage of a gzip goes with the first batch
+            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, first, keys)
         if not lines:
-            yield ParsedBatch(_empty(), [])
+            yield ParsedBatch(_empty(), damage)
         return
     messages: list[str] = []
+    frames: list[bytes] = []
     linenos: list[int] = []
-    rejects: list[Quarantined] = []
+    rejects: list[Quarantined] = damage
     for frame in split_frames(data):
         text = frame.data.decode("utf-8", errors="replace")
         if frame.error is not None:
             rejects.append(Quarantined(SOURCE, frame.error, text, f"{path}:{frame.lineno}"))
             continue
         messages.append(text)
+        frames.append(frame.data)
         linenos.append(frame.lineno)
         if len(messages) >= batch_lines:
-            yield _parse(messages, linenos, str(path), now, None, rejects)
-            messages, linenos, rejects = [], [], []
-    yield _parse(messages, linenos, str(path), now, None, rejects)
+            yield _parse(messages, linenos, str(path), now, None, rejects, frames)
+            messages, frames, linenos, rejects = [], [], [], []
+    yield _parse(messages, linenos, str(path), now, None, rejects, frames)
 
 
 def parse_lines(
-    lines: Iterable[str], origin: str, *, now: datetime | None = None, received_at: datetime | None = None
+    lines: Iterable[str | bytes], origin: str, *, now: datetime | None = None, received_at: datetime | None = None
 ) -> ParsedBatch:
     """Parse messages that are already framed, one per item (a live receiver's datagrams).
+
+    Give the bytes as received where there are any: ``event.id`` is then their hash, so two
+    messages that differ only in bytes that are not UTF-8 stay two events (a text holds U+FFFD
+    in their place, alike for both).
 
     ``origin`` names where they came from (``udp:10.0.0.1``); a reject's origin is
     ``origin:n`` with ``n`` its 1-based position. ``received_at`` is the receive time, used for
     ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default: the
     current time) sets ``event.ingested`` and places year-less RFC 3164 clocks.
     """
-    messages = [_encodable(line.rstrip("\r\n")) for line in lines]
-    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [])
+    items = list(lines)
+    if not any(isinstance(item, bytes) for item in items):
+        messages = [_encodable(str(line).rstrip("\r\n")) for line in items]
+        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [])
+    keys = [
+        item.rstrip(b"\r\n") if isinstance(item, bytes) else item.rstrip("\r\n").encode("utf-8", "replace")
+        for item in items
+    ]
+    messages = [_encodable(key.decode("utf-8", "replace")) for key in keys]
+    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [], keys)
 
 
 def _encodable(line: str) -> str:
@@ -191,12 +216,17 @@ def _parse(
     now: datetime | None,
     received_at: datetime | None,
     rejects: list[Quarantined],
+    keys: Sequence[bytes] | None = None,
 ) -> ParsedBatch:
+    """``keys``: each message's bytes as received, when they are not its text's UTF-8 (``event.id``
+    is their hash). Blank messages are no records: they are skipped."""
     now = _aware(now or datetime.now(UTC))
     collected = {name: _Collected() for name in _VENDORS}
     quarantined = list(rejects)
     for position, message in enumerate(messages):
-        reason = _route(message, position, now, collected)
+        if not message or (message[0] in _BLANK and not message.strip(_BLANK)):
+            continue
+        reason = _route(message, position, now, collected, keys[position] if keys is not None else None)
         if reason is not None:
             where = f"{origin}:{linenos[position]}"
             quarantined.append(Quarantined(SOURCE, reason, message, where))
@@ -220,14 +250,15 @@ class _Collected:
     def __init__(self) -> None:
         self.positions: list[int] = []  # index in the batch, to restore the input order
         self.originals: list[str] = []
+        self.keys: list[bytes] = []  # the bytes as received, when the batch has them (else empty)
         self.items: list = []  # what the vendor module's reader returned
         self.headers: list[Header] = []
 
 
-def _route(message: str, position: int, now: datetime, collected: dict[str, _Collected]) -> str | None:
+def _route(
+    message: str, position: int, now: datetime, collected: dict[str, _Collected], key: bytes | None
+) -> str | None:
     """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
-    if not message or message.isspace():
-        return "empty line"
     item: cef.CefRecord | str | list[str]
     try:
         header = parse_header(message, now)
@@ -249,6 +280,8 @@ def _route(message: str, position: int, now: datetime, collected: dict[str, _Col
     rows = collected[name]
     rows.positions.append(position)
     rows.originals.append(message)
+    if key is not None:  # given for every message of a batch or for none
+        rows.keys.append(key)
     rows.items.append(item)
     rows.headers.append(header)
     return None
@@ -321,7 +354,12 @@ def _map_ecs(
         "_seq": pa.array(rows.positions, pa.int64()),
         "event.original": pa.array(rows.originals, pa.string()),
         # hashlib uses the CPU's SHA instructions; DuckDB's sha256 is twice as slow.
-        "event.id": pa.array([sha256(line.encode()).hexdigest() for line in rows.originals], pa.string()),
+        "event.id": pa.array(
+            [sha256(key).hexdigest() for key in rows.keys]
+            if rows.keys
+            else [sha256(line.encode()).hexdigest() for line in rows.originals],
+            pa.string(),
+        ),
         "_header_time_us": pa.array(times, pa.int64()),
         "log.syslog.priority": pa.array(priorities, pa.int32()),
         "log.syslog.hostname": pa.array(hostnames, pa.string()),

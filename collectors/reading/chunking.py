@@ -6,7 +6,8 @@ memory together, so replay cuts a large export into pieces of whole records and 
 turn. A plain NDJSON export is cut in place (:func:`line_pieces`: byte ranges of the file's
 memory map, for parsers that take lines from memory); a CSV or gzip export is cut into temporary
 chunk files (:func:`chunks`: a CSV chunk repeats the header; a quoted cell may hold line ends, so
-a CSV cut is only made where the quotes before it balance), and quarantine origins are rewritten
+a CSV cut is only made where the quotes before it balance; a gzip export is decompressed within
+the bounds of ``collectors.reading.gunzip``), and quarantine origins are rewritten
 back to the original file and line number (:func:`relocate`).
 """
 
@@ -19,11 +20,12 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from collectors.reading.gunzip import BoundedGunzip
 from collectors.reading.rawfile import GZIP_MAGIC
-from store.batch import ParsedBatch
+from store.batch import ParsedBatch, Quarantined
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -79,23 +81,32 @@ def layout(path: Path, threshold: int | None = None) -> str | None:
 class Chunk:
     path: Path  # the temporary file
     lines_before: Callable[[], int]  # lines of the original before it; counted only when needed
+    # What reading a gzip original refused up to this chunk (over-long records, damage), its
+    # origins naming the original already.
+    refused: list[Quarantined] = field(default_factory=list)
 
 
-def chunks(path: Path, chunk_bytes: int | None = None, csv: bool = False) -> Iterator[Chunk]:
-    """Temporary files of whole records, one at a time; each is removed when the next is made."""
+def chunks(path: Path, chunk_bytes: int | None = None, csv: bool = False, source: str = "") -> Iterator[Chunk]:
+    """Temporary files of whole records, one at a time; each is removed when the next is made.
+    ``source`` (the source kind) names what reading a gzip refuses, in :attr:`Chunk.refused`."""
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     folder = Path(tempfile.mkdtemp(prefix="cyberwell-chunks-"))
     try:
         with open(path, "rb") as probe:
             compressed = probe.read(2) == GZIP_MAGIC
-        reader = _gzip_pieces if compressed else _plain_pieces
-        for number, (header, write, lines_before) in enumerate(reader(path, chunk_bytes, csv)):
+        refused: list[Quarantined] = []
+        if compressed:
+            pieces = _gzip_pieces(path, chunk_bytes, csv, source, refused)
+        else:
+            pieces = _plain_pieces(path, chunk_bytes, csv)
+        for number, (header, write, lines_before) in enumerate(pieces):
             chunk = folder / f"{number:06d}.part"
             with open(chunk, "wb") as out:
                 out.write(header)
                 out.flush()  # the kernel copy below writes at the descriptor's own position
                 write(out)
-            yield Chunk(chunk, lines_before)
+            yield Chunk(chunk, lines_before, list(refused))
+            refused.clear()
             chunk.unlink()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -199,24 +210,45 @@ def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
     # result may still be in the store's writer thread.
 
 
-def _gzip_pieces(path: Path, chunk_bytes: int, csv: bool):
-    with gzip.open(path, "rb") as source:
-        header = b""
-        if csv:
-            header = source.readline()
-        lines, carry = header.count(b"\n") - (1 if csv else 0), b""
-        while True:
-            block = source.read(chunk_bytes)
-            data = carry + block
-            if not data:
-                return
-            cut = _cut(data, 0, len(data), csv) if block else len(data)
-            if cut == 0:  # one record longer than a chunk: keep reading
+def _gzip_pieces(path: Path, chunk_bytes: int, csv: bool, source: str, refused: list[Quarantined]):
+    """Pieces of the decompressed stream, read within the bounds of ``collectors.reading.gunzip``;
+    what it refuses is added to ``refused`` before the piece it was met in is given out."""
+    stream = BoundedGunzip(path, source)
+    header, carry, lines, started = b"", b"", 0, not csv
+    for block in _sized(iter(stream), chunk_bytes):
+        refused.extend(stream.quarantined)
+        stream.quarantined.clear()
+        data = carry + block
+        if not started:  # a CSV's header line, repeated in every piece
+            end = data.find(b"\n")
+            if end < 0:
                 carry = data
                 continue
-            data, carry = data[:cut], data[cut:]
-            yield header, (lambda out, data=data: out.write(data)), (lambda lines=lines: lines)
-            lines += data.count(b"\n")
+            header, data, started = data[: end + 1], data[end + 1 :], True
+        cut = _cut(data, 0, len(data), csv)
+        if cut == 0:  # one record longer than a chunk (a record is bounded): keep reading
+            carry = data
+            continue
+        piece, carry = data[:cut], data[cut:]
+        yield header, (lambda out, piece=piece: out.write(piece)), (lambda lines=lines: lines)
+        lines += piece.count(b"\n")
+    refused.extend(stream.quarantined)
+    if carry or refused:  # the last record without its line end, or damage found at the end
+        yield header, (lambda out: out.write(carry)), (lambda: lines)
+
+
+def _sized(blocks: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Blocks joined into pieces of at least ``size`` bytes (the last may be shorter)."""
+    parts: list[bytes] = []
+    have = 0
+    for block in blocks:
+        parts.append(block)
+        have += len(block)
+        if have >= size:
+            yield b"".join(parts)
+            parts, have = [], 0
+    if parts:
+        yield b"".join(parts)
 
 
 def relocate(batch: ParsedBatch, chunk: Chunk, original: Path) -> ParsedBatch:

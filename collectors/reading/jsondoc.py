@@ -11,6 +11,7 @@ The sign-in parsers frame differently (memory-mapped, line ends kept): see ``col
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -36,11 +37,7 @@ def lines_or_document(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.T
     line is a text, without its line end. A BOM is dropped, CRLF read as LF, and bytes that are
     not UTF-8 become U+FFFD, so every text is valid for DuckDB. A blank file has no texts.
     """
-    if data.startswith(_BOM):
-        data = data[len(_BOM) :]
-    if b"\r\n" in data:
-        data = data.replace(b"\r\n", b"\n")
-    data = _valid_utf8(data)
+    data = _valid_utf8(_prepared(data))
     first = _NON_BLANK.search(data)
     if first is None:
         return TEXTS.empty_table(), False
@@ -52,6 +49,32 @@ def lines_or_document(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.T
         ), True
     lines = _lines(data)
     return pa.table([pa.array(range(1, len(lines) + 1), pa.int64()), lines], schema=TEXTS), False
+
+
+def original_digests(data: bytes, whole: bool) -> pa.Array | None:
+    """The SHA-256 (hex) of each text's original bytes, by ``n - 1`` (the framing of
+    :func:`lines_or_document`; ``whole``: it read one document); None when the file is valid UTF-8.
+
+    A text holds U+FFFD where the file had bytes that are not UTF-8, so two records that differ
+    only there read alike: a record id made from the text would merge them. Rare, so the bytes
+    are hashed one text at a time, and only then.
+    """
+    data = _prepared(data)
+    if _valid_utf8(data) is data:
+        return None
+    texts = [data] if whole else data.split(b"\n")
+    if not whole and data.endswith(b"\n"):
+        texts.pop()  # the last line end opens no line
+    return pa.array([hashlib.sha256(text).hexdigest() for text in texts], pa.string())
+
+
+def _prepared(data: bytes) -> bytes:
+    """Without a BOM, CRLF read as LF: the bytes the texts are cut from."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    if b"\r\n" in data:
+        data = data.replace(b"\r\n", b"\n")
+    return data
 
 
 def loads(con: duckdb.DuckDBPyConnection, text: str) -> Any:

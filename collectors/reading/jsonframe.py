@@ -10,9 +10,7 @@ they were a line, and are written compactly where they came out of a larger docu
 
 from __future__ import annotations
 
-import gzip
 import mmap
-import zlib
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +22,8 @@ import orjson
 import pyarrow as pa
 
 from collectors.reading.duckdb_session import connect
-from collectors.reading.rawfile import GZIP_MAGIC, duckdb_compression
+from collectors.reading.literal_path import duckdb_path
+from collectors.reading.rawfile import duckdb_compression, read_content
 from store.batch import Quarantined
 from store.sql_literals import quote_literal
 
@@ -65,28 +64,6 @@ class Framed:
         line, pointer = self.line(row), self.pointer(row)
         where = f"{self.path}:{line}" if line else str(self.path)
         return f"{where} {pointer}" if pointer else where
-
-
-def read_content(path: Path, source: str) -> tuple[bytes | mmap.mmap, list[Quarantined]]:
-    """The file's bytes, gunzipped when gzip. A damaged gzip keeps what could be decompressed."""
-    with open(path, "rb") as handle:
-        if handle.read(2) != GZIP_MAGIC:
-            if handle.seek(0, 2) == 0:
-                return b"", []
-            # Mapped, not read: no copy, and pages come straight from the page cache.
-            return mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), []
-        handle.seek(0)
-        compressed = handle.read()
-    try:
-        return gzip.decompress(compressed), []
-    except (OSError, EOFError, zlib.error) as exc:
-        inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        try:
-            partial = inflater.decompress(compressed)
-        except zlib.error:
-            partial = b""
-        reason = f"gzip stream damaged after {len(partial)} decompressed bytes: {exc}"
-        return partial, [Quarantined(source, reason, "", str(path))]
 
 
 def line_offsets(data: bytes | mmap.mmap, start: int, stop: int | None = None) -> array:
@@ -247,12 +224,13 @@ def _array_elements(path: Path) -> Framed | None:
     compression = duckdb_compression(path)
     con = connect()
     try:
-        table = con.sql(f"""
-            SELECT CASE WHEN strpos(json, chr(10)) > 0 OR strpos(json, '": ') > 0 OR strpos(json, ', "') > 0
-                        THEN json(json)::VARCHAR ELSE json END AS raw
-            FROM read_json_objects({quote_literal(str(path))}, format = 'array', compression = '{compression}')
-        """).to_arrow_table()
-    except duckdb.Error:
+        with duckdb_path(path) as name:
+            table = con.sql(f"""
+                SELECT CASE WHEN strpos(json, chr(10)) > 0 OR strpos(json, '": ') > 0 OR strpos(json, ', "') > 0
+                            THEN json(json)::VARCHAR ELSE json END AS raw
+                FROM read_json_objects({quote_literal(name)}, format = 'array', compression = '{compression}')
+            """).to_arrow_table()
+    except (duckdb.Error, OSError):
         return None
     finally:
         con.close()

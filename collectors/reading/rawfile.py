@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import mmap
+import os
+import shutil
+import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
+from collectors.reading.gunzip import gunzip
+from collectors.reading.literal_path import duckdb_path
 from store.batch import Quarantined
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -13,15 +22,75 @@ GZIP_MAGIC = b"\x1f\x8b"
 READ_ERRORS = (OSError, EOFError, zlib.error, gzip.BadGzipFile)
 
 
+class Content(NamedTuple):
+    """A file's content, decompressed within the bounds of ``collectors.reading.gunzip``, and
+    what reading it refused: over-long records, the damage of a broken gzip stream."""
+
+    data: bytes | mmap.mmap
+    quarantined: list[Quarantined]
+
+
 def is_gzip(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(2) == GZIP_MAGIC
 
 
+def read_content(path: Path, source: str) -> Content:
+    """The file's content: a plain file memory-mapped (no copy; pages come straight from the page
+    cache), a gzip one (told by its magic bytes, not its name) decompressed as a bounded stream.
+    A damaged gzip keeps what was read before the damage and says why in ``quarantined``."""
+    with open(path, "rb") as handle:
+        if handle.read(2) != GZIP_MAGIC:
+            if handle.seek(0, 2) == 0:
+                return Content(b"", [])
+            return Content(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), [])
+    return Content(*gunzip(path, source))
+
+
+def opening(path: Path, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of the content, decompressed when gzip; a stream cut short gives
+    what it has (the whole read says what is wrong with it), a corrupt one raises ``zlib.error``."""
+    with open(path, "rb") as handle:
+        head = handle.read(max(size, 65_536))
+    if head[:2] != GZIP_MAGIC:
+        return head[:size]
+    return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, size)
+
+
+class PlainFile(NamedTuple):
+    """A file's content, and a path DuckDB reads it by: the file itself (whatever it is called)
+    when it is plain, a decompressed copy within the bounds when it is gzip."""
+
+    name: str
+    content: Content
+
+
+@contextmanager
+def plain_file(path: Path, source: str) -> Iterator[PlainFile]:
+    """The file as DuckDB should read it, for the duration of the ``with`` block: plain, one
+    literal file, no more than the bounds of ``collectors.reading.gunzip`` when it was gzip, and
+    the same bytes as :attr:`PlainFile.content` (so what DuckDB reads and what Python frames agree,
+    also up to the damage of a truncated gzip)."""
+    content = read_content(path, source)
+    if isinstance(content.data, mmap.mmap) or not is_gzip(path):
+        with duckdb_path(path) as name:
+            yield PlainFile(name, content)
+        return
+    folder = tempfile.mkdtemp(prefix="cyberwell-gunzipped-")
+    try:
+        copy = os.path.join(folder, "content")
+        with open(copy, "wb") as out:
+            out.write(content.data)
+        with duckdb_path(Path(copy)) as name:
+            yield PlainFile(name, content)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def read_bytes(path: Path) -> bytes:
-    """The file's content, decompressed when it is gzip (detected by magic bytes, not name)."""
-    data = Path(path).read_bytes()
-    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+    """The file's content as bytes, decompressed within bounds when it is gzip (for keeping a
+    whole unreadable file in quarantine; parsers read with :func:`read_content`)."""
+    return bytes(read_content(path, "").data)
 
 
 def unreadable(source: str, path: Path, error: Exception) -> Quarantined:
