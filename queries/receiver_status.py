@@ -29,6 +29,8 @@ class ReceiverStatus:
     ``state``: ``running`` (published within ``RECEIVER_FRESH_SECONDS``), ``not responding`` (it
     says running but stopped publishing), ``stopped`` or ``never started``. ``udp_lost`` is
     ``dropped_udp`` (its queue was full) plus ``kernel_drops`` (the socket buffer was).
+    ``refused_connections`` adds the refusals for ``max_connections`` and for
+    ``max_connections_per_source``; ``idle_timeouts`` counts connections closed for silence.
     """
 
     spool_dir: str
@@ -45,6 +47,12 @@ class ReceiverStatus:
     kernel_drops: int | None
     oversized: int | None
     truncated: int | None
+    rejected_frames: int | None  # over max_frame_bytes: the connection was closed
+    unwritable: int | None  # records the spool writer could not write, with ``error`` saying why
+    lost_on_stop: int | None  # read, but not spooled when the receiver stopped
+    refused_max_connections: int | None
+    refused_per_source: int | None
+    idle_timeouts: int | None
     spool_backlog: int | None  # bytes received and not yet drained into the store
     spool_full: bool
     error: str | None
@@ -105,6 +113,12 @@ def receiver_status(spool_dir: Path, now: datetime) -> ReceiverStatus:
         kernel_drops=kernel,
         oversized=_count(stats, "oversized"),
         truncated=_count(stats, "truncated"),
+        rejected_frames=_count(stats, "rejected_frames"),
+        unwritable=_count(stats, "unwritable"),
+        lost_on_stop=_count(stats, "lost_on_stop"),
+        refused_max_connections=_count(stats, "refused_max_connections"),
+        refused_per_source=_count(stats, "refused_per_source"),
+        idle_timeouts=_count(stats, "idle_timeouts"),
         spool_backlog=_count(stats, "spool_backlog"),
         spool_full=stats.get("spool_full") is True,
         error=str(error) if error else None,
@@ -128,6 +142,12 @@ def _never_started(spool_dir: Path) -> ReceiverStatus:
         kernel_drops=None,
         oversized=None,
         truncated=None,
+        rejected_frames=None,
+        unwritable=None,
+        lost_on_stop=None,
+        refused_max_connections=None,
+        refused_per_source=None,
+        idle_timeouts=None,
         spool_backlog=None,
         spool_full=False,
         error=None,

@@ -19,12 +19,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from collectors.formats import syslog
 from collectors.live import syslog_spool
-from collectors.live.syslog_spool import MESSAGE, OVERSIZED, Position, Record
-from store.batch import Quarantined
+from collectors.live.syslog_spool import MESSAGE, OVERSIZED, REJECTED, Position, Record
+from store.batch import Quarantined, newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
@@ -112,7 +111,7 @@ class SyslogCollector:
         ]
         for table in parsed.tables:
             totals.count(store.append(table))
-            totals.saw(pc.max(table["@timestamp"]).as_py())
+            totals.saw(newest_storable(table["@timestamp"]))
         totals.quarantined += store.state.quarantine_new(rejects)
 
 
@@ -156,14 +155,22 @@ def parse_records(records: Sequence[Record], now: datetime) -> SpoolParse:
     return SpoolParse([table for table in tables if table.num_rows], rejects)
 
 
-def _texts(records: Sequence[Record]) -> list[str]:
-    return [r.data.decode("utf-8", errors="replace") for r in records]
+def _texts(records: Sequence[Record]) -> list[bytes]:
+    """The messages as received: their bytes are their ids, so two that differ only in bytes
+    that are not UTF-8 stay two events."""
+    return [r.data for r in records]
 
 
 def _odd_record(record: Record) -> Quarantined:
-    """An oversized or truncated frame the receiver spooled so that it is not lost unseen."""
+    """An oversized, rejected or truncated frame the receiver spooled so that it is not lost unseen."""
     text = record.data.decode("utf-8", errors="replace")
-    if record.kind == OVERSIZED:
+    if record.kind == REJECTED:
+        reason = (
+            "frame rejected: over the receiver's max_frame_bytes (an octet count too large, or a line"
+            f" that never ended); the connection was closed, {record.size} bytes dropped,"
+            f" the first {len(record.data)} kept"
+        )
+    elif record.kind == OVERSIZED:
         reason = (
             f"message too long: {record.size} bytes, over the receiver's max_message_bytes;"
             f" the first {len(record.data)} bytes are kept"
@@ -173,9 +180,10 @@ def _odd_record(record: Record) -> Quarantined:
             f"truncated octet-counted frame: {record.size} octets announced,"
             f" {len(record.data)} received before the connection closed"
         )
-    else:  # a line without its LF when the receiver closed the connection (stopping)
+    else:  # a line without its LF when the receiver closed the connection
         reason = (
-            f"connection closed mid-message: the receiver stopped before the line ended; {len(record.data)} bytes kept"
+            "connection closed mid-message: the receiver stopped, or the sender was idle past"
+            f" idle_timeout_seconds, before the line ended; {len(record.data)} bytes kept"
         )
     return Quarantined(SOURCE, reason, text, record.origin)
 

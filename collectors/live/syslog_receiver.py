@@ -12,19 +12,31 @@ window closes and senders wait (back-pressure); UDP has no way to slow a sender,
 dropped and counted (``dropped_udp``), next to the kernel's own count of datagrams it dropped
 because the socket buffer was full (``kernel_drops``, from ``/proc/net/udp``). When the spool
 holds ``spool_max_bytes`` not yet drained, the writer waits, the queue fills, and the same rules
-apply. Each TCP connection holds at most one partial message (``max_message_bytes``) plus one read;
-``max_connections`` bounds their number.
+apply. Each TCP connection holds at most one partial message (``max_message_bytes``) plus one read.
+
+Connections are bounded so that no sender can lock the others out: ``max_connections`` in all,
+``max_connections_per_source`` from one address, and a connection that sends nothing for
+``idle_timeout_seconds`` is closed (one paused by back-pressure is waiting for us, not idle).
+Each refusal and time-out is counted for ``cyberwell status``.
 
 A TCP or TLS connection's bytes are cut into messages by ``collectors.live.syslog_stream`` (RFC 6587:
 octet counting or LF, decided per message); a UDP datagram is one message. A message longer than
 ``max_message_bytes`` is spooled as an oversized record holding its first part, which the drain
-quarantines with the reason and size, and the connection carries on.
+quarantines with the reason and size, and the connection carries on. A frame over
+``max_frame_bytes`` (say an octet count of 2^32) is rejected: its start is spooled as a rejected
+record, counted, and the connection closed, since its framing can no longer be trusted.
+
+The writer never dies of what it is handed: a record it cannot encode or a batch it cannot
+write is counted (``unwritable``) with the error, and it goes on. ``stop`` spools everything
+already read; what it truly cannot keep (a dead disk, a writer that hangs) is counted
+(``lost_on_stop``) and logged as an error, so that the stop says so.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import socket
 import ssl
@@ -38,8 +50,18 @@ from pathlib import Path
 from typing import Any
 
 from collectors.live import syslog_spool
-from collectors.live.syslog_spool import MESSAGE, OVERSIZED, SpoolWriter, encode
-from collectors.live.syslog_stream import StreamFramer
+from collectors.live.syslog_spool import (
+    MAX_RECORD_BYTES,
+    MAX_SIZE_FIELD,
+    MESSAGE,
+    OVERSIZED,
+    REJECTED,
+    SpoolWriter,
+    encode,
+)
+from collectors.live.syslog_stream import DEFAULT_MAX_FRAME_BYTES, StreamFramer
+
+log = logging.getLogger(__name__)
 
 #: Python's cost of holding one message beyond its bytes (object, list slot): counted against
 #: the queue bound so that a flood of tiny messages is bounded too.
@@ -64,10 +86,13 @@ class ReceiverSettings:
     certfile: Path | None = None
     keyfile: Path | None = None
     max_message_bytes: int = 64 * 1024
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     spool_max_bytes: int = 1024**3
     segment_bytes: int = syslog_spool.DEFAULT_SEGMENT_BYTES
     queue_max_bytes: int = 16 * 1024 * 1024
     max_connections: int = 256
+    max_connections_per_source: int = 32
+    idle_timeout_seconds: int = 300  # 0: connections are never closed for idleness
     udp_rcvbuf: int = 4 * 1024 * 1024
 
     @classmethod
@@ -90,12 +115,31 @@ class ReceiverSettings:
                 values[name] = kind(value)
         if values.get("certfile") and "tls_port" not in values:
             values["tls_port"] = 6514
+        if "max_frame_bytes" not in values:  # a larger message alone raises the frame bound too
+            values["max_frame_bytes"] = max(DEFAULT_MAX_FRAME_BYTES, values.get("max_message_bytes", 0))
         chosen = cls(**values)
-        if chosen.tls_port is not None and not (chosen.certfile and chosen.keyfile):
-            raise ValueError("collectors.syslog.tls_port needs certfile and keyfile")
-        if chosen.max_message_bytes < 480:  # RFC 5424 §6.1: every receiver takes 480 octets
-            raise ValueError("collectors.syslog.max_message_bytes must be at least 480")
+        chosen._check()
         return chosen
+
+    def _check(self) -> None:
+        """The bounds that only make sense together, each named in its error."""
+        if self.tls_port is not None and not (self.certfile and self.keyfile):
+            raise ValueError("collectors.syslog.tls_port needs certfile and keyfile")
+        if self.max_message_bytes < 480:  # RFC 5424 §6.1: every receiver takes 480 octets
+            raise ValueError("collectors.syslog.max_message_bytes must be at least 480")
+        if self.max_message_bytes > _MAX_MESSAGE_BYTES:  # the spool's reader refuses longer records
+            raise ValueError(f"collectors.syslog.max_message_bytes must be at most {_MAX_MESSAGE_BYTES}")
+        if not self.max_message_bytes <= self.max_frame_bytes <= MAX_SIZE_FIELD:
+            raise ValueError(
+                f"collectors.syslog.max_frame_bytes must be between max_message_bytes ({self.max_message_bytes})"
+                f" and {MAX_SIZE_FIELD}, not {self.max_frame_bytes}"
+            )
+        if self.max_connections < 1 or self.max_connections_per_source < 1:
+            raise ValueError("collectors.syslog.max_connections and max_connections_per_source must be at least 1")
+
+
+#: A record's peer name and header fit in what is left under the spool's record bound.
+_MAX_MESSAGE_BYTES = MAX_RECORD_BYTES - 1024
 
 
 _FIELD_KINDS: dict[str, type[Path] | type[str] | type[int]] = {
@@ -107,10 +151,13 @@ _FIELD_KINDS: dict[str, type[Path] | type[str] | type[int]] = {
     "certfile": Path,
     "keyfile": Path,
     "max_message_bytes": int,
+    "max_frame_bytes": int,
     "spool_max_bytes": int,
     "segment_bytes": int,
     "queue_max_bytes": int,
     "max_connections": int,
+    "max_connections_per_source": int,
+    "idle_timeout_seconds": int,
     "udp_rcvbuf": int,
 }
 
@@ -169,6 +216,13 @@ class _Intake:
             self._closed = True
             self._ready.notify_all()
 
+    def rest(self) -> list:
+        """Whatever is still queued, taken out: what a writer that is gone left behind."""
+        with self._ready:
+            items = list(self._items)
+            self._items.clear()
+            return items
+
 
 class SyslogReceiver:
     """Listens for syslog and spools it; ``start`` / ``stop`` / ``stats``.
@@ -193,6 +247,8 @@ class SyslogReceiver:
         self._udp: asyncio.DatagramTransport | None = None
         self._udp_socket: socket.socket | None = None
         self._connections: set[_StreamConnection] = set()
+        self._per_source: dict[str, int] = {}  # open connections by the sender's address
+        self._reaper: asyncio.Task | None = None
         self._stopping = False
         self.addresses: dict[str, tuple[str, int]] = {}
         # Counters: the loop thread writes some, the writer thread others; each has one writer.
@@ -202,8 +258,13 @@ class SyslogReceiver:
         self._kernel_drops = 0
         self._oversized = 0
         self._truncated = 0
+        self._rejected_frames = 0
+        self._unwritable = 0  # records the writer could not encode or write, never spooled
+        self._lost_on_stop = 0  # messages read but not spooled when stop gave up on them
         self._connections_total = 0
-        self._connections_rejected = 0
+        self._refused_max = 0  # max_connections reached
+        self._refused_per_source = 0  # max_connections_per_source reached
+        self._timed_out = 0  # closed after idle_timeout_seconds without a byte
         self._spool_full = False
         self._error: str | None = None
         self._published = 0.0
@@ -233,24 +294,35 @@ class SyslogReceiver:
         self._started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._writer_thread.start()
 
-    def stop(self, timeout: float = 30.0) -> None:
-        """Close the listeners and connections, spool everything already read, and return.
+    def stop(self, timeout: float = 30.0) -> int:
+        """Close the listeners and connections, spool everything already read, and return how
+        many messages were read but could not be spooled (``serve`` then exits non-zero).
 
         Bytes still in the kernel's buffers of a connection paused for back-pressure were never
-        read and so never received; the sender's TCP stack sees the connection reset.
+        read and so never received; the sender's TCP stack sees the connection reset. What was
+        read and cannot be spooled is counted in ``lost_on_stop`` (0 in any ordinary stop) and
+        logged as an error naming the count.
         """
         loop, loop_thread, writer_thread = self._loop, self._loop_thread, self._writer_thread
         if loop is None or loop_thread is None or writer_thread is None:
-            return  # not running: never started, failed to start, or stopped already
+            return 0  # not running: never started, failed to start, or stopped already
         self._stopping = True
         loop.call_soon_threadsafe(loop.stop)
         loop_thread.join(timeout)
         self._intake.close()
         writer_thread.join(timeout)
-        if not writer_thread.is_alive():  # else it still holds the spool: leave it be
+        self._loop_thread = None
+        if writer_thread.is_alive():  # a hung disk: it still holds the spool, so leave it be
+            self._lose(_records_in(self._intake.rest()), f"the spool writer did not finish within {timeout:g} s")
+        else:
+            self._write_rest()
             self._spool.close()
             self._publish(running=False)
-        self._loop_thread = None
+        if self._lost_on_stop:
+            log.error(
+                "syslog receiver stopped with %d received messages not spooled: %s", self._lost_on_stop, self._error
+            )
+        return self._lost_on_stop
 
     def stats(self) -> dict:
         """Counters for ``cyberwell status``: received means synced to the spool.
@@ -268,13 +340,19 @@ class SyslogReceiver:
             "kernel_drops": self._read_kernel_drops(),
             "oversized": self._oversized,
             "truncated": self._truncated,
+            "rejected_frames": self._rejected_frames,
+            "unwritable": self._unwritable,
+            "lost_on_stop": self._lost_on_stop,
             "connections": len(self._connections),
             "connections_total": self._connections_total,
-            "connections_rejected": self._connections_rejected,
+            "connections_rejected": self._refused_max + self._refused_per_source,
+            "refused_max_connections": self._refused_max,
+            "refused_per_source": self._refused_per_source,
+            "idle_timeouts": self._timed_out,
             "queued_bytes": self._intake.bytes,
             "paused": self._intake.paused,
             "spool_full": self._spool_full,
-            "spool_backlog": syslog_spool.backlog_bytes(self.settings.spool_dir),
+            "spool_backlog": self._backlog(),
             "error": self._error,
         }
 
@@ -299,6 +377,8 @@ class SyslogReceiver:
 
     async def _listen(self) -> None:
         settings, loop = self.settings, asyncio.get_running_loop()
+        if settings.idle_timeout_seconds:
+            self._reaper = loop.create_task(self._close_idle(settings.idle_timeout_seconds))
         if settings.tcp_port is not None:
             server = await loop.create_server(lambda: _StreamConnection(self, "tcp"), settings.bind, settings.tcp_port)
             self._servers.append(server)
@@ -310,7 +390,12 @@ class SyslogReceiver:
                 raise ValueError("collectors.syslog.tls_port needs certfile and keyfile")
             context.load_cert_chain(settings.certfile, settings.keyfile)
             server = await loop.create_server(
-                lambda: _StreamConnection(self, "tls"), settings.bind, settings.tls_port, ssl=context
+                lambda: _StreamConnection(self, "tls"),
+                settings.bind,
+                settings.tls_port,
+                ssl=context,
+                # A handshake never finished holds a socket as an idle connection would.
+                ssl_handshake_timeout=min(60, settings.idle_timeout_seconds or 60),
             )
             self._servers.append(server)
             self.addresses["tls"] = server.sockets[0].getsockname()[:2]
@@ -320,7 +405,39 @@ class SyslogReceiver:
             self._udp, _ = await loop.create_datagram_endpoint(lambda: _DatagramEndpoint(self), sock=sock)
             self.addresses["udp"] = sock.getsockname()[:2]
 
+    async def _close_idle(self, timeout: int) -> None:
+        """Close connections silent for ``timeout`` seconds, looking a few times per timeout."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = loop.time()
+            for connection in list(self._connections):
+                if connection.idle_since(now) > timeout:
+                    self._timed_out += 1
+                    connection.time_out()
+
+    def _admit(self, host: str) -> bool:
+        """Whether a new connection from ``host`` may stay: within both bounds, else counted."""
+        if len(self._connections) >= self.settings.max_connections:
+            self._refused_max += 1
+            return False
+        if self._per_source.get(host, 0) >= self.settings.max_connections_per_source:
+            self._refused_per_source += 1
+            return False
+        self._per_source[host] = self._per_source.get(host, 0) + 1
+        self._connections_total += 1
+        return True
+
+    def _leave(self, host: str) -> None:
+        left = self._per_source.get(host, 0) - 1
+        if left > 0:
+            self._per_source[host] = left
+        else:
+            self._per_source.pop(host, None)
+
     async def _close_listeners(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
         for server in self._servers:
             server.close()
         for connection in list(self._connections):
@@ -355,6 +472,8 @@ class SyslogReceiver:
             for kind, _, _ in odd:
                 if kind == OVERSIZED:
                     self._oversized += 1
+                elif kind == REJECTED:
+                    self._rejected_frames += 1
                 else:
                     self._truncated += 1
         if pause:
@@ -370,7 +489,7 @@ class SyslogReceiver:
     def _datagram(self, data: bytes, address) -> None:
         if data.endswith(b"\n"):
             data = data[:-2] if data.endswith(b"\r\n") else data[:-1]
-        if not data:
+        if not data or _blank(data):
             return
         peer = f"udp:{address[0]}:{address[1]}".encode()
         if len(data) > self.settings.max_message_bytes:
@@ -400,11 +519,32 @@ class SyslogReceiver:
                     return  # closed, and everything queued is on disk
                 if items:
                     self._wait_for_room()
-                    self._write(items)
+                    self._write_safely(items)
                 self._publish()
-        except BaseException as exc:  # a bug: say so in the status rather than die unseen
+        except BaseException as exc:  # not an Exception (those are caught below): say so, then go
             self._error = f"spool writer stopped: {type(exc).__name__}: {exc}"
             raise
+
+    def _write_safely(self, items: list) -> None:
+        """Write ``items``; whatever goes wrong with them is counted, and the writer goes on."""
+        try:
+            self._write(items)
+        except Exception as exc:  # a bug in one batch must not stop every sender's messages
+            self._unwritable += _records_in(items)
+            self._error = f"spool writer could not write {_records_in(items)} records: {type(exc).__name__}: {exc}"
+            log.exception("syslog receiver: %s", self._error)
+            self._release(sum(item[-1] for item in items))
+
+    def _write_rest(self) -> None:
+        """On stop, after the writer ended: spool what it left queued (nothing, unless it died)."""
+        rest = self._intake.rest()
+        if rest:
+            self._write_safely(rest)
+
+    def _lose(self, lost: int, why: str) -> None:
+        if lost:
+            self._lost_on_stop += lost
+            self._error = f"{lost} received messages not spooled: {why}"
 
     def _publish(self, *, running: bool = True) -> None:
         """Write the counters beside the spool (at most once a second) for ``read_stats``:
@@ -421,7 +561,7 @@ class SyslogReceiver:
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         try:
-            temporary.write_text(json.dumps(stats))
+            syslog_spool.write_private(temporary, json.dumps(stats).encode())
             os.replace(temporary, path)
         except OSError:
             pass  # the counters are a courtesy; the spool itself is what matters
@@ -431,41 +571,79 @@ class SyslogReceiver:
         back-pressure (TCP) or drops (UDP) follow. On stop the queue is written regardless:
         overshooting the bound by one queue is better than losing what was read."""
         limit = self.settings.spool_max_bytes
-        while not self._stopping and syslog_spool.backlog_bytes(self.settings.spool_dir) > limit:
+        while not self._stopping and (self._backlog() or 0) > limit:
             self._spool_full = True
             self._publish()  # the operator must see the drops this wait causes, as they happen
             time.sleep(0.1)
         self._spool_full = False
 
+    def _backlog(self) -> int | None:
+        """Bytes not yet drained; None when the spool folder cannot be read (the writer then
+        does not wait for room: its own write reports the trouble, and is retried)."""
+        try:
+            return syslog_spool.backlog_bytes(self.settings.spool_dir)
+        except OSError:
+            return None
+
     def _write(self, items: list) -> None:
         records, counts, size, cost = [], dict.fromkeys(_TRANSPORTS, 0), 0, 0
         for transport, peer, received_us, messages, odd, item_cost in items:
             for message in messages:
-                records.append(encode(received_us, peer, MESSAGE, len(message), message))
-                size += len(message)
+                record = self._encode(received_us, peer, MESSAGE, len(message), message)
+                if record is not None:
+                    records.append(record)
+                    counts[transport] += 1
+                    size += len(message)
             for kind, full_size, head in odd:
-                records.append(encode(received_us, peer, kind, full_size, head))
-            counts[transport] += len(messages)
+                record = self._encode(received_us, peer, kind, full_size, head)
+                if record is not None:
+                    records.append(record)
             cost += item_cost
+        if self._store(records):
+            for transport, count in counts.items():
+                self._received[transport] += count
+            self._bytes += size
+        else:
+            self._lose(len(records), f"the spool could not be written while stopping ({self._error})")
+        self._release(cost)
+
+    def _encode(self, received_us: int, peer: bytes, kind: int, size: int, data: bytes) -> bytes | None:
+        """One record, or None (counted and logged) when it cannot be made: the rest go on."""
+        try:
+            return encode(received_us, peer, kind, size, data)
+        except Exception as exc:  # struct.error and its kin: a value the header cannot hold
+            self._unwritable += 1
+            self._error = f"a record from {peer.decode(errors='replace')} cannot be spooled: {exc}"
+            log.error("syslog receiver: %s", self._error)
+            return None
+
+    def _store(self, records: list[bytes]) -> bool:
+        """Append and sync; on a disk error keep trying in a new segment, except when stopping
+        (stop must not hang on a dead disk): then False, and the caller counts the loss."""
+        failed = False
         while True:
             try:
                 self._spool.write(records)
                 self._spool.sync()
-                break
-            except OSError as exc:  # disk full, I/O error: keep the items and try again
+                if failed:
+                    self._error = None  # the disk is back
+                return True
+            except OSError as exc:  # disk full, I/O error: keep the records and try again
+                failed = True
                 self._error = f"spool write failed: {exc}"
                 self._publish()
                 if self._stopping:
-                    return  # never counted as received; stop must not hang on a dead disk
+                    return False
                 time.sleep(1.0)
                 self._recover()
-        self._error = None
-        for transport, count in counts.items():
-            self._received[transport] += count
-        self._bytes += size
-        # The loop is there: this thread starts only once the loop thread has made it.
+
+    def _release(self, cost: int) -> None:
+        """Give the queue back its room, and wake the readers if they were paused for it."""
         if self._intake.release(cost) and self._loop is not None:
-            self._loop.call_soon_threadsafe(self._resume)
+            try:
+                self._loop.call_soon_threadsafe(self._resume)
+            except RuntimeError:  # the loop has closed (stopping): nobody is left to resume
+                pass
 
     def _recover(self) -> None:
         try:
@@ -483,40 +661,62 @@ class _StreamConnection(asyncio.Protocol):
     def __init__(self, receiver: SyslogReceiver, transport_name: str):
         self.receiver = receiver
         self.name = transport_name
-        self.framer = StreamFramer(receiver.settings.max_message_bytes)
+        self.framer = StreamFramer(receiver.settings.max_message_bytes, receiver.settings.max_frame_bytes)
         self.peer = b""
+        self.host = ""
         self._paused = False
         self._finished = False
+        self._admitted = False
+        self._timed_out = False
+        self._active = 0.0  # the loop's clock when the sender last gave us something to do
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         receiver = self.receiver
         # A stream server's transports (TCP, TLS) read and write: asyncio types them by the base.
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
-        if len(receiver._connections) >= receiver.settings.max_connections:
-            receiver._connections_rejected += 1
+        host, port = transport.get_extra_info("peername")[:2]
+        self.host = str(host)
+        if not receiver._admit(self.host):
             self._finished = True
             transport.abort()
             return
-        host, port = transport.get_extra_info("peername")[:2]
+        self._admitted = True
+        self._active = asyncio.get_running_loop().time()
         self.peer = f"{self.name}:{host}:{port}".encode()
         receiver._connections.add(self)
-        receiver._connections_total += 1
         if receiver._intake.paused:
             self.pause()
 
     def data_received(self, data: bytes) -> None:
+        self._active = asyncio.get_running_loop().time()
         messages, odd = self.framer.feed(data)
+        messages = [m for m in messages if not _blank(m)]
         if messages or odd:
             self.receiver._accept(self.name, self.peer, messages, odd, drop_when_full=False)
+        if self.framer.rejected:  # its framing is lost: what else it sends cannot be cut
+            self._finished = True
+            self.transport.abort()
+
+    def idle_since(self, now: float) -> float:
+        """Seconds without a byte from the sender; 0 while we hold it paused (it waits on us)."""
+        return 0.0 if self._paused else now - self._active
+
+    def time_out(self) -> None:
+        """Close for idleness: a line begun and never ended is kept as cut short."""
+        self._timed_out = True
+        self.transport.abort()
 
     def eof_received(self) -> bool:
         self._finish(complete=True)
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._finish(complete=exc is None and not self.receiver._stopping)
+        self._finish(complete=exc is None and not self.receiver._stopping and not self._timed_out)
         self.receiver._connections.discard(self)
+        if self._admitted:
+            self._admitted = False
+            self.receiver._leave(self.host)
 
     def pause(self) -> None:
         if not self._paused and not self.transport.is_closing():
@@ -526,6 +726,7 @@ class _StreamConnection(asyncio.Protocol):
     def resume(self) -> None:
         if self._paused and not self.transport.is_closing():
             self._paused = False
+            self._active = asyncio.get_running_loop().time()  # the wait was ours, not its
             self.transport.resume_reading()
 
     def _finish(self, *, complete: bool) -> None:
@@ -533,6 +734,7 @@ class _StreamConnection(asyncio.Protocol):
             return
         self._finished = True
         messages, odd = self.framer.finish(complete=complete)
+        messages = [m for m in messages if not _blank(m)]
         if messages or odd:
             self.receiver._accept(self.name, self.peer, messages, odd, drop_when_full=False)
 
@@ -546,6 +748,20 @@ class _DatagramEndpoint(asyncio.DatagramProtocol):
 
     def error_received(self, exc: Exception) -> None:
         self.receiver._error = f"UDP socket error: {exc}"
+
+
+def _blank(message: bytes) -> bool:
+    """Whitespace only, as the drain's parser reads it: a keep-alive, not a message.
+
+    Spooled, it would be neither stored nor quarantined (the parser skips blank lines), so it
+    is never received at all. A syslog message starts with ``<``: only the rest are decoded.
+    """
+    return message[:1] != b"<" and message.decode("utf-8", errors="replace").isspace()
+
+
+def _records_in(items: list) -> int:
+    """Records a list of queued items would have made: messages and odd frames."""
+    return sum(len(item[3]) + len(item[4]) for item in items)
 
 
 def read_stats(spool_dir: Path) -> dict | None:

@@ -15,6 +15,9 @@ Layout of ``spool_dir``:
 * ``writer.lock``, ``drain.lock`` — one receiver writes and one drain reads at a time.
 * ``drained`` — how far the drain has got, a note for the receiver's backlog figure.
 
+The folder is made 0700 and every file in it 0600: the messages are sign-ins and firewall logs,
+for the user who runs Cyberwell alone.
+
 A record is ``RECORD_HEADER`` (CRC-32, payload length, receive time in µs, original size, kind,
 peer length) then the peer's name and the message bytes. The CRC covers everything after itself,
 so a torn write (a crash mid-record) is recognised and never parsed as a message.
@@ -41,6 +44,9 @@ MAGIC = b"CWSPOOL1"
 RECORD_HEADER = struct.Struct("<IIqIBB")
 #: A length beyond this cannot be a record the writer made: the segment is damaged there.
 MAX_RECORD_BYTES = 64 * 1024 * 1024
+#: The largest original size a record can say (the header's uint32): a frame announced larger
+#: must be rejected before it reaches ``encode``.
+MAX_SIZE_FIELD = 2**32 - 1
 DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 
 # Record kinds. Oversized and truncated frames are spooled too (their head only) so that the
@@ -48,6 +54,7 @@ DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 MESSAGE = 0
 OVERSIZED = 1  # longer than the receiver's max_message_bytes; ``data`` is the first part
 TRUNCATED = 2  # an octet-counted frame the peer closed before its announced length
+REJECTED = 3  # a frame over the receiver's max_frame_bytes: ``data`` is its start, the rest was refused
 
 _SUFFIX = ".seg"
 
@@ -104,7 +111,11 @@ class Batch:
 
 
 def encode(received_us: int, peer: bytes, kind: int, size: int, data: bytes) -> bytes:
-    """One record, ready to append to a segment."""
+    """One record, ready to append to a segment.
+
+    Raises ``struct.error`` for values the header cannot hold (``size`` over ``MAX_SIZE_FIELD``,
+    a peer name over 255 bytes): the writer counts such a record and goes on.
+    """
     rest = RECORD_HEADER.pack(0, len(peer) + len(data), received_us, size, kind, len(peer))[4:]
     crc = zlib.crc32(data, zlib.crc32(peer, zlib.crc32(rest)))
     return struct.pack("<I", crc) + rest + peer + data
@@ -117,9 +128,9 @@ def spool_id(directory: Path) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
-    Path(directory).mkdir(parents=True, exist_ok=True)
+    make_private_dir(Path(directory))
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(uuid.uuid4().hex)
+    write_private(temporary, uuid.uuid4().hex.encode())
     fsync_path(temporary)
     try:
         os.link(temporary, path)  # first writer wins: never replace an existing name
@@ -168,7 +179,7 @@ def note_drained(directory: Path, position: Position) -> None:
     """
     path = Path(directory) / "drained"
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(f"{position.spool} {position.segment} {position.offset}")
+    write_private(temporary, f"{position.spool} {position.segment} {position.offset}".encode())
     os.replace(temporary, path)
 
 
@@ -195,11 +206,28 @@ def remove_before(directory: Path, number: int) -> int:
     return removed
 
 
+def make_private_dir(directory: Path) -> None:
+    """Make the spool folder, readable by its user only (its parents as ``mkdir -p`` would).
+
+    A folder that is already there keeps its mode: as for the home, that is the user's choice."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, exist_ok=True)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a small file (stats, notes) readable by its user only, replacing what was there."""
+    path.unlink(missing_ok=True)  # a file left by an older version keeps its mode when reopened
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "wb") as handle:
+        handle.write(data)
+
+
 @contextmanager
 def locked(directory: Path, name: str, *, wait: bool) -> Iterator[None]:
     """Hold ``directory/name`` with an exclusive lock; the kernel drops it if the holder dies."""
-    Path(directory).mkdir(parents=True, exist_ok=True)
-    with open(Path(directory) / name, "a+b") as handle:
+    make_private_dir(Path(directory))
+    descriptor = os.open(Path(directory) / name, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with open(descriptor, "a+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:
@@ -226,7 +254,7 @@ class SpoolWriter:
         self.segment = 0
 
     def open(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.directory)
         spool_id(self.directory)
         with ExitStack() as lock:
             lock.enter_context(locked(self.directory, "writer.lock", wait=False))
@@ -286,7 +314,8 @@ class SpoolWriter:
         path = segment_path(self.directory, self.segment)
         # Unbuffered: ``write`` gets one joined buffer per batch, and a reader in another
         # process should see whole records as soon as the system call returns.
-        self._file = segment = open(path, "xb", buffering=0)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = segment = open(descriptor, "wb", buffering=0)
         segment.write(MAGIC)
         os.fsync(segment.fileno())
         fsync_path(self.directory)

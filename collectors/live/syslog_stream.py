@@ -6,15 +6,23 @@ whole messages however they were cut. Framing is decided per message, as
 frame, anything else runs to the next LF (a CR before it is the terminator's), so one connection
 may mix both. A message longer than ``max_message_bytes`` is not kept whole: its first part is
 handed back as an oversized frame and the stream carries on, since its end is known from its
-count or its LF. The receiver (``collectors.live.syslog_receiver``) owns the sockets; this owns no
-I/O at all, which is what lets its tests feed it any cut of any stream.
+count or its LF. A frame over ``max_frame_bytes`` (an octet count announcing more, such as
+``4294967296``, or a line running on past it) is rejected: its start is handed back as a rejected
+frame and the framer takes nothing more, since where the next message would start is no longer
+known; the receiver then closes the connection. The receiver (``collectors.live.syslog_receiver``)
+owns the sockets; this owns no I/O at all, which is what lets its tests feed it any cut of any
+stream.
 """
 
 from __future__ import annotations
 
 import re
 
-from collectors.live.syslog_spool import OVERSIZED, TRUNCATED
+from collectors.live.syslog_spool import MAX_SIZE_FIELD, OVERSIZED, REJECTED, TRUNCATED
+
+#: The largest frame taken by default (``max_frame_bytes``): its first ``max_message_bytes``
+#: are kept and the rest skipped; anything announced larger is refused.
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
 
 _COUNTED = re.compile(rb"(\d{1,10}) <")  # RFC 6587 octet counting: "LEN SP" then the "<PRI>"
 _MAYBE_COUNTED = re.compile(rb"\d{1,10} ?")  # a frame start that more bytes may yet make counted
@@ -24,12 +32,16 @@ class StreamFramer:
     """Cuts one TCP connection's bytes into messages, whatever pieces they arrive in.
 
     ``feed`` returns complete messages and "odd" frames ``(kind, size, data)``: oversized ones
-    (``data`` is their first ``max_message_bytes``) and, from ``finish``, one cut short. Blank
-    lines are skipped: senders use them as keep-alives and after counted frames.
+    (``data`` is their first ``max_message_bytes``), a rejected one (over ``max_frame_bytes``;
+    ``rejected`` is then true and every later byte is ignored) and, from ``finish``, one cut
+    short. Blank lines are skipped: senders use them as keep-alives and after counted frames.
     """
 
-    def __init__(self, max_message_bytes: int):
+    def __init__(self, max_message_bytes: int, max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES):
         self.max = max_message_bytes
+        # Never below a message, never more than a spool record can say it held.
+        self.max_frame = min(max(max_frame_bytes, max_message_bytes), MAX_SIZE_FIELD)
+        self.rejected = False
         self._buf = bytearray()
         self._need: int | None = None  # the length of the counted frame being read
         self._skip = 0  # bytes of an oversized counted frame still to discard
@@ -40,6 +52,8 @@ class StreamFramer:
 
     def feed(self, data: bytes) -> tuple[list[bytes], list[tuple[int, int, bytes]]]:
         """The messages and odd frames that ``data`` completes; the rest waits for more."""
+        if self.rejected:
+            return [], []  # framing is lost: nothing after a rejected frame can be cut safely
         buf = self._buf
         buf += data
         messages: list[bytes] = []
@@ -61,6 +75,9 @@ class StreamFramer:
                 self._size += stop - pos
                 if stop > pos:
                     self._cr = buf[stop - 1] == 13
+                if self._size > self.max_frame + 1:  # + 1: a CR that may be the terminator's
+                    odd.append(self._reject(buf, end, end, counted=False))
+                    return messages, odd
                 if newline < 0:
                     pos = end
                     break
@@ -81,6 +98,9 @@ class StreamFramer:
                 count = _COUNTED.match(buf, pos)
                 if count is not None:
                     length = int(count.group(1))
+                    if length > self.max_frame:
+                        odd.append(self._reject(buf, pos, end, counted=True))
+                        return messages, odd
                     pos = count.end() - 1  # the "<" belongs to the message
                     if length > self.max:
                         self._skip, self._size = length, length
@@ -108,6 +128,8 @@ class StreamFramer:
         """What is left when the connection ends. ``complete``: the peer closed it cleanly, so
         an unterminated last line is a whole message (as a file's last line is)."""
         buf, self._buf = bytes(self._buf), bytearray()
+        if self.rejected:
+            return [], []  # handed back by ``feed`` already
         if self._skip or self._skip_line:
             self._skip, self._skip_line = 0, False
             return [], [self._oversized()]
@@ -121,6 +143,18 @@ class StreamFramer:
         if complete:
             return [buf], []
         return [], [(TRUNCATED, 0, buf)]
+
+    def _reject(self, buf: bytearray, start: int, end: int, *, counted: bool) -> tuple[int, int, bytes]:
+        """Give up on this stream at ``start``: the rejected frame as an odd one, whose size is
+        the bytes in hand that are dropped (a count too large is in ``data``, at its start)."""
+        self.rejected = True
+        self._skip_line = False
+        if counted:
+            size, head = end - start, bytes(buf[start : start + self.max])
+        else:  # a line past the bound: its kept head, and all of it read so far
+            size, head = self._size, bytes(self._head)
+        self._buf, self._head = bytearray(), bytearray()
+        return REJECTED, min(size, MAX_SIZE_FIELD), head
 
     def _keep(self, buf: bytearray, start: int, stop: int) -> None:
         room = self.max - len(self._head)

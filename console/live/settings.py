@@ -42,7 +42,9 @@ class Listener(Protocol):
 
     def start(self) -> None: ...
 
-    def stop(self, timeout: float = 30.0) -> None: ...
+    def stop(self, timeout: float = 30.0) -> int:
+        """Stop, keeping what was received; the number of messages received but not kept."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # annotations only: the receiver's module loads when ``status
 
 _LOST = "bold red"  # counters of messages lost: an operator must not miss them
 _SET_ASIDE = "yellow"  # counters of messages kept only in part (quarantined by the drain)
+_REFUSED = "yellow"  # senders turned away: they retry, but an operator should know
 
 
 def status(sources: Sequence[SourceStatus]) -> list[RenderableType]:
@@ -77,6 +78,12 @@ def receiver_table(source: str, receiver: ReceiverStatus) -> Table:
         ("kernel_drops (socket buffer full)", count(receiver.kernel_drops, _LOST)),
         ("oversized", count(receiver.oversized, _SET_ASIDE)),
         ("truncated", count(receiver.truncated, _SET_ASIDE)),
+        ("rejected (over max_frame_bytes)", count(receiver.rejected_frames, _SET_ASIDE)),
+        ("unwritable (spool writer)", count(receiver.unwritable, _LOST)),
+        ("lost on stop", count(receiver.lost_on_stop, _LOST)),
+        ("refused (max_connections)", count(receiver.refused_max_connections, _REFUSED)),
+        ("refused (per source)", count(receiver.refused_per_source, _REFUSED)),
+        ("closed idle (idle_timeout)", _cell(receiver.idle_timeouts)),
         ("spool backlog", human_bytes(receiver.spool_backlog)),
         ("spool full", Text("yes", style=_LOST) if receiver.spool_full else "no"),
         ("spool", receiver.spool_dir),
