@@ -6,19 +6,58 @@ and renders the result, as a table for people or as JSON with ``--json``.
 
 from __future__ import annotations
 
+import errno
+import sqlite3
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import RenderableType
+from typer.core import TyperGroup
 
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
 from console import config as configuration
-from console import render, tables
+from console import render, session, tables
 from console.live import commands as live_commands
-from console.session import fail, open_store, parse_time, stored_window
+from console.session import fail, open_store, stored_window, time_window
+
+if TYPE_CHECKING:  # the context typer's group methods take (typer vendors click)
+    from typer._click.core import Context as GroupContext
+
+
+class Doors(TyperGroup):
+    """The ``cyberwell`` group: whatever a person gets wrong ends as one line on stderr (and a
+    JSON object on stdout with ``--json``), never a traceback or a usage box."""
+
+    def parse_args(self, ctx: GroupContext, args: list[str]) -> list[str]:
+        session.answer_errors_in_json("--json" in args)
+        return super().parse_args(ctx, args)
+
+    def invoke(self, ctx: GroupContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.BadParameter as error:  # a value typer could not read: --limit abc
+            fail(error.format_message())
+        except sqlite3.Error as error:
+            fail(f"the state database in {_home(ctx)} cannot be used: {error} (can this user write the home?)")
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise  # `| head` closed the pipe: typer leaves quietly
+            fail(_os_problem(error))
+
+
+def _home(ctx: GroupContext) -> str:
+    return str(ctx.obj.home) if isinstance(ctx.obj, configuration.Config) else "the home"
+
+
+def _os_problem(error: OSError) -> str:
+    """``/srv/cw/events: Read-only file system``: the path, and what the system said of it."""
+    said = error.strerror or type(error).__name__
+    return f"{error.filename}: {said}" if error.filename is not None else said
+
 
 app = typer.Typer(
+    cls=Doors,
     name="cyberwell",
     help="SIEM-lite and Cyber Essentials Plus toolkit for a small Microsoft-cloud organisation.",
     no_args_is_help=True,
@@ -46,7 +85,9 @@ def main(
         Path | None, typer.Option("--config", help="Config file [default: HOME/cyberwell.toml].")
     ] = None,
 ) -> None:
+    ctx.call_on_close(session.private_files())
     resolved = configuration.resolve_home(home)
+    session.make_private(*session.home_data(resolved))
     try:
         ctx.obj = configuration.load(resolved, config_file)
     except configuration.ConfigError as error:
@@ -103,9 +144,7 @@ def detect_command(
 
     cfg = ctx.obj
     store = open_store(cfg)
-    default_start, default_end = stored_window(store)
-    window_start = parse_time(start, "--from") or default_start
-    window_end = parse_time(end, "--to") or default_end
+    window_start, window_end = time_window(start, end, lambda: stored_window(store))
     report = run_detections(store, list(cfg.rule_dirs), window_start, window_end)
     if as_json:
         render.emit_json(report.to_dict())
@@ -125,8 +164,8 @@ def alerts_list(
     """List stored alerts."""
     from queries.alerts import list_alerts
 
-    if limit < 0:
-        fail(f"--limit: expected 0 or more, got {limit}")
+    if limit < 1:
+        fail(f"--limit: expected 1 or more, got {limit}")
     store = open_store(ctx.obj)
     try:
         listing = list_alerts(store, severity_at_least=severity, status=status, rule_id=rule, limit=limit)
@@ -162,8 +201,8 @@ def quarantine_list(
     """Show quarantined records with their reasons."""
     from queries.quarantine import list_quarantine
 
-    if limit < 0:
-        fail(f"--limit: expected 0 or more, got {limit}")
+    if limit < 1:
+        fail(f"--limit: expected 1 or more, got {limit}")
     listing = list_quarantine(open_store(ctx.obj), limit)
     if as_json:
         render.emit_json(listing.to_dict())
@@ -172,8 +211,7 @@ def quarantine_list(
 
 
 def show(renderables: list[RenderableType]) -> None:
-    for renderable in renderables:
-        render.console.print(renderable)
+    render.show(*renderables)
 
 
 # -- demo -----------------------------------------------------------------------------------
@@ -214,7 +252,7 @@ def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | No
     """The config with the demo's ``--store`` and ``--es-url`` applied."""
     from dataclasses import replace
 
-    from store.elastic.client import ElasticSettings
+    from store.elastic.client import ElasticSettings, without_userinfo
 
     if backend is not None and backend not in ("embedded", "elasticsearch"):
         fail(f"--store: expected 'embedded' or 'elasticsearch', got {backend!r}")
@@ -222,7 +260,7 @@ def demo_config(cfg: configuration.Config, backend: str | None, es_url: str | No
         if (backend or cfg.store_backend) != "elasticsearch":
             fail("--es-url goes with --store elasticsearch")
         if not es_url.startswith(("http://", "https://")):
-            fail(f"--es-url: expected a URL such as http://127.0.0.1:9200, got {es_url!r}")
+            fail(f"--es-url: expected a URL such as http://127.0.0.1:9200, got {without_userinfo(es_url)!r}")
         settings = replace(cfg.elasticsearch or ElasticSettings(), hosts=(es_url,), cloud_id=None)
         cfg = replace(cfg, elasticsearch=settings)
     return replace(cfg, store_backend=backend or cfg.store_backend)
@@ -245,9 +283,9 @@ def retention_command(
         render.emit_json({"days": days, "deleted": deleted})
         return
     if not deleted:
-        render.console.print(render.Text(f"No events are older than {days} days."))
+        render.show(render.Text(f"No events are older than {days} days."))
         return
-    render.console.print(
+    render.show(
         render.table(f"Deleted: {len(deleted)} older than {days} days", ["deleted"], [(name,) for name in deleted])
     )
 

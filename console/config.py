@@ -107,7 +107,8 @@ def _expect(table: dict, key: str, kind: type | tuple, path: str):
     return value
 
 
-_SECRET_KEYS = {"api_key", "password"}
+#: Keys whose value is never echoed in an error: a secret, or where a secret may be pasted by mistake.
+_SECRET_KEYS = {"api_key", "password", "api_key_file", "password_file"}
 _ELASTIC_KEYS = {
     "hosts",
     "cloud_id",
@@ -125,22 +126,34 @@ _ELASTIC_KEYS = {
 
 
 def _secret(table: dict, key: str, home: Path, env: str) -> str | None:
-    """A secret from the table, else from the file the table names, else from the environment."""
+    """A secret from the table, else from the file the table names, else from the environment.
+
+    The value of ``{key}_file`` is never echoed in an error: a person who pasted the secret
+    there instead of a path would see it printed (and logged) back.
+    """
     path = "store.elasticsearch"
     inline = _expect(table, key, str, path)
     file_name = _expect(table, f"{key}_file", str, path)
     if inline is not None and file_name is not None:
         raise ConfigError(f"{path}: give {key} or {key}_file, not both")
     if file_name is not None:
-        file_path = _under_home(home, file_name)
-        try:
-            value = file_path.read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(f"{path}.{key}_file: cannot read {file_path}: {error.strerror}") from error
-        if not value:
-            raise ConfigError(f"{path}.{key}_file: {file_path} is empty")
-        return value
+        return _secret_file(_under_home(home, file_name), f"{path}.{key}_file", home)
     return inline if inline is not None else (os.environ.get(env) or None)
+
+
+def _secret_file(file_path: Path, where: str, home: Path) -> str:
+    """The text of a secret's file; an error names the key, not the path (see ``_secret``)."""
+    try:
+        value = file_path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError(
+            f"{where}: cannot read the file it names ({error.strerror}; a relative path is under the home, {home})"
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where}: the file it names is not UTF-8 text") from None
+    if not value:
+        raise ConfigError(f"{where}: the file it names is empty")
+    return value
 
 
 def _under_home(home: Path, name: str) -> Path:
@@ -227,6 +240,10 @@ def load(home: Path, config_file: Path | None = None) -> Config:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text, which TOML must be") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read it: {error.strerror}") from None
     store = _expect(data, "store", dict, "config") or {}
     backend = _expect(store, "backend", str, "store") or "embedded"
     if backend not in ("embedded", "elasticsearch"):

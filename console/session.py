@@ -1,11 +1,15 @@
-"""What every command does first: open the configured store, read a time option, or stop with a
-message. The commands of cli.py, collect_commands.py and status.py all use it, so none of them
-imports another.
+"""What every command does first: make what it writes private, open the configured store, read
+a time option, or stop with a one-line message. The commands of cli.py, console/live/commands.py
+and console/live/status.py all use it, so none of them imports another.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import NoReturn
 
 import typer
@@ -14,10 +18,62 @@ from console import config as configuration
 from console import render
 from store import EmbeddedStore
 
+#: Exit codes (README "Exit codes"): 1 is a run that went wrong (``collect``: a source failed).
+USAGE = 2  # an option, argument, config value or the home is wrong: nothing was done
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    render.console.print(render.Text(f"error: {message}", style="bold red"))
+#: Only the user may read what Cyberwell writes: sign-ins, alerts, spooled syslog, the config.
+PRIVATE_UMASK = 0o077
+
+_errors_in_json = False
+
+
+def answer_errors_in_json(wanted: bool) -> None:
+    """Set once per command by the ``cyberwell`` group, from whether ``--json`` was given: a
+    script reading stdout then gets the error as JSON too."""
+    global _errors_in_json
+    _errors_in_json = wanted
+
+
+def fail(message: str, code: int = USAGE) -> NoReturn:
+    """Stop the command: ``error: message`` on stderr as one line, and with ``--json`` also
+    ``{"error": message, "code": code}`` on stdout."""
+    render.error(message)
+    if _errors_in_json:
+        render.emit_json({"error": message, "code": code})
     raise typer.Exit(code)
+
+
+def private_files() -> Callable[[], None]:
+    """Make every file and folder this process creates private to the user (the home at 0700,
+    events, state and spool files at 0600), whatever the shell's umask; returns the undo, so
+    a command run inside another program (a test's CliRunner) leaves its umask as it was."""
+    before = os.umask(PRIVATE_UMASK)
+
+    def undo() -> None:
+        os.umask(before)
+
+    return undo
+
+
+def make_private(*places: Path) -> None:
+    """Close Cyberwell's own data to other users where an older Cyberwell, a copy or a restore
+    left it open: each folder to 0700 (what is inside is then out of others' reach, so there is
+    no tree to walk), each file to 0600. Places that do not exist, or that this user may not
+    change, are left as they are: the command itself will say what it cannot read or write."""
+    for place in places:
+        try:
+            mode = stat.S_IMODE(place.stat().st_mode)
+            if mode & 0o077:
+                place.chmod(mode & 0o700)
+        except OSError:
+            continue
+
+
+def home_data(home: Path) -> tuple[Path, ...]:
+    """What Cyberwell keeps in the home: the events and the state database (with its WAL). The
+    home folder itself is the user's to choose (it may be their own home, or a folder shared
+    on purpose) and the config file is theirs to write: neither is changed."""
+    return tuple(home / name for name in ("events", "state.sqlite", "state.sqlite-wal", "state.sqlite-shm"))
 
 
 def open_store(cfg: configuration.Config):
@@ -56,6 +112,10 @@ def elastic_problem(store) -> str | None:
         return f"the cluster answered {error.status_code} {error.error}"
     except TransportError as error:
         return f"cannot connect ({type(error).__name__}); is it running, and is the URL right?"
+    except ValueError as error:
+        # http.client refuses a header holding a line break with the header's value in the
+        # message: the API key. Say which kind of thing was refused, never the value.
+        return f"the request could not be sent ({type(error).__name__}); check the credentials' settings"
     return None
 
 
@@ -67,6 +127,23 @@ def parse_time(value: str | None, option: str) -> datetime | None:
     except ValueError:
         fail(f"{option}: expected an ISO 8601 time such as 2026-11-20T09:00:00Z, got {value!r}")
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def time_window(
+    start: str | None, end: str | None, default: Callable[[], tuple[datetime, datetime]]
+) -> tuple[datetime, datetime]:
+    """``--from`` and ``--to``, each defaulting to ``default()``'s end of the window (asked only
+    when one is missing); a window that ends before it starts is refused, naming both."""
+    window_start, window_end = parse_time(start, "--from"), parse_time(end, "--to")
+    if window_start is None or window_end is None:
+        default_start, default_end = default()
+        window_start, window_end = window_start or default_start, window_end or default_end
+    if window_start >= window_end:
+        fail(
+            f"--from {window_start.isoformat()} is not before --to {window_end.isoformat()}"
+            + ("" if start is not None and end is not None else " (the stored events' window fills in the other)")
+        )
+    return window_start, window_end
 
 
 def stored_window(store) -> tuple[datetime, datetime]:

@@ -17,7 +17,7 @@ import typer
 
 from console import render
 from console.config import Config, ConfigError
-from console.live.status import status_command
+from console.live.status import status_command, syslog_spools
 from store.state.checkpoints import Checkpoints
 
 if TYPE_CHECKING:  # the builders' module reaches the Microsoft SDKs: imported when a command needs it
@@ -71,7 +71,7 @@ def collect_command(
     if as_json:
         render.emit_json([run.to_dict() for run in runs])
     else:
-        render.console.print(
+        render.show(
             render.table(
                 "Collected",
                 ["source", "stored", "duplicates", "quarantined", "newest event", "error"],
@@ -87,10 +87,15 @@ def serve_command(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
 ) -> None:
     """Run the configured collectors on their intervals until SIGTERM or SIGINT."""
-    from console.session import fail, open_store
+    from console.session import fail, make_private, open_store
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        fail(f"--log-level: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=log_level.upper(), handlers=[handler])
     configured = _configured(ctx, with_receiver=True)
+    make_private(*syslog_spools(ctx.obj).values())  # a spool an older Cyberwell left open to others
     store = open_store(ctx.obj)
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
@@ -114,9 +119,22 @@ def serve_command(
     log.info("stopping: finishing the current batches")
     for thread in threads:
         thread.join()
-    if configured.receiver is not None:
-        configured.receiver.stop()
+    lost = configured.receiver.stop() if configured.receiver is not None else 0
+    if lost:
+        fail(f"stopped with {lost} received syslog messages not spooled (see the log above)", code=1)
     log.info("stopped")
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines whose values (a run's error, a sender's text) cannot drive the terminal or
+    journal they are read in, nor forge a line of their own: each message is one line with its
+    control characters made visible; a traceback keeps its line breaks."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return render.visible(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return render.visible(super().format(record), one_line=False)
 
 
 def _keep_collecting(collector: LiveCollector, store, stop: threading.Event) -> None:

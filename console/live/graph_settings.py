@@ -104,7 +104,13 @@ def duration(table: Mapping[str, object], key: str, where: str, default: timedel
 def _check_keys(table: CollectorTable) -> None:
     unknown = sorted(set(table.settings) - _GRAPH_KEYS)
     if unknown:
-        raise ConfigError(f"{table.where}.{unknown[0]}: not a setting of a {table.kind} collector")
+        # Named, never shown: an unknown key may be a secret written inline (client_secret = ...).
+        hint = (
+            f" (a secret is read from {unknown[0]}_env or {unknown[0]}_file)"
+            if f"{unknown[0]}_env" in _GRAPH_KEYS
+            else ""
+        )
+        raise ConfigError(f"{table.where}.{unknown[0]}: not a setting of a {table.kind} collector{hint}")
 
 
 def _timing(table: CollectorTable) -> tuple[timedelta, timedelta, timedelta]:

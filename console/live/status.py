@@ -31,8 +31,7 @@ def status_command(
     if as_json:
         render.emit_json([source.to_dict() for source in sources])
         return
-    for renderable in status_tables.status(sources):
-        render.console.print(renderable)
+    render.show(*status_tables.status(sources))
 
 
 def syslog_spools(cfg: Config) -> dict[str, Path]:
@@ -45,7 +44,7 @@ def syslog_spools(cfg: Config) -> dict[str, Path]:
     try:
         tables = cfg.collectors.checked()
     except ConfigError as error:
-        typer.echo(f"warning: syslog receiver counters not shown: {error}", err=True)
+        render.warning(f"syslog receiver counters not shown: {error}")
         return {}
     spools = {}
     for table in tables:

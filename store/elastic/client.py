@@ -57,10 +57,10 @@ class ElasticSettings:
         """Where the client connects, for messages: hosts or the cloud id, no credentials."""
         if self.cloud_id:
             return f"Elastic Cloud deployment {self.cloud_id.split(':', 1)[0]!r}"
-        return ", ".join(_without_userinfo(host) for host in self.hosts)
+        return ", ".join(without_userinfo(host) for host in self.hosts)
 
 
-def _without_userinfo(url: str) -> str:
+def without_userinfo(url: str) -> str:
     """``https://user:secret@host:9200`` -> ``https://host:9200``: a URL may carry a password."""
     scheme, sep, rest = url.partition("://")
     if not sep:
@@ -76,10 +76,10 @@ def check(settings: ElasticSettings) -> None:
     if settings.hosts and settings.cloud_id:
         raise ElasticSettingsError("store.elasticsearch: give either hosts or cloud_id, not both")
     for host in settings.hosts:
-        if not host.startswith(("http://", "https://")):
-            raise ElasticSettingsError(
-                f"store.elasticsearch.hosts: expected URLs such as https://es.example:9200, got {_without_userinfo(host)!r}"
-            )
+        _check_host(host)
+    if settings.cloud_id:
+        _check_cloud_id(settings.cloud_id)
+    _check_one_line(settings)
     if settings.api_key and (settings.username or settings.password):
         raise ElasticSettingsError("store.elasticsearch: give api_key or username and password, not both")
     if bool(settings.username) != bool(settings.password):
@@ -97,6 +97,50 @@ def check(settings: ElasticSettings) -> None:
         raise ElasticSettingsError(
             f"store.elasticsearch.index_prefix: expected lower-case letters, digits, '-', '_' or '.', got {settings.index_prefix!r}"
         )
+
+
+def _check_host(host: str) -> None:
+    """A URL the client can parse (with the client's own parser), shown without its password."""
+    from elastic_transport.client_utils import url_to_node_config
+
+    expected = "store.elasticsearch.hosts: expected URLs such as https://es.example:9200"
+    if not host.startswith(("http://", "https://")):
+        raise ElasticSettingsError(f"{expected}, got {without_userinfo(host)!r}")
+    try:
+        url_to_node_config(host)
+    except ValueError:
+        # The parser's message holds the whole URL, password and all.
+        raise ElasticSettingsError(f"{expected}, got {without_userinfo(host)!r}, which cannot be read as one") from None
+
+
+def _check_cloud_id(cloud_id: str) -> None:
+    """``name:base64`` as the Elastic Cloud console shows it, read by the client's own parser."""
+    from elastic_transport.client_utils import parse_cloud_id
+
+    try:
+        address = parse_cloud_id(cloud_id).es_address
+    except ValueError:
+        address = None
+    if address is None:
+        raise ElasticSettingsError(
+            "store.elasticsearch.cloud_id: expected the deployment's Cloud ID as the Elastic Cloud console "
+            "shows it (name:base64...); this one does not name an Elasticsearch address"
+        )
+
+
+def _check_one_line(settings: ElasticSettings) -> None:
+    """Credentials go into an HTTP header, which a line break would end (and http.client would
+    then refuse with the header, secret and all, in its message)."""
+    for name, value in (
+        ("api_key", settings.api_key),
+        ("username", settings.username),
+        ("password", settings.password),
+    ):
+        if value is not None and any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+            raise ElasticSettingsError(
+                f"store.elasticsearch.{name}: holds a line break or another control character "
+                f"(not shown); it must be one line, wherever it comes from ({name}, {name}_file or the environment)"
+            )
 
 
 def build_client(settings: ElasticSettings):
@@ -122,4 +166,10 @@ def build_client(settings: ElasticSettings):
         options["ca_certs"] = str(settings.ca_certs)
     if not settings.verify_certs:
         options["ssl_show_warn"] = False  # turned off on purpose, in the config, in so many words
-    return Elasticsearch(**options)
+    try:
+        return Elasticsearch(**options)
+    except ValueError as error:
+        # Not its message: the client quotes what it could not read, a URL's password among it.
+        raise ElasticSettingsError(
+            f"store.elasticsearch: the client refused these settings ({type(error).__name__})"
+        ) from None
