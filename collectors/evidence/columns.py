@@ -76,7 +76,9 @@ class PageConverter:
     def _array(self, column: Column, records: Sequence[dict[str, Any]]) -> pa.Array:
         values = [_dig(record, column.path) for record in records]
         if column.kind == "json":
-            return pa.array([None if v is None else orjson.dumps(v).decode() for v in values], pa.string())
+            texts = [_json_text(v) for v in values]
+            self._count_misses(column.name, values, texts)
+            return pa.array(texts, pa.string())
         if column.kind == "text_bool":
             return pa.array([_text_bool(v) for v in values], pa.bool_())
         if column.kind == "count":
@@ -86,10 +88,13 @@ class PageConverter:
         if column.type == TEXT_LIST:
             return pa.array([[str(x) for x in v] if isinstance(v, list) else None for v in values], TEXT_LIST)
         fitted = [_scalar(v, column.type) for v in values]
+        self._count_misses(column.name, values, fitted)
+        return pa.array(fitted, column.type)
+
+    def _count_misses(self, name: str, values: Sequence[Any], fitted: Sequence[Any]) -> None:
         missed = sum(1 for v, f in zip(values, fitted, strict=True) if v is not None and f is None)
         if missed:
-            self.unreadable[column.name] = self.unreadable.get(column.name, 0) + missed
-        return pa.array(fitted, column.type)
+            self.unreadable[name] = self.unreadable.get(name, 0) + missed
 
     def _read_times(self, raw: pa.Table, times: list[str]) -> pa.Table:
         selects = ", ".join(
@@ -137,8 +142,19 @@ def _scalar(value: Any, type_: pa.DataType) -> Any:
     if pa.types.is_floating(type_):
         return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     if isinstance(value, dict | list):
-        return orjson.dumps(value).decode()
+        return _json_text(value)
     return str(value)
+
+
+def _json_text(value: Any) -> str | None:
+    """``value`` as JSON text; None when JSON has it but orjson cannot write it (an integer past
+    64 bits), so one odd record is counted, not the page lost."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return None
 
 
 def _in_bounds(value: int, type_: pa.DataType) -> bool:
