@@ -139,13 +139,16 @@ def detect_command(
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Run every rule over a time window and store the alerts."""
-    from detections import run_detections
+    """Run every rule over a time window and store the alerts; print what each rule did (read
+    the alerts with `alerts list`)."""
+    from detections import EXCEPTIONS_FOLDER, run_detections
 
     cfg = ctx.obj
     store = open_store(cfg)
     window_start, window_end = time_window(start, end, lambda: stored_window(store))
-    report = run_detections(store, list(cfg.rule_dirs), window_start, window_end)
+    report = run_detections(
+        store, list(cfg.rule_dirs), window_start, window_end, exception_dirs=[cfg.home / EXCEPTIONS_FOLDER]
+    )
     if as_json:
         render.emit_json(report.to_dict())
         return

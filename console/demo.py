@@ -68,8 +68,24 @@ def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> De
     seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    report = run_detections(store, list(cfg.rule_dirs), manifest.start, manifest.end)
+    own_exceptions = _install_demo_exceptions(cfg.home)
+    report = run_detections(store, list(cfg.rule_dirs), manifest.start, manifest.end, exception_dirs=[own_exceptions])
     seconds["detect"] = time.perf_counter() - clock
 
     alerts = alerts_first_seen_between(store, manifest.start, manifest.end)
     return DemoOutcome(scenario_dir, results, report, alerts, seconds)
+
+
+def _install_demo_exceptions(home: Path) -> Path:
+    """Put the demo council's own exceptions in the home's exceptions folder, where ``detect``
+    reads them too, so a later ``detect`` in this home tunes the council's traffic the same way.
+    A file already there is the person's: it is left as it is."""
+    from detections import DEMO_EXCEPTIONS, EXCEPTIONS_FOLDER
+
+    folder = home / EXCEPTIONS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted(DEMO_EXCEPTIONS.glob("*.yml")):
+        target = folder / f"demo-{source.name}"
+        if not target.exists():
+            target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    return folder

@@ -125,7 +125,8 @@ def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
         *alert_summary(summary),
         Text(
             f"{summary.total} alerts ({severity_counts(summary)}) from {len(report.rules)} rules; "
-            f"{len(report.problems)} rules could not run (cyberwell rules list). "
+            f"{len(report.problems)} rules or exceptions could not run (cyberwell rules list); "
+            f"{report.alerts_held_back} new alerts held back by rule caps. "
             f"Ingest {outcome.seconds['ingest']:.1f}s, detect {outcome.seconds['detect']:.1f}s. "
             f"Data in {outcome.scenario_dir.parent.parent}."
         ),
@@ -148,16 +149,44 @@ def ingest_result(result: IngestResult) -> list[RenderableType]:
 
 
 def detection_report(report: DetectionReport) -> list[RenderableType]:
-    """The run in one line, then the rules that failed and those that could not run, by name."""
+    """The run in one line, what each rule that matched did with its matches (new, updated,
+    suppressed, held back by the cap, excepted), then what failed and what could not run or apply."""
     shown: list[RenderableType] = [
         Text(
             f"{len(report.rules)} rules run over {iso(report.start)} .. {iso(report.end)}: "
-            f"{report.alerts_new} new alerts, {report.alerts_updated} updated."
+            f"{report.alerts_new} new alerts, {report.alerts_updated} updated, "
+            f"{report.alerts_held_back} held back by the per-rule cap."
         )
     ]
-    failed = [rule for rule in report.rules if rule.status != "succeeded"]
+    busy = [r for r in report.rules if r.matched or r.excepted or r.alerts or r.held_back]
+    if busy:
+        shown.append(
+            render.table(
+                "Rules that matched",
+                ["rule", "matched", "new", "updated", "suppressed", "held back", "excepted"],
+                [(r.title, r.matched, r.new, r.updated, r.suppressed, r.held_back, r.excepted) for r in busy],
+            )
+        )
+    if report.alerts_held_back:
+        shown.append(
+            Text(
+                "Held back: new alerts over a rule's cap (cyberwell: max-alerts) are counted, not stored; "
+                "raise the cap, group or suppress the rule's alerts, or add an exception."
+            )
+        )
+    failed = [rule for rule in report.rules if rule.status == "failed"]
     if failed:
         shown.append(render.table("Rules that failed", ["rule", "error"], [(r.title, r.error) for r in failed]))
-    if report.problems:
-        shown.append(render.table("Rules not run", ["rule", "reason"], [(p.name, p.reason) for p in report.problems]))
+    rules = [p for p in report.problems if p.kind == "rule"]
+    if rules:
+        shown.append(render.table("Rules not run", ["rule", "reason"], [(p.name, p.reason) for p in rules]))
+    exceptions = [p for p in report.problems if p.kind == "exception"]
+    if exceptions:
+        shown.append(
+            render.table(
+                "Exceptions not applied",
+                ["exception", "file", "reason"],
+                [(p.name, p.path, p.reason) for p in exceptions],
+            )
+        )
     return shown

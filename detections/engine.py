@@ -7,7 +7,11 @@ reason that names it.
 
 Windows on event time:
 
-* single-event rules search ``[start, end)`` and raise one alert per entity and hour;
+* single-event rules search ``[start, end)`` — reaching back to the start of the suppression span
+  ``start`` falls in, so a span's count is whole — and raise one alert per entity and span;
+* exceptions (``detections.exceptions``) take allowed events out of each rule's matches (an Arrow
+  filter), before alerts and correlations see them; the run counts them as ``excepted``;
+* new alerts beyond a rule's cap are held back and counted on its run, never dropped silently;
 * a correlation scans from ``start - timespan`` (and earlier when an enclosing correlation needs
   its windows from earlier), so a window that began just before this run's start and continues
   into it is found; where its scan resumes per group comes from the windows recorded by earlier
@@ -33,11 +37,13 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from detections.alerts import BUCKET, SEVERITIES, Alert, alert_id, iso
+from detections.alerts import DEFAULT_VOLUME, SAMPLE_IDS, SEVERITIES, Alert, AlertVolume, alert_id, iso
 from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, find_windows
+from detections.exceptions import applicable, apply_exceptions
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
-from store.epoch import from_micros
+from store.epoch import from_micros, to_micros
 from store.protocol import CorrelationWindow, RunOutcome
+from store.schema import DATASET_COLUMNS
 from store.sql_literals import quote_ident
 from store.state.alerts import record_rule_runs, resume_points
 
@@ -51,9 +57,14 @@ class RuleResult:
     kind: str  # "detection" or "correlation"
     status: str  # "succeeded", "failed" or "skipped"
     matched: int = 0  # events the rule matched in the window (for a correlation: events it weighed)
-    alerts: int = 0
+    alerts: int = 0  # alerts kept: new plus updated
     seconds: float = 0.0
     error: str | None = None
+    new: int = 0  # alerts opened by this run
+    updated: int = 0  # alerts already open that this run's events joined
+    suppressed: int = 0  # matched events that joined an alert instead of raising their own
+    held_back: int = 0  # new alerts over the rule's cap: counted here, not stored
+    excepted: int = 0  # matched events an exception took out
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +74,11 @@ class RuleResult:
             "status": self.status,
             "matched": self.matched,
             "alerts": self.alerts,
+            "new": self.new,
+            "updated": self.updated,
+            "suppressed": self.suppressed,
+            "held_back": self.held_back,
+            "excepted": self.excepted,
             "seconds": round(self.seconds, 6),
             "error": self.error,
         }
@@ -88,15 +104,21 @@ class DetectionReport:
         """Every rule that was run succeeded (load problems are reported separately)."""
         return not self.failed
 
+    @property
+    def alerts_held_back(self) -> int:
+        return sum(result.held_back for result in self.rules)
+
     def to_dict(self) -> dict:
+        """The run's summary, counts per rule; the alerts themselves are read with ``alerts list``
+        (a run over a flood must not print every alert)."""
         return {
             "start": iso(self.start),
             "end": iso(self.end),
             "rules": [result.to_dict() for result in self.rules],
             "problems": [problem.to_dict() for problem in self.problems],
-            "alerts": [alert.to_dict() for alert in self.alerts],
             "alerts_new": self.alerts_new,
             "alerts_updated": self.alerts_updated,
+            "alerts_held_back": self.alerts_held_back,
             "seconds": round(self.seconds, 6),
         }
 
@@ -112,19 +134,26 @@ def run_detections(
     end: datetime,
     rules: RuleSet | None = None,
     on_new=None,
+    exception_dirs: Sequence[Path | str] = (),
+    defaults: AlertVolume = DEFAULT_VOLUME,
 ) -> DetectionReport:
     """Run every rule under ``rule_dirs`` over events with ``start <= @timestamp < end``.
 
     ``rules`` skips loading when the caller already holds a loaded rule set (the scheduler runs
     the same rules every few minutes). ``on_new(connection, alerts)`` runs in the transaction that
-    stores new alerts (for the webhook outbox).
+    stores new alerts (for the webhook outbox). ``exception_dirs``: exceptions beyond the shipped
+    ones and the rule folders' own. ``defaults``: suppression and cap of rules without their own.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be timezone-aware (UTC)")
     if not start < end:
         raise ValueError(f"start ({iso(start)}) must be before end ({iso(end)})")
     began = time.perf_counter()
-    ruleset = rules if rules is not None else load_rules(rule_dirs, compile=_compiler_for(store))
+    ruleset = (
+        rules
+        if rules is not None
+        else load_rules(rule_dirs, compile=_compiler_for(store), exception_dirs=exception_dirs, defaults=defaults)
+    )
     run = _Run(store, ruleset, start, end)
     report = run.execute()
     report.problems = list(ruleset.problems)
@@ -160,6 +189,7 @@ class _Run:
         self.matches: dict[str, pa.Table] = {}  # detection key -> matched events (scan range)
         self.found: dict[str, list[Window]] = {}  # correlation key -> windows found
         self.failures: dict[str, str] = {}
+        self.excepted: dict[str, int] = {}  # detection key -> matched events exceptions took out
         self.alerts: list[Alert] = []
         self.windows: list[CorrelationWindow] = []
         self.outcomes: list[RunOutcome] = []
@@ -191,10 +221,13 @@ class _Run:
         users = self._users(rule.key)
         if not rule.generates and not users:
             return None
-        search_start: datetime | None = self.start if rule.generates else None
+        # A generating rule reads back to the start of the suppression span its window starts in,
+        # so an alert's count covers its whole span, whichever run saw which part of it.
+        search_start: datetime | None = _span_start(self.start, rule.volume.suppression) if rule.generates else None
         # The fields the rule's SQL reads are asked for too: the store fills a column no segment
         # has with NULL only when it is asked for, and a rule may test a field this data lacks.
         columns = list(rule.compiled.fields) + (list(rule.entity) if rule.generates else [])
+        columns += [name for e in self._exceptions(rule) for name in e.fields]
         for user in users:
             begin = self.scan_start[user.key]
             search_start = begin if search_start is None else min(search_start, begin)
@@ -202,6 +235,10 @@ class _Run:
         if search_start is None:  # unreachable: a rule that does not generate has users here
             return None
         return search_start, list(dict.fromkeys(columns))
+
+    def _exceptions(self, rule: DetectionRule):
+        known = set().union(*(DATASET_COLUMNS.get(d, frozenset()) for d in rule.compiled.datasets))
+        return applicable(self.ruleset.exceptions, rule.key, known)
 
     def _ordered_correlations(self) -> list[CorrelationRule]:
         """Inner correlations before the correlations that use them."""
@@ -247,19 +284,45 @@ class _Run:
                     )
                 )
         con = duckdb.connect(":memory:")
+        ran: list[RuleResult] = []
         try:
             for rule in to_run:
-                result = self._timed(rule, "detection", lambda r=rule: self._detect(r, plans[r.key], con))
-                report.rules.append(result)
-                self.outcomes.append(_outcome(run_id[rule.key], result))
+                ran.append(self._timed(rule, "detection", lambda r=rule: self._detect(r, plans[r.key], con)))
             for correlation in correlations:
-                result = self._timed(correlation, "correlation", lambda r=correlation: self._correlate(r))
-                report.rules.append(result)
-                self.outcomes.append(_outcome(run_id[correlation.key], result))
+                ran.append(self._timed(correlation, "correlation", lambda r=correlation: self._correlate(r)))
         finally:
             con.close()
+        self._bound(ran)
+        report.rules.extend(ran)
+        self.outcomes.extend(_outcome(run_id[result.rule_id], result) for result in ran)
         report.alerts = self.alerts
         return report
+
+    def _bound(self, results: list[RuleResult]) -> None:
+        """Keep at most each rule's cap of new alerts (earliest first); count the rest as held back.
+
+        One look-up for the whole run says which alerts are already open: those are updated,
+        never capped, since a repeat of a known alert adds no work for the person triaging.
+        """
+        known = self.store.alerts.existing([alert.id for alert in self.alerts])
+        by_rule: dict[str, list[Alert]] = {}
+        for alert in self.alerts:
+            by_rule.setdefault(alert.rule_id, []).append(alert)
+        kept: list[Alert] = []
+        for result in results:
+            own = by_rule.get(result.rule_id, [])
+            # By id: two sightings of one alert in a run are one alert (the store merges them).
+            first_seen = {a.id: a.first_seen for a in sorted(own, key=lambda a: a.first_seen, reverse=True)}
+            fresh = sorted((i for i in first_seen if i not in known), key=lambda i: (first_seen[i], i))
+            cap = self.by_key[result.rule_id].volume.max_alerts
+            promoted = set(fresh[:cap])
+            result.new, result.held_back = min(len(fresh), cap), max(len(fresh) - cap, 0)
+            result.updated = len(first_seen) - len(fresh)
+            result.alerts = result.new + result.updated
+            if result.kind == "detection" and self.by_key[result.rule_id].generates:
+                result.suppressed = max(result.matched - len(first_seen), 0)
+            kept += [a for a in own if a.id in known or a.id in promoted]
+        self.alerts = kept
 
     def _timed(self, rule, kind: str, work) -> RuleResult:
         began = time.perf_counter()
@@ -269,15 +332,22 @@ class _Run:
             reason = " ".join(str(error).split()) or type(error).__name__
             self.failures[rule.key] = reason
             return RuleResult(rule.key, rule.title, kind, "failed", seconds=time.perf_counter() - began, error=reason)
-        return RuleResult(rule.key, rule.title, kind, "succeeded", matched, len(alerts), time.perf_counter() - began)
+        result = RuleResult(rule.key, rule.title, kind, "succeeded", matched, len(alerts), time.perf_counter() - began)
+        result.excepted = self.excepted.get(rule.key, 0)
+        return result
 
     def _detect(self, rule: DetectionRule, plan, con) -> tuple[int, list[Alert]]:
         search_start, columns = plan
         compiled = rule.compiled
-        table = self.store.search(compiled.datasets, search_start, self.end, compiled.query, columns=columns)
+        found = self.store.search(compiled.datasets, search_start, self.end, compiled.query, columns=columns)
+        table, _ = apply_exceptions(found, self._exceptions(rule))
+        self.excepted[rule.key] = _since(found, self.start).num_rows - _since(table, self.start).num_rows
         self.matches[rule.key] = table
         own = _since(table, self.start)
-        alerts = _single_event_alerts(rule, own, con) if rule.generates else []
+        if not rule.generates:
+            return own.num_rows, []
+        span = _since(table, _span_start(self.start, rule.volume.suppression))
+        alerts = _single_event_alerts(rule, span, self.start, con)
         self.alerts.extend(alerts)
         return own.num_rows, alerts
 
@@ -361,41 +431,55 @@ class _Run:
 # -- single-event alerts -------------------------------------------------------------------------
 
 
-def _single_event_alerts(rule: DetectionRule, matched: pa.Table, con) -> list[Alert]:
-    """One alert per (entity values, hour bucket), built in one DuckDB aggregation."""
+def _single_event_alerts(rule: DetectionRule, matched: pa.Table, start: datetime, con) -> list[Alert]:
+    """One alert per (entity values, suppression span), built in one DuckDB aggregation.
+
+    Spans are clock spans of the rule's suppression duration counted from the Unix epoch, so any
+    run that sees an event puts it in the same alert, whatever its own window was. ``matched``
+    reaches back to the start of the first span; a span gets an alert only when some of its
+    events are in this run's window (``start`` on), and its count and sample cover the whole span.
+    """
     if matched.num_rows == 0:
         return []
-    bucket = int(BUCKET.total_seconds()) * 1_000_000
+    span = int(rule.volume.suppression.total_seconds()) * 1_000_000
     keys = [f"CAST({quote_ident(name)} AS VARCHAR)" for name in rule.entity]
     con.register("matched", matched)
     try:
         rows = con.execute(
             f"""SELECT {"".join(f"{key} AS k{i}, " for i, key in enumerate(keys))}
-                       (epoch_us("@timestamp") // {bucket}) * {bucket} AS bucket,
+                       (epoch_us("@timestamp") // {span}) * {span} AS span,
                        min(epoch_us("@timestamp")), max(epoch_us("@timestamp")),
-                       list("event.id" ORDER BY "@timestamp", "event.id")
+                       list("event.id" ORDER BY "@timestamp", "event.id")[1:{SAMPLE_IDS}],
+                       count(DISTINCT "event.id")
                 FROM matched
-                GROUP BY ALL ORDER BY bucket{"".join(f", k{i}" for i in range(len(keys)))}"""
+                GROUP BY ALL HAVING max(epoch_us("@timestamp")) >= {to_micros(start)}
+                ORDER BY span{"".join(f", k{i}" for i in range(len(keys)))}"""
         ).fetchall()
     finally:
         con.unregister("matched")
-    alerts = []
-    for row in rows:
-        values, (bucket_us, first, last, ids) = row[: len(keys)], row[len(keys) :]
-        alerts.append(
-            Alert.build(
-                rule_id=rule.key,
-                rule_title=rule.title,
-                severity=rule.severity,
-                tags=rule.tags,
-                group_keys=dict(zip(rule.entity, values)),
-                window_start=from_micros(bucket_us),
-                first_seen=from_micros(first),
-                last_seen=from_micros(last),
-                event_ids=list(dict.fromkeys(ids)),
-            )
-        )
-    return alerts
+    return [_alert_of_row(rule, row, len(keys)) for row in rows]
+
+
+def _alert_of_row(rule: DetectionRule, row: tuple, width: int) -> Alert:
+    values, (span_us, first, last, sample, count) = row[:width], row[width:]
+    return Alert.build(
+        rule_id=rule.key,
+        rule_title=rule.title,
+        severity=rule.severity,
+        tags=rule.tags,
+        group_keys=dict(zip(rule.entity, values)),
+        window_start=from_micros(span_us),
+        first_seen=from_micros(first),
+        last_seen=from_micros(last),
+        event_ids=sample,
+        event_count=count,
+    )
+
+
+def _span_start(moment: datetime, span) -> datetime:
+    """The start of the epoch-aligned span of width ``span`` that ``moment`` falls in."""
+    width = int(span.total_seconds()) * 1_000_000
+    return from_micros((to_micros(moment) // width) * width)
 
 
 # -- helpers of this module ----------------------------------------------------------------------
@@ -441,4 +525,6 @@ def _correlation_tags(rule: CorrelationRule, by_key) -> list[str]:
 
 
 def _outcome(run_id: int, result: RuleResult) -> RunOutcome:
-    return RunOutcome(run_id, result.status, result.matched, result.alerts, result.error)
+    return RunOutcome(
+        run_id, result.status, result.matched, result.alerts, result.error, result.held_back, result.excepted
+    )

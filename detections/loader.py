@@ -23,25 +23,17 @@ from sigma.exceptions import SigmaConditionError, SigmaError, SigmaRuleLocation
 from sigma.filters import SigmaFilter
 from sigma.rule import SigmaRule
 
-from detections.alerts import DEFAULT_SEVERITY, entity_fields
+from detections.alerts import DEFAULT_SEVERITY, DEFAULT_VOLUME, AlertVolume, alert_volume, entity_fields
 from detections.correlate import Correlation, UnsupportedCorrelation, from_sigma
+from detections.exceptions import EXCEPTIONS_FOLDER, SHIPPED_EXCEPTIONS, RuleException, load_exceptions
+from detections.problems import RuleProblem
 from store.schema import DATASET_COLUMNS, OPEN_NAMESPACES
 
 RULE_SUFFIXES = (".yml", ".yaml")
 #: Folders holding test events beside the rules, not rules.
-SKIPPED_FOLDERS = ("tests",)
+SKIPPED_FOLDERS = ("tests", EXCEPTIONS_FOLDER)
 #: Rule attribute with Cyberwell's own settings (pySigma keeps unknown keys as custom attributes).
 CUSTOM_KEY = "cyberwell"
-
-
-@dataclass(frozen=True)
-class RuleProblem:
-    name: str  # "<title> (<id>)", or the file name when the file could not be parsed
-    path: str
-    reason: str
-
-    def to_dict(self) -> dict:
-        return {"name": self.name, "path": self.path, "reason": self.reason}
 
 
 @dataclass
@@ -51,6 +43,7 @@ class _Loaded:
     key: str
     rule: Any
     path: Path
+    volume: AlertVolume = field(default_factory=AlertVolume, kw_only=True)  # suppression and cap
 
     @property
     def title(self) -> str:
@@ -87,6 +80,7 @@ class RuleSet:
     detections: list[DetectionRule] = field(default_factory=list)
     correlations: list[CorrelationRule] = field(default_factory=list)
     problems: list[RuleProblem] = field(default_factory=list)
+    exceptions: list[RuleException] = field(default_factory=list)  # in force (expired ones are problems)
 
     def get(self, key: str) -> DetectionRule | CorrelationRule | None:
         rules: list[DetectionRule | CorrelationRule] = [*self.detections, *self.correlations]
@@ -112,10 +106,18 @@ class RuleSet:
         return {"rules": rules, "problems": [problem.to_dict() for problem in self.problems]}
 
 
-def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], Any] | None = None) -> RuleSet:
-    """Every rule under the folders (``tests/`` folders skipped), compiled, with the problems.
+def load_rules(
+    rule_dirs: Sequence[Path | str],
+    compile: Callable[[SigmaRule], Any] | None = None,
+    exception_dirs: Sequence[Path | str] = (),
+    defaults: AlertVolume = DEFAULT_VOLUME,
+) -> RuleSet:
+    """Every rule under the folders (``tests/`` and ``exceptions/`` folders skipped), compiled,
+    with the problems; and the exceptions in force: the shipped ones, each rule folder's
+    ``exceptions/`` and ``exception_dirs``.
 
     ``compile`` turns a SigmaRule into the store's query; the default is the DuckDB compiler.
+    ``defaults``: suppression and cap for rules that do not set their own.
     """
     if compile is None:
         from detections.compile import compile_rule
@@ -136,7 +138,7 @@ def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], A
     failed: dict[int, str] = {}  # id(rule) -> why it cannot run, for correlations naming it
     for rule, path in parsed:
         if isinstance(rule, SigmaRule):
-            detection = _load_detection(rule, path, compile, result.problems)
+            detection = _load_detection(rule, path, compile, result.problems, defaults)
             if detection is None:
                 failed[id(rule)] = "it could not be loaded"
             else:
@@ -145,10 +147,13 @@ def load_rules(rule_dirs: Sequence[Path | str], compile: Callable[[SigmaRule], A
     for rule, _path in correlations:  # resolve all first: resolving silences the base rules
         _resolve(rule, collection, failed)
     for rule, path in correlations:
-        correlation = _load_correlation(rule, path, failed, result.problems)
+        correlation = _load_correlation(rule, path, failed, result.problems, defaults)
         if correlation is not None:
             result.correlations.append(correlation)
     _drop_correlations_on_unknown_fields(result)
+    folders = [SHIPPED_EXCEPTIONS, *(Path(d) / EXCEPTIONS_FOLDER for d in rule_dirs), *map(Path, exception_dirs)]
+    result.exceptions, exception_problems = load_exceptions(dict.fromkeys(folders))
+    result.problems.extend(exception_problems)
     return result
 
 
@@ -320,7 +325,11 @@ def _apply_filters(
 
 
 def _load_detection(
-    rule: SigmaRule, path: Path, compile: Callable[[SigmaRule], Any], problems: list[RuleProblem]
+    rule: SigmaRule,
+    path: Path,
+    compile: Callable[[SigmaRule], Any],
+    problems: list[RuleProblem],
+    defaults: AlertVolume,
 ) -> DetectionRule | None:
     name = display_name(rule, path)
     try:
@@ -338,6 +347,7 @@ def _load_detection(
         return None
     try:
         entity_override = _entity_override(rule)
+        volume = alert_volume(_settings(rule), CUSTOM_KEY, defaults)
     except ValueError as error:
         problems.append(RuleProblem(name, str(path), str(error)))
         return None
@@ -355,15 +365,22 @@ def _load_detection(
         path=path,
         compiled=compiled,
         entity=entity_fields(compiled.datasets, entity_override),
+        volume=volume,
     )
 
 
-def _entity_override(rule: SigmaRule) -> list[str] | None:
+def _settings(rule: SigmaRule | SigmaCorrelationRule) -> dict[str, Any]:
+    """The rule's ``cyberwell:`` mapping (empty when it has none)."""
     settings = rule.custom_attributes.get(CUSTOM_KEY)
     if settings is None:
-        return None
+        return {}
     if not isinstance(settings, dict):
         raise ValueError(f"'{CUSTOM_KEY}' must be a mapping")
+    return settings
+
+
+def _entity_override(rule: SigmaRule) -> list[str] | None:
+    settings = _settings(rule)
     group_by = settings.get("group-by")
     if group_by is None:
         return None
@@ -406,12 +423,17 @@ def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: di
 
 
 def _load_correlation(
-    rule: SigmaCorrelationRule, path: Path, failed: dict[int, str], problems: list[RuleProblem]
+    rule: SigmaCorrelationRule,
+    path: Path,
+    failed: dict[int, str],
+    problems: list[RuleProblem],
+    defaults: AlertVolume,
 ) -> CorrelationRule | None:
     name = display_name(rule, path)
     reason = _correlation_problem(rule, failed, set())
     if reason is None:
         try:
+            volume = alert_volume(_settings(rule), CUSTOM_KEY, defaults)
             correlation = from_sigma(rule, rule_key)
         except UnsupportedCorrelation as error:
             reason = str(error)
@@ -421,7 +443,7 @@ def _load_correlation(
         failed[id(rule)] = reason
         problems.append(RuleProblem(name, str(path), reason))
         return None
-    return CorrelationRule(key=rule_key(rule), rule=rule, path=path, correlation=correlation)
+    return CorrelationRule(key=rule_key(rule), rule=rule, path=path, correlation=correlation, volume=volume)
 
 
 def _correlation_problem(rule: SigmaCorrelationRule, failed: dict[int, str], visiting: set[int]) -> str | None:

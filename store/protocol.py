@@ -98,8 +98,10 @@ class RunOutcome(NamedTuple):
     run_id: int
     status: str  # "succeeded" or "failed"
     matched: int  # events matched
-    alerts: int  # alerts raised
+    alerts: int  # alerts raised or updated (kept)
     error: str | None
+    held_back: int = 0  # new alerts over the rule's cap: counted, not stored
+    excepted: int = 0  # matched events taken out by exceptions
 
 
 class SavedAlerts(NamedTuple):
@@ -155,6 +157,10 @@ class AlertStore(Protocol):
         ...
 
     def newer_than(self, cursor: int, limit: int = 500) -> AlertPage: ...
+
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """Which of these alert ids are stored (a run caps only the alerts that are new)."""
+        ...
 
     def set_status(
         self, alert_id: str, status: str, actor: str, reason: str | None = None, note: str | None = None

@@ -93,6 +93,17 @@ class AlertBook:
         alerts = [_from_row(row) for row in rows]
         return AlertPage(alerts, alerts[-1].sequence if alerts else cursor)
 
+    def existing(self, ids: Iterable[str]) -> set[str]:
+        """Which of these alert ids are stored, asked in chunks within SQLite's parameter limit."""
+        ids = builtins.list(dict.fromkeys(ids))
+        found: set[str] = set()
+        with self.state.connect() as con:
+            for offset in range(0, len(ids), _CHUNK):
+                chunk = ids[offset : offset + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(row[0] for row in con.execute(f"SELECT id FROM alerts WHERE id IN ({marks})", chunk))
+        return found
+
     def history(self, alert_id: str) -> builtins.list[AlertChange]:
         """The alert's status changes, oldest first (none for an alert never changed or unknown)."""
         with self.state.connect() as con:
@@ -199,6 +210,7 @@ def _upsert(
     now = utc_now_iso()
     new: builtins.list[Alert] = []
     updated: builtins.list[str] = []
+    changes: builtins.list[tuple] = []  # written with one executemany, like the inserts
     sequence = _next_sequence(con)
     existing = _fetch(con, builtins.list(incoming))
     for alert_id, alert in incoming.items():
@@ -213,9 +225,7 @@ def _upsert(
             old.first_seen,
             old.last_seen,
         ):
-            con.execute(
-                "UPDATE alerts SET first_seen = ?, last_seen = ?, event_ids = ?, event_count = ?,"
-                " updated_at = ?, sequence = ? WHERE id = ?",
+            changes.append(
                 (
                     iso(merged.first_seen),
                     iso(merged.last_seen),
@@ -224,10 +234,15 @@ def _upsert(
                     now,
                     sequence,
                     alert_id,
-                ),
+                )
             )
             sequence += 1
             updated.append(alert_id)
+    con.executemany(
+        "UPDATE alerts SET first_seen = ?, last_seen = ?, event_ids = ?, event_count = ?,"
+        " updated_at = ?, sequence = ? WHERE id = ?",
+        changes,
+    )
     con.executemany(
         "INSERT INTO alerts (id, rule_id, rule_title, severity, tags, group_keys, first_seen,"
         " last_seen, event_ids, event_count, status, created_at, updated_at, sequence)"
@@ -301,12 +316,13 @@ def record_rule_runs(
 
 def _finish_runs(con: sqlite3.Connection, outcomes: Sequence[RunOutcome]) -> None:
     for outcome in outcomes:
-        if outcome[1] not in ("succeeded", "failed"):
-            raise ValueError(f"a run finishes as succeeded or failed, not {outcome[1]!r}")
+        if outcome.status not in ("succeeded", "failed"):
+            raise ValueError(f"a run finishes as succeeded or failed, not {outcome.status!r}")
     now = utc_now_iso()
     con.executemany(
-        "UPDATE rule_runs SET finished_at = ?, status = ?, matched = ?, alerts = ?, error = ? WHERE id = ?",
-        [(now, status, matched, alerts, error, run_id) for run_id, status, matched, alerts, error in outcomes],
+        "UPDATE rule_runs SET finished_at = ?, status = ?, matched = ?, alerts = ?, error = ?, held_back = ?,"
+        " excepted = ? WHERE id = ?",
+        [(now, o.status, o.matched, o.alerts, o.error, o.held_back, o.excepted, o.run_id) for o in outcomes],
     )
 
 

@@ -157,6 +157,12 @@ MIGRATIONS: list[str] = [
     DROP TABLE temp.quarantine_repeats;
     CREATE UNIQUE INDEX quarantine_once ON quarantine (source, record_sha256, reason);
     """,
+    # 7 (detections): what a run did not turn into alerts is counted on the run, never dropped
+    # silently: new alerts over the rule's cap (held back) and matches exceptions took out.
+    """
+    ALTER TABLE rule_runs ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE rule_runs ADD COLUMN excepted INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 #: How much of a quarantined record is kept (UTF-8 bytes, cut at a character): enough to see
