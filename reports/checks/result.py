@@ -65,3 +65,12 @@ class CheckResult:
 
 def not_evidenced(check: Check, reason: str, evidence: tuple[SnapshotEntry, ...] = ()) -> CheckResult:
     return CheckResult(check, Status.NOT_EVIDENCED, f"not evidenced: {reason}", evidence=evidence, reason=reason)
+
+
+def pass_unless(
+    check: Check, summary: str, measures: tuple[Measure, ...], failing: Items, evidence: tuple[SnapshotEntry, ...]
+) -> CheckResult:
+    """Fail, listing ``failing``, when it holds any item; else pass, with the same words and numbers."""
+    if failing.total:
+        return CheckResult(check, Status.FAIL, summary, measures, failing, evidence)
+    return CheckResult(check, Status.PASS, summary, measures, None, evidence)
