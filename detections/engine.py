@@ -7,10 +7,14 @@ reason that names it.
 
 Windows on event time:
 
-* single-event rules search ``[start, end)`` — reaching back to the start of the suppression span
-  ``start`` falls in, so a span's count is whole — and raise one alert per entity and span;
-* exceptions (``detections.exceptions``) take allowed events out of each rule's matches (an Arrow
-  filter), before alerts and correlations see them; the run counts them as ``excepted``;
+* single-event rules raise one alert per entity and suppression span with an event in
+  ``[start, end)``; a span's count covers the whole span. The store groups, counts, samples and
+  caps (``Store.alert_groups``): of a flood of half a million groups only the rule's cap of new
+  ones and the groups that are already open alerts come back to Python, and the rest are counted;
+* exceptions (``detections.exceptions``) take allowed events out of each rule's matches before
+  alerts and correlations see them — handed to the store as data, rendered in its own language
+  for alerts, an Arrow filter on the matches a correlation reads; the run counts them as
+  ``excepted``;
 * new alerts beyond a rule's cap are held back and counted on its run, never dropped silently;
 * a correlation scans from ``start - timespan`` (and earlier when an enclosing correlation needs
   its windows from earlier), so a window that began just before this run's start and continues
@@ -29,11 +33,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
+from typing import NamedTuple
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -42,9 +46,8 @@ from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, fi
 from detections.exceptions import applicable, apply_exceptions
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
 from store.epoch import from_micros, to_micros
-from store.protocol import CorrelationWindow, RunOutcome
+from store.protocol import AlertGroupQuery, CorrelationWindow, KnownGroup, RunOutcome
 from store.schema import DATASET_COLUMNS
-from store.sql_literals import quote_ident
 from store.state.alerts import record_rule_runs, resume_points
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -65,6 +68,8 @@ class RuleResult:
     suppressed: int = 0  # matched events that joined an alert instead of raising their own
     held_back: int = 0  # new alerts over the rule's cap: counted here, not stored
     excepted: int = 0  # matched events an exception took out
+    search_seconds: float = 0.0  # of ``seconds``: the store grouping and counting (for --profile)
+    build_seconds: float = 0.0  # of ``seconds``: building the alerts of the rows the store kept
 
     def to_dict(self) -> dict:
         return {
@@ -80,6 +85,8 @@ class RuleResult:
             "held_back": self.held_back,
             "excepted": self.excepted,
             "seconds": round(self.seconds, 6),
+            "search_seconds": round(self.search_seconds, 6),
+            "build_seconds": round(self.build_seconds, 6),
             "error": self.error,
         }
 
@@ -123,6 +130,22 @@ class DetectionReport:
         }
 
 
+class _Plan(NamedTuple):
+    """What a detection rule reads besides its alert groups: from when, and which columns, its
+    matched events are searched for the correlations that use it (None: no correlation does)."""
+
+    search_start: datetime | None
+    columns: list[str]
+
+
+class _Volume(NamedTuple):
+    """A detection rule's alert groups in a run: all of them, the known ones, the new ones kept."""
+
+    groups: int
+    known: int
+    kept: int
+
+
 class _RuleFailed(Exception):
     """A rule could not be evaluated; the message is for the person reading the report."""
 
@@ -152,7 +175,7 @@ def run_detections(
     ruleset = (
         rules
         if rules is not None
-        else load_rules(rule_dirs, compile=_compiler_for(store), exception_dirs=exception_dirs, defaults=defaults)
+        else load_rules(rule_dirs, compile=compiler_for(store), exception_dirs=exception_dirs, defaults=defaults)
     )
     run = _Run(store, ruleset, start, end)
     report = run.execute()
@@ -165,14 +188,14 @@ def run_detections(
     return report
 
 
-def _compiler_for(store):
+def compiler_for(store):
     language = store.query_language
     if language == "duckdb-sql":
-        from detections.compile import compile_rule
+        from detections.backends.compile import compile_rule
 
         return compile_rule
     if language == "elasticsearch-lucene":
-        from detections.compile_es import compile_rule as compile_lucene
+        from detections.backends.compile_es import compile_rule as compile_lucene
 
         return compile_lucene
     raise ValueError(f"no rule compiler for a store speaking {language!r}")
@@ -190,6 +213,8 @@ class _Run:
         self.found: dict[str, list[Window]] = {}  # correlation key -> windows found
         self.failures: dict[str, str] = {}
         self.excepted: dict[str, int] = {}  # detection key -> matched events exceptions took out
+        self.volume: dict[str, _Volume] = {}  # generating detection key -> its groups, as the store counted
+        self.profile: dict[str, tuple[float, float]] = {}  # detection key -> (store seconds, build seconds)
         self.alerts: list[Alert] = []
         self.windows: list[CorrelationWindow] = []
         self.outcomes: list[RunOutcome] = []
@@ -216,25 +241,23 @@ class _Run:
             scan_start(rule)
         return starts
 
-    def _detection_plan(self, rule: DetectionRule) -> tuple[datetime, list[str]] | None:
-        """Search start and columns for a detection rule, or None when nothing needs it."""
+    def _detection_plan(self, rule: DetectionRule) -> _Plan | None:
+        """What a detection rule needs read, or None when nothing needs it: its alert groups
+        (asked of the store by ``_detect``) and, for correlations using it, its matched events
+        from the earliest of their scans."""
         users = self._users(rule.key)
         if not rule.generates and not users:
             return None
-        # A generating rule reads back to the start of the suppression span its window starts in,
-        # so an alert's count covers its whole span, whichever run saw which part of it.
-        search_start: datetime | None = _span_start(self.start, rule.volume.suppression) if rule.generates else None
+        if not users:
+            return _Plan(None, [])
         # The fields the rule's SQL reads are asked for too: the store fills a column no segment
         # has with NULL only when it is asked for, and a rule may test a field this data lacks.
-        columns = list(rule.compiled.fields) + (list(rule.entity) if rule.generates else [])
+        columns = list(rule.compiled.fields)
         columns += [name for e in self._exceptions(rule) for name in e.fields]
         for user in users:
-            begin = self.scan_start[user.key]
-            search_start = begin if search_start is None else min(search_start, begin)
             columns += [user.correlation.field_for(name, rule.key) for name in user.correlation.fields()]
-        if search_start is None:  # unreachable: a rule that does not generate has users here
-            return None
-        return search_start, list(dict.fromkeys(columns))
+        search_start = min(self.scan_start[user.key] for user in users)
+        return _Plan(search_start, list(dict.fromkeys(columns)))
 
     def _exceptions(self, rule: DetectionRule):
         known = set().union(*(DATASET_COLUMNS.get(d, frozenset()) for d in rule.compiled.datasets))
@@ -262,8 +285,9 @@ class _Run:
 
     def execute(self) -> DetectionReport:
         report = DetectionReport(self.start, self.end)
-        plans = {rule.key: self._detection_plan(rule) for rule in self.ruleset.detections}
-        to_run = [r for r in self.ruleset.detections if plans[r.key] is not None]
+        planned = {rule.key: self._detection_plan(rule) for rule in self.ruleset.detections}
+        plans = {key: plan for key, plan in planned.items() if plan is not None}
+        to_run = [r for r in self.ruleset.detections if r.key in plans]
         correlations = self._ordered_correlations()
         run_ids = record_rule_runs(
             self.store.state,
@@ -273,7 +297,7 @@ class _Run:
         )
         run_id = dict(zip([r.key for r in (*to_run, *correlations)], run_ids))
         for rule in self.ruleset.detections:
-            if plans[rule.key] is None:
+            if rule.key not in plans:
                 report.rules.append(
                     RuleResult(
                         rule.key,
@@ -283,15 +307,11 @@ class _Run:
                         error="used only by correlations that cannot run (see problems)",
                     )
                 )
-        con = duckdb.connect(":memory:")
         ran: list[RuleResult] = []
-        try:
-            for rule in to_run:
-                ran.append(self._timed(rule, "detection", lambda r=rule: self._detect(r, plans[r.key], con)))
-            for correlation in correlations:
-                ran.append(self._timed(correlation, "correlation", lambda r=correlation: self._correlate(r)))
-        finally:
-            con.close()
+        for rule in to_run:
+            ran.append(self._timed(rule, "detection", lambda r=rule: self._detect(r, plans[r.key])))
+        for correlation in correlations:
+            ran.append(self._timed(correlation, "correlation", lambda r=correlation: self._correlate(r)))
         self._bound(ran)
         report.rules.extend(ran)
         self.outcomes.extend(_outcome(run_id[result.rule_id], result) for result in ran)
@@ -301,27 +321,39 @@ class _Run:
     def _bound(self, results: list[RuleResult]) -> None:
         """Keep at most each rule's cap of new alerts (earliest first); count the rest as held back.
 
-        One look-up for the whole run says which alerts are already open: those are updated,
-        never capped, since a repeat of a known alert adds no work for the person triaging.
+        A detection rule's store already kept its known groups and its first ``max_alerts``
+        others, and counted the rest. A correlation's windows are few; one look-up for them says
+        which alerts are already open: those are updated, never capped, since a repeat of a known
+        alert adds no work for the person triaging.
         """
-        known = self.store.alerts.existing([alert.id for alert in self.alerts])
-        by_rule: dict[str, list[Alert]] = {}
-        for alert in self.alerts:
-            by_rule.setdefault(alert.rule_id, []).append(alert)
-        kept: list[Alert] = []
         for result in results:
-            own = by_rule.get(result.rule_id, [])
+            volume = self.volume.get(result.rule_id)
+            if volume is not None:
+                result.new, result.updated = volume.kept, volume.known
+                result.held_back = max(volume.groups - volume.known - volume.kept, 0)
+                result.alerts = result.new + result.updated
+                result.suppressed = max(result.matched - volume.groups, 0)
+                result.search_seconds, result.build_seconds = self.profile.get(result.rule_id, (0.0, 0.0))
+        correlated = {r.rule_id for r in results if r.kind == "correlation"}
+        own = [a for a in self.alerts if a.rule_id in correlated]
+        known = self.store.alerts.existing([alert.id for alert in own])
+        by_rule: dict[str, list[Alert]] = {}
+        for alert in own:
+            by_rule.setdefault(alert.rule_id, []).append(alert)
+        kept: list[Alert] = [a for a in self.alerts if a.rule_id not in correlated]
+        for result in results:
+            if result.rule_id not in correlated:
+                continue
+            mine = by_rule.get(result.rule_id, [])
             # By id: two sightings of one alert in a run are one alert (the store merges them).
-            first_seen = {a.id: a.first_seen for a in sorted(own, key=lambda a: a.first_seen, reverse=True)}
+            first_seen = {a.id: a.first_seen for a in sorted(mine, key=lambda a: a.first_seen, reverse=True)}
             fresh = sorted((i for i in first_seen if i not in known), key=lambda i: (first_seen[i], i))
             cap = self.by_key[result.rule_id].volume.max_alerts
             promoted = set(fresh[:cap])
             result.new, result.held_back = min(len(fresh), cap), max(len(fresh) - cap, 0)
             result.updated = len(first_seen) - len(fresh)
             result.alerts = result.new + result.updated
-            if result.kind == "detection" and self.by_key[result.rule_id].generates:
-                result.suppressed = max(result.matched - len(first_seen), 0)
-            kept += [a for a in own if a.id in known or a.id in promoted]
+            kept += [a for a in mine if a.id in known or a.id in promoted]
         self.alerts = kept
 
     def _timed(self, rule, kind: str, work) -> RuleResult:
@@ -336,20 +368,62 @@ class _Run:
         result.excepted = self.excepted.get(rule.key, 0)
         return result
 
-    def _detect(self, rule: DetectionRule, plan, con) -> tuple[int, list[Alert]]:
-        search_start, columns = plan
+    def _detect(self, rule: DetectionRule, plan: _Plan) -> tuple[int, list[Alert]]:
+        """Matches for the correlations that use the rule; alert groups, counted by the store."""
+        matched = 0
+        if plan.search_start is not None:
+            matched = self._search_matches(rule, plan)
+        if not rule.generates:
+            return matched, []
+        began = time.perf_counter()
+        groups = self.store.alert_groups(self._group_query(rule))
+        searched = time.perf_counter()
+        alerts = [_alert_of_row(rule, row) for row in groups.rows.to_pylist()]
+        self.profile[rule.key] = (searched - began, time.perf_counter() - searched)
+        self.excepted[rule.key] = groups.excepted
+        self.volume[rule.key] = _Volume(groups.groups, groups.known, groups.rows.num_rows - groups.known)
+        self.alerts.extend(alerts)
+        return groups.matched, alerts
+
+    def _search_matches(self, rule: DetectionRule, plan: _Plan) -> int:
+        """The rule's matching events over the correlations' scan, exceptions taken out."""
         compiled = rule.compiled
-        found = self.store.search(compiled.datasets, search_start, self.end, compiled.query, columns=columns)
+        assert plan.search_start is not None  # only rules that correlations use are searched
+        found = self.store.search(compiled.datasets, plan.search_start, self.end, compiled.query, columns=plan.columns)
         table, _ = apply_exceptions(found, self._exceptions(rule))
         self.excepted[rule.key] = _since(found, self.start).num_rows - _since(table, self.start).num_rows
         self.matches[rule.key] = table
-        own = _since(table, self.start)
-        if not rule.generates:
-            return own.num_rows, []
-        span = _since(table, _span_start(self.start, rule.volume.suppression))
-        alerts = _single_event_alerts(rule, span, self.start, con)
-        self.alerts.extend(alerts)
-        return own.num_rows, alerts
+        return _since(table, self.start).num_rows
+
+    def _group_query(self, rule: DetectionRule) -> AlertGroupQuery:
+        """The store's question for a generating rule: its groups in this run, the known ones named."""
+        span = rule.volume.suppression
+        asked = AlertGroupQuery(
+            datasets=tuple(rule.compiled.datasets),
+            query=rule.compiled.query,
+            entity=tuple(rule.entity),
+            span=span,
+            since=self.start,
+            end=self.end,
+            exceptions=tuple(e.where for e in self._exceptions(rule)),
+            max_new=rule.volume.max_alerts,
+            sample=SAMPLE_IDS,
+            fields=tuple(rule.compiled.fields),
+        )
+        return replace(asked, known=tuple(self._known_groups(rule, asked)))
+
+    def _known_groups(self, rule: DetectionRule, asked: AlertGroupQuery) -> list[KnownGroup]:
+        """The rule's stored alerts this run may update. Their first event lies in their span,
+        so spans from the run's first one up to the one ``end`` falls in cover them; an alert
+        raised under another suppression span or group-by has another id and is not one."""
+        known = []
+        for alert in self.store.alerts.first_seen_between(rule.key, asked.group_start, self.end + asked.span):
+            if set(alert.group_keys) != set(rule.entity):
+                continue
+            window = _span_start(alert.first_seen, asked.span)
+            if alert_id(rule.key, alert.group_keys, window) == alert.id:
+                known.append(KnownGroup(tuple(alert.group_keys[name] for name in rule.entity), window))
+        return known
 
     def _correlate(self, rule: CorrelationRule) -> tuple[int, list[Alert]]:
         correlation = rule.correlation
@@ -431,48 +505,19 @@ class _Run:
 # -- single-event alerts -------------------------------------------------------------------------
 
 
-def _single_event_alerts(rule: DetectionRule, matched: pa.Table, start: datetime, con) -> list[Alert]:
-    """One alert per (entity values, suppression span), built in one DuckDB aggregation.
-
-    Spans are clock spans of the rule's suppression duration counted from the Unix epoch, so any
-    run that sees an event puts it in the same alert, whatever its own window was. ``matched``
-    reaches back to the start of the first span; a span gets an alert only when some of its
-    events are in this run's window (``start`` on), and its count and sample cover the whole span.
-    """
-    if matched.num_rows == 0:
-        return []
-    span = int(rule.volume.suppression.total_seconds()) * 1_000_000
-    keys = [f"CAST({quote_ident(name)} AS VARCHAR)" for name in rule.entity]
-    con.register("matched", matched)
-    try:
-        rows = con.execute(
-            f"""SELECT {"".join(f"{key} AS k{i}, " for i, key in enumerate(keys))}
-                       (epoch_us("@timestamp") // {span}) * {span} AS span,
-                       min(epoch_us("@timestamp")), max(epoch_us("@timestamp")),
-                       list("event.id" ORDER BY "@timestamp", "event.id")[1:{SAMPLE_IDS}],
-                       count(DISTINCT "event.id")
-                FROM matched
-                GROUP BY ALL HAVING max(epoch_us("@timestamp")) >= {to_micros(start)}
-                ORDER BY span{"".join(f", k{i}" for i in range(len(keys)))}"""
-        ).fetchall()
-    finally:
-        con.unregister("matched")
-    return [_alert_of_row(rule, row, len(keys)) for row in rows]
-
-
-def _alert_of_row(rule: DetectionRule, row: tuple, width: int) -> Alert:
-    values, (span_us, first, last, sample, count) = row[:width], row[width:]
+def _alert_of_row(rule: DetectionRule, row: dict) -> Alert:
+    """An alert of one row of ``Store.alert_groups`` (at most the cap plus the known per rule)."""
     return Alert.build(
         rule_id=rule.key,
         rule_title=rule.title,
         severity=rule.severity,
         tags=rule.tags,
-        group_keys=dict(zip(rule.entity, values)),
-        window_start=from_micros(span_us),
-        first_seen=from_micros(first),
-        last_seen=from_micros(last),
-        event_ids=sample,
-        event_count=count,
+        group_keys={name: row[f"k{position}"] for position, name in enumerate(rule.entity)},
+        window_start=row["window_start"],
+        first_seen=row["first_seen"],
+        last_seen=row["last_seen"],
+        event_ids=row["event_ids"],
+        event_count=row["event_count"],
     )
 
 

@@ -17,8 +17,10 @@ owns outlives the reason it was written for: past its date it stops applying and
 a problem naming the file and the exception, so someone renews or removes it. A malformed
 exception is reported by name and the others still apply.
 
-Exceptions are applied to the Arrow table of a rule's matches (one vectorised filter per rule),
-the same way on both stores, so the differential tests hold them to the same answers.
+For alerts, a rule's exceptions go to the store as data (``RuleException.where``: field -> allowed
+texts) and each store renders them in its own language (SQL, an Elasticsearch ``must_not``), so
+the events are never read into Python; the matches a correlation reads are filtered here (one
+vectorised Arrow filter per rule). tests/test_alert_groups.py holds both ways to the same answers.
 """
 
 from __future__ import annotations

@@ -34,13 +34,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-import store.sql_functions as sql_functions
+import store.alert_groups as alert_groups
+import store.sql.functions as sql_functions
 from store.aggregation import AggregationRequest
 from store.batch import VERSION_COLUMNS, check_required, plain_text, storable
 from store.durable import fsync_path, private_dir, private_file
 from store.epoch import MICROS_PER_DAY, day_label, first_day_kept, from_micros, to_micros
-from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
-from store.sql_literals import quote_ident, quote_literal
+from store.protocol import (
+    Aggregation,
+    AlertGroupQuery,
+    AlertGroups,
+    AlertStore,
+    AppendResult,
+    CountRow,
+    QueryLanguage,
+    Scalar,
+)
+from store.sql.groups import KNOWN_TABLE, groups_sql
+from store.sql.literals import quote_ident, quote_literal
 from store.state.alerts import AlertBook
 from store.state.database import StateDB, utc_now_iso
 
@@ -389,6 +400,22 @@ class EmbeddedStore:
                 rows.append(CountRow(from_micros(row[0]), tuple(row[1:-1]), row[-1]))
         return asked.result(rows)
 
+    def alert_groups(self, asked: AlertGroupQuery) -> AlertGroups:
+        """A rule's alert groups as one DuckDB statement over the segments (``store.sql.groups``)."""
+        asked = alert_groups.checked(asked)
+        segments = self._segments(datasets=list(asked.datasets), start=asked.group_start, end=asked.end)
+        if not segments:
+            return alert_groups.empty(asked)
+        needed = [*asked.fields, *asked.entity, *(name for where in asked.exceptions for name, _ in where)]
+        source = self._source(segments, needed, _stored_columns(segments))
+        con = self._duckdb()
+        con.register(KNOWN_TABLE, _known_table(asked))
+        try:
+            found = con.sql(groups_sql(asked, source), params=[asked.group_start, asked.end]).to_arrow_table()
+        finally:
+            con.unregister(KNOWN_TABLE)
+        return _groups_of(asked, found)
+
     def _source(self, segments, needed: Sequence[str], stored: Mapping[str, str]) -> str:
         """The FROM source over these segments (whose columns are ``stored``), with a NULL column
         for each needed one that no segment has (so a query may name a field this data never
@@ -472,6 +499,30 @@ class EmbeddedStore:
                 _remove_if_empty(self.events_dir / dataset / day)
                 _remove_if_empty(self.events_dir / dataset)
         return list(dict.fromkeys(f"{row['dataset']}/{row['day']}" for row in old))
+
+
+def _known_table(asked: AlertGroupQuery) -> pa.Table:
+    """The known groups as the statement joins them: text keys and span start in microseconds."""
+    columns = {
+        key: pa.array([group.keys[position] for group in asked.known], pa.string())
+        for position, key in enumerate(alert_groups.key_names(asked))
+    }
+    columns["w"] = pa.array([to_micros(group.window_start) for group in asked.known], pa.int64())
+    return pa.table(columns)
+
+
+def _groups_of(asked: AlertGroupQuery, found: pa.Table) -> AlertGroups:
+    """The statement's answer: counts in every row (one row of nulls when no group was kept)."""
+    if found.num_rows == 0:
+        return alert_groups.empty(asked)
+    total, matched, excepted = (found.column(i)[0].as_py() for i in range(found.num_columns - 3, found.num_columns))
+    kept = found.filter(pc.is_valid(found.column(len(asked.entity))))
+    names = alert_groups.schema(asked).names
+    columns = [kept.column(i) for i in range(len(names))]
+    for position in range(len(asked.entity), len(asked.entity) + 3):  # window_start, first, last seen
+        columns[position] = columns[position].cast(alert_groups.TIMESTAMP)
+    rows = pa.Table.from_arrays(columns, names=names).cast(alert_groups.schema(asked))
+    return AlertGroups(rows, total, matched or 0, excepted or 0)
 
 
 def _is_text(type_: pa.DataType) -> bool:

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from store.epoch import from_micros, to_micros
 from store.state.alert_record import Alert
 from store.state.database import StateDB
 
@@ -104,6 +106,75 @@ class RunOutcome(NamedTuple):
     excepted: int = 0  # matched events taken out by exceptions
 
 
+#: An exception as the stores take it: (field, allowed values as text) pairs; an event is excepted
+#: when every field holds one of its values. Each store renders it in its own language.
+Excepted = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+class KnownGroup(NamedTuple):
+    """An alert group already stored as an open alert: its entity values (as text, None for a
+    missing field) and the start of its suppression span."""
+
+    keys: tuple[str | None, ...]
+    window_start: datetime
+
+
+@dataclass(frozen=True)
+class AlertGroupQuery:
+    """What ``Store.alert_groups`` is asked: the groups of one single-event rule over one run.
+
+    A group is (``entity`` values as text, epoch-aligned span of width ``span``) over the events
+    of ``datasets`` in ``[span start of since, end)`` that match ``query`` and no exception; only
+    groups with an event at or after ``since`` count. Known groups are always returned; of the
+    others, the first ``max_new`` by (first seen, keys, nulls last). ``sample`` event ids per group,
+    the first by (``@timestamp``, ``event.id``).
+    """
+
+    datasets: tuple[str, ...]
+    query: str | None
+    entity: tuple[str, ...]
+    span: timedelta
+    since: datetime
+    end: datetime
+    exceptions: tuple[Excepted, ...] = ()
+    known: tuple[KnownGroup, ...] = ()
+    max_new: int = 100
+    sample: int = 10
+    #: The fields ``query`` reads: a field no stored event has then reads as null, as in ``search``.
+    fields: tuple[str, ...] = ()
+
+    @property
+    def span_micros(self) -> int:
+        return self.span // timedelta(microseconds=1)
+
+    @property
+    def group_start(self) -> datetime:
+        """The start of the span ``since`` falls in: a group's count covers its whole span."""
+        width = self.span_micros
+        return from_micros(to_micros(self.since) // width * width)
+
+
+@dataclass(frozen=True)
+class AlertGroups:
+    """The answer of ``Store.alert_groups``: bounded rows, and counts of what was not returned.
+
+    ``rows`` has ``k0``.. (one text column per entity field), ``window_start``, ``first_seen``,
+    ``last_seen`` (µs, UTC), ``event_count``, ``event_ids`` (the sample) and ``known``, ordered by
+    (first seen, keys). ``groups``: every group with an event in ``[since, end)``, returned or not;
+    ``matched``/``excepted``: events in ``[since, end)`` that match and are (not) excepted.
+    """
+
+    rows: pa.Table
+    groups: int
+    matched: int
+    excepted: int
+
+    @property
+    def known(self) -> int:
+        """How many of the rows are known groups (updated, never capped)."""
+        return int(pc.sum(self.rows.column("known").cast(pa.int64())).as_py() or 0)
+
+
 class SavedAlerts(NamedTuple):
     """What saving a detection run did to the alerts: how many were new, how many changed."""
 
@@ -160,6 +231,11 @@ class AlertStore(Protocol):
 
     def existing(self, ids: Iterable[str]) -> set[str]:
         """Which of these alert ids are stored (a run caps only the alerts that are new)."""
+        ...
+
+    def first_seen_between(self, rule_id: str, start: datetime, end: datetime) -> builtins.list[Alert]:
+        """The rule's alerts whose first event is in ``[start, end)``: those a run over that
+        window may update (bounded by the cap of each run that raised them)."""
         ...
 
     def set_status(
@@ -240,6 +316,11 @@ class Store(Protocol):
         are left out and ``truncated`` says so. Time fields are refused (``bucket`` is for time),
         as is the raw record (``event.original``).
         """
+        ...
+
+    def alert_groups(self, asked: AlertGroupQuery) -> AlertGroups:
+        """A single-event rule's alert groups, counted and bounded by the store itself: the
+        Python side never sees more than the cap plus the known groups (``AlertGroupQuery``)."""
         ...
 
     def delete_older_than(self, days: int, now: datetime | None = None) -> list[str]:

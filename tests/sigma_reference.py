@@ -3,7 +3,7 @@
 It walks pySigma's parsed detection tree (pySigma has applied the modifiers: a ``|contains`` value
 arrives as a string with wildcards, ``|windash`` as an expansion of values) and decides every leaf on
 an event — a dict of column -> Python value, where a missing key or None is an absent field — in
-ordinary Python, sharing no code with detections/duckdb_backend.py.
+ordinary Python, sharing no code with detections/backends/duckdb_backend.py.
 
 The semantics written down here are the ones both stores promise:
 

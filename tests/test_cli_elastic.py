@@ -18,7 +18,7 @@ from store.elastic.client import ElasticSettings, build_client
 from store.elastic.store import name_batches
 
 runner = CliRunner()
-HAS_LUCENE_COMPILER = importlib.util.find_spec("detections.compile_es") is not None
+HAS_LUCENE_COMPILER = importlib.util.find_spec("detections.backends.compile_es") is not None
 
 
 def signin(i: int) -> dict:
@@ -106,7 +106,7 @@ def test_wrong_store_options_are_refused_clearly(tmp_path):
     assert "no [store.elasticsearch] table" in said(run(tmp_path, "alerts", "list"))
 
 
-@pytest.mark.skipif(not HAS_LUCENE_COMPILER, reason="detections/compile_es.py (Sigma -> Lucene) not there yet")
+@pytest.mark.skipif(not HAS_LUCENE_COMPILER, reason="detections/backends/compile_es.py (Sigma -> Lucene) not there yet")
 def test_the_demo_on_elasticsearch_raises_the_embedded_stores_alerts(home, tmp_path_factory, elastic_url):
     embedded_home = tmp_path_factory.mktemp("embedded")
     on_es = run_json(home, "demo", "--store", "elasticsearch", "--es-url", elastic_url, "--size", "1000")

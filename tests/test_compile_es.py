@@ -18,12 +18,12 @@ from hypothesis import strategies as st
 from sigma.types import SigmaRegularExpressionFlag
 
 from console.config import DEFAULT_RULE_DIRS
-from detections.compile import LEGACY_AGGREGATION
-from detections.compile import compile_rule as compile_sql
-from detections.compile_es import compile_rule
-from detections.engine import _compiler_for
+from detections.backends.compile import LEGACY_AGGREGATION
+from detections.backends.compile import compile_rule as compile_sql
+from detections.backends.compile_es import compile_rule
+from detections.backends.lucene_regex import translate_regex
+from detections.engine import compiler_for
 from detections.loader import load_rules
-from detections.lucene_regex import translate_regex
 from store.elastic.mapping import MAX_INDEXED_CHARS, events_template, field_kind
 from tests.test_sigma_semantics import REGEX_ATOMS, regexes, signin_rule
 from tests.test_sigma_semantics import refusal as sql_refusal
@@ -57,9 +57,9 @@ def test_the_engine_picks_the_compiler_by_the_stores_language():
     class Other:
         query_language = "kql"
 
-    assert _compiler_for(Lucene()) is compile_rule
+    assert compiler_for(Lucene()) is compile_rule
     with pytest.raises(ValueError, match="kql"):
-        _compiler_for(Other())
+        compiler_for(Other())
 
 
 def test_a_lucene_query_is_not_mistaken_for_sql():

@@ -13,7 +13,7 @@ must each rule's outcome and the list of rules that cannot run. Two event sets:
   as the shipped ones.
 
 A disagreement is fixed in the mapping (store/elastic/mapping.py) or the Lucene compiler
-(detections/lucene_backend.py), never here.
+(detections/backends/lucene_backend.py), never here.
 """
 
 from __future__ import annotations

@@ -28,8 +28,8 @@ from elasticsearch import Elasticsearch
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from detections.compile import RuleConversionError
-from detections.compile_es import compile_generic
+from detections.backends.compile import RuleConversionError
+from detections.backends.compile_es import compile_generic
 from store.elastic.bulk import index_names, serialise
 from store.elastic.mapping import events_template
 from store.elastic.store import ElasticStore
@@ -59,7 +59,7 @@ DECLARED = {
     "ip.addr": "ip",
 }
 assert set(DECLARED) == set(COLUMNS)
-#: What the compiler refuses on Elasticsearch, and why (see detections/lucene_backend.py).
+#: What the compiler refuses on Elasticsearch, and why (see detections/backends/lucene_backend.py).
 REFUSALS = (
     # Times are dates in the index; their text is the embedded store's rendering, not the data.
     r"field 't\.ts': (a string test|\|re) is not supported: it is a time",

@@ -19,11 +19,11 @@ import pyarrow as pa
 import pytest
 from sigma.rule import SigmaLogSource, SigmaRule
 
-from detections.compile import CompiledQuery, RuleConversionError, compile_rule
+from detections.backends.compile import CompiledQuery, RuleConversionError, compile_rule
 from rules import pipelines
 from rules.logsources import FIREWALL_DATASETS, UnsupportedLogsource, datasets_for
-from store import sql_functions
 from store.schema import EVENTS
+from store.sql import functions as sql_functions
 
 P = "azure.signinlogs.properties."
 

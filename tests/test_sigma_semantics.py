@@ -28,9 +28,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sigma.rule import SigmaRule
 
-from detections.compile import LEGACY_AGGREGATION, RuleConversionError, compile_rule
-from detections.duckdb_backend import DuckDBBackend
-from store import sql_functions
+from detections.backends.compile import LEGACY_AGGREGATION, RuleConversionError, compile_rule
+from detections.backends.duckdb_backend import DuckDBBackend
+from store.sql import functions as sql_functions
 from tests import sigma_reference
 
 COLUMNS: dict[str, pa.DataType] = {

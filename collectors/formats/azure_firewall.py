@@ -52,7 +52,7 @@ from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads, origi
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content, unreadable
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
-from store.sql_literals import quote_literal
+from store.sql.literals import quote_literal
 
 SOURCE = "azure-firewall"
 DATASET = "azure.firewall"

@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from store.epoch import MICROS_PER_DAY, to_micros
 from store.schema import EVENTS
-from store.sql_literals import quote_ident
+from store.sql.literals import quote_ident
 
 DATASET = "cef"
 

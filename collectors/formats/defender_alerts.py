@@ -41,7 +41,7 @@ from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from store.batch import HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
-from store.sql_literals import quote_literal
+from store.sql.literals import quote_literal
 
 SOURCE = "defender-alerts"
 DATASET = "m365_defender.alert"

@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from store.schema import EVENTS
-from store.sql_literals import quote_ident, quote_literal
+from store.sql.literals import quote_ident, quote_literal
 
 DATASET = "fortinet.firewall"
 PREFIX = "fortinet.firewall."

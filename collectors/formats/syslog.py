@@ -62,7 +62,7 @@ from collectors.reading.syslog_frame import (
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.epoch import to_micros
 from store.schema import EVENTS
-from store.sql_literals import quote_ident
+from store.sql.literals import quote_ident
 
 SOURCE = "syslog"
 

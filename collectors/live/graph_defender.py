@@ -28,7 +28,7 @@ from collectors.formats import defender_alerts
 from collectors.live.graph_run import Listing, Window, run_listings
 from microsoft.graph import Access, GraphEndpoint, GraphReader
 from store.protocol import Store
-from store.sql_literals import quote_ident, quote_literal
+from store.sql.literals import quote_ident, quote_literal
 from store.state.checkpoints import Checkpoints, CollectorRun
 
 LISTINGS = ("alerts_v2", "incidents")

@@ -25,7 +25,7 @@ from collectors.reading.duckdb_session import connect
 from collectors.reading.literal_path import duckdb_path
 from collectors.reading.rawfile import duckdb_compression, read_content
 from store.batch import Quarantined
-from store.sql_literals import quote_literal
+from store.sql.literals import quote_literal
 
 _BOM = b"\xef\xbb\xbf"
 

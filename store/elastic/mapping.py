@@ -1,7 +1,7 @@
 """Index templates for the Elasticsearch store: how each event column is indexed.
 
 The mapping decides what a Sigma query can mean on Elasticsearch, so it is written together with
-the Lucene compiler (``detections/compile_es.py``), which asks ``field_kind`` which sub-field
+the Lucene compiler (``detections/backends/compile_es.py``), which asks ``field_kind`` which sub-field
 answers which test. Both must give exactly the embedded store's answers (the property tests in
 tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The decisions:
 

@@ -99,10 +99,13 @@ def iso_micros(moment: datetime) -> str:
 def event_query(datasets: Sequence[str], start: datetime, end: datetime, query: str | None) -> dict:
     """The window and datasets as filters, the rule's Lucene text (None: every event) as a
     ``query_string``."""
-    filters: list[dict] = [
-        {"range": {"@timestamp": {"gte": iso_millis(start), "lt": iso_millis(end, round_up=True)}}},
-        {"terms": {"event.dataset": list(datasets)}},
-    ]
+    window = {"range": {"@timestamp": {"gte": iso_millis(start), "lt": iso_millis(end, round_up=True)}}}
+    return {"bool": {"filter": [window, *rule_clauses(datasets, query)]}}
+
+
+def rule_clauses(datasets: Sequence[str], query: str | None) -> list[dict]:
+    """The datasets and the rule's Lucene text as filter clauses, without a time range."""
+    filters: list[dict] = [{"terms": {"event.dataset": list(datasets)}}]
     if query is not None and query.strip() not in ("", "*"):
         filters.append(
             {
@@ -114,7 +117,7 @@ def event_query(datasets: Sequence[str], start: datetime, end: datetime, query: 
                 }
             }
         )
-    return {"bool": {"filter": filters}}
+    return filters
 
 
 def fetch_sources(client, index: str, query: dict, fields: Sequence[str]) -> list[dict]:

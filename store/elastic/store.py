@@ -20,12 +20,15 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import store.alert_groups as alert_groups
 from store.aggregation import AggregationRequest
 from store.batch import check_required, plain_text, storable
 from store.durable import private_dir
 from store.elastic.alerts_index import AlertsIndex
 from store.elastic.bulk import BulkOptions, check_refusals, external_versions, index_names, send
-from store.elastic.mapping import CASED, events_template
+from store.elastic.doc_values import read_columns
+from store.elastic.groups import GroupFields, alert_groups_of
+from store.elastic.mapping import CASED, TEXT, events_template
 from store.elastic.search import (
     TIMESTAMP,
     arrow_type,
@@ -35,11 +38,21 @@ from store.elastic.search import (
     field_types,
     iso_micros,
     iso_millis,
+    rule_clauses,
     to_table,
     with_sub_field,
 )
 from store.epoch import EPOCH, first_day_kept, from_micros
-from store.protocol import Aggregation, AlertStore, AppendResult, CountRow, QueryLanguage, Scalar
+from store.protocol import (
+    Aggregation,
+    AlertGroupQuery,
+    AlertGroups,
+    AlertStore,
+    AppendResult,
+    CountRow,
+    QueryLanguage,
+    Scalar,
+)
 from store.state.alerts import AlertBook
 from store.state.database import StateDB
 
@@ -209,16 +222,19 @@ class ElasticStore:
         (``query``; None: every event).
 
         The result has ``@timestamp`` (µs, UTC), ``event.id``, ``event.dataset`` and the asked
-        columns (a column no index maps reads as null), every match, in the embedded store's order.
+        columns (a column no index maps reads as null), every match, in the embedded store's order,
+        read from doc values (``store.elastic.doc_values``), not ``_source``.
         """
         wanted = list(dict.fromkeys(["@timestamp", "event.id", "event.dataset", *columns]))
-        types = {**self._types(datasets), **_FIXED_TYPES} if datasets else dict(_FIXED_TYPES)
-        sources = (
-            fetch_sources(self.client, self._patterns(datasets), event_query(datasets, start, end, query), wanted)
-            if datasets
-            else []
+        if not datasets:
+            return exact_window(to_table([], wanted, dict(_FIXED_TYPES)), start, end, order)
+        mappings = self._mappings(datasets)
+        types = {**field_types(mappings), **_FIXED_TYPES}
+        query_body = event_query(datasets, start, end, query)
+        found = read_columns(
+            self.client, self._patterns(datasets), query_body, wanted, types, with_sub_field(mappings, CASED)
         )
-        return exact_window(to_table(sources, wanted, types), start, end, order)
+        return exact_window(found, start, end, order)
 
     def aggregate(
         self,
@@ -275,6 +291,20 @@ class ElasticStore:
             if len(found) < size or after is None:
                 break
         return asked.result(rows)
+
+    def alert_groups(self, asked: AlertGroupQuery) -> AlertGroups:
+        """A rule's alert groups from composite aggregations (``store.elastic.groups``)."""
+        asked = alert_groups.checked(asked)
+        if not asked.datasets:
+            return alert_groups.empty(asked)
+        mappings = self._mappings(asked.datasets)
+        types = field_types(mappings)
+        if not types:
+            return alert_groups.empty(asked)
+        fields = GroupFields(types, with_sub_field(mappings, CASED), with_sub_field(mappings, TEXT))
+        return alert_groups_of(
+            self.client, self._patterns(asked.datasets), rule_clauses(asked.datasets, asked.query), fields, asked
+        )
 
     def _count(self, datasets: Sequence[str] | None, query: dict) -> int:
         answer = self.client.count(

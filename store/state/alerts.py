@@ -104,6 +104,15 @@ class AlertBook:
                 found.update(row[0] for row in con.execute(f"SELECT id FROM alerts WHERE id IN ({marks})", chunk))
         return found
 
+    def first_seen_between(self, rule_id: str, start: datetime, end: datetime) -> builtins.list[Alert]:
+        """The rule's alerts whose first event is in ``[start, end)`` (a run's possible updates)."""
+        with self.state.connect() as con:
+            rows = con.execute(
+                "SELECT * FROM alerts WHERE rule_id = ? AND first_seen >= ? AND first_seen < ? ORDER BY first_seen, id",
+                (rule_id, iso(start), iso(end)),
+            ).fetchall()
+        return [_from_row(row) for row in rows]
+
     def history(self, alert_id: str) -> builtins.list[AlertChange]:
         """The alert's status changes, oldest first (none for an alert never changed or unknown)."""
         with self.state.connect() as con:

@@ -1,10 +1,10 @@
 """Compile one Sigma rule into what the Elasticsearch store runs: a Lucene query string.
 
-Only the query language differs from detections/compile.py, whose ``compile_for`` does the rest
+Only the query language differs from detections/backends/compile.py, whose ``compile_for`` does the rest
 for both stores: the same pipeline (rules/pipelines.py) maps Sigma names to stored columns, the
 same logsource table chooses the datasets, and a rule is refused the same way — a
 ``RuleConversionError`` naming the rule and what in it cannot be honoured. The language's
-backend (detections/lucene_backend.py) writes each test against the events index's mapping
+backend (detections/backends/lucene_backend.py) writes each test against the events index's mapping
 (store/elastic/mapping.py) so that it selects what the embedded store selects; a test it cannot
 make exact on Elasticsearch is refused rather than run with another meaning.
 """
@@ -16,8 +16,8 @@ from functools import partial
 
 from sigma.rule import SigmaRule
 
-from detections.compile import CompiledQuery, QueryLanguage, compile_for, convert
-from detections.lucene_backend import CyberwellLuceneBackend
+from detections.backends.compile import CompiledQuery, QueryLanguage, compile_for, convert
+from detections.backends.lucene_backend import CyberwellLuceneBackend
 
 LANGUAGE = "elasticsearch-lucene"
 

@@ -5,7 +5,7 @@ and id) and what in it could not be honoured (the field, modifier or logsource).
 better than a search that silently never matches.
 
 The checks and the conversion are the same for every store: ``compile_for`` takes the store's
-``QueryLanguage`` (its backend and joining syntax, as data); detections/compile_es.py passes
+``QueryLanguage`` (its backend and joining syntax, as data); detections/backends/compile_es.py passes
 Elasticsearch's.
 """
 
@@ -20,7 +20,7 @@ from sigma.exceptions import SigmaError
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
-from detections.duckdb_backend import DuckDBBackend
+from detections.backends.duckdb_backend import DuckDBBackend
 from rules.logsources import UnsupportedLogsource, datasets_for
 from rules.pipelines import cyberwell_pipeline
 
@@ -30,7 +30,7 @@ class CompiledQuery:
     rule_id: str | None
     title: str
     # The search in the store's own language: here a DuckDB boolean expression over flattened
-    # event columns (needs store.sql_functions); detections/compile_es.py writes Lucene.
+    # event columns (needs store.sql.functions); detections/backends/compile_es.py writes Lucene.
     query: str
     datasets: tuple[str, ...]  # the event.dataset values to search
     fields: tuple[str, ...]  # the columns the expression reads (a missing one must read as NULL)
@@ -65,7 +65,7 @@ def _rule_name(rule: SigmaRule) -> str:
 class QueryLanguage:
     """What one store's compiler is, as data (pySigma style: a backend configured, not subclassed
     compilers): the refusals, logsource table and pipeline are the same for every store, so only
-    these differ between detections/compile.py and detections/compile_es.py."""
+    these differ between detections/backends/compile.py and detections/backends/compile_es.py."""
 
     name: str  # the store.query_language the queries are written in
     # Makes a fresh backend (it keeps per-rule state) for a processing pipeline, or None when a

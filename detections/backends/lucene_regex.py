@@ -1,6 +1,6 @@
 """Sigma regular expressions (RE2 syntax, a search) as Lucene regular expressions.
 
-The Lucene backend (detections/lucene_backend.py) needs ``|re`` to select on Elasticsearch what
+The Lucene backend (detections/backends/lucene_backend.py) needs ``|re`` to select on Elasticsearch what
 RE2 selects on the embedded store. Lucene's regexps match the whole term and have no flags; RE2's
 search a string. A pattern is split into its top-level alternatives; each is translated piece by
 piece and, unless anchored, surrounded by '.*'. Flags are applied while translating: (?i) turns

@@ -1,6 +1,6 @@
 """SQL macros that compiled Sigma rules call, installed on every DuckDB connection.
 
-Compiled rules (detections/duckdb_backend.py) must run on columns of any type — a rule does not know
+Compiled rules (detections/backends/duckdb_backend.py) must run on columns of any type — a rule does not know
 whether ``destination.port`` was stored as BIGINT or as text — and must not load DuckDB extensions:
 ``inet`` would be downloaded, and there is no network at run time. So the few things plain SQL cannot
 say in one expression live here as macros. DuckDB expands a macro while binding the query, so

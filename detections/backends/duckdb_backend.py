@@ -3,7 +3,7 @@
 The expression runs over flattened event columns (``"source.ip"``, ``"user.name"``) whose types the
 rule cannot know — the same field may be VARCHAR in one segment and BIGINT in another — so every
 comparison is written to work on a column of any type, with the type-dependent parts in the macros
-of ``store/sql_functions.py`` (``install`` must have run on the connection).
+of ``store/sql/functions.py`` (``install`` must have run on the connection).
 
 Semantics, chosen to agree with Elasticsearch (keyword fields with a lower-case normaliser, numeric,
 boolean and ``ip`` fields), are pinned by tests/test_sigma_semantics.py against a plain-Python
@@ -56,7 +56,7 @@ from sigma.types import (
     SigmaString,
 )
 
-from store import sql_literals
+from store.sql import literals as sql_literals
 
 _IPV4_MAPPED = 0xFFFF << 32
 

@@ -2,7 +2,7 @@
 
 pySigma's ``LuceneBackend`` writes queries for ECS indices it knows nothing about; Cyberwell's
 events index is made by ``store/elastic/mapping.py``, and each Sigma test must select exactly what
-the embedded store selects (detections/duckdb_backend.py, pinned by tests/sigma_reference.py). So
+the embedded store selects (detections/backends/duckdb_backend.py, pinned by tests/sigma_reference.py). So
 every leaf here asks the mapping how its field is indexed (``field_kind``) and picks the sub-field
 and query that give the embedded store's answer:
 
@@ -14,7 +14,7 @@ and query that give the embedded store's answer:
   compares numeric text as numbers, which a keyword range cannot), on a boolean or a time never
   holds;
 * ``|re``: the Sigma regex (RE2 syntax, a search) translated into Lucene's anchored syntax on
-  ``.cased``/``.text`` (detections/lucene_regex.py); what has no exact translation (look-around,
+  ``.cased``/``.text`` (detections/backends/lucene_regex.py); what has no exact translation (look-around,
   back-references, ``\\b``, anchors inside the pattern) is refused with the reason;
 * ``|cidr``: a term query on the ``.ip`` sub-field of address columns. Elasticsearch also reads
   an address with an IPv6 zone id (``fe80::1%eth0``), which the embedded store does not, so those
@@ -49,8 +49,8 @@ from sigma.types import (
     SpecialChars,
 )
 
-from detections.duckdb_backend import CyberwellBackendRules
-from detections.lucene_regex import translate_regex
+from detections.backends.duckdb_backend import CyberwellBackendRules
+from detections.backends.lucene_regex import translate_regex
 from store.elastic.mapping import CASED, IP, TEXT, field_kind
 
 #: A query that matches no document (Elasticsearch completes a purely negative group with
