@@ -20,11 +20,16 @@ Semantics, decided here once:
   splits events into two overlapping runs and gets the windows of one run). Events arriving after
   a window that would have included them was judged complete can still shift later windows.
 * **Incomplete windows.** Events up to ``horizon`` are known. A window whose span reaches past the
-  horizon may still gain events. Conditions that only grow more true with more events (``gt``,
-  ``gte``, and extended temporal conditions without ``not``) are evaluated on it anyway — a later
-  run finds the same start and the alert id merges the new events. Other conditions (``lt``,
-  ``lte``, ``eq``, ``neq``) wait until the window is complete, so a later event cannot turn an
-  alert already raised into a false one.
+  horizon may still gain events. Conditions that only grow more true with more events (a count
+  with ``gt`` or ``gte``, and extended temporal conditions without ``not``) are evaluated on it
+  anyway — a later run finds the same start and the alert id merges the new events. Every other
+  condition waits until the window is complete, so a later event cannot turn an alert already
+  raised into a false one: a count with ``lt``, ``lte``, ``eq``, ``neq`` or a range (its upper
+  bound), and every metric, whatever its bounds — a later value can lower a sum (values may be
+  negative), an average or a percentile. Waiting keeps the choice of windows right: a complete
+  window's verdict depends only on its own events, which every later run sees again, so the
+  greedy scan (with ``resume_after``) picks the same starts however the runs cut the time; the
+  price is an alert one timespan later, never a wrong or a duplicate one.
 * **Groups.** Rows with a NULL in any group-by field are left out, as Sigma backends do (an
   Elasticsearch terms aggregation and Splunk's ``stats by`` drop missing values): "ten failures
   for no user" is not a group. Group values are compared as text, so ``22`` and ``"22"`` agree
@@ -33,6 +38,13 @@ Semantics, decided here once:
   rules counts once); ``value_count`` counts distinct non-NULL values; ``temporal`` counts the
   distinct referenced rules present; ``temporal_ordered`` needs every referenced rule in the order
   listed, each at or after the previous one.
+* **Metrics.** ``value_sum``, ``value_avg`` and ``value_percentile`` read the condition's field
+  as a number (stores hand fields over as text; text reads as a number as rules' ``|gt`` reads it:
+  sign, digits, optional fraction). A value that is not a number is left out of the metric and
+  counted on the window (``Window.not_numbers``); a window without a single number has no metric
+  and satisfies no condition. A percentile interpolates linearly between the nearest values.
+* **Conditions.** One bound (``gte: 10``) or a range of one lower and one upper bound (``gte: 10,
+  lte: 20``); limits may be fractions. Both hold for every correlation type that has a count.
 """
 
 from __future__ import annotations
@@ -40,13 +52,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
+from detections.correlation_conditions import Condition, UnsupportedCorrelation, parse_condition
 from store.epoch import from_micros, to_micros
-from store.sql_literals import quote_ident, quote_literal
+from store.sql import functions as sql_functions
+from store.sql.literals import quote_ident, quote_literal
 
 if TYPE_CHECKING:
     from sigma.correlations import SigmaCorrelationRule
@@ -57,43 +71,14 @@ RULE_COLUMN = "correlation.rule"
 TIME_COLUMN = "@timestamp"
 ID_COLUMN = "event.id"
 
-KINDS = ("event_count", "value_count", "temporal", "temporal_ordered")
+#: Metrics over a numeric field of the window's events (the specification's "metric" types).
+METRICS = ("value_sum", "value_avg", "value_percentile")
+KINDS = ("event_count", "value_count", "temporal", "temporal_ordered", *METRICS)
+#: The kinds whose condition names a field.
+VALUE_KINDS = ("value_count", *METRICS)
 #: A detection run scans one timespan back from its start: a longer window would read the whole
 #: store on every run, and Python's timedelta ends at 999,999,999 days.
 LONGEST_TIMESPAN = timedelta(days=366)
-_SQL_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "neq": "<>"}
-
-
-class UnsupportedCorrelation(ValueError):
-    """A correlation this engine will not evaluate; the message says what and why."""
-
-
-@dataclass(frozen=True)
-class Condition:
-    op: str  # gt, gte, lt, lte, eq, neq
-    count: int
-
-    def __post_init__(self) -> None:
-        if self.op not in _SQL_OPS:
-            raise UnsupportedCorrelation(f"unknown condition operator {self.op!r}")
-
-    @property
-    def grows_with_events(self) -> bool:
-        """True when more events can only keep the condition true (so partial windows may fire)."""
-        return self.op in ("gt", "gte")
-
-    def holds(self, value: int) -> bool:
-        return {
-            "gt": value > self.count,
-            "gte": value >= self.count,
-            "lt": value < self.count,
-            "lte": value <= self.count,
-            "eq": value == self.count,
-            "neq": value != self.count,
-        }[self.op]
-
-    def sql(self, expression: str) -> str:
-        return f"({expression} {_SQL_OPS[self.op]} {int(self.count)})"
 
 
 @dataclass(frozen=True)
@@ -146,14 +131,23 @@ class Correlation:
     expression: Expression | None = None
     value_field: str | None = None
     aliases: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    percentile: float | None = None  # value_percentile: which one, 0 to 100
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise UnsupportedCorrelation(f"correlation type {self.kind!r} is not supported")
         if not timedelta(0) < self.timespan <= LONGEST_TIMESPAN:
             raise UnsupportedCorrelation(f"timespan must be positive and at most {LONGEST_TIMESPAN.days} days")
-        if self.kind == "value_count" and not self.value_field:
-            raise UnsupportedCorrelation("value_count needs a condition field")
+        if self.kind in VALUE_KINDS and not self.value_field:
+            raise UnsupportedCorrelation(f"{self.kind} needs a condition field")
+        if (self.kind == "value_percentile") != (self.percentile is not None):
+            raise UnsupportedCorrelation(
+                "value_percentile needs a percentile in its condition"
+                if self.kind == "value_percentile"
+                else f"{self.kind} takes no percentile"
+            )
+        if self.percentile is not None and not 0 <= self.percentile <= 100:
+            raise UnsupportedCorrelation(f"percentile {self.percentile} is not between 0 and 100")
         if self.condition is None and self.expression is None:
             raise UnsupportedCorrelation("a condition is required")
         if self.expression is not None and self.kind != "temporal":
@@ -176,8 +170,16 @@ class Correlation:
 
     @property
     def grows_with_events(self) -> bool:
+        """Whether a window the horizon still cuts may be judged now (module docstring).
+
+        Counts only grow as events arrive, so a lower bound on one is final once met. A metric
+        is not a count: a later value can lower a sum (values may be negative), an average or a
+        percentile, so a metric window is judged only once complete, whatever its bounds.
+        """
         if self.expression is not None:
             return self.expression.grows_with_events
+        if self.kind in METRICS:
+            return False
         return self.kind == "temporal_ordered" or self.counted.grows_with_events
 
     def field_for(self, name: str, rule_key: str) -> str:
@@ -199,12 +201,17 @@ class Correlation:
 
 @dataclass(frozen=True)
 class Window:
-    """One satisfied window: the group, its first and last event time and its events."""
+    """One satisfied window: the group, its first and last event time and its events.
+
+    ``not_numbers``: for a metric, the window's events whose field held something other than a
+    number; they are in the window but not in the metric, and this says how many were left out.
+    """
 
     group: tuple[str, ...]
     start: datetime
     end: datetime
     event_ids: tuple[str, ...]
+    not_numbers: int = 0
 
     @property
     def count(self) -> int:
@@ -231,6 +238,7 @@ def find_windows(
     con = duckdb.connect(":memory:")
     try:
         con.execute("SET TimeZone = 'UTC'")
+        sql_functions.install(con)  # cw_num: what reads as a number, as rules' |gt and |lt read it
         con.register("matched", events)
         _load_rows(con, correlation, events.column_names, resume_after or {})
         _drop_hopeless_groups(con, correlation)
@@ -249,16 +257,28 @@ def find_windows(
     finally:
         con.close()
     return [
-        Window(group=tuple(row[3:]), start=from_micros(row[0]), end=from_micros(row[1]), event_ids=tuple(row[2]))
+        Window(
+            group=tuple(row[4:]),
+            start=from_micros(row[0]),
+            end=from_micros(row[1]),
+            event_ids=tuple(row[2]),
+            not_numbers=row[3],
+        )
         for row in rows
     ]
 
 
-def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCorrelationRule], str]) -> Correlation:
+def from_sigma(
+    rule: SigmaCorrelationRule,
+    key_of: Callable[[SigmaRule | SigmaCorrelationRule], str],
+    condition: Mapping[str, Any] | None = None,
+) -> Correlation:
     """Translate a pySigma correlation rule whose references are resolved.
 
     ``key_of`` gives the key the caller uses for a referenced rule (the same key it writes in the
-    ``correlation.rule`` column). Raises ``UnsupportedCorrelation`` naming what is not supported.
+    ``correlation.rule`` column). ``condition`` is the condition mapping as the rule file wrote
+    it, read instead of pySigma's (see ``parse_condition``). Raises ``UnsupportedCorrelation``
+    naming what is not supported.
     """
     from sigma.correlations import (  # pySigma is only needed to translate, not to evaluate
         CorrelationConditionAND,
@@ -269,6 +289,10 @@ def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCo
     )
 
     kind = rule.type.name.lower()
+    if condition is None and not isinstance(rule.condition, SigmaExtendedCorrelationCondition):
+        condition = rule.condition.to_dict()
+    if kind == "value_median" and condition is not None:  # pySigma's extra type: the 50th percentile
+        kind, condition = "value_percentile", {**condition, "percentile": 50}
     if kind not in KINDS:
         raise UnsupportedCorrelation(f"correlation type {kind!r} is not supported")
     if rule.timespan.seconds > LONGEST_TIMESPAN.total_seconds():
@@ -295,14 +319,14 @@ def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCo
         op = {CorrelationConditionAND: "and", CorrelationConditionOR: "or", CorrelationConditionNOT: "not"}[type(node)]
         return Expression(op, args=tuple(tree(arg) for arg in node.args))
 
-    condition = expression = value_field = None
+    counted = expression = value_field = percentile = None
     if isinstance(rule.condition, SigmaExtendedCorrelationCondition):
         expression = tree(rule.condition.parsed)
-    else:
-        condition = Condition(rule.condition.op.name.lower(), rule.condition.count)
-        if isinstance(rule.condition.fieldref, list):
+    elif condition is not None:
+        counted, named, percentile = parse_condition(condition)
+        if isinstance(named, list):
             raise UnsupportedCorrelation("a condition over several fields is not supported")
-        value_field = rule.condition.fieldref
+        value_field = named
     return Correlation(
         rule_id=str(key_of(rule)),
         title=rule.title,
@@ -310,10 +334,11 @@ def from_sigma(rule: SigmaCorrelationRule, key_of: Callable[[SigmaRule | SigmaCo
         rules=tuple(key_of(ref.rule) for ref in rule.referenced_rules),
         timespan=timedelta(seconds=rule.timespan.seconds),
         group_by=tuple(rule.group_by or ()),
-        condition=condition,
+        condition=counted,
         expression=expression,
-        value_field=value_field if kind == "value_count" else None,
+        value_field=value_field if kind in VALUE_KINDS else None,
         aliases=aliases,
+        percentile=percentile if kind == "value_percentile" else None,
     )
 
 
@@ -323,7 +348,13 @@ def _load_rows(
     columns: Sequence[str],
     resume_after: Mapping[tuple[str | None, ...], datetime],
 ) -> None:
-    """Normalise the matched events into ``rows(t, id, r, g0.., v)`` and apply resume points."""
+    """Normalise the matched events into ``rows(t, id, r, g0.., v, n, bad)`` and apply resume points.
+
+    ``v`` is the value field as text; ``n`` its number for a metric (NULL when it is missing or is
+    not a number), and ``bad`` marks a metric's value that is there but is not a number. Numbers are read
+    as rules read them (``cw_num``): the stores hand every field over as text, and an
+    Elasticsearch ``long`` and a Parquet ``BIGINT`` must give the same sum.
+    """
     missing = [name for name in (TIME_COLUMN, ID_COLUMN, *correlation.fields()) if name not in columns]
     if missing:
         raise ValueError(f"matched events lack columns: {', '.join(missing)}")
@@ -343,6 +374,7 @@ def _load_rows(
             f"{rule} AS r",
             *groups,
             f"{value} AS v",
+            f"{_number(correlation)} AS n",
         ]
     )
     rows = f"SELECT {select} FROM matched WHERE {quote_ident(TIME_COLUMN)} IS NOT NULL{not_null}"
@@ -364,6 +396,8 @@ def _load_rows(
             )
         else:
             rows = f"SELECT b.* FROM ({rows}) b WHERE b.t > (SELECT max(after) FROM resume)"
+    bad = "b.v IS NOT NULL AND b.n IS NULL" if correlation.kind in METRICS else "false"
+    rows = f"SELECT b.*, {bad} AS bad FROM ({rows}) b"
     con.execute(f"CREATE TEMP TABLE raw AS {rows}")
     # Number the groups once: windows partition and joins match on one integer, not on text.
     if group_names:
@@ -377,25 +411,32 @@ def _load_rows(
         con.execute("CREATE TEMP TABLE rows AS SELECT *, 1 AS grp FROM raw")
 
 
+def _number(correlation: Correlation) -> str:
+    """SQL for the value field's number, for a metric (finite numbers only: no NaN in a sum)."""
+    if correlation.kind not in METRICS or not correlation.value_field:
+        return "CAST(NULL AS DOUBLE)"
+    number = f"cw_num(CAST({quote_ident(correlation.value_field)} AS VARCHAR))"
+    return f"CASE WHEN isfinite({number}) THEN {number} END"
+
+
 def _drop_hopeless_groups(con: duckdb.DuckDBPyConnection, correlation: Correlation) -> None:
-    """Drop groups whose every event together cannot satisfy a growing count condition.
+    """Drop groups whose every event together cannot reach a count's lower bound.
 
     A window's count, or distinct count, is never more than its whole group's, so for ``gt`` and
-    ``gte`` a group failing as a whole has no window that passes. Most groups are like that (one
-    country per user all week), and dropping them first spares the sliding-window pass.
+    ``gte`` (alone or as a range's lower end) a group failing as a whole has no window that
+    passes. Most groups are like that (one country per user all week), and dropping them first
+    spares the sliding-window pass.
     """
     if correlation.kind not in ("event_count", "value_count") or correlation.condition is None:
         return
-    if not correlation.condition.grows_with_events:
+    lower = correlation.condition.lower
+    if lower is None:
         return
     if correlation.kind == "value_count":
         total = "count(DISTINCT v)"
     else:
         total = "count(DISTINCT id)" if len(correlation.rules) > 1 else "count(*)"
-    con.execute(
-        "DELETE FROM rows WHERE grp IN"
-        f" (SELECT grp FROM rows GROUP BY grp HAVING NOT {correlation.condition.sql(total)})"
-    )
+    con.execute(f"DELETE FROM rows WHERE grp IN (SELECT grp FROM rows GROUP BY grp HAVING NOT {lower.sql(total)})")
 
 
 def _satisfied_sql(correlation: Correlation, horizon: datetime | None) -> str:
@@ -414,6 +455,8 @@ def _satisfied_sql(correlation: Correlation, horizon: datetime | None) -> str:
         satisfied = correlation.counted.sql(f"{counted} OVER {frame}")
     elif correlation.kind == "value_count":
         satisfied = correlation.counted.sql(f"count(DISTINCT v) OVER {frame}")
+    elif correlation.kind in METRICS:
+        satisfied = correlation.counted.sql(f"{_metric_sql(correlation)} OVER {frame}")
     else:  # temporal
         presence = {key: f"bool_or(r = {quote_literal(key)}) OVER {frame}" for key in correlation.rules}
         if correlation.expression is not None:
@@ -424,6 +467,22 @@ def _satisfied_sql(correlation: Correlation, horizon: datetime | None) -> str:
     return f"""SELECT DISTINCT grp, t, last FROM (
                  SELECT grp, t, max(t) OVER {frame} AS last, {satisfied} AS ok FROM rows)
                WHERE ok AND {complete}"""
+
+
+def _metric_sql(correlation: Correlation) -> str:
+    """The metric's aggregate over ``n``; NULLs (no number) are left out, so a window without a
+    single number has no metric and satisfies no condition.
+
+    A percentile interpolates between the two nearest values (``quantile_cont``, numpy's default):
+    exact, so both stores give one answer, where Elasticsearch's percentiles aggregation would be
+    an estimate.
+    """
+    if correlation.kind == "value_sum":
+        return "sum(n)"
+    if correlation.kind == "value_avg":
+        return "avg(n)"
+    fraction = (correlation.percentile or 0) / 100
+    return f"quantile_cont(n, CAST({fraction!r} AS DOUBLE))"
 
 
 def _ordered_sql(correlation: Correlation, frame: str, span: int) -> str:
@@ -466,8 +525,8 @@ def _window_events_sql(groups: list[str], distinct: bool) -> str:
     """Each chosen window with its group values and events, in time order (each event once:
     ``distinct`` when several rules may have matched one event)."""
     values = "".join(f", any_value({g})" for g in groups)
-    return f"""SELECT s, last, list(id ORDER BY t, id){values}
-               FROM (SELECT {"DISTINCT" if distinct else ""} c.grp, c.s, c.last, e.t, e.id{"".join(f", e.{g}" for g in groups)}
+    return f"""SELECT s, last, list(id ORDER BY t, id), count(DISTINCT id) FILTER (WHERE bad){values}
+               FROM (SELECT {"DISTINCT" if distinct else ""} c.grp, c.s, c.last, e.t, e.id, e.bad{"".join(f", e.{g}" for g in groups)}
                      FROM rows e ASOF JOIN chosen c ON e.grp = c.grp AND e.t >= c.s
                      WHERE e.t <= c.last)
                GROUP BY grp, s, last

@@ -7,10 +7,20 @@ the file cannot be parsed at all) and everything else is returned ready to run.
 Base rules of correlations follow the Sigma correlation specification and pySigma: a rule
 referenced by a correlation does not raise alerts of its own unless the correlation says
 ``generate: true`` (pySigma turns the rule's output off; ``DetectionRule.generates`` mirrors it).
+A correlation that cannot run is not there to stand in for its base rules, so they raise their
+own alerts and its problem says so ("its base rules 'A', 'B' run on their own") — unless it says
+``generate: false`` in so many words: then its author wanted them quiet whatever happens.
+
+A correlation names fields as its base rules do (``group-by: [IPAddress]`` over Log Analytics
+sign-ins): each name goes through the base rule's pipeline (``rules.pipelines.stored_field``) to
+the stored column, so it means what it means in the rule; one that maps to nothing is a problem
+naming the rule and the field. Its condition is read from the file as written (a range such as
+``gte: 10, lte: 20``, a fraction such as ``gte: 2.5``), which pySigma 1.5.1 refuses or truncates.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +37,7 @@ from detections.alerts import DEFAULT_SEVERITY, DEFAULT_VOLUME, AlertVolume, ale
 from detections.correlate import Correlation, UnsupportedCorrelation, from_sigma
 from detections.exceptions import EXCEPTIONS_FOLDER, SHIPPED_EXCEPTIONS, RuleException, load_exceptions
 from detections.problems import RuleProblem
+from rules.pipelines import UnknownField, stored_field
 from store.schema import DATASET_COLUMNS, OPEN_NAMESPACES
 
 RULE_SUFFIXES = (".yml", ".yaml")
@@ -34,6 +45,9 @@ RULE_SUFFIXES = (".yml", ".yaml")
 SKIPPED_FOLDERS = ("tests", EXCEPTIONS_FOLDER)
 #: Rule attribute with Cyberwell's own settings (pySigma keeps unknown keys as custom attributes).
 CUSTOM_KEY = "cyberwell"
+#: Where a correlation's condition as written is kept (a custom attribute) while pySigma, which
+#: refuses ranges and truncates fractions, is given a stand-in (``_with_written_condition``).
+WRITTEN_CONDITION = "cyberwell-written-condition"
 
 
 @dataclass
@@ -66,13 +80,30 @@ class _Loaded:
 
 @dataclass
 class DetectionRule(_Loaded):
-    compiled: Any = None  # detections.compile.CompiledQuery (or another store's equivalent)
+    compiled: Any = None  # detections.backends.compile.CompiledQuery (or another store's equivalent)
     entity: tuple[str, ...] = ()  # group keys of its own alerts
 
 
 @dataclass
 class CorrelationRule(_Loaded):
     correlation: Correlation
+
+
+@dataclass(frozen=True)
+class _Unrun:
+    """A correlation that cannot run: its problem, the rules it names, and whether it says
+    ``generate: false`` in so many words (then its base rules stay quiet)."""
+
+    problem: RuleProblem
+    references: tuple[str, ...]
+    silent: bool
+
+    @classmethod
+    def written(cls, problem: RuleProblem, correlation: dict[str, Any]) -> _Unrun:
+        """From the ``correlation:`` mapping as the file has it (pySigma may have refused it)."""
+        references = correlation.get("rules")
+        names = [references] if isinstance(references, str) else references if isinstance(references, list) else []
+        return cls(problem, tuple(map(str, names)), correlation.get("generate") is False)
 
 
 @dataclass
@@ -120,21 +151,20 @@ def load_rules(
     ``defaults``: suppression and cap for rules that do not set their own.
     """
     if compile is None:
-        from detections.compile import compile_rule
+        from detections.backends.compile import compile_rule
 
         compile = compile_rule
     result = RuleSet()
     parsed: list[Parsed] = []
     filters: list[tuple[SigmaFilter, Path]] = []
-    unparsed_correlations: list[dict[str, Any]] = []
+    unrun: list[_Unrun] = []  # correlations that cannot run, and the problem that says so
     for path in _rule_files(rule_dirs, result.problems):
-        rules, file_filters = _parse_file(path, result.problems, unparsed_correlations)
+        rules, file_filters = _parse_file(path, result.problems, unrun)
         parsed.extend(rules)
         filters.extend(file_filters)
     parsed = _drop_duplicate_ids(parsed, result.problems)
     parsed = _apply_filters(parsed, filters, result.problems)
     collection = SigmaCollection([rule for rule, _ in parsed], resolve_references=False)
-    _silence_bases_of_unparsed(unparsed_correlations, collection)
     failed: dict[int, str] = {}  # id(rule) -> why it cannot run, for correlations naming it
     for rule, path in parsed:
         if isinstance(rule, SigmaRule):
@@ -144,13 +174,15 @@ def load_rules(
             else:
                 result.detections.append(detection)
     correlations = [(rule, path) for rule, path in parsed if isinstance(rule, SigmaCorrelationRule)]
-    for rule, _path in correlations:  # resolve all first: resolving silences the base rules
+    for rule, _path in correlations:  # resolve all first: a correlation may use another
         _resolve(rule, collection, failed)
     for rule, path in correlations:
         correlation = _load_correlation(rule, path, failed, result.problems, defaults)
         if correlation is not None:
             result.correlations.append(correlation)
     _drop_correlations_on_unknown_fields(result)
+    unrun += _unrun_of(correlations, result)
+    _silence_base_rules(result, unrun, collection)
     folders = [SHIPPED_EXCEPTIONS, *(Path(d) / EXCEPTIONS_FOLDER for d in rule_dirs), *map(Path, exception_dirs)]
     result.exceptions, exception_problems = load_exceptions(dict.fromkeys(folders))
     result.problems.extend(exception_problems)
@@ -198,16 +230,16 @@ Parsed = tuple[SigmaRule | SigmaCorrelationRule, Path]
 
 
 def _parse_file(
-    path: Path, problems: list[RuleProblem], unparsed_correlations: list[dict[str, Any]]
+    path: Path, problems: list[RuleProblem], unrun: list[_Unrun]
 ) -> tuple[list[Parsed], list[tuple[SigmaFilter, Path]]]:
     """The rules and filters of one file; a document pySigma rejects is reported, not fatal.
 
-    Correlation documents pySigma rejects are kept aside as plain dicts, so their base rules can
-    still be kept quiet (``_silence_bases_of_unparsed``).
+    Correlations pySigma rejects are noted in ``unrun`` with their problem, so that what happens
+    to their base rules is decided, and said, with the others (``_silence_base_rules``).
     """
     try:
         text = path.read_text(encoding="utf-8")
-        documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        documents = [_with_written_condition(doc) for doc in yaml.safe_load_all(text) if doc is not None]
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         problems.append(RuleProblem(path.name, str(path), f"not readable YAML: {_one_line(error)}"))
         return [], []
@@ -228,15 +260,22 @@ def _parse_file(
             )
         except Exception as error:  # pySigma raises some rule errors even when collecting
             name = _document_name(batch[0], path) if len(batch) == 1 else path.name
-            problems.append(RuleProblem(name, str(path), _explain(error)))
-            unparsed_correlations.extend(
-                doc for doc in batch if isinstance(doc, dict) and isinstance(doc.get("correlation"), dict)
+            problem = RuleProblem(name, str(path), _explain(error))
+            problems.append(problem)
+            unrun.extend(
+                _Unrun.written(problem, doc["correlation"])
+                for doc in batch
+                if isinstance(doc, dict) and _is_correlation(doc)
             )
             continue
         for rule in collection.rules:
             if rule.errors:
                 reasons = "; ".join(_explain(error) for error in rule.errors)
-                problems.append(RuleProblem(display_name(rule, path), str(path), reasons))
+                problem = RuleProblem(display_name(rule, path), str(path), reasons)
+                problems.append(problem)
+                written = rule.custom_attributes.get("correlation")
+                if isinstance(rule, SigmaCorrelationRule) and isinstance(written, dict):
+                    unrun.append(_Unrun.written(problem, written))
             else:
                 rules.append((rule, path))
         filters.extend((f, path) for f in collection.filters if not f.errors)
@@ -249,19 +288,29 @@ def _parse_file(
     return rules, filters
 
 
-def _silence_bases_of_unparsed(documents: list[dict[str, Any]], collection: SigmaCollection) -> None:
-    """A correlation that could not be parsed still says its base rules are not alerts alone
-    (unless ``generate: true``); honour that rather than let them flood the alert list."""
-    for document in documents:
-        correlation = document["correlation"]
-        if correlation.get("generate") is True:
-            continue
-        references = correlation.get("rules")
-        for reference in [references] if isinstance(references, str) else references or []:
-            try:
-                collection[str(reference)].disable_output()
-            except (SigmaError, ValueError):
-                pass  # reported with the correlation's own problem
+def _is_correlation(document: dict[str, Any]) -> bool:
+    return isinstance(document.get("correlation"), dict)
+
+
+def _with_written_condition(document: Any) -> Any:
+    """A correlation document with its condition kept aside (``WRITTEN_CONDITION``) and pySigma
+    given a one-bound stand-in it accepts: pySigma 1.5.1 refuses a range and reads ``gte: 2.5``
+    as 2. ``detections.correlate.parse_condition`` reads the condition as written instead."""
+    if not isinstance(document, dict) or not _is_correlation(document):
+        return document
+    correlation = document["correlation"]
+    written = correlation.get("condition")
+    if not isinstance(written, dict):
+        return document  # an extended (temporal) condition or none: pySigma reads it well
+    stand_in: dict[str, Any] = {"gte": 1}
+    if "field" in written:
+        stand_in["field"] = written["field"]
+    return {**document, WRITTEN_CONDITION: written, "correlation": {**correlation, "condition": stand_in}}
+
+
+def _written_condition(rule: SigmaCorrelationRule) -> dict[str, Any] | None:
+    written = rule.custom_attributes.get(WRITTEN_CONDITION)
+    return written if isinstance(written, dict) else None
 
 
 def _document_name(document: Any, path: Path) -> str:
@@ -409,10 +458,6 @@ def _resolve(rule: SigmaCorrelationRule, collection: SigmaCollection, failed: di
             missing.append(reference.reference)
             continue
         reference.rule.add_backreference(rule)
-        if not rule.generate:
-            # Silence the base rule even if this correlation cannot run: its author said it is
-            # not an alert on its own, and the problem list says why the correlation is missing.
-            reference.rule.disable_output()
     if missing:
         failed[id(rule)] = f"it references rules not found: {', '.join(missing)}"
         return
@@ -434,8 +479,8 @@ def _load_correlation(
     if reason is None:
         try:
             volume = alert_volume(_settings(rule), CUSTOM_KEY, defaults)
-            correlation = from_sigma(rule, rule_key)
-        except UnsupportedCorrelation as error:
+            correlation = _stored_names(_translate(rule), rule)
+        except (UnsupportedCorrelation, UnknownField) as error:
             reason = str(error)
         except Exception as error:  # whatever a hand-written correlation can break; the others load on
             reason = _explain(error)
@@ -444,6 +489,56 @@ def _load_correlation(
         problems.append(RuleProblem(name, str(path), reason))
         return None
     return CorrelationRule(key=rule_key(rule), rule=rule, path=path, correlation=correlation, volume=volume)
+
+
+def _translate(rule: SigmaCorrelationRule) -> Correlation:
+    """The correlation as the engine runs it, its condition read as the file wrote it."""
+    return from_sigma(rule, rule_key, _written_condition(rule))
+
+
+def _stored_names(correlation: Correlation, rule: SigmaCorrelationRule) -> Correlation:
+    """``correlation`` with its field names turned into the stored columns its base rules mean.
+
+    A name every base rule stores in one column becomes that column (``IPAddress`` ->
+    ``source.ip``), so alerts show the column as docs/events.md names it; a name the base rules
+    store in different columns becomes an alias, as if the author had written one. Raises
+    ``UnknownField`` naming a field a base rule's pipeline maps to nothing.
+    """
+    bases = {rule_key(reference.rule): reference.rule for reference in rule.referenced_rules}
+    aliases: dict[str, dict[str, str]] = {
+        alias: {key: _column_for(name, bases[key]) for key, name in mapping.items()}
+        for alias, mapping in correlation.aliases.items()
+    }
+    renamed: dict[str, str] = {}
+    for name in correlation.fields():
+        if name in aliases:
+            continue
+        columns = {key: _column_for(name, base) for key, base in bases.items()}
+        if len(set(columns.values())) == 1:
+            renamed[name] = next(iter(columns.values()))
+        else:
+            aliases[name] = columns
+    value_field = correlation.value_field
+    return dataclasses.replace(
+        correlation,
+        group_by=tuple(dict.fromkeys(renamed.get(name, name) for name in correlation.group_by)),
+        value_field=renamed.get(value_field, value_field) if value_field else None,
+        aliases=aliases,
+    )
+
+
+def _column_for(name: str, base: SigmaRule | SigmaCorrelationRule) -> str:
+    """The column ``base`` keeps ``name`` in: through its pipeline for a rule; for a correlation,
+    the column its own base rules agree on, else the name it carries as an alias."""
+    if isinstance(base, SigmaCorrelationRule):
+        if name in {alias.alias for alias in base.aliases}:
+            return name
+        columns = {_column_for(name, reference.rule) for reference in base.referenced_rules}
+        return columns.pop() if len(columns) == 1 else name
+    try:
+        return stored_field(base.logsource, name)
+    except UnknownField as error:
+        raise UnknownField(f"{error} (field {name!r} as base rule '{base.title}' reads it)") from None
 
 
 def _correlation_problem(rule: SigmaCorrelationRule, failed: dict[int, str], visiting: set[int]) -> str | None:
@@ -462,8 +557,8 @@ def _correlation_problem(rule: SigmaCorrelationRule, failed: dict[int, str], vis
             if inner is not None:
                 return f"it references '{base.title}', which cannot run: {inner}"
             try:
-                from_sigma(base, rule_key)
-            except UnsupportedCorrelation as error:
+                _stored_names(_translate(base), base)
+            except (UnsupportedCorrelation, UnknownField) as error:
                 return f"it references '{base.title}', which cannot run: {error}"
     visiting.discard(id(rule))
     return None
@@ -525,14 +620,73 @@ def _unknown_field(correlation: Correlation, used) -> str | None:
     return None
 
 
+def _unrun_of(correlations: list[tuple[SigmaCorrelationRule, Path]], result: RuleSet) -> list[_Unrun]:
+    """The parsed correlations that will not run, each with the problem the loader recorded."""
+    running = {id(loaded.rule) for loaded in result.correlations}
+    problems = {(problem.name, problem.path): problem for problem in result.problems}
+    unrun = []
+    for rule, path in correlations:
+        problem = problems.get((display_name(rule, path), str(path)))
+        if id(rule) in running or problem is None:
+            continue
+        written = rule.custom_attributes.get("correlation")
+        silent = isinstance(written, dict) and written.get("generate") is False
+        unrun.append(_Unrun(problem, tuple(ref.reference for ref in rule.referenced_rules), silent))
+    return unrun
+
+
+def _silence_base_rules(result: RuleSet, unrun: list[_Unrun], collection: SigmaCollection) -> None:
+    """Turn off the own alerts of rules used by a running correlation without ``generate: true``,
+    and of those a correlation that cannot run names with ``generate: false``; say in each other
+    unrunnable correlation's problem which of its base rules raise alerts on their own."""
+    for loaded in result.correlations:
+        if not loaded.rule.generate:
+            for reference in loaded.rule.referenced_rules:
+                reference.rule.disable_output()
+    loaded_ids = {id(loaded.rule) for loaded in (*result.detections, *result.correlations)}
+    bases = {entry: _named_rules(entry.references, collection, loaded_ids) for entry in unrun}
+    for entry in unrun:
+        if entry.silent:
+            for base in bases[entry]:
+                base.disable_output()
+    alone: dict[int, list[str]] = {}  # id(problem) -> titles of its base rules that run alone
+    for entry in unrun:
+        if not entry.silent:
+            titles = alone.setdefault(id(entry.problem), [])
+            titles += [base.title for base in bases[entry] if base._output and base.title not in titles]
+    for position, problem in enumerate(result.problems):
+        running_alone = alone.get(id(problem))
+        if running_alone:
+            result.problems[position] = dataclasses.replace(
+                problem, reason=f"{problem.reason}; {_alone(running_alone)}"
+            )
+
+
+def _named_rules(
+    references: Iterable[str], collection: SigmaCollection, loaded_ids: set[int]
+) -> list[SigmaRule | SigmaCorrelationRule]:
+    """The loaded rules ``references`` name (names that find nothing are in the problem already)."""
+    found = []
+    for reference in references:
+        try:
+            rule = collection[reference]
+        except (SigmaError, ValueError):
+            continue
+        if id(rule) in loaded_ids:
+            found.append(rule)
+    return found
+
+
+def _alone(titles: list[str]) -> str:
+    quoted = ", ".join(f"'{title}'" for title in titles)
+    if len(titles) == 1:
+        return f"its base rule {quoted} runs on its own"
+    return f"its base rules {quoted} run on their own"
+
+
 def _explain(error: BaseException) -> str:
     """pySigma appends the absolute file path to messages; the problem already names the file."""
     message = error.args[0] if isinstance(error, SigmaError) and error.args else str(error)
-    if "must have exactly one condition item" in str(message):
-        message = (
-            f"{message}: a range (e.g. gt and lte together) is not supported by pySigma "
-            "1.5.1; chain two correlations instead"
-        )
     return _one_line(message)
 
 

@@ -33,6 +33,13 @@ Decisions where SigmaHQ uses a name no schema has (each is pinned by tests/test_
 * Firewalls: SigmaHQ's ``action`` words (``forward``, ``accept``, ``2``, ...) are searched as our
   normalised ``event.action`` word as well (``allow``), and ``blocked: false/true`` is
   ``event.action`` allow / deny|drop.
+* Addresses: the stores keep an address column in one spelling per address
+  (``store.batch.canonical_address``: ``2001:DB8:0:0::1`` is stored as ``2001:db8::1``,
+  ``::ffff:10.0.0.1`` as ``10.0.0.1``), so a rule's plain value on an address column is written
+  the same way; a pattern (``|contains``, wildcards), a regex or a ``|cidr`` is left as written.
+
+Correlations name fields too (``group-by``, aliases, the condition's field): ``stored_field``
+maps such a name through this same pipeline, as the base rule's logsource would map it.
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sigma.exceptions import SigmaTransformationError
+from sigma.exceptions import SigmaError, SigmaTransformationError
 from sigma.processing.conditions import (
     DetectionItemProcessingCondition,
     FieldNameProcessingCondition,
@@ -58,7 +65,7 @@ from sigma.processing.transformations import (
     ReplaceStringTransformation,
 )
 from sigma.processing.transformations.base import DetectionItemTransformation, ValueTransformation
-from sigma.rule import SigmaDetectionItem, SigmaLogSource
+from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaLogSource, SigmaRule
 from sigma.types import SigmaBool, SigmaString, SigmaType
 
 from rules import logsources
@@ -69,6 +76,7 @@ from rules.logsources import (
     M365_DEFENDER_ALERT,
     SIGNINLOGS,
 )
+from store.batch import ADDRESS_COLUMNS, canonical_address
 
 # The stored columns (DATASET_COLUMNS) and the vendor namespaces whose keys are stored as sent
 # (OPEN_NAMESPACES) are the event schema's: store/events_schema.toml, docs/events.md.
@@ -389,6 +397,18 @@ class BlockedAsAction(ValueTransformation):
 
 
 @dataclass
+class CanonicalAddress(ValueTransformation):
+    """A plain value on an address column, spelt as the stores keep addresses (module docstring)."""
+
+    def apply_value(self, field: str | None, val: SigmaType) -> SigmaType | None:
+        if not isinstance(val, SigmaString) or val.contains_special():
+            return None  # patterns match the stored text as written; |cidr compares numbers
+        text = val.to_plain()
+        canonical = canonical_address(text)
+        return None if canonical == text else SigmaString(canonical)
+
+
+@dataclass
 class RequireKnownColumns(DetectionItemTransformation):
     """Fail, naming the field, when a (mapped) field is not a column of the logsource's datasets."""
 
@@ -496,6 +516,13 @@ def _strict_items() -> list[ProcessingItem]:
     return items
 
 
+def _address_items() -> list[ProcessingItem]:
+    """After the field mappings: values on the (mapped) address columns, in the stored spelling."""
+    return [
+        ProcessingItem(CanonicalAddress(), field_name_conditions=_fields(*sorted(ADDRESS_COLUMNS))),
+    ]
+
+
 def _mapping(mapping: Mapping[str, str | list[str]]) -> dict[str | None, str | list[str]]:
     """A fresh copy for pySigma, which types its keys as optional."""
     return {name: column for name, column in mapping.items()}
@@ -510,5 +537,47 @@ def cyberwell_pipeline() -> ProcessingPipeline:
     return ProcessingPipeline(
         name="Cyberwell: Sigma fields to stored columns",
         priority=20,
-        items=_value_items() + mapping_items + _strict_items(),
+        items=_value_items() + mapping_items + _address_items() + _strict_items(),
     )
+
+
+class UnknownField(ValueError):
+    """A field name the pipeline maps to no single stored column; the message names it."""
+
+
+def stored_field(logsource: SigmaLogSource, name: str) -> str:
+    """The stored column a rule of ``logsource`` means by ``name`` (``IPAddress`` -> ``source.ip``).
+
+    Correlations group and count by names their base rules' authors wrote, which must mean what
+    they mean in those rules: so the name goes through this very pipeline, as a one-item rule of
+    the same logsource, and the column it lands on is the answer. A name the pipeline refuses, or
+    maps to several columns (``Status`` is searched in two texts), raises ``UnknownField``.
+    """
+    if "|" in name:
+        raise UnknownField(f"field {name!r}: a correlation names a field without modifiers")
+    probe = SigmaRule.from_dict(
+        {
+            "title": "field probe",
+            "logsource": {
+                key: value
+                for key, value in (
+                    ("category", logsource.category),
+                    ("product", logsource.product),
+                    ("service", logsource.service),
+                )
+                if value is not None
+            },
+            "detection": {"probe": {name: "probe"}, "condition": "probe"},
+        }
+    )
+    try:
+        cyberwell_pipeline().apply(probe)
+    except SigmaError as error:
+        raise UnknownField(str(error.args[0] if error.args else error)) from None
+    [item] = probe.detection.detections["probe"].detection_items
+    if isinstance(item, SigmaDetection) or not isinstance(item, SigmaDetectionItem) or item.field is None:
+        raise UnknownField(
+            f"field {name!r} maps to several columns for logsource {logsources.describe(logsource)};"
+            " a correlation needs one (name the stored column, see docs/events.md)"
+        )
+    return item.field

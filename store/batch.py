@@ -9,6 +9,7 @@ its views the stores and parsers have always imported from here.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from store.schema import EVENTS, REQUIRED
+from store.schema import EVENTS, REQUIRED, ColumnType
 
 #: Columns every event carries, whatever its source.
 REQUIRED_COLUMNS: dict[str, pa.DataType] = dict(EVENTS.group(REQUIRED).types)
@@ -115,8 +116,11 @@ def storable(events: pa.Table) -> Storable:
     never stops the rest of its batch. The test is Arrow compute over the time columns; only
     the refused rows (rare) are turned into Python objects. A table with nothing to refuse is
     returned as it is, without a copy.
+
+    Address columns are written in one spelling per address here too (``canonical_addresses``),
+    so that both stores group and count addresses, not spellings.
     """
-    events = _without_placeholder_times(events)
+    events = canonical_addresses(_without_placeholder_times(events))
     checks = _time_checks(events)
     if not checks:
         return Storable(events, [])
@@ -128,6 +132,60 @@ def storable(events: pa.Table) -> Storable:
     events = plain_text(events)
     refused = events.filter(pc.invert(kept))
     return Storable(events.filter(kept), _refusals(refused, [name for name, _ in checks]))
+
+
+#: The schema's address columns (type ``ip``): kept in one spelling per address.
+ADDRESS_COLUMNS = frozenset(name for name, column in EVENTS.columns().items() if column.type is ColumnType.IP)
+
+
+def canonical_address(text: str) -> str:
+    """``text`` as Elasticsearch's ``ip`` type gives an address back: IPv6 compressed and in lower
+    case (RFC 5952, ``2001:DB8:0:0::1`` -> ``2001:db8::1``), an IPv4-mapped IPv6 address as the
+    IPv4 address it is (``::ffff:10.0.0.1`` -> ``10.0.0.1``). Anything else comes back as it is:
+    a dotted IPv4 address has one spelling already (one with leading zeros, ``010.0.0.1``, is no
+    address to Elasticsearch or to ``|cidr`` either), and text that is not an address stays text.
+    """
+    if ":" not in text:
+        return text
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return text
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def canonical_addresses(events: pa.Table) -> pa.Table:
+    """``events`` with every address column (``ADDRESS_COLUMNS``) in the canonical spelling.
+
+    Two spellings of one address must be one group and one distinct value (``value_count``, a
+    correlation's ``group-by``) on both stores: Elasticsearch's keyword field compares text, as
+    DuckDB does. ``event.original`` keeps what was sent. Only values with a ``:`` can be spelt
+    two ways; those are parsed once per distinct value, and the column is rebuilt only when one
+    of them changes, so a batch of IPv4 addresses costs one scan per column.
+    """
+    for position, column_field in enumerate(events.schema):
+        if column_field.name not in ADDRESS_COLUMNS or not pa.types.is_string(column_field.type):
+            continue
+        canonical = _canonical_column(events.column(position))
+        if canonical is not None:
+            events = events.set_column(position, column_field, canonical)
+    return events
+
+
+def _canonical_column(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """The column with its spellings replaced, or None when every value is canonical already."""
+    colons = pc.fill_null(pc.match_substring(column, ":"), False)
+    if not pc.any(colons).as_py():
+        return None
+    spellings = pc.unique(column.filter(colons))
+    written = spellings.to_pylist()
+    canonical = [canonical_address(text) for text in written]
+    if canonical == written:
+        return None
+    replaced = pc.take(pa.array(canonical, column.type), pc.index_in(column, value_set=spellings))
+    return pc.if_else(colons, replaced, column)
 
 
 #: The times an event is placed and ordered by: one outside the range refuses the event.

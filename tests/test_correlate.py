@@ -344,8 +344,8 @@ def test_pysigma_correlations_translate_with_aliases_and_defaults():
     ordered = from_sigma(by_title["Then success"], key)
     assert ordered.rules == ("0f0f0f0f-0000-4000-8000-000000000001", "0f0f0f0f-0000-4000-8000-000000000002")
     assert ordered.condition == Condition("gte", 2)  # pySigma's default: all rules
-    with pytest.raises(UnsupportedCorrelation, match="value_sum"):
-        from_sigma(by_title["Sum"], key)
+    total = from_sigma(by_title["Sum"], key)  # a metric type (issue 11): the field is what is summed
+    assert total.kind == "value_sum" and total.value_field == "bytes" and total.condition == Condition("gte", 10)
 
 
 def test_temporal_ordered_with_a_partial_count_is_refused():
