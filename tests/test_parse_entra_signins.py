@@ -107,7 +107,7 @@ def test_documentation_samples_with_trailing_commas(shared_data, tmp_path, versi
     assert row[P + "conditional_access_status"] == "notApplied"
     assert row[P + "is_interactive"] is True
     assert row["azure.signinlogs.category"] == "SignInLogs"
-    assert row[P + "device_detail.device_id"] is None  # "" in the sample
+    assert row[P + "device_detail.device_id"] == ""  # as in the sample: Sigma's `deviceId: ''` finds it
     assert row[P + "device_detail.browser"] == "Edge 80.0.361"
 
 
@@ -436,11 +436,14 @@ def signins(draw, index: int = 0) -> dict:
 
 
 def expected_columns(s: dict) -> dict:
-    """What the dataset's columns hold for the Graph ``signIn`` ``s`` (docs/events.md)."""
-    text = lambda v: None if v in (None, "") else v  # noqa: E731
+    """What the dataset's columns hold for the Graph ``signIn`` ``s`` (docs/events.md): an empty
+    string stays one, except where it can only mean "none" (``absent``: id, address, user,
+    country)."""
+    text = lambda v: v  # noqa: E731
+    absent = lambda v: None if v in (None, "") else v  # noqa: E731
     status, place, device = s.get("status", {}), s.get("location", {}), s.get("deviceDetail", {})
     code = status.get("errorCode")
-    upn = text(s.get("userPrincipalName"))
+    upn = absent(s.get("userPrincipalName"))
     moment = datetime.fromisoformat(s["createdDateTime"][:26]).replace(tzinfo=UTC)
     return {
         "@timestamp": moment,
@@ -449,12 +452,12 @@ def expected_columns(s: dict) -> dict:
         "user.domain": upn.rsplit("@", 1)[1].lower() if upn else None,
         "user.id": text(s.get("userId")),
         "user.full_name": text(s.get("userDisplayName")),
-        "source.ip": text(s.get("ipAddress")),
-        "source.geo.country_iso_code": text(place.get("countryOrRegion")),
+        "source.ip": absent(s.get("ipAddress")),
+        "source.geo.country_iso_code": absent(place.get("countryOrRegion")),
         "source.geo.city_name": text(place.get("city")),
         "source.geo.region_name": text(place.get("state")),
         "user_agent.original": text(s.get("userAgent")),
-        "azure.tenant_id": text(s.get("homeTenantId")),
+        "azure.tenant_id": absent(s.get("homeTenantId")),
         "azure.signinlogs.result_type": None if code is None else str(code),
         "azure.signinlogs.result_description": text(status.get("failureReason")),
         P + "status.error_code": code,

@@ -34,8 +34,12 @@ Decisions, so a reader need not guess:
   as they are when already compact; by orjson otherwise).
 * JSON is read as DuckDB reads it, which accepts trailing commas (Microsoft's own Graph samples
   have them); a document only DuckDB can read is still read.
-* Empty strings are stored as null: Graph writes ``""`` where Log Analytics' CSV has no value at
-  all, and a rule should not have to know which source a sign-in came from.
+* An empty string Graph writes is kept as one: Graph writes ``deviceDetail.deviceId: ""`` for a
+  device Entra does not know, and SigmaHQ's unknown-device rules ask for exactly that (``''``).
+  Only where ``""`` cannot mean anything but "none" is it stored as null: the id (the record's
+  hash stands in), the address (an empty string is no IP, and Elasticsearch's ``ip`` field would
+  refuse it), the user name and domain (alerts are grouped by them) and the country (a
+  ``value_count`` of countries must not count ``""`` as one).
 * ``azure.signinlogs.category``: the diagnostic record's ``category``; else from
   ``signInEventTypes``; else ``isInteractive`` (false with no user but a service principal:
   ``ServicePrincipalSignInLogs``); else null.
@@ -69,6 +73,7 @@ from collectors.formats.signin_schema import (
     DATASET,
     DEVICE_DETAIL_SHAPE,
     SQL_COLUMNS,
+    absent_if_empty,
     conform,
     empty,
     select_items,
@@ -89,7 +94,7 @@ from collectors.reading.line_views import copied_without_line_ends, without_line
 from collectors.reading.literal_path import duckdb_path
 from collectors.reading.rawfile import duckdb_compression, is_gzip
 from store.batch import ParsedBatch, Quarantined, check_required
-from store.sql_literals import quote_literal
+from store.sql.literals import quote_literal
 
 SOURCE = "entra-signins"
 
@@ -178,17 +183,15 @@ def read_json_columns(struct: dict[str, Any]) -> str:
     return "{" + ", ".join(f"'{k}': '{sql_type(v)}'" for k, v in struct.items()) + "}"
 
 
-def _text(expr: str) -> str:
-    return f"NULLIF({expr}, '')"
-
-
 #: Where each column comes from in a Graph ``signIn`` (``p``) or its diagnostic envelope.
 _GRAPH_TEXTS = {
-    "event.id": "p.id",
+    "event.id": absent_if_empty("p.id"),
     "user.id": "p.userId",
     "user.full_name": "p.userDisplayName",
-    "source.ip": "coalesce(p.ipAddress, envelope_callerIpAddress)",
-    "source.geo.country_iso_code": "coalesce(NULLIF(p.location.countryOrRegion, ''), envelope_location)",
+    "source.ip": absent_if_empty("coalesce(NULLIF(p.ipAddress, ''), envelope_callerIpAddress)"),
+    "source.geo.country_iso_code": absent_if_empty(
+        "coalesce(NULLIF(p.location.countryOrRegion, ''), envelope_location)"
+    ),
     "source.geo.city_name": "p.location.city",
     "source.geo.region_name": "p.location.state",
     "user_agent.original": "p.userAgent",
@@ -312,8 +315,8 @@ computed AS (
     SELECT *,
         coalesce(TRY_CAST(p.createdDateTime AS TIMESTAMPTZ), TRY_CAST(envelope_time AS TIMESTAMPTZ)) AS ts,
         coalesce(p.createdDateTime, envelope_time) AS ts_text,
-        {_text("coalesce(p.status.errorCode, envelope_resultType)")} AS result_type,
-        {_text("p.userPrincipalName")} AS upn
+        {absent_if_empty("coalesce(p.status.errorCode, envelope_resultType)")} AS result_type,
+        {absent_if_empty("p.userPrincipalName")} AS upn
     FROM fields
 )
 SELECT

@@ -21,6 +21,10 @@ Decisions, so a reader need not guess:
 * ``azure.tenant_id`` is ``HomeTenantId``, else ``ResourceTenantId``, else ``AADTenantId``, as the
   Graph form of the same sign-in has it; never ``TenantId``, which in Log Analytics is the
   workspace's id, not the Entra tenant's.
+* Empty strings: a string column of Log Analytics cannot be null, so its ``""`` (an empty CSV
+  cell) is stored as null, as Graph's null is; inside a dynamic column (``DeviceDetail``,
+  ``Status``, ``LocationDetails``) the JSON is Graph's, and its ``""`` is kept as an empty string
+  (``DeviceDetail.deviceId: ""`` is how an unknown device looks).
 * ``azure.signinlogs.category``: ``Category``, else from the table name in ``Type``
   (``AADNonInteractiveUserSignInLogs`` → ``NonInteractiveUserSignInLogs``).
 * ``event.original`` of a CSV row is the record as it is in the file (its line, or its lines
@@ -61,13 +65,20 @@ from collectors.formats.entra_signins import (
 from collectors.formats.entra_signins import (
     parse_pieces as _signin_pieces,
 )
-from collectors.formats.signin_schema import COLUMNS, DATASET, DEVICE_DETAIL_SHAPE, empty, select_items
+from collectors.formats.signin_schema import (
+    COLUMNS,
+    DATASET,
+    DEVICE_DETAIL_SHAPE,
+    absent_if_empty,
+    empty,
+    select_items,
+)
 from collectors.reading.duckdb_session import connect
 from collectors.reading.jsonframe import line_offsets
 from collectors.reading.line_views import copied_without_line_ends
 from collectors.reading.rawfile import READ_ERRORS, PlainFile, opening, plain_file, read_bytes
 from store.batch import ParsedBatch, Quarantined, check_required
-from store.sql_literals import quote_ident, quote_literal
+from store.sql.literals import quote_ident, quote_literal
 
 SOURCE = "entra-signins-la"
 
@@ -163,39 +174,44 @@ def _minified(column: str) -> str:
     )
 
 
-def _text(expr: str) -> str:
-    return f"NULLIF({expr}, '')"
-
-
 _CATEGORY_OF_TYPE = " ".join(f"WHEN '{t}' THEN '{c}'" for t, c in _TABLE_CATEGORIES.items())
 
 
 #: Where each column comes from in a ``SigninLogs`` row; the dynamic columns are parsed as
-#: ``loc``, ``st`` and ``dev``.
+#: ``loc``, ``st`` and ``dev``. A string column of Log Analytics is never null: ``""`` is how it
+#: says "no value" (where Graph writes null), so those read as absent. Inside a dynamic column
+#: the JSON is Graph's own, and an empty string there is a value: ``DeviceDetail``'s
+#: ``"deviceId": ""`` is what SigmaHQ's unknown-device rules look for.
 _LA_TEXTS = {
-    "event.id": "Id",
-    "user.id": "UserId",
-    "user.full_name": "UserDisplayName",
-    "source.ip": "IPAddress",
-    "source.geo.country_iso_code": "coalesce(NULLIF(loc.countryOrRegion, ''), Location)",
+    **{
+        column: absent_if_empty(source)
+        for column, source in {
+            "event.id": "Id",
+            "user.id": "UserId",
+            "user.full_name": "UserDisplayName",
+            "source.ip": "IPAddress",
+            "source.geo.country_iso_code": "coalesce(NULLIF(loc.countryOrRegion, ''), Location)",
+            "user_agent.original": "UserAgent",
+            "azure.tenant_id": "coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)",
+            "azure.signinlogs.properties.app_id": "AppId",
+            "azure.signinlogs.properties.app_display_name": "AppDisplayName",
+            "azure.signinlogs.properties.resource_display_name": "ResourceDisplayName",
+            "azure.signinlogs.properties.client_app_used": "ClientAppUsed",
+            "azure.signinlogs.properties.conditional_access_status": "ConditionalAccessStatus",
+            "azure.signinlogs.properties.authentication_requirement": "AuthenticationRequirement",
+            "azure.signinlogs.properties.authentication_protocol": "AuthenticationProtocol",
+            "azure.signinlogs.properties.is_interactive": "IsInteractive",
+            "azure.signinlogs.properties.risk_state": "RiskState",
+            "azure.signinlogs.properties.risk_level_during_signin": "RiskLevelDuringSignIn",
+            "azure.signinlogs.properties.risk_level_aggregated": "RiskLevelAggregated",
+            "azure.signinlogs.properties.correlation_id": "CorrelationId",
+        }.items()
+    },
     "source.geo.city_name": "loc.city",
     "source.geo.region_name": "loc.state",
-    "user_agent.original": "UserAgent",
-    "azure.tenant_id": "coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)",
     "azure.signinlogs.result_description": "coalesce(NULLIF(ResultDescription, ''), st.failureReason)",
     "azure.signinlogs.properties.status.failure_reason": "st.failureReason",
     "azure.signinlogs.properties.status.additional_details": "st.additionalDetails",
-    "azure.signinlogs.properties.app_id": "AppId",
-    "azure.signinlogs.properties.app_display_name": "AppDisplayName",
-    "azure.signinlogs.properties.resource_display_name": "ResourceDisplayName",
-    "azure.signinlogs.properties.client_app_used": "ClientAppUsed",
-    "azure.signinlogs.properties.conditional_access_status": "ConditionalAccessStatus",
-    "azure.signinlogs.properties.authentication_requirement": "AuthenticationRequirement",
-    "azure.signinlogs.properties.authentication_protocol": "AuthenticationProtocol",
-    "azure.signinlogs.properties.is_interactive": "IsInteractive",
-    "azure.signinlogs.properties.risk_state": "RiskState",
-    "azure.signinlogs.properties.risk_level_during_signin": "RiskLevelDuringSignIn",
-    "azure.signinlogs.properties.risk_level_aggregated": "RiskLevelAggregated",
     "azure.signinlogs.properties.device_detail.device_id": "dev.deviceId",
     "azure.signinlogs.properties.device_detail.display_name": "dev.displayName",
     "azure.signinlogs.properties.device_detail.operating_system": "dev.operatingSystem",
@@ -203,12 +219,11 @@ _LA_TEXTS = {
     "azure.signinlogs.properties.device_detail.is_compliant": "dev.isCompliant",
     "azure.signinlogs.properties.device_detail.is_managed": "dev.isManaged",
     "azure.signinlogs.properties.device_detail.trust_type": "dev.trustType",
-    "azure.signinlogs.properties.correlation_id": "CorrelationId",
 }
 _LA_ITEMS = select_items(
     _LA_TEXTS,
     {
-        "azure.signinlogs.category": f"coalesce({_text('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
+        "azure.signinlogs.category": f"coalesce({absent_if_empty('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
         "azure.signinlogs.properties.network_location_details": _minified("NetworkLocationDetails"),
         "azure.signinlogs.properties.authentication_details": _minified("AuthenticationDetails"),
         "azure.signinlogs.properties.applied_conditional_access_policies": _minified("ConditionalAccessPolicies"),
@@ -236,8 +251,8 @@ def _la_select(with_original: bool) -> str:
 fields AS (
     SELECT *,
         coalesce(generated_ts, created_ts) AS ts,
-        {_text("coalesce(NULLIF(ResultType, ''), st.errorCode)")} AS result_type,
-        {_text("UserPrincipalName")} AS upn
+        {absent_if_empty("coalesce(NULLIF(ResultType, ''), st.errorCode)")} AS result_type,
+        {absent_if_empty("UserPrincipalName")} AS upn
     FROM typed
 )
 SELECT

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from store.batch import ORIGINAL_VIEW
 from store.schema import EVENTS, ColumnType
-from store.sql_literals import quote_ident, quote_literal
+from store.sql.literals import quote_ident, quote_literal
 
 DATASET = "azure.signinlogs"
 
@@ -81,11 +81,20 @@ _COMMON_SQL = {
 _FLAGS = frozenset(column.name for column in _DATASET.columns if column.type is ColumnType.BOOL)
 
 
+def absent_if_empty(expr: str) -> str:
+    """``expr``, null when it is the empty string: for a value where ``""`` cannot mean anything
+    but "none" (an address, an id, a country to count) or where the source cannot write a null
+    (Log Analytics' string columns)."""
+    return f"NULLIF({expr}, '')"
+
+
 def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
     """The SELECT items of every SQL column, in order, so the two parsers' queries differ only in
-    where a value comes from: ``texts`` holds a source expression for each text column (an empty
-    string reads as absent), ``other`` the whole expression of the columns that are not plain
-    text; the boolean columns take their source from ``texts`` too and are cast to BOOLEAN."""
+    where a value comes from: ``texts`` holds the expression of each text column as it is stored
+    (an empty string the source wrote stays one: Sigma's ``field: ''`` must find it, as SigmaHQ's
+    unknown-device rules ask of ``deviceId``; each parser wraps in :func:`absent_if_empty` what
+    it reads as absent), ``other`` the whole expression of the columns that are not plain text;
+    the boolean columns take their source from ``texts`` too and are cast to BOOLEAN."""
     items = []
     for name in SQL_COLUMNS:
         if name in _COMMON_SQL:
@@ -95,6 +104,6 @@ def select_items(texts: dict[str, str], other: dict[str, str]) -> str:
         elif name in other:
             expr = other[name]
         else:
-            expr = f"NULLIF({texts[name]}, '')"
+            expr = texts[name]
         items.append(f"{expr} AS {quote_ident(name)}")
     return ",\n    ".join(items)
