@@ -70,3 +70,22 @@ def test_running_the_demo_again_stores_nothing_twice(tmp_path):
     )
     assert sorted(a["id"] for a in second["alerts"]) == sorted(a["id"] for a in first["alerts"])
     assert second["detections"]["alerts_new"] == 0
+
+
+MFA_DENIED = "e40f4962-b02b-4192-9bfe-245f7ece1f99"  # SigmaHQ: Multifactor Authentication Denied
+MFA_INTERRUPTED = "5496ff55-42ec-4369-81cb-00f417029e25"  # SigmaHQ: Multifactor Authentication Interrupted
+
+
+def test_the_demo_week_raises_tens_of_alerts_and_one_per_declined_prompt(tmp_path):
+    """Tuned with exceptions, not by editing vendored rules (rules/exceptions/, docs/rules.md):
+    a declined MFA prompt raises "Denied", not "Interrupted" as well; cleartext traffic the
+    council accepts raises nothing."""
+    outcome = run_demo(tmp_path, 7)
+    alerts = outcome["alerts"]
+    assert 20 <= len(alerts) <= 60, len(alerts)
+    denied = {event for a in alerts if a["rule_id"] == MFA_DENIED for event in a["event_ids"]}
+    interrupted = {event for a in alerts if a["rule_id"] == MFA_INTERRUPTED for event in a["event_ids"]}
+    assert denied and not denied & interrupted
+    by_rule = {r["rule_id"]: r for r in outcome["detections"]["rules"]}
+    assert by_rule[MFA_INTERRUPTED]["excepted"] >= len(denied)
+    assert by_rule["d7fb8f0e-bd5f-45c2-b467-19571c490d7e"]["alerts"] == 0  # Cleartext Protocol Usage
