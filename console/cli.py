@@ -70,6 +70,11 @@ quarantine_app = typer.Typer(help="Records that could not be parsed or stored, w
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(rules_app, name="rules")
 app.add_typer(quarantine_app, name="quarantine")
+detect_app = typer.Typer(
+    help="Run the rules over a window (or backfill a range); `detect runs` shows the run history.",
+    invoke_without_command=True,
+)
+app.add_typer(detect_app, name="detect")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -128,7 +133,7 @@ def ingest_command(
 # -- detect and alerts ----------------------------------------------------------------------
 
 
-@app.command("detect")
+@detect_app.callback()
 def detect_command(
     ctx: typer.Context,
     start: Annotated[
@@ -137,22 +142,85 @@ def detect_command(
     end: Annotated[
         str | None, typer.Option("--to", help="Window end, exclusive [default: newest stored event].")
     ] = None,
+    backfill: Annotated[
+        tuple[str, str] | None,
+        typer.Option(
+            "--backfill",
+            metavar="FROM TO",
+            help="Run every rule over FROM..TO in runs of at most backfill_max_window, closing the gaps they cover.",
+        ),
+    ] = None,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Also show the time each rule took, slowest first.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Run every rule over a time window and store the alerts; print what each rule did (read
-    the alerts with `alerts list`)."""
-    from detections import EXCEPTIONS_FOLDER, run_detections
+    the alerts with `alerts list`). Each run is kept in the run history (`detect runs`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from detections.scheduling.scheduler import run_recorded
 
     cfg = ctx.obj
+    if backfill is not None:
+        if start is not None or end is not None:
+            fail("--backfill FROM TO takes its own window: leave out --from and --to")
+        detect_backfill(cfg, *backfill, as_json=as_json)
+        return
     store = open_store(cfg)
     window_start, window_end = time_window(start, end, lambda: stored_window(store))
-    report = run_detections(
-        store, list(cfg.rule_dirs), window_start, window_end, exception_dirs=[cfg.home / EXCEPTIONS_FOLDER]
-    )
+    groups, problems = session.scheduled_rules(cfg, store)
+    report = run_recorded(store, groups, window_start, window_end, "manual", session.alert_defaults(cfg)).report
+    assert report is not None  # a run that could not finish raised
+    report.problems = problems
     if as_json:
         render.emit_json(report.to_dict())
         return
-    show(tables.detection_report(report))
+    show(tables.detection_report(report) + (tables.rule_profile(report) if profile else []))
+
+
+def detect_backfill(cfg: configuration.Config, first: str, last: str, as_json: bool) -> None:
+    """``detect --backfill FROM TO``: the range in bounded runs, each committed as it finishes."""
+    from detections.scheduling.scheduler import backfill
+    from store.state.schedule import ScheduleBook
+
+    window_start, window_end = session.parse_time(first, "--backfill FROM"), session.parse_time(last, "--backfill TO")
+    assert window_start is not None and window_end is not None  # both are given
+    if window_start >= window_end:
+        fail(f"--backfill: FROM {window_start.isoformat()} is not before TO {window_end.isoformat()}")
+    store = open_store(cfg)
+    groups, problems = session.scheduled_rules(cfg, store)
+    defaults = session.schedule_defaults(cfg)
+    done = backfill(store, groups, window_start, window_end, defaults.max_window, session.alert_defaults(cfg))
+    _, gaps_left = ScheduleBook(store.state).gaps(limit=0)
+    if as_json:
+        render.emit_json(
+            {
+                "runs": [run.to_dict() for run in done],
+                "problems": [p.to_dict() for p in problems],
+                "gaps_left": gaps_left,
+            }
+        )
+        return
+    show(tables.backfill_runs(done, gaps_left, problems))
+
+
+@detect_app.command("runs")
+def detect_runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many runs and gaps.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Recent detection runs (scheduled, backfill, manual) and the open gaps, newest runs first."""
+    from queries.detection_runs import detection_runs
+
+    if limit < 1:
+        fail(f"--limit: expected 1 or more, got {limit}")
+    listing = detection_runs(open_store(ctx.obj), limit)
+    if as_json:
+        render.emit_json(listing.to_dict())
+        return
+    show(tables.detection_runs(listing))
 
 
 @alerts_app.command("list")
@@ -188,11 +256,91 @@ def rules_list(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """List the rules that load and convert, and those that don't with the reason."""
     from queries.rules import list_rules
 
-    catalogue = list_rules(ctx.obj.rule_dirs)
+    cfg = ctx.obj
+    catalogue = list_rules(cfg.rule_dirs, session.exception_dirs(cfg), session.alert_defaults(cfg))
     if as_json:
         render.emit_json(catalogue.to_dict())
         return
     show(tables.rule_catalogue(catalogue))
+
+
+@rules_app.command("test")
+def rules_test(
+    ctx: typer.Context,
+    names: Annotated[
+        list[str] | None, typer.Argument(help="Rule ids, names, titles or file names [default: every rule].")
+    ] = None,
+    es_url: Annotated[
+        str | None,
+        typer.Option("--es-url", help="Also run on this Elasticsearch (instead of the config's hosts)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run each rule's test events (must match, near misses must not) on a temporary embedded
+    store, and on Elasticsearch under a temporary index prefix when the home's store is
+    Elasticsearch or --es-url is given. Exit code 1 when any fails."""
+    from console.rule_pack_tables import rule_test_report
+    from detections.pack.runner import run_rule_tests
+    from detections.pack.stores import EmbeddedStores
+
+    cfg = ctx.obj
+    factories = [EmbeddedStores()]
+    if es_url is not None or cfg.store_backend == "elasticsearch":
+        factories.append(_test_elastic(cfg, es_url))
+    report = run_rule_tests(list(cfg.rule_dirs), factories, names or ())
+    if as_json:
+        render.emit_json(report.to_dict())
+    else:
+        show(rule_test_report(report))
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _test_elastic(cfg: configuration.Config, es_url: str | None):
+    """Throw-away Elasticsearch stores on the config's cluster, or on ``--es-url``'s."""
+    from dataclasses import replace
+
+    from detections.pack.stores import ElasticStores
+    from store.elastic.client import ElasticSettings, ElasticSettingsError, build_client, without_userinfo
+
+    settings = cfg.elasticsearch or ElasticSettings()
+    if es_url is not None:
+        if not es_url.startswith(("http://", "https://")):
+            fail(f"--es-url: expected a URL such as http://127.0.0.1:9200, got {without_userinfo(es_url)!r}")
+        settings = replace(settings, hosts=(es_url,), cloud_id=None)
+    try:
+        stores = ElasticStores(build_client(settings))
+    except ElasticSettingsError as error:
+        fail(str(error))
+    problem = session.elastic_problem(stores)
+    if problem:
+        fail(f"Elasticsearch at {settings.describe()}: {problem}")
+    return stores
+
+
+@rules_app.command("check")
+def rules_check(
+    ctx: typer.Context,
+    attack_data: Annotated[
+        Path | None,
+        typer.Option("--attack-data", help="MITRE ATT&CK enterprise-attack.json, for the ATT&CK tag check offline."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Run pySigma's validators over every rule folder in use; each issue names the rule and the
+    validator. Exit code 1 when there are issues."""
+    from console.rule_pack_tables import rule_check_report
+    from detections.pack.checks import check_rules
+
+    if attack_data is not None and not attack_data.is_file():
+        fail(f"--attack-data: no file {attack_data}")
+    report = check_rules(list(ctx.obj.rule_dirs), attack_data)
+    if as_json:
+        render.emit_json(report.to_dict())
+    else:
+        show(rule_check_report(report))
+    if not report.passed:
+        raise typer.Exit(1)
 
 
 @quarantine_app.command("list")

@@ -20,6 +20,23 @@ The Elasticsearch store is configured in ``[store.elasticsearch]``::
 Secrets are best given by file or environment, so the config file can be shared; relative file
 paths are under the home.
 
+``[detections]`` says which rules run and how (docs/scheduling.md)::
+
+    [detections]
+    rule_dirs = ["rules/sigmahq", "my-rules"]    # relative to the home; default: the shipped rules
+    exception_dirs = ["allow-lists"]             # beyond the shipped ones and the home's exceptions/
+    suppress = "1h"          # a rule's repeats for one entity within this span are one alert
+    max_alerts = 100         # new alerts per rule per run; the rest are counted as held back
+    interval = "5m"          # how often `serve` runs a rule
+    lookback = "1m"          # how far before its watermark a run searches again (late events)
+    delay = "1m"             # how late sources deliver: a run reaches up to now - delay
+    max_catchup = "1d"       # missed time older than this is recorded as a gap, for --backfill
+    backfill_max_window = "6h"   # the longest window of one run (catch-up and backfill)
+    start = "2026-11-16T00:00:00Z"   # where `serve` starts a rule that never ran [default: one interval ago]
+
+A rule's own ``cyberwell:`` settings (``suppress``, ``max-alerts``, ``interval``, ``lookback``,
+``delay``) win over these.
+
 ``[collectors.<name>]`` tables (docs/collectors.md) are read here too, into :class:`CollectorTable`
 records; console/live/settings.py makes collectors of them. This module is the only reader
 of the file: every command gets the same :class:`Config` from ``ctx.obj``.
@@ -31,6 +48,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 
@@ -80,6 +98,22 @@ class CollectorsSection:
 
 
 @dataclass(frozen=True)
+class DetectionSettings:
+    """The ``[detections]`` keys beyond ``rule_dirs`` as plain values; None leaves the rooms'
+    own default (console/session.py hands them to the detections room)."""
+
+    suppress: timedelta | None = None
+    max_alerts: int | None = None
+    exception_dirs: tuple[Path, ...] = ()  # beyond the shipped ones and the home's exceptions/
+    interval: timedelta | None = None
+    lookback: timedelta | None = None
+    delay: timedelta | None = None
+    max_catchup: timedelta | None = None
+    backfill_max_window: timedelta | None = None
+    start: datetime | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path
     store_backend: str = "embedded"
@@ -87,6 +121,7 @@ class Config:
     #: ``[store.elasticsearch]``, None when the file has no such table.
     elasticsearch: ElasticSettings | None = None
     collectors: CollectorsSection = field(default_factory=CollectorsSection)
+    detections: DetectionSettings = field(default_factory=DetectionSettings)
 
 
 def resolve_home(option: Path | None) -> Path:
@@ -251,16 +286,80 @@ def load(home: Path, config_file: Path | None = None) -> Config:
     elastic_table = _expect(store, "elasticsearch", dict, "store")
     elastic = elastic_settings(elastic_table, home) if elastic_table is not None else None
     detections = _expect(data, "detections", dict, "config") or {}
-    dirs = _expect(detections, "rule_dirs", list, "detections")
-    rule_dirs: tuple[Path, ...] = DEFAULT_RULE_DIRS
-    if dirs is not None:
-        if not all(isinstance(item, str) for item in dirs):
-            raise ConfigError("detections.rule_dirs: expected a list of folder paths (strings)")
-        rule_dirs = tuple((home / item) if not Path(item).is_absolute() else Path(item) for item in dirs)
+    unknown = sorted(set(detections) - _DETECTION_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"detections: unknown key {unknown[0]!r}; expected one of: {', '.join(sorted(_DETECTION_KEYS))}"
+        )
+    dirs = _folders(detections, "rule_dirs", home)
     return Config(
         home=home,
         store_backend=backend,
-        rule_dirs=rule_dirs,
+        rule_dirs=dirs if dirs is not None else DEFAULT_RULE_DIRS,
         elasticsearch=elastic,
         collectors=_collectors_section(data),
+        detections=detection_settings(detections, home),
     )
+
+
+_DURATION_KEYS = ("suppress", "interval", "lookback", "delay", "max_catchup", "backfill_max_window")
+#: Durations that may be zero: no look-back, no delay. The others must be a second at least.
+_ZERO_ALLOWED = ("lookback", "delay")
+_DETECTION_KEYS = {"rule_dirs", "exception_dirs", "max_alerts", "start", *_DURATION_KEYS}
+
+
+def detection_settings(table: dict, home: Path) -> DetectionSettings:
+    """``[detections]`` beyond ``rule_dirs``; a bad value names the key and what was expected."""
+    durations = {key: _duration(table, key) for key in _DURATION_KEYS}
+    max_alerts = _expect(table, "max_alerts", int, "detections")
+    if max_alerts is not None and max_alerts < 1:
+        raise ConfigError(f"detections.max_alerts: expected a whole number of 1 or more, got {max_alerts!r}")
+    return DetectionSettings(
+        max_alerts=max_alerts,
+        exception_dirs=_folders(table, "exception_dirs", home) or (),
+        start=_moment(table, "start"),
+        **durations,
+    )
+
+
+def _folders(table: dict, key: str, home: Path) -> tuple[Path, ...] | None:
+    """A list of folder paths, relative ones under the home."""
+    dirs = _expect(table, key, list, "detections")
+    if dirs is None:
+        return None
+    if not all(isinstance(item, str) for item in dirs):
+        raise ConfigError(f"detections.{key}: expected a list of folder paths (strings)")
+    return tuple(_under_home(home, item) for item in dirs)
+
+
+def _duration(table: dict, key: str) -> timedelta | None:
+    """A duration such as ``"30m"``, ``"1h"`` or ``"7d"`` (or a whole number of seconds), read
+    as a rule's own durations are (the detections room is imported only when one is given)."""
+    value = table.get(key)
+    if value is None:
+        return None
+    expected = "0 or more" if key in _ZERO_ALLOWED else "at least 1s"
+    if not isinstance(value, bool) and isinstance(value, str | int):
+        from detections.scheduling.schedule import parse_span
+
+        try:
+            return parse_span(value, f"detections.{key}", zero=key in _ZERO_ALLOWED)
+        except ValueError:
+            pass
+    raise ConfigError(f'detections.{key}: expected a duration such as "30m", "1h" or "7d" ({expected}), got {value!r}')
+
+
+def _moment(table: dict, key: str) -> datetime | None:
+    """An ISO 8601 time (TOML's own date-time, or text); without a zone it is UTC."""
+    value = table.get(key)
+    if value is None:
+        return None
+    moment = value if isinstance(value, datetime) else None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+    if moment is None:
+        raise ConfigError(f"detections.{key}: expected an ISO 8601 time such as 2026-11-16T00:00:00Z, got {value!r}")
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

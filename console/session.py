@@ -10,13 +10,18 @@ import stat
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from console import config as configuration
 from console import render
 from store import EmbeddedStore
+
+if TYPE_CHECKING:  # the detections room loads when a command detects, not for every command
+    from detections.alerts import AlertVolume
+    from detections.loader import RuleProblem
+    from detections.scheduling.schedule import ScheduleDefaults, ScheduleGroup
 
 #: Exit codes (README "Exit codes"): 1 is a run that went wrong (``collect``: a source failed).
 USAGE = 2  # an option, argument, config value or the home is wrong: nothing was done
@@ -152,3 +157,59 @@ def stored_window(store) -> tuple[datetime, datetime]:
         now = datetime.now(UTC)
         return now - timedelta(days=1), now
     return span[0], span[1] + timedelta(microseconds=1)
+
+
+# -- what every command that runs rules passes them (detect, serve, rules list) -------------------
+
+
+def exception_dirs(cfg: configuration.Config) -> list[Path]:
+    """The home's ``exceptions/`` and the config's ``exception_dirs`` (the shipped ones and each
+    rule folder's own are always read by the loader)."""
+    from detections import EXCEPTIONS_FOLDER
+
+    return list(dict.fromkeys([cfg.home / EXCEPTIONS_FOLDER, *cfg.detections.exception_dirs]))
+
+
+def alert_defaults(cfg: configuration.Config) -> AlertVolume:
+    """Suppression and cap of rules that set neither: the config's, else the room's defaults."""
+    from dataclasses import replace
+
+    from detections.alerts import DEFAULT_VOLUME
+
+    settings, volume = cfg.detections, DEFAULT_VOLUME
+    if settings.suppress is not None:
+        volume = replace(volume, suppression=settings.suppress)
+    if settings.max_alerts is not None:
+        volume = replace(volume, max_alerts=settings.max_alerts)
+    return volume
+
+
+def schedule_defaults(cfg: configuration.Config) -> ScheduleDefaults:
+    """Schedules of rules that set none, catch-up and run bounds: the config's, else the room's."""
+    from dataclasses import replace
+
+    from detections.scheduling.schedule import ScheduleDefaults
+
+    settings, defaults = cfg.detections, ScheduleDefaults()
+    schedule = defaults.schedule
+    for name in ("interval", "lookback", "delay"):
+        value = getattr(settings, name)
+        if value is not None:
+            schedule = replace(schedule, **{name: value})
+    return ScheduleDefaults(
+        schedule=schedule,
+        max_catchup=settings.max_catchup or defaults.max_catchup,
+        max_window=settings.backfill_max_window or defaults.max_window,
+        start=settings.start,
+    )
+
+
+def scheduled_rules(cfg: configuration.Config, store) -> tuple[list[ScheduleGroup], list[RuleProblem]]:
+    """The configured rules, loaded for the store with the config's exceptions and defaults, in
+    their schedule groups; and every problem (rules that cannot load, schedules that are wrong)."""
+    from detections.scheduling.schedule import schedule_groups
+    from detections.scheduling.scheduler import load_for
+
+    ruleset = load_for(store, cfg.rule_dirs, exception_dirs(cfg), alert_defaults(cfg))
+    groups, problems = schedule_groups(ruleset, schedule_defaults(cfg).schedule)
+    return groups, [*ruleset.problems, *problems]

@@ -20,14 +20,19 @@ if TYPE_CHECKING:  # records only annotate here; queries.rules would load pySigm
     from collectors.replay import IngestResult
     from console.demo import DemoOutcome
     from detections.engine import DetectionReport
+    from detections.problems import RuleProblem
+    from detections.scheduling.scheduler import RecordedRun
     from queries.alert_summary import AlertSummary
     from queries.alerts import AlertListing
+    from queries.detection_runs import DetectionRunListing
     from queries.quarantine import QuarantineListing
     from queries.rules import RuleCatalogue
     from store.state.alert_record import Alert
 
 #: How much of a quarantined record a table shows; ``--json`` has all of it.
 RECORD_PREVIEW = 200
+#: Rules ``detect --profile`` shows, slowest first; the summary (``--json``) has every rule's time.
+PROFILE_ROWS = 20
 
 
 def alerts_table(alerts: Sequence[Alert], title: str = "Alerts") -> Table:
@@ -62,8 +67,8 @@ def rule_catalogue(catalogue: RuleCatalogue) -> list[RenderableType]:
     shown: list[RenderableType] = [
         render.table(
             "Rules",
-            ["id", "title", "level", "kind"],
-            [(rule.id, rule.title, rule.level, rule.kind) for rule in catalogue.rules],
+            ["id", "title", "level", "kind", "what to do"],
+            [(rule.id, rule.title, rule.level, rule.kind, rule.what_to_do or "") for rule in catalogue.rules],
         )
     ]
     if catalogue.problems:
@@ -189,4 +194,117 @@ def detection_report(report: DetectionReport) -> list[RenderableType]:
                 [(p.name, p.path, p.reason) for p in exceptions],
             )
         )
+    return shown
+
+
+def rule_profile(report: DetectionReport, limit: int = PROFILE_ROWS) -> list[RenderableType]:
+    """Where a run's time went: rules slowest first, with what they matched and raised, and a
+    line saying how many more there are."""
+    ranked = sorted(report.rules, key=lambda r: (-r.seconds, r.title))
+    shown: list[RenderableType] = [
+        render.table(
+            f"Time per rule ({report.seconds:.2f}s in all)",
+            ["rule", "seconds", "in the store", "building alerts", "matched", "alerts", "status"],
+            [
+                (
+                    r.title,
+                    f"{r.seconds:.3f}",
+                    f"{r.search_seconds:.3f}",
+                    f"{r.build_seconds:.3f}",
+                    r.matched,
+                    r.alerts,
+                    r.status,
+                )
+                for r in ranked[:limit]
+            ],
+        )
+    ]
+    if len(ranked) > limit:
+        shown.append(Text(f"{len(ranked) - limit} more rules, each faster; every rule's seconds are in --json."))
+    return shown
+
+
+def detection_runs(listing: DetectionRunListing) -> list[RenderableType]:
+    """Recent detection runs, newest first, then the open gaps; "N more" lines where bounded.
+    A run's errors are counted with the first shown (``--json`` has them all)."""
+    behind = (
+        f"{listing.groups} schedule groups; the furthest behind has run up to {_minute(listing.oldest_watermark)}."
+        if listing.oldest_watermark
+        else "No scheduled run has finished yet (cyberwell serve runs them)."
+    )
+    shown: list[RenderableType] = [
+        Text(behind),
+        render.table(
+            "Detection runs",
+            ["id", "kind", "from", "to", "status", "seconds", "events", "new", "updated", "held back", "errors"],
+            [
+                (
+                    run.id,
+                    run.kind,
+                    _minute(run.window_start),
+                    _minute(run.window_end),
+                    run.status,
+                    "" if run.seconds is None else f"{run.seconds:.2f}",
+                    "" if run.events_scanned is None else run.events_scanned,
+                    run.alerts_new,
+                    run.alerts_updated,
+                    run.alerts_held_back,
+                    _first_of(run.errors),
+                )
+                for run in listing.runs
+            ],
+        ),
+    ]
+    if listing.runs_held_back:
+        shown.append(Text(f"{listing.runs_held_back} more runs: see them with --limit."))
+    if listing.gaps:
+        shown.append(
+            render.table(
+                "Gaps (fill with: cyberwell detect --backfill FROM TO)",
+                ["group", "from", "to", "reason"],
+                [(gap.group_key, _minute(gap.start), _minute(gap.end), gap.reason) for gap in listing.gaps],
+            )
+        )
+    if listing.gaps_held_back:
+        shown.append(Text(f"{listing.gaps_held_back} more gaps: see them with --limit."))
+    return shown
+
+
+#: How much of a run's first error the runs table shows.
+ERROR_PREVIEW = 80
+
+
+def _first_of(errors: Sequence[str]) -> str:
+    if not errors:
+        return ""
+    first = errors[0] if len(errors[0]) <= ERROR_PREVIEW else errors[0][: ERROR_PREVIEW - 1] + "…"
+    return first if len(errors) == 1 else f"{len(errors)} rules failed, first: {first}"
+
+
+def _minute(moment) -> str:
+    """A window edge to the second, in UTC: enough to read a run history by."""
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment is not None else ""
+
+
+def backfill_runs(runs: Sequence[RecordedRun], gaps_left: int, problems: Sequence[RuleProblem]) -> list[RenderableType]:
+    """Each run of a backfill, oldest first, and how many gaps are still open."""
+    rows = [
+        (
+            run.id,
+            f"{_minute(run.start)} .. {_minute(run.end)}",
+            run.status,
+            run.report.alerts_new if run.report else 0,
+            run.report.alerts_updated if run.report else 0,
+            run.report.alerts_held_back if run.report else 0,
+            _first_of([f"{r.title}: {r.error}" for r in run.report.failed]) if run.report else "",
+        )
+        for run in runs
+    ]
+    shown: list[RenderableType] = [
+        render.table("Backfill runs", ["id", "window", "status", "new", "updated", "held back", "errors"], rows),
+        Text(f"{gaps_left} gaps still open (cyberwell detect runs)."),
+    ]
+    rules = [p for p in problems if p.kind == "rule"]
+    if rules:
+        shown.append(render.table("Rules not run", ["rule", "reason"], [(p.name, p.reason) for p in rules]))
     return shown

@@ -163,7 +163,18 @@ def test_rules_that_run_and_rules_that_cannot_with_why(tmp_path):
         ("My Own Rule", "low", "detection", True)
     ]
     assert [p.path for p in catalogue.problems] == [str(rules / "broken.yml")] and catalogue.problems[0].reason
-    assert catalogue.to_dict() == load_rules([rules]).to_dict()
+    listed = catalogue.to_dict()
+    assert [rule.pop("what_to_do") for rule in listed["rules"]] == [None]
+    assert listed == load_rules([rules]).to_dict()
+
+
+def test_every_cyberwell_rule_says_what_to_do_and_rules_list_shows_it():
+    cyberwell = [d for d in DEFAULT_RULE_DIRS if d.name == "cyberwell"]
+    catalogue = list_rules(cyberwell)
+    assert catalogue.rules and all(rule.what_to_do for rule in catalogue.rules)
+    listed = CliRunner().invoke(app, ["--home", "/nonexistent-home-for-rules", "rules", "list", "--json"])
+    notes = {rule["title"]: rule["what_to_do"] for rule in json.loads(listed.output)["rules"]}
+    assert all(notes[rule.title] == rule.what_to_do for rule in catalogue.rules)
 
 
 # -- quarantine ------------------------------------------------------------------------------------

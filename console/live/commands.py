@@ -1,8 +1,10 @@
 """The live-collection commands: ``collect``, ``serve`` and ``status``.
 
 ``collect`` runs each enabled collector once (cron or a systemd timer); ``serve`` runs each on
-its own interval, in a thread per collector, until SIGTERM or SIGINT, when every thread finishes
-the batch it is on (so its checkpoint is committed) and the process exits 0. ``status`` (how the
+its own interval, in a thread per collector, and the detection rules on their schedules in one
+more thread (console/live/detecting.py), until SIGTERM or SIGINT, when every thread finishes
+the batch or detection run it is on (so its checkpoint or watermark is committed) and the
+process exits 0. ``status`` (how the
 collectors are doing) lives in console/live/status.py; it is registered here with the others.
 """
 
@@ -33,8 +35,11 @@ def register(app: typer.Typer) -> None:
     app.command("status")(status_command)
 
 
-def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None) -> Configured:
-    """The collectors of the config's ``[collectors.*]`` tables (all, or those named by ``only``)."""
+def _configured(
+    ctx: typer.Context, with_receiver: bool = False, only: list[str] | None = None, required: bool = True
+) -> Configured:
+    """The collectors of the config's ``[collectors.*]`` tables (all, or those named by ``only``);
+    none is refused when ``required`` (``serve`` that detects may run without collectors)."""
     from console.live.settings import build
     from console.session import fail
 
@@ -50,7 +55,7 @@ def _configured(ctx: typer.Context, with_receiver: bool = False, only: list[str]
         configured = build(tables, with_receiver=with_receiver)
     except ConfigError as error:
         fail(str(error))
-    if not configured.collectors:
+    if required and not configured.collectors:
         fail("no collectors are configured: add a [collectors.<name>] table to cyberwell.toml (see docs/collectors.md)")
     return configured
 
@@ -85,8 +90,13 @@ def collect_command(
 def serve_command(
     ctx: typer.Context,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    detect: Annotated[
+        bool, typer.Option("--detect/--no-detect", help="Run the detection rules on their schedules too.")
+    ] = True,
 ) -> None:
-    """Run the configured collectors on their intervals until SIGTERM or SIGINT."""
+    """Run the configured collectors on their intervals, and the rules on their schedules, until
+    SIGTERM or SIGINT."""
+    from console.live.detecting import detection_scheduler, start_detecting
     from console.session import fail, make_private, open_store
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -94,9 +104,12 @@ def serve_command(
     handler = logging.StreamHandler()
     handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
-    configured = _configured(ctx, with_receiver=True)
+    configured = _configured(ctx, with_receiver=True, required=not detect)
     make_private(*syslog_spools(ctx.obj).values())  # a spool an older Cyberwell left open to others
     store = open_store(ctx.obj)
+    scheduler = detection_scheduler(ctx.obj, store) if detect else None
+    if scheduler is None and not configured.collectors:
+        fail("nothing to serve: no collectors are configured and no detection rule can run")
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
@@ -113,10 +126,13 @@ def serve_command(
     ]
     for thread in threads:
         thread.start()
-    log.info("serving %s", ", ".join(c.name for c in configured.collectors))
+    if configured.collectors:
+        log.info("serving %s", ", ".join(c.name for c in configured.collectors))
+    if scheduler is not None:
+        threads.append(start_detecting(scheduler, stop))
     while not stop.wait(0.5):  # a short wait: the main thread must be free to take the signal
         pass
-    log.info("stopping: finishing the current batches")
+    log.info("stopping: finishing the current batches and detection run")
     for thread in threads:
         thread.join()
     lost = configured.receiver.stop() if configured.receiver is not None else 0

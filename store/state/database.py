@@ -163,6 +163,42 @@ MIGRATIONS: list[str] = [
     ALTER TABLE rule_runs ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE rule_runs ADD COLUMN excepted INTEGER NOT NULL DEFAULT 0;
     """,
+    # 8 (detections): scheduled detection (store/state/schedule.py). How far each schedule group
+    # has run, the windows that were skipped and wait for a backfill, and each detection run.
+    """
+    CREATE TABLE detection_watermarks (
+        group_key TEXT PRIMARY KEY,       -- the governing rule's id (detections/scheduling/schedule.py)
+        watermark TEXT NOT NULL,          -- event time up to which the group has run (ISO, UTC)
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE detection_gaps (
+        id INTEGER PRIMARY KEY,
+        group_key TEXT NOT NULL,
+        gap_start TEXT NOT NULL,          -- event time (ISO, UTC), inclusive
+        gap_end TEXT NOT NULL,            -- exclusive
+        reason TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    );
+    CREATE INDEX detection_gaps_by_time ON detection_gaps (gap_start, gap_end);
+    CREATE TABLE detection_runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,               -- scheduled, backfill or manual
+        groups TEXT NOT NULL,             -- JSON list of schedule group keys (empty: every rule)
+        window_start TEXT NOT NULL,
+        window_end TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,             -- running, succeeded, partly failed, failed, abandoned
+        seconds REAL,
+        events_scanned INTEGER,
+        rules INTEGER NOT NULL DEFAULT 0,
+        alerts_new INTEGER NOT NULL DEFAULT 0,
+        alerts_updated INTEGER NOT NULL DEFAULT 0,
+        alerts_held_back INTEGER NOT NULL DEFAULT 0,
+        errors TEXT NOT NULL DEFAULT '[]' -- JSON list of what went wrong, each naming its rule
+    );
+    CREATE INDEX detection_runs_by_status ON detection_runs (status, kind);
+    """,
 ]
 
 #: How much of a quarantined record is kept (UTF-8 bytes, cut at a character): enough to see

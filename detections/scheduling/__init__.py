@@ -1,0 +1,1 @@
+"""When rules run: schedules, watermarks, gaps, backfill and the recorded runs of serve."""
