@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import hashlib
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -210,6 +211,31 @@ def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+#: How long opening waits for another process that is switching a new database to WAL mode.
+WAL_SWITCH_SECONDS = 30.0
+
+
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (a setting the file keeps), waiting out another process.
+
+    Switching the journal mode needs the database to itself, and SQLite can refuse that at once
+    with "database is locked", without its busy timeout, when two processes open a new home at
+    the same moment (``serve`` and a command started beside it). Once the file is in WAL mode,
+    reading the mode takes no lock, so only the first opens ever wait here.
+    """
+    deadline = time.monotonic() + WAL_SWITCH_SECONDS
+    while True:
+        try:
+            (mode,) = con.execute("PRAGMA journal_mode").fetchone()
+            if str(mode).lower() != "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class StateDB:
     """One SQLite file; each call opens a short-lived connection so processes never share one."""
 
@@ -227,7 +253,7 @@ class StateDB:
         con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
             con.row_factory = sqlite3.Row
-            con.execute("PRAGMA journal_mode=WAL")
+            _use_wal(con)
             con.execute("PRAGMA synchronous=FULL")  # a committed segment must survive power loss
             con.execute("PRAGMA foreign_keys=ON")
             yield con
