@@ -47,7 +47,8 @@ class DemoOutcome:
 def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> DemoOutcome:
     """``store`` is the event store to fill (the CLI opens the configured one); by default the
     embedded store in the home."""
-    from detections import run_detections
+    from console.session import alert_defaults, scheduled_rules
+    from detections.scheduling.scheduler import run_recorded
     from scenario import generate
 
     store = store if store is not None else EmbeddedStore(cfg.home)
@@ -68,15 +69,19 @@ def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> De
     seconds["ingest"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    own_exceptions = _install_demo_exceptions(cfg.home)
-    report = run_detections(store, list(cfg.rule_dirs), manifest.start, manifest.end, exception_dirs=[own_exceptions])
+    _install_demo_exceptions(cfg.home)
+    # As `detect` runs: the config's exceptions and defaults, and a run kept in the history.
+    groups, problems = scheduled_rules(cfg, store)
+    report = run_recorded(store, groups, manifest.start, manifest.end, "manual", alert_defaults(cfg)).report
+    assert report is not None  # a run that could not finish raised
+    report.problems = problems
     seconds["detect"] = time.perf_counter() - clock
 
     alerts = alerts_first_seen_between(store, manifest.start, manifest.end)
     return DemoOutcome(scenario_dir, results, report, alerts, seconds)
 
 
-def _install_demo_exceptions(home: Path) -> Path:
+def _install_demo_exceptions(home: Path) -> None:
     """Put the demo council's own exceptions in the home's exceptions folder, where ``detect``
     reads them too, so a later ``detect`` in this home tunes the council's traffic the same way.
     A file already there is the person's: it is left as it is."""
@@ -88,4 +93,3 @@ def _install_demo_exceptions(home: Path) -> Path:
         target = folder / f"demo-{source.name}"
         if not target.exists():
             target.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
-    return folder

@@ -70,6 +70,9 @@ def test_running_the_demo_again_stores_nothing_twice(tmp_path):
     )
     assert sorted(a["id"] for a in second["alerts"]) == sorted(a["id"] for a in first["alerts"])
     assert second["detections"]["alerts_new"] == 0
+    runs = CliRunner().invoke(app, ["--home", str(tmp_path), "detect", "runs", "--json"])
+    history = json.loads(runs.output)
+    assert [(r["kind"], r["status"]) for r in history["runs"]] == [("manual", "succeeded")] * 2, history
 
 
 MFA_DENIED = "e40f4962-b02b-4192-9bfe-245f7ece1f99"  # SigmaHQ: Multifactor Authentication Denied
