@@ -22,6 +22,12 @@ Windows on event time:
   runs (``store.state.alerts.resume_points``) — see ``detections.correlate`` for why that makes
   overlapping runs and restarts choose the same windows;
 * ``end`` is the horizon: windows it still cuts are judged as the correlation module explains;
+* a count correlation (``event_count``, ``value_count``) with a lower bound over detection rules
+  first asks the store which groups' events in its whole scan can reach the bound
+  (``Store.reaching``), and reads its rules' matches only for those groups (``search``'s ``keep``):
+  a window never holds more than its group's whole scan, so the other groups cannot pass, and
+  most groups are like that (one country per user all week). The counts a run reports are the
+  store's, as without the filter;
 * a correlation may use another (the specification's chaining): each window of the inner one is
   an event of the outer one, timed at its first event and carrying the inner group-by values, and
   the outer alert lists the underlying events.
@@ -31,10 +37,11 @@ Alerts, correlation windows and the finished rule runs are written in one transa
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,11 +53,17 @@ from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, fi
 from detections.exceptions import applicable, apply_exceptions
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
 from store.epoch import from_micros, to_micros
-from store.protocol import AlertGroupQuery, CorrelationWindow, KnownGroup, RunOutcome
+from store.protocol import AlertGroupQuery, CorrelationWindow, Keep, KnownGroup, ReachingQuery, RunOutcome
 from store.schema import DATASET_COLUMNS
 from store.state.alerts import record_rule_runs, resume_points
 
 _TS = pa.timestamp("us", tz="UTC")
+#: Candidate groups of a correlation beyond this many: a filter that long spares little, so its
+#: rules' matches are searched whole, as without pruning.
+PRUNE_LIMIT = 10_000
+#: The span of the store's counting question (``_counted``): any whole span would do, as the
+#: counts asked for are of ``[since, end)``; a day keeps the spans few.
+_COUNTING_SPAN = timedelta(days=1)
 
 
 @dataclass
@@ -213,6 +226,8 @@ class _Run:
         self.found: dict[str, list[Window]] = {}  # correlation key -> windows found
         self.failures: dict[str, str] = {}
         self.excepted: dict[str, int] = {}  # detection key -> matched events exceptions took out
+        self.candidates: dict[str, set[tuple[str | None, ...]] | None] = {}  # correlation key -> groups that can pass
+        self.weighed: dict[str, int] = {}  # pruned detection key -> its matches over the scan, unpruned
         self.volume: dict[str, _Volume] = {}  # generating detection key -> its groups, as the store counted
         self.profile: dict[str, tuple[float, float]] = {}  # detection key -> (store seconds, build seconds)
         self.alerts: list[Alert] = []
@@ -386,14 +401,107 @@ class _Run:
         return groups.matched, alerts
 
     def _search_matches(self, rule: DetectionRule, plan: _Plan) -> int:
-        """The rule's matching events over the correlations' scan, exceptions taken out."""
+        """The rule's matching events over the correlations' scan, exceptions taken out; only
+        the groups that can pass when the correlation using it can say which (``_keep``)."""
         compiled = rule.compiled
         assert plan.search_start is not None  # only rules that correlations use are searched
-        found = self.store.search(compiled.datasets, plan.search_start, self.end, compiled.query, columns=plan.columns)
+        keep = self._keep(rule)
+        found = self.store.search(
+            compiled.datasets, plan.search_start, self.end, compiled.query, columns=plan.columns, keep=keep
+        )
         table, _ = apply_exceptions(found, self._exceptions(rule))
-        self.excepted[rule.key] = _since(found, self.start).num_rows - _since(table, self.start).num_rows
         self.matches[rule.key] = table
+        if keep is not None:
+            return self._counted(rule, plan.search_start)
+        self.excepted[rule.key] = _since(found, self.start).num_rows - _since(table, self.start).num_rows
         return _since(table, self.start).num_rows
+
+    def _counted(self, rule: DetectionRule, search_start: datetime) -> int:
+        """A pruned rule's counts, as an unpruned search would give them, counted by the store:
+        matched and excepted since the run's start, and the matches its correlation weighs."""
+        now = self.store.alert_groups(self._count_query(rule, self.start))
+        self.weighed[rule.key] = self.store.alert_groups(self._count_query(rule, search_start)).matched
+        self.excepted[rule.key] = now.excepted
+        return now.matched
+
+    def _count_query(self, rule: DetectionRule, since: datetime) -> AlertGroupQuery:
+        """The store's question for a rule's counts over ``[since, end)``: no groups, no rows."""
+        return AlertGroupQuery(
+            datasets=tuple(rule.compiled.datasets),
+            query=rule.compiled.query,
+            entity=(),
+            span=_COUNTING_SPAN,
+            since=since,
+            end=self.end,
+            exceptions=tuple(e.where for e in self._exceptions(rule)),
+            max_new=0,
+            sample=0,
+            fields=tuple(rule.compiled.fields),
+        )
+
+    def _keep(self, rule: DetectionRule) -> Keep | None:
+        """The rule's fields and the values its correlation's candidate groups hold there, or
+        None (search every group): when another correlation also reads the rule's matches, or
+        its one correlation cannot say which groups can pass (``_candidates``)."""
+        users = self._users(rule.key)
+        if len(users) != 1:
+            return None
+        user = users[0]
+        if user.key not in self.candidates:
+            self.candidates[user.key] = self._candidates(user)
+        groups = self.candidates[user.key]
+        if groups is None:
+            return None
+        correlation = user.correlation
+        # Per field, not per tuple: a superset of the candidates' events, which the correlation
+        # then weighs as always.
+        return {
+            correlation.field_for(name, rule.key): list(dict.fromkeys(group[position] for group in groups))
+            for position, name in enumerate(correlation.group_by)
+        }
+
+    def _candidates(self, user: CorrelationRule) -> set[tuple[str | None, ...]] | None:
+        """The groups of ``user`` whose events over its scan can reach its lower bound, or None.
+
+        Over several rules a group's total is at most the sum of its per-rule totals (an event
+        two rules match counts once; a value two rules see too), so a group that can pass
+        reaches ``bound / rules`` in at least one rule: the union of those is a superset.
+        None when pruning cannot help or say: no count with a lower bound, no group-by, an inner
+        correlation among its rules, a bound every group with an event reaches, or more
+        candidates than ``PRUNE_LIMIT`` (the store answers None past it too).
+        """
+        correlation = user.correlation
+        bound = _least_count(correlation)
+        if bound is None or not all(isinstance(self.by_key[key], DetectionRule) for key in correlation.rules):
+            return None
+        per_rule = math.ceil(bound / len(correlation.rules))
+        if per_rule <= 1:
+            return None
+        found: set[tuple[str | None, ...]] = set()
+        for key in correlation.rules:
+            keys = self.store.reaching(self._reaching_query(user, key, per_rule))
+            if keys is None:
+                return None
+            found.update(keys)
+            if len(found) > PRUNE_LIMIT:
+                return None
+        return found
+
+    def _reaching_query(self, user: CorrelationRule, key: str, at_least: int) -> ReachingQuery:
+        correlation, rule = user.correlation, self.by_key[key]
+        assert isinstance(rule, DetectionRule)  # checked by _candidates
+        value = correlation.value_field if correlation.kind == "value_count" else None
+        return ReachingQuery(
+            datasets=tuple(rule.compiled.datasets),
+            query=rule.compiled.query,
+            start=self.scan_start[user.key],
+            end=self.end,
+            group_by=tuple(correlation.field_for(name, key) for name in correlation.group_by),
+            at_least=at_least,
+            distinct=None if value is None else correlation.field_for(value, key),
+            limit=PRUNE_LIMIT,
+            fields=tuple(rule.compiled.fields),
+        )
 
     def _group_query(self, rule: DetectionRule) -> AlertGroupQuery:
         """The store's question for a generating rule: its groups in this run, the known ones named."""
@@ -429,7 +537,7 @@ class _Run:
         correlation = rule.correlation
         scan_start = self.scan_start[rule.key]
         inner_windows: dict[str, tuple[Window, str]] = {}  # pseudo event id -> (window, rule key)
-        parts = []
+        parts, weighed = [], 0
         for key in correlation.rules:
             if key in self.failures:
                 raise _RuleFailed(f"referenced rule '{self.by_key[key].title}' failed: {self.failures[key]}")
@@ -438,6 +546,7 @@ class _Run:
                 parts.append(_correlation_input(correlation, key, _since(self.matches[key], scan_start)))
             else:
                 parts.append(self._inner_input(correlation, used, scan_start, inner_windows))
+            weighed += self.weighed.get(key, parts[-1].num_rows)
         events = pa.concat_tables(parts)
         resume = {
             tuple(keys.get(name) for name in correlation.group_by): end
@@ -450,7 +559,7 @@ class _Run:
             self.windows.append(CorrelationWindow(rule.key, keys, window.start, window.end))
         alerts = [self._correlation_alert(rule, w, inner_windows) for w in windows] if rule.generates else []
         self.alerts.extend(alerts)
-        return events.num_rows, alerts
+        return weighed, alerts
 
     def _inner_input(self, outer, inner: CorrelationRule, scan_start, inner_windows) -> pa.Table:
         """An inner correlation's windows as events of the outer one, timed at their start."""
@@ -540,6 +649,17 @@ def _correlation_input(correlation, key: str, matched: pa.Table) -> pa.Table:
     for name in correlation.fields():
         columns[name] = matched.column(correlation.field_for(name, key)).cast(pa.string())
     return pa.table(columns)
+
+
+def _least_count(correlation) -> int | None:
+    """The least whole count that passes a count correlation's lower bound; None without one
+    (or for another kind: a metric or a temporal count is not a count of events or values)."""
+    if correlation.kind not in ("event_count", "value_count") or correlation.condition is None:
+        return None
+    if not correlation.group_by or correlation.condition.lower is None:
+        return None
+    lower = correlation.condition.lower
+    return math.ceil(lower.count) if lower.op == "gte" else math.floor(lower.count) + 1
 
 
 def _since(table: pa.Table, start: datetime) -> pa.Table:

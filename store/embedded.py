@@ -47,11 +47,14 @@ from store.protocol import (
     AlertStore,
     AppendResult,
     CountRow,
+    Keep,
     QueryLanguage,
+    ReachingQuery,
     Scalar,
 )
 from store.sql.groups import KNOWN_TABLE, groups_sql
 from store.sql.literals import quote_ident, quote_literal
+from store.sql.reaching import keep_sql, reaching_sql
 from store.state.alerts import AlertBook
 from store.state.database import StateDB, utc_now_iso
 
@@ -332,9 +335,10 @@ class EmbeddedStore:
         query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
+        keep: Keep | None = None,
     ) -> pa.Table:
         """Events of the datasets with ``start <= @timestamp < end`` matching a SQL condition
-        (``query``; None: every event).
+        (``query``; None: every event) and ``keep`` (``store.protocol.Keep``).
 
         The result always has ``@timestamp``, ``event.id`` and ``event.dataset``, plus the asked
         ``columns``. A column that no segment has (a rule naming a field this data never carries)
@@ -344,13 +348,24 @@ class EmbeddedStore:
         segments = self._segments(datasets=list(datasets), start=start, end=end)
         if not segments:
             return pa.table({name: pa.array([], pa.string()) for name in wanted})
-        source = self._source(segments, wanted, _stored_columns(segments))
+        source = self._source(segments, [*wanted, *(keep or {})], _stored_columns(segments))
         select = ", ".join(quote_ident(name) for name in wanted)
         condition = "" if query is None or not query.strip() else f" AND ({query})"
-        sql = f'SELECT {select} FROM {source} WHERE "@timestamp" >= ? AND "@timestamp" < ?{condition}' + (
+        kept, kept_params = keep_sql(keep or {})
+        sql = f'SELECT {select} FROM {source} WHERE "@timestamp" >= ? AND "@timestamp" < ?{condition} AND {kept}' + (
             ' ORDER BY "@timestamp", "event.id"' if order else ""
         )
-        return self._duckdb().sql(sql, params=[start, end]).to_arrow_table()
+        return self._duckdb().sql(sql, params=[start, end, *kept_params]).to_arrow_table()
+
+    def reaching(self, asked: ReachingQuery) -> list[tuple[str | None, ...]] | None:
+        """The groups that reach the count, as one DuckDB ``GROUP BY ... HAVING`` (``store.sql.reaching``)."""
+        segments = self._segments(datasets=list(asked.datasets), start=asked.start, end=asked.end)
+        if not segments:
+            return []
+        needed = [*asked.fields, *asked.group_by, *([asked.distinct] if asked.distinct else [])]
+        source = self._source(segments, needed, _stored_columns(segments))
+        found = self._duckdb().execute(reaching_sql(asked, source), [asked.start, asked.end]).fetchall()
+        return None if len(found) > asked.limit else [tuple(row) for row in found]
 
     def aggregate(
         self,

@@ -106,6 +106,35 @@ class RunOutcome(NamedTuple):
     excepted: int = 0  # matched events taken out by exceptions
 
 
+#: Which events ``Store.search`` keeps (None: all): an event is kept when each field, read as
+#: text (as correlations compare group values), is one of its values; None in the values keeps
+#: events that lack the field. Each store renders it in its own language.
+Keep = Mapping[str, Sequence[str | None]]
+
+
+@dataclass(frozen=True)
+class ReachingQuery:
+    """What ``Store.reaching`` is asked: which groups of a rule's matches could pass a count.
+
+    Groups are by ``group_by`` values (as text; None for a missing field) over the events of
+    ``datasets`` in ``[start, end)`` that match ``query``; a group reaches when it holds at least
+    ``at_least`` events or, with ``distinct``, at least that many distinct non-null values of
+    that field. Exceptions are not taken out: they only remove events, so the answer stays a
+    superset of what a correlation can use. ``fields``: the fields ``query`` reads (a field no
+    stored event has then reads as null, as in ``search``).
+    """
+
+    datasets: tuple[str, ...]
+    query: str | None
+    start: datetime
+    end: datetime
+    group_by: tuple[str, ...]
+    at_least: int
+    distinct: str | None = None
+    limit: int = 10_000
+    fields: tuple[str, ...] = ()
+
+
 #: An exception as the stores take it: (field, allowed values as text) pairs; an event is excepted
 #: when every field holds one of its values. Each store renders it in its own language.
 Excepted = tuple[tuple[str, tuple[str, ...]], ...]
@@ -281,11 +310,18 @@ class Store(Protocol):
         query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
+        keep: Keep | None = None,
     ) -> pa.Table:
         """Events of the datasets with ``start <= @timestamp < end`` matching ``query``, written in
-        the store's ``query_language`` (None: every event), ordered by (``@timestamp``,
-        ``event.id``) unless ``order`` is false. The result has ``@timestamp``, ``event.id``,
-        ``event.dataset`` and ``columns``; a column no event has reads as null."""
+        the store's ``query_language`` (None: every event), and ``keep`` (``Keep``), ordered by
+        (``@timestamp``, ``event.id``) unless ``order`` is false. The result has ``@timestamp``,
+        ``event.id``, ``event.dataset`` and ``columns``; a column no event has reads as null."""
+        ...
+
+    def reaching(self, asked: ReachingQuery) -> builtins.list[tuple[str | None, ...]] | None:
+        """The group keys (as text, in ``group_by`` order) that reach ``asked.at_least``, counted
+        by the store; None when there are more than ``asked.limit`` of them (too many to be
+        worth a filter). Lets a correlation fetch only the events of groups that can pass."""
         ...
 
     def count(self, datasets: Sequence[str] | None = None) -> int: ...

@@ -29,6 +29,7 @@ from store.elastic.bulk import BulkOptions, check_refusals, external_versions, i
 from store.elastic.doc_values import read_columns
 from store.elastic.groups import GroupFields, alert_groups_of
 from store.elastic.mapping import CASED, TEXT, events_template
+from store.elastic.reaching import keep_clauses, reaching_of
 from store.elastic.search import (
     TIMESTAMP,
     arrow_type,
@@ -50,7 +51,9 @@ from store.protocol import (
     AlertStore,
     AppendResult,
     CountRow,
+    Keep,
     QueryLanguage,
+    ReachingQuery,
     Scalar,
 )
 from store.state.alerts import AlertBook
@@ -217,9 +220,10 @@ class ElasticStore:
         query: str | None = None,
         columns: Sequence[str] = (),
         order: bool = True,
+        keep: Keep | None = None,
     ) -> pa.Table:
         """Events of the datasets with ``start <= @timestamp < end`` matching a Lucene query
-        (``query``; None: every event).
+        (``query``; None: every event) and ``keep`` (``store.elastic.reaching.keep_clauses``).
 
         The result has ``@timestamp`` (µs, UTC), ``event.id``, ``event.dataset`` and the asked
         columns (a column no index maps reads as null), every match, in the embedded store's order,
@@ -231,10 +235,24 @@ class ElasticStore:
         mappings = self._mappings(datasets)
         types = {**field_types(mappings), **_FIXED_TYPES}
         query_body = event_query(datasets, start, end, query)
+        if keep:
+            fields = GroupFields(types, with_sub_field(mappings, CASED), with_sub_field(mappings, TEXT))
+            query_body["bool"]["filter"].extend(keep_clauses(fields, keep))
         found = read_columns(
             self.client, self._patterns(datasets), query_body, wanted, types, with_sub_field(mappings, CASED)
         )
         return exact_window(found, start, end, order)
+
+    def reaching(self, asked: ReachingQuery) -> list[tuple[str | None, ...]] | None:
+        """The groups that reach the count, from a composite aggregation (``store.elastic.reaching``)."""
+        if not asked.datasets:
+            return []
+        mappings = self._mappings(asked.datasets)
+        types = field_types(mappings)
+        if not types:
+            return []
+        fields = GroupFields(types, with_sub_field(mappings, CASED), with_sub_field(mappings, TEXT))
+        return reaching_of(self.client, self._patterns(asked.datasets), fields, asked)
 
     def aggregate(
         self,
