@@ -1,7 +1,8 @@
 """The state database: SQLite in WAL mode, shared by every Cyberwell process on one home.
 
 It holds what is not an event: the segment catalogue, quarantined records, alerts and their
-history, rule runs, correlation windows, collector checkpoints and runs.
+history, rule runs, correlation windows, collector checkpoints and runs, detection schedules,
+the audit trail, the SOC webhook's outbox and playbook runs.
 WAL lets the ``serve`` daemon write while the dashboard and the CLI read. Schema changes are
 numbered migrations applied in order; ``PRAGMA user_version`` records how far a file has come.
 """
@@ -199,6 +200,84 @@ MIGRATIONS: list[str] = [
         errors TEXT NOT NULL DEFAULT '[]' -- JSON list of what went wrong, each naming its rule
     );
     CREATE INDEX detection_runs_by_status ON detection_runs (status, kind);
+    """,
+    # 9 (audit): the append-only, hash-chained audit trail (store/state/audit.py). Each entry's
+    # hash covers its number, its fields and the hash before it, so an edit, an insertion, a
+    # reordering or a deletion breaks the chain where it happened; the head row remembers the last
+    # number and hash, so a deletion at the end is found too.
+    """
+    CREATE TABLE audit_log (
+        seq INTEGER PRIMARY KEY,          -- 1, 2, 3 ... with no gaps
+        at TEXT NOT NULL,                 -- ISO, UTC
+        actor TEXT NOT NULL,              -- a person, or the Cyberwell process that acted
+        kind TEXT NOT NULL,               -- approval, denial, action, delivery, triage, playbook
+        subject TEXT NOT NULL,            -- what it was about: an alert id, a playbook run, a message
+        what TEXT NOT NULL,               -- what was done
+        result TEXT NOT NULL,
+        detail TEXT NOT NULL,             -- JSON object, never a secret
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TABLE audit_head (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    """,
+    # 10 (playbooks): the SOC webhook's outbox. A message is written in the transaction that
+    # creates or changes its alert, so none is lost and none is sent for an alert never stored.
+    """
+    CREATE TABLE webhook_outbox (
+        id INTEGER PRIMARY KEY,
+        alert_id TEXT NOT NULL,
+        sequence INTEGER NOT NULL,        -- the alert's change number this message carries
+        kind TEXT NOT NULL,               -- new or update
+        idempotency_key TEXT NOT NULL UNIQUE,
+        payload TEXT NOT NULL,            -- the JSON body, fixed when written so retries send the same
+        created_at TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending',   -- pending, delivered, parked
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        delivered_at TEXT,
+        parked_at TEXT
+    );
+    CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt_at, id);
+    """,
+    # 11 (playbooks): playbook runs and their steps, so a restart resumes where a run stopped and
+    # never repeats a step that succeeded.
+    """
+    CREATE TABLE playbook_runs (
+        id INTEGER PRIMARY KEY,
+        playbook TEXT NOT NULL,           -- the playbook's id
+        digest TEXT NOT NULL,             -- SHA-256 of the definition the run started with
+        alert_id TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        trigger TEXT NOT NULL,            -- automatic or manual
+        state TEXT NOT NULL,              -- queued, awaiting_approval, running, succeeded, failed, timed_out, cancelled
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        finished_at TEXT,
+        error TEXT
+    );
+    CREATE UNIQUE INDEX playbook_runs_once ON playbook_runs (playbook, alert_id, dry_run) WHERE trigger = 'automatic';
+    CREATE INDEX playbook_runs_by_state ON playbook_runs (state, id);
+    CREATE TABLE playbook_steps (
+        run_id INTEGER NOT NULL REFERENCES playbook_runs (id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state TEXT NOT NULL,              -- pending, awaiting_approval, running, succeeded, failed, timed_out, skipped, denied, cancelled
+        arguments TEXT,                   -- JSON, as rendered from the alert
+        attempts INTEGER NOT NULL DEFAULT 0,
+        started_at TEXT,
+        finished_at TEXT,
+        decided_by TEXT,                  -- who approved or denied
+        decided_at TEXT,
+        result TEXT,
+        error TEXT,
+        PRIMARY KEY (run_id, position)
+    );
     """,
 ]
 

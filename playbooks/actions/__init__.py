@@ -1,0 +1,1 @@
+"""The actions playbook steps call: Graph, Defender for Endpoint, Azure, webhooks and mail."""
