@@ -18,6 +18,7 @@ from typer.core import TyperGroup
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
 from console import config as configuration
 from console import render, session, tables
+from console.audit_commands import audit_app
 from console.live import commands as live_commands
 from console.session import fail, open_store, stored_window, time_window
 
@@ -70,6 +71,7 @@ quarantine_app = typer.Typer(help="Records that could not be parsed or stored, w
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(rules_app, name="rules")
 app.add_typer(quarantine_app, name="quarantine")
+app.add_typer(audit_app, name="audit")
 detect_app = typer.Typer(
     help="Run the rules over a window (or backfill a range); `detect runs` shows the run history.",
     invoke_without_command=True,

@@ -224,28 +224,35 @@ MIGRATIONS: list[str] = [
         hash TEXT NOT NULL
     );
     """,
-    # 10 (playbooks): the SOC webhook's outbox. A message is written in the transaction that
-    # creates or changes its alert, so none is lost and none is sent for an alert never stored.
+    # 10 (playbooks): the SOC webhook's outbox (store/state/outbox.py). A message is written in
+    # the transaction that creates or changes its alert, so none is lost and none is sent for an
+    # alert never stored. The messages of one alert go out in order: only the oldest pending one
+    # of an alert may be claimed (the partial index finds it). A claim pushes ``next_attempt_at``
+    # a lease ahead, so a deliverer killed mid-flight leaves the message due again after it.
     """
     CREATE TABLE webhook_outbox (
         id INTEGER PRIMARY KEY,
-        alert_id TEXT NOT NULL,
+        alert_id TEXT NOT NULL,           -- the alert it is about (a playbook notice about none: 'playbook:<key>')
         sequence INTEGER NOT NULL,        -- the alert's change number this message carries
-        kind TEXT NOT NULL,               -- new or update
+        kind TEXT NOT NULL,               -- new, update or playbook
         idempotency_key TEXT NOT NULL UNIQUE,
         payload TEXT NOT NULL,            -- the JSON body, fixed when written so retries send the same
         created_at TEXT NOT NULL,
         state TEXT NOT NULL DEFAULT 'pending',   -- pending, delivered, parked
-        attempts INTEGER NOT NULL DEFAULT 0,
-        next_attempt_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,     -- claims so far (one whose deliverer died counts)
+        next_attempt_at TEXT NOT NULL,    -- due from then (ISO, UTC), a claim moves it a lease ahead
         last_error TEXT,
         delivered_at TEXT,
         parked_at TEXT
     );
     CREATE INDEX webhook_outbox_due ON webhook_outbox (state, next_attempt_at, id);
+    CREATE INDEX webhook_outbox_queue ON webhook_outbox (alert_id, id) WHERE state = 'pending';
     """,
-    # 11 (playbooks): playbook runs and their steps, so a restart resumes where a run stopped and
-    # never repeats a step that succeeded.
+    # 11 (playbooks): playbook runs and their steps (store/state/playbook_runs.py), so a restart
+    # resumes where a run stopped and never repeats a step that succeeded. A runner claims a run
+    # (claimed_by: host:pid:token) until lease_until, renewed before every step; a run whose lease
+    # ran out or whose runner's process is gone is taken over. Steps are written when a run is
+    # first claimed, from the definition it started with (digest).
     """
     CREATE TABLE playbook_runs (
         id INTEGER PRIMARY KEY,
@@ -254,27 +261,34 @@ MIGRATIONS: list[str] = [
         alert_id TEXT NOT NULL,
         dry_run INTEGER NOT NULL,
         trigger TEXT NOT NULL,            -- automatic or manual
-        state TEXT NOT NULL,              -- queued, awaiting_approval, running, succeeded, failed, timed_out, cancelled
+        started_by TEXT NOT NULL,         -- the process that queued it, or the person who ran it
+        state TEXT NOT NULL,              -- queued, running, awaiting_approval, succeeded, failed, timed_out, cancelled
         created_at TEXT NOT NULL,
         updated_at TEXT NOT NULL,
         finished_at TEXT,
-        error TEXT
+        error TEXT,
+        claimed_by TEXT,                  -- the runner working on it (host:pid:token), null when none
+        lease_until TEXT                  -- ISO, UTC: after this another runner may take it over
     );
     CREATE UNIQUE INDEX playbook_runs_once ON playbook_runs (playbook, alert_id, dry_run) WHERE trigger = 'automatic';
     CREATE INDEX playbook_runs_by_state ON playbook_runs (state, id);
+    CREATE INDEX playbook_runs_by_alert ON playbook_runs (alert_id);
     CREATE TABLE playbook_steps (
         run_id INTEGER NOT NULL REFERENCES playbook_runs (id),
         position INTEGER NOT NULL,
         name TEXT NOT NULL,
         action TEXT NOT NULL,
-        state TEXT NOT NULL,              -- pending, awaiting_approval, running, succeeded, failed, timed_out, skipped, denied, cancelled
+        approval TEXT NOT NULL,           -- required or none
+        on_denied TEXT NOT NULL,          -- cancel (the run) or skip (this step)
+        state TEXT NOT NULL,              -- pending, awaiting_approval, running, succeeded, dry-run, failed, timed_out, skipped, denied, cancelled
         arguments TEXT,                   -- JSON, as rendered from the alert
         attempts INTEGER NOT NULL DEFAULT 0,
         started_at TEXT,
         finished_at TEXT,
+        decision TEXT,                    -- approved or denied
         decided_by TEXT,                  -- who approved or denied
         decided_at TEXT,
-        result TEXT,
+        result TEXT,                      -- one line: what was done, or would be in a dry run
         error TEXT,
         PRIMARY KEY (run_id, position)
     );
