@@ -11,13 +11,18 @@ Three ways to sign in, as an app registration or an Azure resource would:
 
 The config never holds a secret, only where to find it, so the settings can be printed, logged
 and shown in errors. The secret is read only here, handed to azure-identity, and never appears
-in a message: errors name the config key that is wrong. ``authority_host`` points sign-in at a
-sovereign cloud (or a test stand-in); ``ca_bundle`` trusts a private certificate authority.
+in a message: errors name the config key that is wrong and what was expected. Nor do they show
+where a secret is kept: a person may have pasted the secret itself into ``client_secret_env`` or
+``client_secret_file``, and an error printed and logged would publish it. An environment
+variable's name is shown only when it plainly is one (``variable_name``); file paths never are.
+``authority_host`` points sign-in at a sovereign cloud (or a test stand-in); ``ca_bundle``
+trusts a private certificate authority.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,14 @@ from azure.core.credentials import TokenCredential
 
 AUTH_METHODS = ("client_secret", "certificate", "managed_identity")
 PUBLIC_CLOUD = "https://login.microsoftonline.com"
+#: An environment variable's name as people write them (``CW_GRAPH_SECRET``); a generated secret
+#: mixes cases or symbols, so a value of this shape is safe to show.
+_VARIABLE_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
+
+
+def variable_name(value: str) -> str | None:
+    """``value`` when it looks like an environment variable's name, else None (do not show it)."""
+    return value if _VARIABLE_NAME.fullmatch(value) else None
 
 
 class IdentityError(ValueError):
@@ -81,7 +94,12 @@ class IdentitySettings:
         if self.auth == "certificate":
             _required("certificate_path", self.certificate_path, self.auth)
         if not self.authority_host.startswith("https://"):
-            raise IdentityError("authority_host", f"must be an https URL, got {self.authority_host!r}")
+            # Not echoed: a URL can carry a user and password (http://user:pass@host).
+            scheme = self.authority_host.partition("://")[0] if "://" in self.authority_host else ""
+            got = f"an {scheme} URL" if scheme.isalnum() and len(scheme) < 10 else "something else"
+            raise IdentityError(
+                "authority_host", f"must be an https URL (https://login.microsoftonline.com), got {got}"
+            )
 
 
 def credential_from(
@@ -114,7 +132,7 @@ def credential_from(
     try:
         certificate = path.read_bytes()
     except OSError as exc:
-        raise IdentityError("certificate_path", f"cannot read {path}: {exc.strerror}") from None
+        raise IdentityError("certificate_path", f"cannot read the file it names: {exc.strerror}") from None
     password = _secret(
         "certificate_password_env",
         found.certificate_password_env,
@@ -134,7 +152,7 @@ def credential_from(
         # The message of a wrong password or a damaged file is about the file, never its bytes.
         raise IdentityError(
             "certificate_path",
-            f"{path} is not a usable certificate with its "
+            "the file it names is not a usable certificate (PEM or PKCS#12) with its "
             f"private key ({type(exc).__name__}); check certificate_password_*",
         ) from None
 
@@ -156,16 +174,17 @@ def _secret(
         if value.strip():
             return value.strip()
         if file is None:
-            raise IdentityError(env_key, f"environment variable {variable} is not set or empty")
+            name = variable_name(variable)
+            which = f"environment variable {name}" if name else "the environment variable it names"
+            raise IdentityError(env_key, f"{which} is not set or empty (expected the secret in it)")
     if file is not None:
         path = Path(file).expanduser()
         try:
             value = path.read_text(encoding="utf-8").strip()
         except (OSError, UnicodeDecodeError) as exc:
-            raise IdentityError(
-                file_key, f"cannot read {path}: {getattr(exc, 'strerror', None) or 'not text'}"
-            ) from None
+            why = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise IdentityError(file_key, f"cannot read the file it names: {why}") from None
         if not value:
-            raise IdentityError(file_key, f"{path} is empty")
+            raise IdentityError(file_key, "the file it names is empty (expected the secret in it)")
         return value
     return None
