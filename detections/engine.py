@@ -53,7 +53,15 @@ from detections.correlate import ID_COLUMN, RULE_COLUMN, TIME_COLUMN, Window, fi
 from detections.exceptions import applicable, apply_exceptions
 from detections.loader import CorrelationRule, DetectionRule, RuleProblem, RuleSet, load_rules
 from store.epoch import from_micros, to_micros
-from store.protocol import AlertGroupQuery, CorrelationWindow, Keep, KnownGroup, ReachingQuery, RunOutcome
+from store.protocol import (
+    AlertGroupQuery,
+    CorrelationWindow,
+    Keep,
+    KnownGroup,
+    OnSavedAlerts,
+    ReachingQuery,
+    RunOutcome,
+)
 from store.schema import DATASET_COLUMNS
 from store.state.alerts import record_rule_runs, resume_points
 
@@ -169,15 +177,15 @@ def run_detections(
     start: datetime,
     end: datetime,
     rules: RuleSet | None = None,
-    on_new=None,
+    on_saved: OnSavedAlerts | None = None,
     exception_dirs: Sequence[Path | str] = (),
     defaults: AlertVolume = DEFAULT_VOLUME,
 ) -> DetectionReport:
     """Run every rule under ``rule_dirs`` over events with ``start <= @timestamp < end``.
 
     ``rules`` skips loading when the caller already holds a loaded rule set (the scheduler runs
-    the same rules every few minutes). ``on_new(connection, alerts)`` runs in the transaction that
-    stores new alerts (for the webhook outbox). ``exception_dirs``: exceptions beyond the shipped
+    the same rules every few minutes). ``on_saved(connection, new, updated)`` runs in the transaction
+    that stores the run's alerts, with those new and those changed (for the webhook outbox). ``exception_dirs``: exceptions beyond the shipped
     ones and the rule folders' own. ``defaults``: suppression and cap of rules without their own.
     """
     if start.tzinfo is None or end.tzinfo is None:
@@ -195,7 +203,7 @@ def run_detections(
     report.problems = list(ruleset.problems)
     # The store's alert book also updates where else the store shows alerts (Kibana's index).
     report.alerts_new, report.alerts_updated = store.alerts.save_run(
-        report.alerts, run.windows, run.outcomes, on_new=on_new
+        report.alerts, run.windows, run.outcomes, on_saved=on_saved
     )
     report.seconds = time.perf_counter() - began
     return report

@@ -30,9 +30,10 @@ from store.state.database import StateDB
 QueryLanguage = Literal["duckdb-sql", "elasticsearch-lucene"]
 #: A value an aggregation groups by or a filter compares with: what a stored column holds.
 Scalar = str | int | float | bool | None
-#: Called with the alerts that were new, inside the transaction that stores them (the place to
-#: put them in an outbox atomically).
-OnNewAlerts = Callable[[sqlite3.Connection, list[Alert]], None]
+#: Called inside the transaction that stores a run's alerts with the alerts that were new and
+#: those that changed (a suppressed repeat: more events, a wider span), each as stored, with its
+#: ``sequence``: the place to put them in an outbox atomically.
+OnSavedAlerts = Callable[[sqlite3.Connection, list[Alert], list[Alert]], None]
 
 
 @dataclass(frozen=True)
@@ -280,7 +281,7 @@ class AlertStore(Protocol):
         alerts: Iterable[Alert],
         windows: Iterable[CorrelationWindow] = (),
         outcomes: Sequence[RunOutcome] = (),
-        on_new: OnNewAlerts | None = None,
+        on_saved: OnSavedAlerts | None = None,
     ) -> SavedAlerts:
         """A detection run's alerts, correlation windows and finished rule runs, in one transaction."""
         ...

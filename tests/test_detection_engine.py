@@ -506,12 +506,12 @@ def test_new_alerts_are_handed_over_inside_the_transaction_that_stores_them(stor
     append(store, legacy_events())
     handed = []
 
-    def outbox(connection, alerts):
+    def outbox(connection, new, updated):
         (stored,) = connection.execute("SELECT count(*) FROM alerts").fetchone()
-        handed.append((stored, sorted(a.id for a in alerts)))
+        handed.append((stored, sorted(a.id for a in new)))
 
-    first = run_detections(store, [rules], T0, T0 + timedelta(hours=3), on_new=outbox)
-    run_detections(store, [rules], T0, T0 + timedelta(hours=3), on_new=outbox)
+    first = run_detections(store, [rules], T0, T0 + timedelta(hours=3), on_saved=outbox)
+    run_detections(store, [rules], T0, T0 + timedelta(hours=3), on_saved=outbox)
     assert handed == [(3, sorted(a.id for a in first.alerts))]  # once, and already in the table
 
 

@@ -28,6 +28,7 @@ from detections.scheduling.schedule import (
     due_window,
     seconds_until_due,
 )
+from store.protocol import OnSavedAlerts
 from store.state.schedule import Gap, RunTotals, ScheduleBook
 
 log = logging.getLogger("cyberwell.detect")
@@ -77,15 +78,17 @@ def run_recorded(
     kind: str,
     volume: AlertVolume = DEFAULT_VOLUME,
     watermark: datetime | None = None,
+    on_saved: OnSavedAlerts | None = None,
 ) -> RecordedRun:
     """Run the groups over ``[start, end)`` as one run and record it. ``watermark``: where the
-    groups that succeed have now run up to (scheduled runs only). A failure of the whole run (the
-    store went away) is recorded and raised again."""
+    groups that succeed have now run up to (scheduled runs only). ``on_saved``: handed to
+    ``run_detections`` (the webhook outbox). A failure of the whole run (the store went away) is
+    recorded and raised again."""
     book = ScheduleBook(store.state)
     run_id = book.begin(kind, [g.key for g in groups], start, end)
     began = time.perf_counter()
     try:
-        report = run_detections(store, (), start, end, rules=_together(groups), defaults=volume)
+        report = run_detections(store, (), start, end, rules=_together(groups), defaults=volume, on_saved=on_saved)
     except Exception as error:
         totals = RunTotals(time.perf_counter() - began, None, 0, 0, 0, 0, (f"{type(error).__name__}: {error}",))
         book.finish(run_id, "failed", totals)
@@ -139,6 +142,7 @@ def backfill(
     longest: timedelta,
     volume: AlertVolume = DEFAULT_VOLUME,
     stop: Callable[[], bool] = lambda: False,
+    on_saved: OnSavedAlerts | None = None,
 ) -> list[RecordedRun]:
     """Every group over ``[start, end)`` in runs of at most ``longest``, oldest first, each
     closing the gaps it covered as it finishes (so a backfill cut short keeps what it did)."""
@@ -146,7 +150,7 @@ def backfill(
     for chunk_start, chunk_end in chunks(start, end, longest):
         if stop():
             break
-        done.append(run_recorded(store, groups, chunk_start, chunk_end, "backfill", volume))
+        done.append(run_recorded(store, groups, chunk_start, chunk_end, "backfill", volume, on_saved=on_saved))
     return done
 
 
@@ -160,8 +164,11 @@ class Scheduler:
         defaults: ScheduleDefaults,
         volume: AlertVolume = DEFAULT_VOLUME,
         clock: Callable[[], datetime] | None = None,
+        on_saved: OnSavedAlerts | None = None,
     ):
+        """``on_saved``: called in the transaction that stores each run's alerts (the outbox)."""
         self.store, self.groups, self.defaults, self.volume = store, list(groups), defaults, volume
+        self.on_saved = on_saved
         self.book = ScheduleBook(store.state)
         self.clock = clock or (lambda: datetime.now(UTC))
         self.retry_at: dict[str, datetime] = {}  # a failed group waits its interval before again
@@ -207,7 +214,9 @@ class Scheduler:
 
     def _run(self, groups: list[ScheduleGroup], start: datetime, end: datetime) -> RecordedRun | None:
         try:
-            run = run_recorded(self.store, groups, start, end, "scheduled", self.volume, watermark=end)
+            run = run_recorded(
+                self.store, groups, start, end, "scheduled", self.volume, watermark=end, on_saved=self.on_saved
+            )
         except Exception as error:  # noqa: BLE001 — recorded on the run; serving goes on
             log.error("detection run over %s .. %s failed: %s", start, end, error)
             self._back_off(groups)

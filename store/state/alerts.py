@@ -14,6 +14,7 @@ import builtins
 import json
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -23,11 +24,12 @@ from store.protocol import (
     AlertFilter,
     AlertPage,
     CorrelationWindow,
-    OnNewAlerts,
+    OnSavedAlerts,
     RunOutcome,
     SavedAlerts,
 )
 from store.state.alert_record import SEVERITIES, Alert, iso, severity_rank
+from store.state.audit import AuditEntry, append_audit
 from store.state.database import StateDB, utc_now_iso
 
 #: Event ids kept per alert. A scanner can match 100,000 firewall events in one hour; beyond this
@@ -137,18 +139,19 @@ class AlertBook:
         alerts: Iterable[Alert],
         windows: Iterable[CorrelationWindow] = (),
         outcomes: Sequence[RunOutcome] = (),
-        on_new: OnNewAlerts | None = None,
+        on_saved: OnSavedAlerts | None = None,
     ) -> SavedAlerts:
         """One transaction for a detection run: alerts, correlation windows and finished rule runs.
 
         Together, so a crash never leaves windows recorded (which move the correlations' resume
         points) without the alerts they raised, nor runs marked succeeded without their alerts.
         ``windows`` are (rule id, group keys, start, end); ``outcomes`` (run id, status, matched,
-        alerts, error). ``on_new`` runs inside the transaction with the alerts that were new. The
-        alerts that were new or changed go to the mirror once committed.
+        alerts, error). ``on_saved`` runs inside the transaction with the alerts that were new and
+        those that changed, as stored (a failure there undoes the whole run). The alerts that
+        were new or changed go to the mirror once committed.
         """
         with self.state.transaction() as con:
-            saved, changed = _upsert(con, alerts, on_new)
+            saved, changed = _upsert(con, alerts, on_saved)
             _record_windows(con, windows)
             _finish_runs(con, outcomes)
         if self.mirror is not None and changed:
@@ -163,7 +166,9 @@ class AlertBook:
         """Move an alert to ``status``, and write down who did it and why in its history.
 
         Every call is a change (the same status again with a note is one too): it is numbered
-        and kept, and the alert comes back from ``newer_than`` after it.
+        and kept, and the alert comes back from ``newer_than`` after it. It is also appended to
+        the audit trail (kind ``triage``) in the same transaction, so the history and the trail
+        never disagree.
         """
         _check_change(status, actor, reason)
         with self.state.transaction() as con:
@@ -180,10 +185,19 @@ class AlertBook:
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (alert_id, now, actor, found["status"], status, reason, note),
             )
+            append_audit(con, [_triage_entry(alert_id, actor, found["status"], status, reason, note)])
             alert = _fetch(con, [alert_id])[alert_id]
         if self.mirror is not None:
             self.mirror.publish([alert])
         return alert
+
+
+def _triage_entry(
+    alert_id: str, actor: str, previous: str, status: str, reason: str | None, note: str | None
+) -> AuditEntry:
+    what = f"status {previous} -> {status}" + (f" ({reason})" if reason else "")
+    detail = {"previous": previous, "status": status, "reason": reason, "note": note}
+    return AuditEntry(actor, "triage", f"alert:{alert_id}", what, "succeeded", detail)
 
 
 def _check_change(status: str, actor: str, reason: str | None) -> None:
@@ -205,10 +219,10 @@ def _next_sequence(con: sqlite3.Connection) -> int:
 
 
 def _upsert(
-    con: sqlite3.Connection, alerts: Iterable[Alert], on_new: OnNewAlerts | None
+    con: sqlite3.Connection, alerts: Iterable[Alert], on_saved: OnSavedAlerts | None
 ) -> tuple[SavedAlerts, builtins.list[str]]:
     """Insert new alerts and merge sightings of known ones; return (new, updated) and the ids of
-    the alerts changed.
+    the alerts changed. ``on_saved`` sees both as stored (status, times and ``sequence``).
 
     ``updated`` counts known alerts that changed (new event ids or a wider time span); a rerun
     that finds nothing new updates nothing, and numbers nothing.
@@ -218,7 +232,7 @@ def _upsert(
         return SavedAlerts(0, 0), []
     now = utc_now_iso()
     new: builtins.list[Alert] = []
-    updated: builtins.list[str] = []
+    updated: builtins.list[Alert] = []  # as stored after the change
     changes: builtins.list[tuple] = []  # written with one executemany, like the inserts
     sequence = _next_sequence(con)
     existing = _fetch(con, builtins.list(incoming))
@@ -245,8 +259,8 @@ def _upsert(
                     alert_id,
                 )
             )
+            updated.append(replace(merged, updated_at=datetime.fromisoformat(now), sequence=sequence))
             sequence += 1
-            updated.append(alert_id)
     con.executemany(
         "UPDATE alerts SET first_seen = ?, last_seen = ?, event_ids = ?, event_count = ?,"
         " updated_at = ?, sequence = ? WHERE id = ?",
@@ -275,9 +289,21 @@ def _upsert(
             for position, a in enumerate(new)
         ],
     )
-    if on_new is not None and new:
-        on_new(con, new)
-    return SavedAlerts(len(new), len(updated)), [*updated, *(a.id for a in new)]
+    if on_saved is not None and (new or updated):
+        at = datetime.fromisoformat(now)
+        stored = [
+            replace(
+                a,
+                event_ids=a.event_ids[:MAX_EVENT_IDS],
+                status="new",
+                created_at=at,
+                updated_at=at,
+                sequence=sequence + p,
+            )
+            for p, a in enumerate(new)
+        ]
+        on_saved(con, stored, updated)
+    return SavedAlerts(len(new), len(updated)), [*(a.id for a in updated), *(a.id for a in new)]
 
 
 def _where(where: AlertFilter) -> tuple[str, list[object]]:
