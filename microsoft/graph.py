@@ -108,19 +108,9 @@ class GraphReader:
     def _connect(self, fresh_credential: bool = False) -> GraphServiceClient:
         if self._credential is None or fresh_credential:
             self._credential = self.credential_factory()
-        host = urlsplit(self.endpoint.base_url).hostname
-        if host is None:
-            raise GraphFailure(f"the Graph base URL {self.endpoint.base_url!r} names no host")
-        auth = AzureIdentityAuthenticationProvider(
-            self._credential,
-            scopes=[f"{self.endpoint.base_url.rstrip('/')}/.default"],
-            allowed_hosts=[host],
-        )
         if self._http is None:
             self._http = GraphClientFactory.create_with_default_middleware()
-        adapter = GraphRequestAdapter(auth, client=self._http)
-        adapter.base_url = self.endpoint.root  # set first: the client only fills it when empty
-        self._client = GraphServiceClient(request_adapter=adapter)
+        self._client = graph_client(self.endpoint, self._credential, self._http)
         return self._client
 
     async def close(self) -> None:
@@ -207,6 +197,23 @@ class GraphReader:
         else:
             message = f"Graph failed listing {what}: {status} {code or ''} {said}".rstrip()
         return GraphFailure(message, status, code)
+
+
+def graph_client(endpoint: GraphEndpoint, credential: TokenCredential, http: httpx.AsyncClient) -> GraphServiceClient:
+    """An msgraph-sdk client for ``endpoint`` over ``http`` (a client from msgraph-core's
+    ``GraphClientFactory``, whose middleware retries throttled requests), signing in with
+    ``credential`` for the endpoint's own audience, so a sovereign cloud or a stand-in works."""
+    host = urlsplit(endpoint.base_url).hostname
+    if host is None:
+        raise GraphFailure(f"the Graph base URL {endpoint.base_url!r} names no host")
+    auth = AzureIdentityAuthenticationProvider(
+        credential,
+        scopes=[f"{endpoint.base_url.rstrip('/')}/.default"],
+        allowed_hosts=[host],
+    )
+    adapter = GraphRequestAdapter(auth, client=http)
+    adapter.base_url = endpoint.root  # set first: the client only fills it when empty
+    return GraphServiceClient(request_adapter=adapter)
 
 
 def _following(builder: Builder, link: str) -> RequestMaker:

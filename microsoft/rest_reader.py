@@ -144,7 +144,7 @@ class RestReader:
 
     def _wait(self, response: httpx.Response, attempt: int, need: Need) -> float:
         """Seconds to wait before trying again: what ``Retry-After`` says, within the bound."""
-        asked = _retry_after(response.headers.get("Retry-After"))
+        asked = retry_after_seconds(response.headers.get("Retry-After"))
         if asked is None:
             return self.endpoint.retry_delay * 2 ** (attempt - 1)
         if asked > self.endpoint.max_retry_wait:
@@ -152,7 +152,7 @@ class RestReader:
                 f"{self.endpoint.name} answered {response.status_code} for {need.what} and asked to wait "
                 f"{asked:.0f} s, longer than the {self.endpoint.max_retry_wait:.0f} s allowed; try again later",
                 response.status_code,
-                _error(response)[0],
+                error_of(response)[0],
             )
         return asked
 
@@ -167,7 +167,7 @@ class RestReader:
 
     def _failure(self, response: httpx.Response, need: Need, retries: int) -> RestFailure:
         status = response.status_code
-        code, said = _error(response)
+        code, said = error_of(response)
         name, what = self.endpoint.name, need.what
         if status == 403:
             message = (
@@ -184,7 +184,7 @@ class RestReader:
         return RestFailure(message, status, code)
 
 
-def _error(response: httpx.Response) -> tuple[str | None, str]:
+def error_of(response: httpx.Response) -> tuple[str | None, str]:
     """The error code and message of Microsoft's ``{"error": {"code", "message"}}`` body, if any."""
     try:
         body = orjson.loads(response.content)
@@ -197,7 +197,7 @@ def _error(response: httpx.Response) -> tuple[str | None, str]:
     return (str(error["code"]) if error.get("code") else None), message[:500]
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
     """``Retry-After`` as seconds: a number, or an HTTP date (RFC 9110); None when absent or unreadable."""
     if value is None:
         return None
