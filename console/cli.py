@@ -21,6 +21,7 @@ from console import render, session, tables
 from console.audit_commands import audit_app
 from console.live import commands as live_commands
 from console.session import fail, open_store, stored_window, time_window
+from console.webhook_commands import webhook_app
 
 if TYPE_CHECKING:  # the context typer's group methods take (typer vendors click)
     from typer._click.core import Context as GroupContext
@@ -72,6 +73,7 @@ app.add_typer(alerts_app, name="alerts")
 app.add_typer(rules_app, name="rules")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
+app.add_typer(webhook_app, name="webhook")
 detect_app = typer.Typer(
     help="Run the rules over a window (or backfill a range); `detect runs` shows the run history.",
     invoke_without_command=True,
