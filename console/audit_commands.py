@@ -14,10 +14,8 @@ import typer
 from rich.table import Table
 
 from console import render
-from console.config import Config
-from console.session import fail
+from console.session import fail, open_state
 from store.state.audit import AUDIT_KINDS, AuditAnchor, AuditVerdict, read_head, recent_audit, verify_audit
-from store.state.database import StateDB
 
 #: Exit code of ``verify`` when the trail was tampered with (2 stays "the command was wrong").
 TAMPERED = 1
@@ -28,11 +26,6 @@ audit_app = typer.Typer(
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-
-
-def _state(ctx: typer.Context) -> StateDB:
-    config: Config = ctx.obj
-    return StateDB(config.home / "state.sqlite")
 
 
 @audit_app.command("verify")
@@ -56,7 +49,7 @@ def verify_command(
             anchor = AuditAnchor.parse(expect_head)
         except ValueError as error:
             fail(f"--expect-head: {error}")
-    verdict = verify_audit(_state(ctx), expect_head=anchor, all_problems=every)
+    verdict = verify_audit(open_state(ctx.obj), expect_head=anchor, all_problems=every)
     if as_json:
         render.emit_json(_verdict_dict(verdict))
     else:
@@ -93,7 +86,7 @@ def _show_verdict(verdict: AuditVerdict, anchor: AuditAnchor | None) -> None:
 @audit_app.command("anchor")
 def anchor_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
     """Print the head (SEQ:HASH) to keep elsewhere, without walking the chain."""
-    head = read_head(_state(ctx))
+    head = read_head(open_state(ctx.obj))
     if as_json:
         render.emit_json({"head": None if head is None else str(head)})
     elif head is None:
@@ -117,7 +110,7 @@ def list_command(
         fail(f"--limit: expected 1 to 10000, got {limit}")
     if kind is not None and kind not in AUDIT_KINDS:
         fail(f"--kind: expected one of {', '.join(AUDIT_KINDS)}, got {kind!r}")
-    records = recent_audit(_state(ctx), kind=kind, subject=subject, limit=limit)
+    records = recent_audit(open_state(ctx.obj), kind=kind, subject=subject, limit=limit)
     if as_json:
         render.emit_json(
             [

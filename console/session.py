@@ -17,6 +17,7 @@ import typer
 from console import config as configuration
 from console import render
 from store import EmbeddedStore
+from store.state.database import StateDB
 
 if TYPE_CHECKING:  # the detections room loads when a command detects, not for every command
     from detections.alerts import AlertVolume
@@ -79,6 +80,12 @@ def home_data(home: Path) -> tuple[Path, ...]:
     home folder itself is the user's to choose (it may be their own home, or a folder shared
     on purpose) and the config file is theirs to write: neither is changed."""
     return tuple(home / name for name in ("events", "state.sqlite", "state.sqlite-wal", "state.sqlite-shm"))
+
+
+def open_state(cfg: configuration.Config) -> StateDB:
+    """The home's state database alone, for commands that need no event store (audit, webhook):
+    they work whatever the store backend is, and without reaching Elasticsearch."""
+    return StateDB(cfg.home / "state.sqlite")
 
 
 def open_store(cfg: configuration.Config):

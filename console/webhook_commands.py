@@ -14,19 +14,12 @@ from typing import Annotated
 import typer
 
 from console import render
-from console.config import Config
-from console.session import fail
-from store.state.database import StateDB
+from console.session import fail, open_state
 from store.state.outbox import OutboxStatus, outbox_status, replay_parked
 
 webhook_app = typer.Typer(help="The SOC webhook's outbox: status and replay (docs/webhook.md).", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _state(ctx: typer.Context) -> StateDB:
-    config: Config = ctx.obj
-    return StateDB(config.home / "state.sqlite")
 
 
 @webhook_app.command("status")
@@ -38,7 +31,7 @@ def status_command(
     """Messages pending, due, delivered and parked, and why each parked one was parked."""
     if limit < 1:
         fail(f"--limit: expected 1 or more, got {limit}")
-    status = outbox_status(_state(ctx), parked_limit=limit)
+    status = outbox_status(open_state(ctx.obj), parked_limit=limit)
     if as_json:
         render.emit_json(status.to_dict())
         return
@@ -81,7 +74,7 @@ def replay_command(
     who = actor if actor is not None else getpass.getuser()
     if not who.strip():
         fail("--actor: expected a name for the audit trail")
-    replayed = replay_parked(_state(ctx), None if every else ids, actor=who)
+    replayed = replay_parked(open_state(ctx.obj), None if every else ids, actor=who)
     asked = None if every else sorted(set(ids or ()))
     not_parked = [] if asked is None else sorted(set(asked) - set(replayed))
     if as_json:
