@@ -18,10 +18,11 @@ from typer.core import TyperGroup
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
 from console import config as configuration
 from console import render, session, tables
-from console.audit_commands import audit_app
 from console.live import commands as live_commands
+from console.response.audit_commands import audit_app
+from console.response.playbook_commands import playbook_app
+from console.response.webhook_commands import webhook_app
 from console.session import fail, open_store, stored_window, time_window
-from console.webhook_commands import webhook_app
 
 if TYPE_CHECKING:  # the context typer's group methods take (typer vendors click)
     from typer._click.core import Context as GroupContext
@@ -74,6 +75,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhook_app, name="webhook")
+app.add_typer(playbook_app, name="playbook")
 detect_app = typer.Typer(
     help="Run the rules over a window (or backfill a range); `detect runs` shows the run history.",
     invoke_without_command=True,
@@ -173,10 +175,13 @@ def detect_command(
         return
     store = open_store(cfg)
     window_start, window_end = time_window(start, end, lambda: stored_window(store))
-    groups, problems = session.scheduled_rules(cfg, store)
-    report = run_recorded(store, groups, window_start, window_end, "manual", session.alert_defaults(cfg)).report
+    rules = session.scheduled_rules(cfg, store)
+    hook = alert_hook(cfg, store.state, rules.rule_ids)
+    report = run_recorded(
+        store, rules.groups, window_start, window_end, "manual", session.alert_defaults(cfg), on_saved=hook
+    ).report
     assert report is not None  # a run that could not finish raised
-    report.problems = problems
+    report.problems = rules.problems
     if as_json:
         render.emit_json(report.to_dict())
         return
@@ -193,20 +198,38 @@ def detect_backfill(cfg: configuration.Config, first: str, last: str, as_json: b
     if window_start >= window_end:
         fail(f"--backfill: FROM {window_start.isoformat()} is not before TO {window_end.isoformat()}")
     store = open_store(cfg)
-    groups, problems = session.scheduled_rules(cfg, store)
+    rules = session.scheduled_rules(cfg, store)
     defaults = session.schedule_defaults(cfg)
-    done = backfill(store, groups, window_start, window_end, defaults.max_window, session.alert_defaults(cfg))
+    hook = alert_hook(cfg, store.state, rules.rule_ids)
+    done = backfill(
+        store, rules.groups, window_start, window_end, defaults.max_window, session.alert_defaults(cfg), on_saved=hook
+    )
     _, gaps_left = ScheduleBook(store.state).gaps(limit=0)
     if as_json:
         render.emit_json(
             {
                 "runs": [run.to_dict() for run in done],
-                "problems": [p.to_dict() for p in problems],
+                "problems": [p.to_dict() for p in rules.problems],
                 "gaps_left": gaps_left,
             }
         )
         return
-    show(tables.backfill_runs(done, gaps_left, problems))
+    show(tables.backfill_runs(done, gaps_left, rules.problems))
+
+
+def alert_hook(cfg: configuration.Config, state, rule_ids):
+    """The webhook's messages and the armed playbooks' runs, queued with the alerts they are
+    about (``serve`` delivers and runs them). Playbooks that do not load are left to ``playbook
+    list`` and ``serve``'s log to report: this command's output is the detection run's."""
+    if not cfg.may_respond:
+        return None
+    from console.response.loading import load_response, on_saved
+
+    try:
+        response = load_response(cfg, state, rule_ids, sign_in=False)
+    except configuration.ConfigError as error:
+        fail(str(error))
+    return on_saved(cfg, response, actor="cyberwell detect")
 
 
 @detect_app.command("runs")

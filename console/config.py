@@ -51,11 +51,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from store.elastic.client import ElasticSettings
 
+if TYPE_CHECKING:  # the response rooms reach the Microsoft SDKs: read only when the file has their tables
+    from playbooks.actions.settings import ActionSettings
+    from playbooks.webhook.settings import WebhookSettings
+
 REPO_RULES = Path(__file__).resolve().parents[1] / "rules"
 DEFAULT_RULE_DIRS = (REPO_RULES / "sigmahq", REPO_RULES / "cyberwell")
+SHIPPED_PLAYBOOKS = Path(__file__).resolve().parents[1] / "playbooks" / "library"
+#: The home's own playbooks, read after the shipped ones unless ``[playbooks] dirs`` says otherwise.
+HOME_PLAYBOOKS = "playbooks"
 
 
 class ConfigError(ValueError):
@@ -122,6 +130,41 @@ class Config:
     elasticsearch: ElasticSettings | None = None
     collectors: CollectorsSection = field(default_factory=CollectorsSection)
     detections: DetectionSettings = field(default_factory=DetectionSettings)
+    response: ResponseSettings = field(default_factory=lambda: ResponseSettings())
+
+    @property
+    def playbook_dirs(self) -> tuple[Path, ...]:
+        """The configured folders; by default the shipped ones and the home's, if it has one."""
+        if self.response.playbook_dirs is not None:
+            return self.response.playbook_dirs
+        home = self.home / HOME_PLAYBOOKS
+        return (SHIPPED_PLAYBOOKS, home) if home.is_dir() else (SHIPPED_PLAYBOOKS,)
+
+    @property
+    def may_respond(self) -> bool:
+        """Whether a detection run could queue anything: a ``[webhook]``, an ``[actions]`` table,
+        or playbooks beyond the shipped ones (a dry-run playbook needs no action configured).
+        Without any, ``detect`` skips loading the response rooms and the Microsoft SDKs they
+        reach: every shipped playbook calls an action that needs a table, so none could start."""
+        response = self.response
+        return (
+            response.webhook is not None or response.actions is not None or self.playbook_dirs != (SHIPPED_PLAYBOOKS,)
+        )
+
+
+@dataclass(frozen=True)
+class ResponseSettings:
+    """``[webhook]``, ``[actions]`` and ``[playbooks]`` (docs/webhook.md, docs/actions.md,
+    docs/playbooks.md): checked when the file is read, secrets still where they are."""
+
+    #: None when the config has no ``[webhook]`` table: nothing is sent to the SOC partner.
+    webhook: WebhookSettings | None = None
+    #: None when the config has no ``[actions]`` table: no action is configured.
+    actions: ActionSettings | None = None
+    #: The ``[actions]`` sign-in keys (``tenant_id``, ``client_id``, ``client_secret_env``...).
+    actions_identity: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    #: None: the shipped playbooks and the home's ``playbooks/``.
+    playbook_dirs: tuple[Path, ...] | None = None
 
 
 def resolve_home(option: Path | None) -> Path:
@@ -299,7 +342,33 @@ def load(home: Path, config_file: Path | None = None) -> Config:
         elasticsearch=elastic,
         collectors=_collectors_section(data),
         detections=detection_settings(detections, home),
+        response=response_settings(data, home),
     )
+
+
+def response_settings(data: dict, home: Path) -> ResponseSettings:
+    """``[webhook]``, ``[actions]`` and ``[playbooks]``; a bad value names the key."""
+    webhook_table = _expect(data, "webhook", dict, "config")
+    actions_table = _expect(data, "actions", dict, "config")
+    playbooks_table = _expect(data, "playbooks", dict, "config") or {}
+    unknown = sorted(set(playbooks_table) - {"dirs"})
+    if unknown:
+        raise ConfigError(f"playbooks: unknown key {unknown[0]!r}; expected dirs")
+    dirs = _folders(playbooks_table, "dirs", home, "playbooks")
+    if webhook_table is None and actions_table is None:
+        return ResponseSettings(playbook_dirs=dirs)
+    from microsoft.identity import IdentitySettings
+    from playbooks.actions.settings import ActionSettings, ActionSettingsError
+    from playbooks.webhook.settings import WebhookConfigError, WebhookSettings
+
+    try:
+        webhook = WebhookSettings.from_dict(webhook_table, "webhook") if webhook_table is not None else None
+        actions = ActionSettings.from_dict(actions_table) if actions_table is not None else None
+    except (WebhookConfigError, ActionSettingsError) as error:
+        raise ConfigError(str(error)) from None
+    fields = IdentitySettings.__dataclass_fields__
+    identity = {key: value for key, value in (actions_table or {}).items() if key in fields}
+    return ResponseSettings(webhook, actions, MappingProxyType(identity), dirs)
 
 
 _DURATION_KEYS = ("suppress", "interval", "lookback", "delay", "max_catchup", "backfill_max_window")
@@ -322,13 +391,13 @@ def detection_settings(table: dict, home: Path) -> DetectionSettings:
     )
 
 
-def _folders(table: dict, key: str, home: Path) -> tuple[Path, ...] | None:
+def _folders(table: dict, key: str, home: Path, section: str = "detections") -> tuple[Path, ...] | None:
     """A list of folder paths, relative ones under the home."""
-    dirs = _expect(table, key, list, "detections")
+    dirs = _expect(table, key, list, section)
     if dirs is None:
         return None
     if not all(isinstance(item, str) for item in dirs):
-        raise ConfigError(f"detections.{key}: expected a list of folder paths (strings)")
+        raise ConfigError(f"{section}.{key}: expected a list of folder paths (strings)")
     return tuple(_under_home(home, item) for item in dirs)
 
 

@@ -1,4 +1,5 @@
-"""The main job on the demo scenario: generate, ingest through the parsers, detect, show.
+"""The main job on the demo scenario: generate, ingest through the parsers, detect, run the
+playbooks in dry run, show.
 
 Safe to run again on the same home: the generator is deterministic, ingest is idempotent
 (the second run counts duplicates, stores nothing twice) and alert ids are deterministic.
@@ -15,6 +16,7 @@ from collectors.replay import IngestResult, ingest
 from console.config import Config
 from queries.alert_summary import AlertSummary, summarise_alerts
 from queries.alerts import AlertListing, alerts_first_seen_between
+from queries.playbook_runs import RunFilter, RunListing, list_runs
 from store import EmbeddedStore
 
 if TYPE_CHECKING:  # pySigma loads with detections: only when the demo runs
@@ -28,6 +30,8 @@ class DemoOutcome:
     report: DetectionReport
     #: The alerts first seen in the scenario's week, most severe first.
     alerts: AlertListing
+    #: The playbooks' dry runs over those alerts: one run of each playbook, and the counts.
+    playbooks: RunListing
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -40,6 +44,7 @@ class DemoOutcome:
             "ingest": {kind: result.to_dict() for kind, result in self.ingest.items()},
             "detections": self.report.to_dict(),
             "alerts": [alert.to_dict() for alert in self.alerts.alerts],
+            "playbooks": self.playbooks.to_dict(),
             "seconds": self.seconds,
         }
 
@@ -71,14 +76,52 @@ def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> De
     clock = time.perf_counter()
     _install_demo_exceptions(cfg.home)
     # As `detect` runs: the config's exceptions and defaults, and a run kept in the history.
-    groups, problems = scheduled_rules(cfg, store)
-    report = run_recorded(store, groups, manifest.start, manifest.end, "manual", alert_defaults(cfg)).report
+    # No on_saved: the demo's alerts never go to the SOC partner's webhook, whatever the config.
+    rules = scheduled_rules(cfg, store)
+    report = run_recorded(store, rules.groups, manifest.start, manifest.end, "manual", alert_defaults(cfg)).report
     assert report is not None  # a run that could not finish raised
-    report.problems = problems
+    report.problems = rules.problems
     seconds["detect"] = time.perf_counter() - clock
 
     alerts = alerts_first_seen_between(store, manifest.start, manifest.end)
-    return DemoOutcome(scenario_dir, results, report, alerts, seconds)
+    clock = time.perf_counter()
+    playbooks = dry_run_playbooks(cfg, store.state, alerts, rules.rule_ids)
+    seconds["respond"] = time.perf_counter() - clock
+    return DemoOutcome(scenario_dir, results, report, alerts, playbooks, seconds)
+
+
+#: The demo council's response settings: every action turned on, so the dry runs say what each
+#: would do in its tenant. Nothing is called: every demo run is a dry run, and none signs in.
+DEMO_ACTIONS = {
+    "graph": {},
+    "defender": {},
+    "azure_firewall": {
+        "ip_group": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-wbdc-network"
+        "/providers/Microsoft.Network/ipGroups/ipg-cyberwell-blocked"
+    },
+    "named_location": {"id": "5f0c2a8e-3b1d-4c6e-9a7f-2d8b1e4c6a90"},
+    "teams": {"webhook_url_env": "CYBERWELL_DEMO_TEAMS_URL"},
+    "email": {"sender": "cyberwell@westbrook-dc.gov.uk", "recipients": ["security@westbrook-dc.gov.uk"]},
+}
+DEMO_ENVIRONMENT = {"CYBERWELL_DEMO_TEAMS_URL": "https://wbdc.example.invalid/workflows/security-team"}
+
+
+def dry_run_playbooks(cfg: Config, state, alerts: AlertListing, rule_ids: dict[str, str]) -> RunListing:
+    """Every enabled playbook the scenario's alerts trigger, run as a dry run (queued once per
+    alert, so a second demo finds them done), and the runs to show: one of each playbook."""
+    import asyncio
+
+    from console.response.loading import load_response
+    from playbooks import PlaybookRunner, queue_runs
+    from playbooks.actions.settings import ActionSettings
+
+    response = load_response(
+        cfg, state, rule_ids, environ=DEMO_ENVIRONMENT, settings=ActionSettings.from_dict(DEMO_ACTIONS)
+    )
+    queue_runs(state, response.playbooks, alerts.alerts, dry_run=True, actor="cyberwell demo")
+    asyncio.run(PlaybookRunner(state, response.playbooks, response.actions, "cyberwell demo").run_due())
+    which = RunFilter(dry_run=True, alert_ids=[alert.id for alert in alerts.alerts])
+    return list_runs(state, which, limit=20, per_playbook=1)
 
 
 def _install_demo_exceptions(home: Path) -> None:

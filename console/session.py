@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -21,7 +22,7 @@ from store.state.database import StateDB
 
 if TYPE_CHECKING:  # the detections room loads when a command detects, not for every command
     from detections.alerts import AlertVolume
-    from detections.loader import RuleProblem
+    from detections.loader import RuleProblem, RuleSet
     from detections.scheduling.schedule import ScheduleDefaults, ScheduleGroup
 
 #: Exit codes (README "Exit codes"): 1 is a run that went wrong (``collect``: a source failed).
@@ -211,12 +212,39 @@ def schedule_defaults(cfg: configuration.Config) -> ScheduleDefaults:
     )
 
 
-def scheduled_rules(cfg: configuration.Config, store) -> tuple[list[ScheduleGroup], list[RuleProblem]]:
-    """The configured rules, loaded for the store with the config's exceptions and defaults, in
-    their schedule groups; and every problem (rules that cannot load, schedules that are wrong)."""
+@dataclass(frozen=True)
+class ScheduledRules:
+    """The configured rules in their schedule groups, every problem (rules that cannot load,
+    schedules that are wrong), and each loaded rule's id and name to its id (what playbook
+    triggers may name)."""
+
+    groups: list[ScheduleGroup]
+    problems: list[RuleProblem]
+    rule_ids: dict[str, str]
+
+
+def scheduled_rules(cfg: configuration.Config, store) -> ScheduledRules:
+    """The configured rules, loaded for the store with the config's exceptions and defaults."""
     from detections.scheduling.schedule import schedule_groups
     from detections.scheduling.scheduler import load_for
 
     ruleset = load_for(store, cfg.rule_dirs, exception_dirs(cfg), alert_defaults(cfg))
     groups, problems = schedule_groups(ruleset, schedule_defaults(cfg).schedule)
-    return groups, [*ruleset.problems, *problems]
+    return ScheduledRules(groups, [*ruleset.problems, *problems], _rule_ids(ruleset))
+
+
+def rule_ids(cfg: configuration.Config) -> dict[str, str]:
+    """Each configured rule's id and name, to its id (for commands that load playbooks but run
+    no rules: their triggers may name rules)."""
+    from detections.loader import load_rules
+
+    return _rule_ids(load_rules(cfg.rule_dirs, exception_dirs=exception_dirs(cfg), defaults=alert_defaults(cfg)))
+
+
+def _rule_ids(ruleset: RuleSet) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for loaded in [*ruleset.detections, *ruleset.correlations]:
+        found[loaded.key] = loaded.key
+        if loaded.rule.name:
+            found.setdefault(str(loaded.rule.name), loaded.key)
+    return found

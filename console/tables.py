@@ -113,7 +113,10 @@ def severity_counts(summary: AlertSummary) -> str:
 
 
 def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
-    """What was ingested, the alerts the stories raised, and one closing sentence."""
+    """What was ingested, the alerts the stories raised, what the playbooks would do, and one
+    closing sentence."""
+    from console.response.playbook_tables import dry_runs
+
     summary = outcome.summary
     report = outcome.report
     held_back = (
@@ -128,11 +131,13 @@ def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
             [(kind, r.ingested, r.duplicates, r.quarantined) for kind, r in outcome.ingest.items()],
         ),
         *alert_summary(summary),
+        *dry_runs(outcome.playbooks),
         Text(
             f"{summary.total} alerts ({severity_counts(summary)}) from {len(report.rules)} rules; "
             f"{len(report.problems)} rules or exceptions could not run (cyberwell rules list); "
             f"{report.alerts_held_back} new alerts held back by rule caps. "
-            f"Ingest {outcome.seconds['ingest']:.1f}s, detect {outcome.seconds['detect']:.1f}s. "
+            f"Ingest {outcome.seconds['ingest']:.1f}s, detect {outcome.seconds['detect']:.1f}s, "
+            f"playbooks {outcome.seconds['respond']:.1f}s. "
             f"Data in {outcome.scenario_dir.parent.parent}."
         ),
         *held_back,

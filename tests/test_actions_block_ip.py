@@ -221,7 +221,7 @@ def test_a_403_names_the_conditional_access_permissions(standin):
 def test_describe_sends_nothing(standin):
     action = named_location(standin)
     assert action.describe(action.arguments(address="203.0.113.7")) == (
-        f"would add 203.0.113.7/32 to the Conditional Access named location {LOCATION} "
+        f"add 203.0.113.7/32 to the Conditional Access named location {LOCATION} "
         f"(Graph PATCH /identity/conditionalAccess/namedLocations/{LOCATION})"
     )
     fw = firewall(standin)

@@ -150,7 +150,7 @@ def test_describe_sends_nothing(standin):
     action = actions(standin)["defender.isolate_device"]
     said = action.describe(action.arguments(machine_id=MACHINE, comment="x", isolation_type="Selective"))
     assert said == (
-        f"would isolate device {MACHINE} from the network (Selective isolation; "
+        f"isolate device {MACHINE} from the network (Selective isolation; "
         f"Defender POST /api/machines/{MACHINE}/isolate)"
     )
     assert standin.requests() == [] and standin.tokens == []

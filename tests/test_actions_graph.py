@@ -158,7 +158,7 @@ def test_a_graph_that_does_not_answer_is_a_retryable_failure(standin):
 def test_describe_sends_nothing_and_says_what_would_happen(standin):
     built = actions(standin)
     said = built["graph.disable_user"].describe(built["graph.disable_user"].arguments(user=USER))
-    assert said == f"would disable the account of {USER} (Graph PATCH /users/{USER} accountEnabled=false)"
+    assert said == f"disable the account of {USER} (Graph PATCH /users/{USER} accountEnabled=false)"
     assert "revoke every sign-in session" in built["graph.revoke_sessions"].describe(
         built["graph.revoke_sessions"].arguments(user=USER)
     )

@@ -204,5 +204,5 @@ def test_a_subject_with_a_line_break_is_refused():
 def test_describe_sends_nothing(standin):
     action = email(standin)
     said = action.describe(action.arguments(subject="Alert", body="b"))
-    assert said == f"would email security@council.example.gov.uk from {SENDER}: 'Alert'"
+    assert said == f"email security@council.example.gov.uk from {SENDER}: 'Alert'"
     assert standin.requests() == [] and standin.tokens == []

@@ -92,3 +92,27 @@ def test_the_demo_week_raises_tens_of_alerts_and_one_per_declined_prompt(tmp_pat
     by_rule = {r["rule_id"]: r for r in outcome["detections"]["rules"]}
     assert by_rule[MFA_INTERRUPTED]["excepted"] >= len(denied)
     assert by_rule["d7fb8f0e-bd5f-45c2-b467-19571c490d7e"]["alerts"] == 0  # Cleartext Protocol Usage
+
+
+def test_the_demo_runs_the_shipped_playbooks_in_dry_run_and_shows_what_they_would_do(tmp_path):
+    outcome = run_demo(tmp_path, 7)
+    runs = outcome["playbooks"]
+    # Every shipped playbook the stories should start was started, each run a dry run that ended.
+    assert set(runs["per_playbook"]) == {"compromised-account", "malware-device", "notify-high", "password-spray"}
+    assert all(run["dry_run"] and run["state"] == "succeeded" for run in runs["runs"])
+    steps = {(run["playbook"], step["name"]): step for run in runs["runs"] for step in run["steps"]}
+    revoke = steps[("compromised-account", "revoke-sessions")]["result"]
+    assert revoke.startswith("would revoke every sign-in session of ") and "@westbrook-dc.gov.uk" in revoke
+    assert steps[("compromised-account", "disable-user")]["result"].endswith("(after approval)")
+    assert "isolate device" in steps[("malware-device", "isolate-device")]["result"]
+    assert steps[("password-spray", "block-address")]["result"].startswith("would add 203.0.113.")
+    assert all(step["state"] == "dry-run" for step in steps.values())
+
+    # Safe to run again: the runs are not queued twice, and what they would do is still shown.
+    again = run_demo(tmp_path, 7)["playbooks"]
+    assert again["per_playbook"] == runs["per_playbook"]
+
+    table = CliRunner().invoke(app, ["--home", str(tmp_path), "demo", "--size", "20000"], catch_exceptions=False)
+    text = " ".join(table.output.split())
+    assert "what one run of each would do (nothing was called)" in text
+    assert "compromised-account" in text and "disable-user" in text

@@ -122,3 +122,9 @@ def test_a_medium_alert_of_another_rule_starts_nothing_and_a_critical_one_only_n
     done = dry_run(state, shipped, alert)
     assert list(done) == ["notify-high"]
     assert "[critical] Test rule" in done["notify-high"][0][2] and "user.name=<b>x</b>" in done["notify-high"][0][2]
+
+
+def test_no_shipped_playbook_starts_without_an_action_configured(shipped):
+    """`detect` skips loading the response rooms when nothing is configured (Config.may_respond):
+    right only while every shipped playbook acts for real, through an action that needs a table."""
+    assert not any(playbook.dry_run for playbook in shipped.values())

@@ -1,10 +1,11 @@
 """The live-collection commands: ``collect``, ``serve`` and ``status``.
 
 ``collect`` runs each enabled collector once (cron or a systemd timer); ``serve`` runs each on
-its own interval, in a thread per collector, and the detection rules on their schedules in one
-more thread (console/live/detecting.py), until SIGTERM or SIGINT, when every thread finishes
-the batch or detection run it is on (so its checkpoint or watermark is committed) and the
-process exits 0. ``status`` (how the
+its own interval, in a thread per collector, the detection rules on their schedules in one
+more thread (console/live/detecting.py), and the playbook runner and the SOC webhook's
+deliverer in two more (console/live/responding.py), until SIGTERM or SIGINT, when every thread
+finishes the batch, detection run, step or delivery it is on (so its checkpoint, watermark or
+outcome is committed) and the process exits 0. ``status`` (how the
 collectors are doing) lives in console/live/status.py; it is registered here with the others.
 """
 
@@ -24,6 +25,7 @@ from store.state.checkpoints import Checkpoints
 
 if TYPE_CHECKING:  # the builders' module reaches the Microsoft SDKs: imported when a command needs it
     from console.live.settings import Configured, LiveCollector
+    from console.response.loading import Response
 
 log = logging.getLogger("cyberwell.collect")
 
@@ -97,19 +99,30 @@ def serve_command(
     """Run the configured collectors on their intervals, and the rules on their schedules, until
     SIGTERM or SIGINT."""
     from console.live.detecting import detection_scheduler, start_detecting
-    from console.session import fail, make_private, open_store
+    from console.live.responding import deliverer_for, start_delivering, start_running_playbooks
+    from console.response.loading import load_response, on_saved
+    from console.session import fail, make_private, open_store, scheduled_rules
 
     if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         fail(f"--log-level: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
     handler = logging.StreamHandler()
     handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])
-    configured = _configured(ctx, with_receiver=True, required=not detect)
+    # Collectors are optional: serve may only detect, or only deliver and run playbooks.
+    configured = _configured(ctx, with_receiver=True, required=False)
     make_private(*syslog_spools(ctx.obj).values())  # a spool an older Cyberwell left open to others
     store = open_store(ctx.obj)
-    scheduler = detection_scheduler(ctx.obj, store) if detect else None
-    if scheduler is None and not configured.collectors:
-        fail("nothing to serve: no collectors are configured and no detection rule can run")
+    rules = scheduled_rules(ctx.obj, store) if detect else None
+    try:
+        response = load_response(ctx.obj, store.state, rules.rule_ids if rules else None)
+        deliverer = deliverer_for(ctx.obj, store.state)
+    except ConfigError as error:
+        fail(str(error))
+    _log_response(response)
+    hook = on_saved(ctx.obj, response)
+    scheduler = detection_scheduler(ctx.obj, store, rules, hook) if rules is not None else None
+    if scheduler is None and not configured.collectors and deliverer is None:
+        fail("nothing to serve: no collectors are configured, no detection rule can run and there is no [webhook]")
     stop = threading.Event()
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, lambda *_: stop.set())
@@ -130,15 +143,31 @@ def serve_command(
         log.info("serving %s", ", ".join(c.name for c in configured.collectors))
     if scheduler is not None:
         threads.append(start_detecting(scheduler, stop))
+    threads.append(start_running_playbooks(response, store.state, stop))
+    if deliverer is not None:
+        threads.append(start_delivering(deliverer, stop))
     while not stop.wait(0.5):  # a short wait: the main thread must be free to take the signal
         pass
-    log.info("stopping: finishing the current batches and detection run")
+    log.info("stopping: finishing the current batches, detection run, playbook steps and deliveries")
     for thread in threads:
         thread.join()
     lost = configured.receiver.stop() if configured.receiver is not None else 0
     if lost:
         fail(f"stopped with {lost} received syslog messages not spooled (see the log above)", code=1)
     log.info("stopped")
+
+
+def _log_response(response: Response) -> None:
+    """Say at start-up which playbooks will not load or not start by themselves, and why."""
+    for problem in response.problems:
+        log.warning("playbook not loaded: %s", problem)
+    for playbook in response.playbooks.values():
+        unmet = response.unmet(playbook)
+        if playbook.enabled and not response.armed(playbook):
+            needs = "; ".join(f"{name}: {why}" for name, why in unmet.items())
+            log.warning("playbook %s will not start by itself until its actions are configured: %s", playbook.id, needs)
+    armed = sorted(response.automatic)
+    log.info("playbooks started by alerts: %s", ", ".join(armed) or "none")
 
 
 class VisibleFormatter(logging.Formatter):

@@ -13,29 +13,32 @@ import logging
 import threading
 
 from console.config import Config
-from console.session import alert_defaults, schedule_defaults, scheduled_rules
+from console.session import ScheduledRules, alert_defaults, schedule_defaults
 from detections.scheduling.scheduler import RecordedRun, Scheduler
+from store.protocol import OnSavedAlerts
 from store.state.schedule import ScheduleBook
 
 log = logging.getLogger("cyberwell.detect")
 
 
-def detection_scheduler(cfg: Config, store) -> Scheduler | None:
+def detection_scheduler(cfg: Config, store, rules: ScheduledRules, on_saved: OnSavedAlerts | None) -> Scheduler | None:
     """The configured rules in their schedule groups, ready to run; None when there is none.
+    ``on_saved``: what each run does as it stores its alerts (the outbox, playbook runs).
 
     Called before any thread starts, so a rule set that cannot be read stops ``serve`` cleanly.
     """
-    groups, problems = scheduled_rules(cfg, store)
-    for problem in problems:
+    for problem in rules.problems:
         log.warning("not run: %s: %s", problem.name, problem.reason)
-    if not groups:
+    if not rules.groups:
         log.warning("no detection rules to run (detections.rule_dirs)")
         return None
     abandoned = ScheduleBook(store.state).abandon_unfinished("scheduled")
     if abandoned:
         log.warning("%d scheduled detection runs were cut short before; their windows run again", abandoned)
-    log.info("detecting: %d rules in %d schedule groups", sum(len(g.rule_keys) for g in groups), len(groups))
-    return Scheduler(store, groups, schedule_defaults(cfg), alert_defaults(cfg))
+    log.info(
+        "detecting: %d rules in %d schedule groups", sum(len(g.rule_keys) for g in rules.groups), len(rules.groups)
+    )
+    return Scheduler(store, rules.groups, schedule_defaults(cfg), alert_defaults(cfg), on_saved=on_saved)
 
 
 def start_detecting(scheduler: Scheduler, stop: threading.Event) -> threading.Thread:

@@ -47,7 +47,8 @@ class Action(Protocol):
     arguments: ClassVar[type[BaseModel]]
 
     def describe(self, arguments: BaseModel) -> str:
-        """What the action would do with these arguments, for dry-runs and approvals."""
+        """What the action would do with these arguments, as a verb phrase ("disable the account of
+        x@y"), for dry-runs ("would ...") and approvals."""
         ...
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:

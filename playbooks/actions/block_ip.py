@@ -70,9 +70,7 @@ class BlockIpInFirewall:
 
     def describe(self, arguments: BaseModel) -> str:
         address = _address(arguments, FirewallArguments)
-        return (
-            f"would add {address} to the Azure Firewall IP group {self.group_name} (Resource Manager PUT with If-Match)"
-        )
+        return f"add {address} to the Azure Firewall IP group {self.group_name} (Resource Manager PUT with If-Match)"
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
         address = _address(arguments, FirewallArguments)
@@ -166,7 +164,7 @@ class BlockIpInNamedLocation:
     def describe(self, arguments: BaseModel) -> str:
         address = _address(arguments, NamedLocationArguments)
         return (
-            f"would add {_cidr(address)} to the Conditional Access named location {self.location_id} "
+            f"add {_cidr(address)} to the Conditional Access named location {self.location_id} "
             f"(Graph PATCH /identity/conditionalAccess/namedLocations/{self.location_id})"
         )
 

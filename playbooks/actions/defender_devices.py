@@ -51,7 +51,7 @@ class IsolateDevice:
     def describe(self, arguments: BaseModel) -> str:
         found = _isolate(arguments)
         return (
-            f"would isolate device {found.machine_id} from the network ({found.isolation_type} isolation; "
+            f"isolate device {found.machine_id} from the network ({found.isolation_type} isolation; "
             f"Defender POST /api/machines/{found.machine_id}/isolate)"
         )
 
@@ -78,7 +78,7 @@ class ReleaseDevice:
     def describe(self, arguments: BaseModel) -> str:
         found = _release(arguments)
         return (
-            f"would release device {found.machine_id} from isolation "
+            f"release device {found.machine_id} from isolation "
             f"(Defender POST /api/machines/{found.machine_id}/unisolate)"
         )
 

@@ -61,7 +61,7 @@ class DisableUser:
 
     def describe(self, arguments: BaseModel) -> str:
         user = _user(arguments)
-        return f"would disable the account of {user} (Graph PATCH /users/{user} accountEnabled=false)"
+        return f"disable the account of {user} (Graph PATCH /users/{user} accountEnabled=false)"
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
         user = _user(arguments)
@@ -99,7 +99,7 @@ class RevokeSessions:
 
     def describe(self, arguments: BaseModel) -> str:
         user = _user(arguments)
-        return f"would revoke every sign-in session of {user} (Graph POST /users/{user}/revokeSignInSessions)"
+        return f"revoke every sign-in session of {user} (Graph POST /users/{user}/revokeSignInSessions)"
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
         user = _user(arguments)
@@ -140,7 +140,7 @@ class ConfirmCompromised:
     def describe(self, arguments: BaseModel) -> str:
         user = _user(arguments)
         return (
-            f"would confirm {user} compromised in Entra ID Protection, setting their risk to high "
+            f"confirm {user} compromised in Entra ID Protection, setting their risk to high "
             "(Graph POST /identityProtection/riskyUsers/confirmCompromised)"
         )
 

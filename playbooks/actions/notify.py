@@ -106,7 +106,7 @@ class NotifyTeams:
 
     def describe(self, arguments: BaseModel) -> str:
         found = _teams(arguments)
-        return f"would post a card titled {found.title!r} to {self.shown}"
+        return f"post a card titled {found.title!r} to {self.shown}"
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
         found = _teams(arguments)
@@ -160,7 +160,7 @@ class NotifyEmail:
 
     def describe(self, arguments: BaseModel) -> str:
         found = _email(arguments)
-        return f"would email {', '.join(self._to(found)) or 'nobody'} from {self.sender}: {found.subject!r}"
+        return f"email {', '.join(self._to(found)) or 'nobody'} from {self.sender}: {found.subject!r}"
 
     async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
         found = _email(arguments)

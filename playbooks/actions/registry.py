@@ -12,15 +12,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from azure.core.credentials import TokenCredential
+from pydantic import BaseModel
 
 from microsoft.azure_resources import SCOPE as ARM_SCOPE
 from microsoft.defender_endpoint import SCOPE as DEFENDER_SCOPE
 from microsoft.graph import GraphEndpoint
 from microsoft.graph_writes import GraphWriter
 from microsoft.rest_writer import Patience, RestWriter, TokenSource
-from playbooks.actions.base import Action
+from playbooks.actions.base import Action, ActionResult
 from playbooks.actions.block_ip import BlockIpInFirewall, BlockIpInNamedLocation
 from playbooks.actions.defender_devices import IsolateDevice, ReleaseDevice
 from playbooks.actions.graph_users import ConfirmCompromised, DisableUser, RevokeSessions
@@ -163,3 +165,36 @@ def build_actions(
     parts = _Parts(settings, credential_factory or no_credential, environ)
     skipped = missing_actions(settings, signs_in=credential_factory is not None)
     return {name: kind.build(parts) for name, kind in _KINDS.items() if name not in skipped}
+
+
+def not_configured(kind: type[Action], why: str) -> Action:
+    """An action this installation has not turned on: it loads and dry-runs like the real one
+    (same name, danger and arguments) and fails, saying what would turn it on, if called."""
+
+    class NotConfigured:
+        name: ClassVar[str] = kind.name
+        destructive: ClassVar[bool] = kind.destructive
+        permission: ClassVar[str] = kind.permission
+        arguments: ClassVar[type[BaseModel]] = kind.arguments
+
+        def describe(self, arguments: BaseModel) -> str:
+            given = ", ".join(f"{key}={value!r}" for key, value in arguments.model_dump(exclude_none=True).items())
+            return f"call {kind.name} ({given}), which is not configured here: {why}"
+
+        async def run(self, arguments: BaseModel, idempotency_key: str) -> ActionResult:
+            return ActionResult("failed", f"{kind.name} is not configured: {why}")
+
+    return NotConfigured()
+
+
+def all_actions(
+    settings: ActionSettings,
+    credential_factory: CredentialFactory | None,
+    environ: Mapping[str, str] = os.environ,
+) -> tuple[dict[str, Action], dict[str, str]]:
+    """Every action by name — built where the settings turn it on, :func:`not_configured`
+    elsewhere — and, for those not configured, what would turn each on."""
+    built = build_actions(settings, credential_factory, environ)
+    missing = missing_actions(settings, signs_in=credential_factory is not None)
+    actions = {name: built.get(name) or not_configured(ACTION_TYPES[name], missing[name]) for name in ACTION_TYPES}
+    return actions, missing

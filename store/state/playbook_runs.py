@@ -95,15 +95,8 @@ class PlaybookRuns:
         queued (in any state) is left alone. Returns how many were queued."""
         if not rows:
             return 0
-        now = utc_now_iso()
         with self.state.transaction() as con:
-            before = con.total_changes
-            con.executemany(
-                "INSERT OR IGNORE INTO playbook_runs (playbook, digest, alert_id, dry_run, trigger, started_by,"
-                " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'automatic', ?, 'queued', ?, ?)",
-                [(playbook, digest, alert, int(dry), started_by, now, now) for playbook, digest, alert, dry in rows],
-            )
-            return con.total_changes - before
+            return queue_rows(con, rows, started_by)
 
     def start_manual(self, playbook: str, digest: str, alert_id: str, dry_run: bool, actor: str) -> int:
         """A new run a person asked for, always a new one; recorded in the audit trail."""
@@ -369,6 +362,19 @@ class PlaybookRuns:
                 )
             ]
             return [run for run in (read_run(con, run_id) for run_id in ids) if run is not None]
+
+
+def queue_rows(con: sqlite3.Connection, rows: Sequence[tuple[str, str, str, bool]], started_by: str) -> int:
+    """:meth:`PlaybookRuns.queue` inside a transaction the caller holds (the one that stores the
+    alerts, so an alert and the runs it starts are written together)."""
+    now = utc_now_iso()
+    before = con.total_changes
+    con.executemany(
+        "INSERT OR IGNORE INTO playbook_runs (playbook, digest, alert_id, dry_run, trigger, started_by,"
+        " state, created_at, updated_at) VALUES (?, ?, ?, ?, 'automatic', ?, 'queued', ?, ?)",
+        [(playbook, digest, alert, int(dry), started_by, now, now) for playbook, digest, alert, dry in rows],
+    )
+    return con.total_changes - before
 
 
 def _end(con: sqlite3.Connection, run_id: int, state: str, error: str | None, now: str) -> None:
