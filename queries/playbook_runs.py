@@ -8,10 +8,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from store.state.database import StateDB
-from store.state.playbook_run_records import RunRecord, read_run
-
-#: The states a run can be in (store/state/playbook_runs.py), for the CLI's choices.
-RUN_STATES = ("queued", "awaiting_approval", "approved", "running", "succeeded", "failed", "timed_out", "cancelled")
+from store.state.playbook_run_records import RUN_STATES, RunRecord, read_run
 
 
 @dataclass(frozen=True)
