@@ -129,13 +129,14 @@ def test_cef_without_prefix_is_recognised(parsed_samples):
     assert rows[bare]["cef.name"] == "utm:anomaly anomaly clear_session"
 
 
-def test_records_without_any_time_need_the_receive_time(parsed_samples):
+def test_records_without_any_time_take_the_receive_time_else_the_ingest_time(parsed_samples):
     samples, names, batch, rows = parsed_samples
     timeless = samples["CEF/cef/imported_from_logstash.json"]["input"]["message"]
-    assert rows[timeless]["@timestamp"] == RECEIVED
+    assert (rows[timeless]["@timestamp"], rows[timeless]["cyberwell.time_source"]) == (RECEIVED, "received")
     again = syslog.parse_lines([timeless], "file", now=NOW)
-    assert again.count == 0
-    assert again.quarantined[0].reason.startswith("no timestamp")
+    assert again.quarantined == []
+    [row] = again.events.to_pylist()
+    assert (row["@timestamp"], row["cyberwell.time_source"]) == (NOW, "ingested")
 
 
 def test_header_escapes_and_severity():

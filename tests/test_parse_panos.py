@@ -192,11 +192,13 @@ def test_unknown_log_type_keeps_positional_fields():
     assert row["@timestamp"] == datetime(2026, 3, 1, 9, 59, 58, tzinfo=UTC)
 
 
-def test_unterminated_quote_is_quarantined():
+def test_unterminated_quote_is_read_leniently_and_marked():
     line = '1,2026/03/01 10:00:00,0123,SYSTEM,auth,0,2026/03/01 10:00:00,,auth-fail,x,0,0,general,low,"unterminated'
     batch = syslog.parse_lines([line], "test", now=NOW)
-    assert batch.count == 0
-    assert batch.quarantined[0].reason.startswith("malformed PAN-OS CSV")
+    assert batch.quarantined == []
+    [row] = batch.events.to_pylist()
+    assert row["panw.panos.description"] == "unterminated"
+    assert row["panw.panos.csv_problem"] == "malformed CSV read leniently: unexpected end of data"
 
 
 def test_not_a_known_type_is_not_pan_os():

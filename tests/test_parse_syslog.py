@@ -221,14 +221,13 @@ def test_timestamp_prefers_body_then_header_then_receive_time():
     assert batch.events["@timestamp"].to_pylist() == [_utc(2026, 3, 1, 9, 30, 0), _utc(2026, 3, 1, 8, 0, 0), received]
 
 
-def test_a_line_with_no_time_at_all_is_quarantined_from_a_file(tmp_path):
+def test_a_line_with_no_time_at_all_is_kept_with_the_ingest_time(tmp_path):
     path = tmp_path / "no-time.log"
     path.write_text(FORTI + "\n" + FORTI_NO_TIME + "\n")
     batch = syslog.parse_file(path, now=NOW)
-    assert batch.count == 1
-    [reject] = batch.quarantined
-    assert reject.reason.startswith("no timestamp")
-    assert (reject.record, reject.origin, reject.source) == (FORTI_NO_TIME, f"{path}:2", "syslog")
+    assert batch.quarantined == []
+    assert batch.events["@timestamp"].to_pylist() == [_utc(2026, 3, 1, 9, 30, 0), NOW]
+    assert batch.events["cyberwell.time_source"].to_pylist() == ["event", "ingested"]
 
 
 def test_bad_lines_are_quarantined_with_reasons_and_the_rest_survive(tmp_path):

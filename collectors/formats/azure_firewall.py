@@ -24,11 +24,22 @@ Decisions, so a reader need not guess:
   envelope, an array, a pretty-printed file) is stored minified.
 * The source has no record id, so ``event.id`` is the SHA-256 (hex) of ``event.original``. Azure
   writes records compact, so the same record hashes alike from an NDJSON line or from an envelope.
+* Also read: a Log Analytics row exported as JSON (the query API, the portal's JSON export),
+  whose table's fields are top-level: ``Type`` (``AZFW*``) is its category, ``TimeGenerated`` its
+  time, the row its properties; a legacy ``AzureDiagnostics`` row gives ``Category``,
+  ``OperationName`` and ``msg_s``.
+* Times: ``time`` (else ``TimeGenerated``) as ISO 8601 with up to 9 decimals, with or without a
+  zone (UTC if none), or as the US form some exports write (``3/1/2024 10:00:19 AM``, UTC).
 * Quarantined: text that is not JSON, JSON that is not an object, a record without ``category``
   (not a diagnostic record), a record without a readable ``time``.
 * Kept: a legacy record whose ``msg`` cannot be read is still firewall telemetry; it is
   stored with ``message`` set and the columns read from the text (``event.action`` too) null.
   Unknown ``AZFW*`` categories are kept with whatever named fields they share with known ones.
+* Every ``AZFW*`` category Microsoft documents is read by its field names: the rule logs
+  (``AZFWNetworkRule``, ``AZFWApplicationRule``, ``AZFWNatRule`` and their ``*Aggregation``
+  summaries), ``AZFWThreatIntel``, ``AZFWIdpsSignature``, ``AZFWDnsQuery``,
+  ``AZFWFqdnResolveFailure`` (the DNS server it asked is the destination, its ``Error`` the
+  reason), ``AZFWFatFlow`` and ``AZFWFlowTrace``.
 * IDPS and threat-intelligence records are ``event.kind`` ``alert`` with category
   ``intrusion_detection``: the firewall matched a signature, as ECS defines an alert.
 * Invalid UTF-8 is replaced with U+FFFD rather than rejecting the file; CRLF line ends are read
@@ -48,6 +59,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.formats.azure_time import time_sql
 from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads, original_digests
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content, unreadable
 from store.batch import ParsedBatch, Quarantined, check_required
@@ -124,9 +136,22 @@ RECORD_SHAPE = {
             "QueryName",
             "ResponseCode",
             "ErrorMessage",
+            # AZFWFqdnResolveFailure
+            "ServerIp",
+            "ServerPort",
+            "Error",
+            "_ResourceId",  # a Log Analytics row's resource
         )
     },
+    # A Log Analytics row exported as JSON: the table's name and time, and a legacy row's text.
+    # (Its ``Category`` and ``OperationName`` are read apart: DuckDB's struct names ignore case.)
+    "Type": "VARCHAR",
+    "TimeGenerated": "VARCHAR",
+    "msg_s": "VARCHAR",
 }
+
+#: The properties of a resource-specific Log Analytics row, which are its top-level fields.
+ROW_SHAPE = RECORD_SHAPE["properties"]
 
 _INPUT = pa.schema([("n", pa.int64()), ("item", pa.int64()), ("raw", pa.large_string())])
 
@@ -255,6 +280,8 @@ def _normalise(con: duckdb.DuckDBPyConnection, records: pa.Table, ingested: date
     con.register("records", records)
     sql = _SQL.format(
         shape=quote_literal(orjson.dumps(RECORD_SHAPE).decode()),
+        row_shape=quote_literal(orjson.dumps(ROW_SHAPE).decode()),
+        time=time_sql("time_text"),
         dns=quote_literal(MSG_DNS),
         dns_error=quote_literal(MSG_DNS_ERROR),
         src_ip=_address("src_token"),
@@ -289,8 +316,16 @@ WITH parsed AS (
           FROM (SELECT *, CASE WHEN prefix(raw, '{{') THEN true ELSE prefix(ltrim(raw), '{{') END AS is_object
                 FROM records))
 ), fields AS (
-    SELECT *, r.properties AS p, r.properties.msg AS msg, TRY_CAST(r.time AS TIMESTAMPTZ) AS ts
-    FROM parsed
+    SELECT *, coalesce(r.properties.msg, r.msg_s) AS msg, {time} AS ts
+    FROM (SELECT *, CASE WHEN r.properties IS NOT NULL THEN r.properties
+                         WHEN r.Type IS NOT NULL THEN try(from_json(raw, {row_shape})) END AS p,
+                 coalesce(nullif(r.category, ''), CASE WHEN r.properties IS NOT NULL THEN NULL
+                          WHEN starts_with(r.Type, 'AZFW') THEN r.Type
+                          WHEN r.msg_s IS NOT NULL THEN json_extract_string(raw, '$.Category') END) AS category,
+                 coalesce(r.operationName, CASE WHEN r.properties IS NULL AND r.msg_s IS NOT NULL
+                          THEN json_extract_string(raw, '$.OperationName') END) AS operation,
+                 coalesce(r.time, r.TimeGenerated) AS time_text
+          FROM parsed)
 ), legacy AS (
     SELECT *,
         -- the words after "request from": <src> [to <dst> [was DNAT'ed to <nat>]]
@@ -298,9 +333,9 @@ WITH parsed AS (
              THEN string_split(split_part(msg, ' request from ', 2), ' ') END AS words,
         CASE WHEN contains(msg, ' request from ') THEN split_part(ltrim(msg), ' ', 1) END AS msg_proto,
         contains(msg, ' Type=') AS no_ports,  -- "ICMP Type=8 request from a to b." has no ports
-        CASE WHEN r.category = 'AzureFirewallDnsProxy' THEN regexp_extract(msg, {dns},
+        CASE WHEN category = 'AzureFirewallDnsProxy' THEN regexp_extract(msg, {dns},
             ['src', 'sport', 'id', 'qtype', 'qname', 'transport', 'rcode']) END AS d,
-        CASE WHEN r.category = 'AzureFirewallDnsProxy' THEN regexp_extract(msg, {dns_error},
+        CASE WHEN category = 'AzureFirewallDnsProxy' THEN regexp_extract(msg, {dns_error},
             ['qname', 'qtype', 'transport', 'src', 'sport', 'dst', 'dport', 'reason']) END AS de,
         {sig} AS signature,
         split_part(msg, 'Action: ', 2) AS from_action
@@ -324,10 +359,10 @@ WITH parsed AS (
         coalesce(nullif(msg_proto, ''), nullif(p.Protocol, ''), nullif(d.transport, ''),
                  nullif(de.transport, '')) AS proto,
         coalesce(nullif(rtrim(split_part(from_action, '.', 1)), ''), nullif(p.Action, ''),
-                 CASE WHEN nat_token IS NOT NULL OR r.category = 'AZFWNatRule' THEN 'DNAT' END) AS act,
-        (r.category IN ('AZFWThreatIntel', 'AZFWIdpsSignature') OR signature IS NOT NULL
+                 CASE WHEN nat_token IS NOT NULL OR category IN ('AZFWNatRule', 'AZFWNatRuleAggregation') THEN 'DNAT' END) AS act,
+        (category IN ('AZFWThreatIntel', 'AZFWIdpsSignature') OR signature IS NOT NULL
          OR contains(msg, '. ThreatIntel: ')) AS intrusion,
-        r.category IN ('AzureFirewallDnsProxy', 'AZFWDnsQuery') AS dns_record
+        category IN ('AzureFirewallDnsProxy', 'AZFWDnsQuery') AS dns_record
     FROM tokens
 ), addresses AS (
     SELECT *, (regexp_full_match(dst_host, '[0-9.]+') OR contains(dst_host, ':')) AS dst_is_ip
@@ -350,10 +385,10 @@ SELECT
     coalesce(src_ip, nullif(d.src, ''), nullif(de.src, ''), nullif(p.SourceIp, '')) AS "source.ip",
     coalesce(src_port, TRY_CAST(nullif(d.sport, '') AS INTEGER), TRY_CAST(nullif(de.sport, '') AS INTEGER),
              TRY_CAST(p.SourcePort AS INTEGER)) AS "source.port",
-    coalesce(CASE WHEN dst_is_ip THEN dst_host END, nullif(de.dst, ''), nullif(p.DestinationIp, ''))
-        AS "destination.ip",
-    coalesce(dst_port, TRY_CAST(nullif(de.dport, '') AS INTEGER), TRY_CAST(p.DestinationPort AS INTEGER))
-        AS "destination.port",
+    coalesce(CASE WHEN dst_is_ip THEN dst_host END, nullif(de.dst, ''), nullif(p.DestinationIp, ''),
+             nullif(p.ServerIp, '')) AS "destination.ip",
+    coalesce(dst_port, TRY_CAST(nullif(de.dport, '') AS INTEGER), TRY_CAST(p.DestinationPort AS INTEGER),
+             TRY_CAST(p.ServerPort AS INTEGER)) AS "destination.port",
     coalesce(CASE WHEN NOT dst_is_ip THEN dst_host END, nullif(p.Fqdn, '')) AS "destination.domain",
     coalesce(nat_ip, nullif(p.TranslatedIp, '')) AS "destination.nat.ip",
     coalesce(nat_port, TRY_CAST(p.TranslatedPort AS INTEGER)) AS "destination.nat.port",
@@ -372,19 +407,19 @@ SELECT
     coalesce({rc}, nullif(p.RuleCollection, '')) AS "rule.ruleset",
     coalesce(signature, nullif(p.SignatureId, '')) AS "rule.id",
     coalesce({classification}, nullif(p.Category, '')) AS "rule.category",
-    r.category AS "azure.firewall.category",
-    r.operationName AS "azure.firewall.operation_name",
+    category AS "azure.firewall.category",
+    operation AS "azure.firewall.operation_name",
     act AS "azure.firewall.action",
     coalesce(CASE WHEN prefix(after_action, 'Reason: ') THEN substr(after_action, 9)
                   WHEN NOT ({known_key}) THEN after_action END,
-             nullif(de.reason, ''), nullif(p.ActionReason, ''), nullif(p.ErrorMessage, ''))
+             nullif(de.reason, ''), nullif(p.ActionReason, ''), nullif(p.ErrorMessage, ''), nullif(p.Error, ''))
         AS "azure.firewall.action_reason",
     coalesce({policy}, nullif(p.Policy, '')) AS "azure.firewall.policy",
     coalesce({rcg}, nullif(p.RuleCollectionGroup, '')) AS "azure.firewall.rule_collection_group",
     coalesce({webcat}, nullif(p.WebCategory, '')) AS "azure.firewall.web_category",
     coalesce({ids}, {ti}, nullif(p.ThreatDescription, ''), nullif(p.Description, ''))
         AS "azure.firewall.threat_intel.description",
-    r.resourceId AS "azure.resource.id",
+    coalesce(r.resourceId, p._ResourceId) AS "azure.resource.id",
     'Microsoft' AS "observer.vendor",
     'Azure Firewall' AS "observer.product",
     n AS _line,
@@ -392,10 +427,12 @@ SELECT
     CASE WHEN ok THEN false ELSE trim(raw, ' \t\n\r\x0b\x0c') = '' END AS _blank,  -- no record
     CASE WHEN NOT ok THEN 'not valid JSON'
          WHEN NOT is_object THEN 'record is not a JSON object'
-         WHEN nullif(r.category, '') IS NULL
+         WHEN category IS NULL AND r.Type IS NOT NULL
+              THEN 'a Log Analytics row of table "' || left(r.Type, 64) || '", not an Azure Firewall table'
+         WHEN category IS NULL
               THEN 'record has no category: not an Azure Firewall diagnostic record'
-         WHEN r.time IS NULL THEN 'record has no time'
-         WHEN ts IS NULL THEN 'time is not a timestamp: ' || r.time END AS _reason
+         WHEN time_text IS NULL THEN 'record has no time'
+         WHEN ts IS NULL THEN 'time is not a timestamp: ' || left(time_text, 64) END AS _reason
 FROM addresses
 """
 

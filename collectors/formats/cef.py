@@ -3,8 +3,18 @@
 ``CEF:Version|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension``
 
 * Header fields escape ``\\|`` and ``\\\\``; the extension escapes ``\\=``, ``\\\\``, ``\\n`` and
-  ``\\r``. Extension values may hold spaces: a value runs until the space before the next
-  ``key=`` whose ``=`` is not escaped. A repeated key keeps its first value.
+  ``\\r`` (ArcSight's "Implementing ArcSight CEF", section "Character encoding": the two parts
+  escape differently, and a ``|`` in the extension needs no escape). Any other backslash is kept
+  as written. Extension values may hold spaces: a value runs until the space before the next
+  ``key=`` whose ``=`` is not escaped. A vendor column keeps a value as sent, spaces included
+  (more than one space between pairs, or at the end of the line, stays in the value); the ECS
+  columns take it without trailing white space. A repeated key keeps its first value. A header of seven fields with no extension
+  may omit the last ``|``.
+* Custom fields come as a value and a label that names it (``cs1Label=Rule cs1=allow-web``;
+  the ``csN``, ``cnN``, ``cfpN``, ``c6aN``, ``flexStringN``, ``flexNumberN``, ``flexDateN``,
+  ``deviceCustomDateN`` families, short or long names): each labelled value is also a named
+  column, ``cef.custom.<label>`` (the label lower-cased, runs of other characters than letters,
+  digits and ``_`` made ``_``: ``cef.custom.rule``); the first of two values with one label wins.
 * Some senders (FortiGate, and SEKOIA's samples of it) drop the ``CEF:`` prefix and start at the
   version digit; both forms are read.
 * Vendor columns: ``cef.version``, ``cef.device_vendor``, ``cef.device_product``,
@@ -14,8 +24,12 @@
 * ``@timestamp`` comes from ``rt`` (device receipt time), else ``end``, else ``start`` (short or
   long names), read as an epoch count (milliseconds as CEF says; seconds to nanoseconds as some
   senders write), ArcSight's ``MMM dd [yyyy] HH:mm:ss[.SSS] [zone]``, ctime or ISO 8601, in the
-  ``dtz`` zone when the value names none (UTC when neither does). FortiGate's own epoch
+  ``dtz`` zone when the value names none (UTC when neither does). A zone is an IANA name, UTC/GMT/Z,
+  an offset (``+01:00``, ``GMT+0100``) or a common abbreviation (``BST``, ``CET``, ``EST``...,
+  ``_ABBREVIATIONS``). FortiGate's own epoch
   ``*eventtime`` extension comes first: it is exact UTC, while FortiGate's ``start`` is local time.
+  A record with none of these readable has no body time; the syslog parser then takes the
+  header's, the receive or the ingest time and says which (``cyberwell.time_source``).
 """
 
 from __future__ import annotations
@@ -47,13 +61,20 @@ HEADER_FIELDS = (
 #: ECS columns this dataset fills beyond those every syslog dataset has (the event schema's).
 COLUMNS: dict[str, pa.DataType] = dict(EVENTS.dataset(DATASET).own_types)
 
-_HEADER = re.compile(r"(?:CEF: ?)?(\d{1,3})" + r"\|([^|\\]*(?:\\.[^|\\]*)*)" * 6 + r"\|")
+_FIELD = r"([^|\\]*(?:\\.[^|\\]*)*)"
+_HEADER = re.compile(r"(?:CEF: ?)?(\d{1,3})" + (r"\|" + _FIELD) * 6 + r"\|", re.DOTALL)
+# A record without an extension may end at its severity (a word, never spaced) without the "|".
+_HEADER_ONLY = re.compile(r"(?:CEF: ?)?(\d{1,3})" + (r"\|" + _FIELD) * 5 + r"\|([^\s|\\]*)\s*$", re.DOTALL)
 _HEADER_UNESCAPE = re.compile(r"\\([|\\])")
 # A key is word characters (plus the "." "-" "[" "]" some vendors use) right before an unescaped
 # "=" and right after whitespace or the start: an escaped "\=" has "\" before it, so never matches.
 _KEY = re.compile(r"(?:(?<=\s)|^)([\w.\-\[\]]+)=", re.ASCII)
 _VALUE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _VALUE_ESCAPES = {"n": "\n", "r": "\r", "=": "=", "\\": "\\"}
+# The characters a label keeps in its column name; the rest become "_".
+_LABEL_CHARS = re.compile(r"[^\w]+")
+#: Prefix of the named columns of labelled custom fields.
+CUSTOM_PREFIX = "cef.custom."
 
 
 class CefError(ValueError):
@@ -63,15 +84,34 @@ class CefError(ValueError):
 class CefRecord(NamedTuple):
     header: tuple[str, ...]  # the seven header fields, unescaped, in HEADER_FIELDS order
     extensions: dict[str, str]
+    labelled: tuple[str, ...] = ()  # keys that have a "<key>Label" beside them (``to_row``)
 
 
 def parse_cef(body: str) -> CefRecord:
     """Read one CEF body; raises ``CefError`` when the seven-field header is incomplete."""
-    match = _HEADER.match(body)
+    match = _HEADER.match(body) or _HEADER_ONLY.match(body)
     if match is None:
         raise CefError(f"truncated CEF header: {_count_fields(body)} of the 8 '|'-separated parts")
     header = tuple(_HEADER_UNESCAPE.sub(r"\1", value) if "\\" in value else value for value in match.groups())
-    return CefRecord(header, parse_extension(body[match.end() :]))
+    extension = body[match.end() :]
+    return CefRecord(header, parse_extension(extension), _labelled_keys(extension))
+
+
+def _labelled_keys(extension: str) -> tuple[str, ...]:
+    """The keys that a ``<key>Label=`` names (``cs1`` for ``cs1Label=``).
+
+    Substring searches, not a regular expression: this runs on every record, and a pattern that
+    must find where a key starts tries every position of the text. An escaped ``Label\\=`` inside
+    a value is not found; a key that is not really one is not in the extension and is ignored.
+    """
+    keys: list[str] = []
+    at = extension.find("Label=")
+    while at >= 0:
+        start = max(extension.rfind(" ", 0, at), extension.rfind("\t", 0, at)) + 1
+        if start < at:
+            keys.append(extension[start:at])
+        at = extension.find("Label=", at + 6)
+    return tuple(keys)
 
 
 def _count_fields(body: str) -> int:
@@ -109,7 +149,21 @@ def to_row(record: CefRecord) -> dict[str, str]:
     row = dict(zip(HEADER_FIELDS, record.header))
     for key, value in record.extensions.items():
         row["cef.extensions." + key] = value
+    extensions = record.extensions
+    for key in record.labelled:
+        named = custom_column(extensions.get(key + "Label", ""))
+        custom = extensions.get(key)
+        if named is not None and custom is not None and named not in row:
+            row[named] = custom
     return row
+
+
+@lru_cache(maxsize=4096)
+def custom_column(label: str) -> str | None:
+    """The column a custom field's label names (``Rule Name`` → ``cef.custom.rule_name``), or
+    None for a label with nothing to name it by."""
+    name = _LABEL_CHARS.sub("_", label.strip().lower()).strip("_")
+    return CUSTOM_PREFIX + name if name else None
 
 
 def build(records: list[CefRecord], now: datetime) -> pa.Table:
@@ -124,10 +178,14 @@ def build(records: list[CefRecord], now: datetime) -> pa.Table:
 
 TIME_KEYS = (("rt", "deviceReceiptTime"), ("end", "endTime"), ("start", "startTime"))
 
+# ArcSight's own: MMM dd[ yyyy] HH:mm:ss[.SSS][ zzz] (the CEF standard's list of date formats).
 _ARCSIGHT_TIME = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2})(?: (\d{4}))? "
-    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?(?: (\S+))?$"
+    r"(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6})\d*)?(?: (\S+))?$",
+    re.IGNORECASE,
 )
+# An epoch count with a fraction (seconds.millis as some senders write).
+_EPOCH_FRACTION = re.compile(r"(\d{9,11})\.(\d{1,9})")
 _CTIME = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +(\d{1,2}) "
     r"(\d\d):(\d\d):(\d\d) (\d{4})$"
@@ -192,9 +250,13 @@ def parse_time(value: str, zone: str | None, now: datetime) -> int | None:
 def _parse_time(value: str, zone: str | None, year: int) -> tuple[int | None, bool]:
     if value.isascii() and value.isdigit():
         return epoch_us(int(value)), False
+    fraction = _EPOCH_FRACTION.fullmatch(value)
+    if fraction is not None:
+        return int(fraction.group(1)) * 1_000_000 + int(fraction.group(2)[:6].ljust(6, "0")), False
     match = _ARCSIGHT_TIME.match(value)
     if match is not None:
         month, day, given_year, hh, mm, ss, frac, named_zone = match.groups()
+        month = month.title()
         micros = int((frac or "0").ljust(6, "0"))
         return _wall(int(given_year or year), month, day, hh, mm, ss, micros, named_zone or zone), given_year is None
     match = _CTIME.match(value)
@@ -223,11 +285,48 @@ def _wall(year: int, month: str, day: str, hh: str, mm: str, ss: str, micros: in
         return None
 
 
+#: Zone abbreviations that name one offset wherever they are used (IST, CST in China and others
+#: that mean two are left out: a wrong hour is worse than the header's or the receive time).
+_ABBREVIATIONS: dict[str, float] = {
+    "BST": 1.0,
+    "WET": 0.0,
+    "WEST": 1.0,
+    "CET": 1.0,
+    "CEST": 2.0,
+    "MET": 1.0,
+    "MEST": 2.0,
+    "EET": 2.0,
+    "EEST": 3.0,
+    "MSK": 3.0,
+    "EST": -5.0,
+    "EDT": -4.0,
+    "CDT": -5.0,
+    "MST": -7.0,
+    "MDT": -6.0,
+    "PST": -8.0,
+    "PDT": -7.0,
+    "AKST": -9.0,
+    "AKDT": -8.0,
+    "HST": -10.0,
+    "JST": 9.0,
+    "KST": 9.0,
+    "AEST": 10.0,
+    "AEDT": 11.0,
+    "ACST": 9.5,
+    "AWST": 8.0,
+    "NZST": 12.0,
+    "NZDT": 13.0,
+}
+
+
 @lru_cache(maxsize=256)
 def _zone(name: str | None) -> timezone | ZoneInfo | None:
     """A zone from ``dtz`` or a time's suffix: IANA names, UTC/GMT/Z, or ``+hh:mm``/``+hhmm``."""
     if not name or name.upper() in ("UTC", "GMT", "Z"):
         return UTC
+    hours = _ABBREVIATIONS.get(name.upper())
+    if hours is not None:
+        return timezone(timedelta(hours=hours))
     offset = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d\d):?(\d\d)", name)
     if offset is not None:
         sign = -1 if offset.group(1) == "-" else 1
@@ -243,7 +342,8 @@ def _zone(name: str | None) -> timezone | ZoneInfo | None:
 
 def _ext(*keys: str) -> str:
     """The first non-empty of several extension columns (CEF has a short and a long name)."""
-    cols = [f"nullif({quote_ident('cef.extensions.' + key)}, '')" for key in keys]
+    # Right-trimmed: senders pad values (several spaces between pairs, spaces at the end of a line).
+    cols = [f"nullif(rtrim({quote_ident('cef.extensions.' + key)}), '')" for key in keys]
     return cols[0] if len(cols) == 1 else f"coalesce({', '.join(cols)})"
 
 

@@ -68,6 +68,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.formats.azure_time import time_sql
 from collectors.formats.signin_schema import (
     COLUMNS,
     DATASET,
@@ -161,6 +162,8 @@ SIGNIN_CATEGORIES = (
     "NonInteractiveUserSignInLogs",
     "ServicePrincipalSignInLogs",
     "ManagedIdentitySignInLogs",
+    "ADFSSignInLogs",
+    "MicrosoftServicePrincipalSignInLogs",
 )
 
 
@@ -313,8 +316,9 @@ def graph_sql(fields: str) -> str:
 WITH {fields},
 computed AS (
     SELECT *,
-        coalesce(TRY_CAST(p.createdDateTime AS TIMESTAMPTZ), TRY_CAST(envelope_time AS TIMESTAMPTZ)) AS ts,
-        coalesce(p.createdDateTime, envelope_time) AS ts_text,
+        coalesce(TRY_CAST(p.createdDateTime AS TIMESTAMPTZ), {time_sql("envelope_time")}) AS ts,
+        coalesce(NULLIF(p.createdDateTime, ''), envelope_time) AS ts_text,
+        CASE WHEN NULLIF(p.createdDateTime, '') IS NULL THEN 'time' ELSE 'createdDateTime' END AS ts_field,
         {absent_if_empty("coalesce(p.status.errorCode, envelope_resultType)")} AS result_type,
         {absent_if_empty("p.userPrincipalName")} AS upn
     FROM fields
@@ -332,8 +336,9 @@ SELECT
             WHEN 'VARCHAR' THEN 'string' WHEN 'BOOLEAN' THEN 'boolean' WHEN 'NULL' THEN 'null'
             ELSE 'number' END || ', not an object'
         WHEN {not_signin} THEN concat('diagnostic record of category "', envelope_category, '", not a sign-in log')
-        WHEN ts_text IS NULL THEN 'no createdDateTime'
-        WHEN ts IS NULL THEN concat('createdDateTime "', left(ts_text, 64), '" is not a timestamp')
+        WHEN ts_text IS NULL THEN CASE WHEN envelope_category IS NULL THEN 'no createdDateTime'
+            ELSE 'no createdDateTime in properties and no time on the record' END
+        WHEN ts IS NULL THEN concat(ts_field, ' "', left(ts_text, 64), '" is not a timestamp')
     END AS _reason,
     {_GRAPH_ITEMS}
 FROM computed

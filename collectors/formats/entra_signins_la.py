@@ -55,6 +55,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.formats.azure_time import time_sql
 from collectors.formats.entra_signins import (
     Dialect,
     finish,
@@ -130,31 +131,12 @@ _TABLE_CATEGORIES = {
     "AADNonInteractiveUserSignInLogs": "NonInteractiveUserSignInLogs",
     "AADServicePrincipalSignInLogs": "ServicePrincipalSignInLogs",
     "AADManagedIdentitySignInLogs": "ManagedIdentitySignInLogs",
+    "ADFSSignInLogs": "ADFSSignInLogs",
 }
-
-#: How the portal writes times in a CSV export; ISO 8601 is read by a cast before these.
-_TIME_FORMATS = (
-    "%m/%d/%Y, %I:%M:%S.%g %p",
-    "%m/%d/%Y, %I:%M:%S %p",
-    "%m/%d/%Y %I:%M:%S.%g %p",
-    "%m/%d/%Y %I:%M:%S %p",
-)
 
 V = "VARCHAR"
 _LOCATION = {"countryOrRegion": V, "city": V, "state": V}
 _STATUS = {"errorCode": V, "failureReason": V, "additionalDetails": V}
-
-
-def _time(column: str) -> str:
-    """ISO 8601 by a cast; the portal's ``4/28/2021, 2:08:45.221 PM`` (told by its slash) by
-    format, without first paying for a failed cast. Its usual format is tried alone first:
-    a list of formats costs twice as much per value."""
-    usual, *others = (f"'{f}'" for f in _TIME_FORMATS)
-    return (
-        f"CASE WHEN strpos({column}, '/') > 0 THEN CAST(coalesce(try_strptime({column}, {usual}), "
-        f"try_strptime({column}, [{', '.join(others)}])) AS TIMESTAMPTZ) "
-        f"ELSE TRY_CAST({column} AS TIMESTAMPTZ) END"
-    )
 
 
 def _dynamic(column: str, struct: dict) -> str:
@@ -241,8 +223,8 @@ def _la_select(with_original: bool) -> str:
     return f"""
 , typed AS (
     SELECT *,
-        {_time("TimeGenerated")} AS generated_ts,
-        {_time("CreatedDateTime")} AS created_ts,
+        {time_sql("TimeGenerated")} AS generated_ts,
+        {time_sql("CreatedDateTime")} AS created_ts,
         {_dynamic("LocationDetails", _LOCATION)} AS loc,
         {_dynamic("Status", _STATUS)} AS st,
         {_dynamic("DeviceDetail", DEVICE_DETAIL_SHAPE)} AS dev

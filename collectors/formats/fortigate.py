@@ -126,6 +126,7 @@ SQL_INPUTS = tuple(
     PREFIX + key
     for key in (
         "eventtime",
+        "itime",  # FortiAnalyzer's receive time (epoch seconds) on logs it forwards
         "date",
         "time",
         "tz",
@@ -198,6 +199,11 @@ SQL_MACROS = (
             regexp_extract(z, '([+-])', 1) || lpad(regexp_extract(z, '[+-](\d{1,2})', 1), 2, '0')
             || coalesce(nullif(regexp_extract(z, '[+-]\d{1,2}:?(\d\d)$', 1), ''), '00')
         ELSE '+0000' END""",
+    # The documented "2024-03-01 10:00:01" is tried alone first (a list of formats costs more
+    # per value); these are not in the FortiOS reference but come from exports and forwarders
+    # that re-format the date: a slashed date ("2024/03/01"), a time with a fraction.
+    r"""CREATE OR REPLACE MACRO forti_date_time(s) AS try_strptime(s, [
+        '%Y/%m/%d %H:%M:%S %z', '%Y-%m-%d %H:%M:%S.%f %z', '%Y/%m/%d %H:%M:%S.%f %z'])""",
 )
 
 _CATEGORY = f"""CASE lower({_f("type")})
@@ -225,6 +231,8 @@ ECS_SQL: tuple[tuple[str, str], ...] = (
         forti_epoch({_f("eventtime")}),
         try_strptime({_f("date")} || ' ' || {_f("time")} || ' ' || forti_tz({_f("tz")}),
                      '%Y-%m-%d %H:%M:%S %z'),
+        forti_date_time({_f("date")} || ' ' || {_f("time")} || ' ' || forti_tz({_f("tz")})),
+        forti_epoch({_f("itime")}),
         forti_epoch({_f("timestamp")}))""",
     ),
     ("event.kind", "'event'"),

@@ -13,12 +13,24 @@ every type. ``FUTURE_USE`` fields are ``future_use_<n>``.
 
 Times: PAN-OS writes the firewall's local time without a zone; they are read as UTC, like
 RFC 3164 clocks. ``high_res_timestamp`` (ISO 8601 with an offset) wins when the record has it.
+Besides the usual ``2024/01/12 11:21:15``, the generated and receive times are read as ISO 8601,
+``1/12/24 11:21:15`` and ``Jan 12 2024 11:21:15``, as exports and forwarders that re-format them
+write them.
+
+Tolerance, because PAN-OS versions and forwarders differ (PAN-OS syslog field descriptions,
+9.1 to 11.x): a record is read whatever its number of fields, from the four that name its type
+upwards; names are given to what is there and the rest keeps positional names. The HIP Match type
+is ``HIPMATCH`` on the wire but ``HIP-MATCH`` in the field descriptions: both are read. A record
+whose CSV is not well formed (a quote inside a quoted value that was not doubled, a quoted value
+cut off by a truncated UDP datagram) is read leniently rather than quarantined, and says so in
+``panw.panos.csv_problem``.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from typing import Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -406,6 +418,7 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
         "device_serial_number",
         "mac",
         "high_res_timestamp",
+        "cluster_name",
     ),
     "AUTH": _COMMON
     + (
@@ -436,25 +449,45 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: Every log type PAN-OS sends over syslog; those without a layout keep positional names.
-LOG_TYPES = frozenset(LAYOUTS) | {
-    "CORRELATION",
-    "TUNNEL",
-    "GTP",
-    "SCTP",
-    "IPTAG",
-    "URL",
-    "DATA",
-    "WILDFIRE",
-    "AUDIT",
-}
+#: Other spellings of a type, and the layout they share: the field descriptions write the HIP
+#: Match type as "HIP-MATCH"; firewalls send "HIPMATCH".
+ALIASES: dict[str, str] = {"HIP-MATCH": "HIPMATCH"}
 
-# Type is the fourth field; the first three never hold quotes or commas.
-_TYPE_FIELD = re.compile(r"[^,\"]*,[^,\"]*,[^,\"]*,([A-Z]+),")
+#: Every log type PAN-OS sends over syslog; those without a layout keep positional names.
+LOG_TYPES = (
+    frozenset(LAYOUTS)
+    | frozenset(ALIASES)
+    | {
+        "CORRELATION",
+        "TUNNEL",
+        "GTP",
+        "SCTP",
+        "IPTAG",
+        "URL",
+        "DATA",
+        "WILDFIRE",
+        "AUDIT",
+    }
+)
+
+# Type is the fourth field; the first three never hold quotes or commas. A record may end there.
+_TYPE_FIELD = re.compile(r"[^,\"]*,[^,\"]*,[^,\"]*,([A-Z][A-Z-]*)(?:,|$)")
+
+#: Fields up to and including the type: fewer, and the record does not say what it is.
+MIN_FIELDS: Final = 4
 
 
 class PanosError(ValueError):
-    """A body that looked like PAN-OS CSV but is not readable CSV."""
+    """A body that looked like PAN-OS CSV but is not readable as a PAN-OS record."""
+
+
+class Repaired(list[str]):
+    """The fields of a record whose CSV was not well formed, read leniently; ``problem`` says
+    what the strict reader found, and lands in ``panw.panos.csv_problem``."""
+
+    def __init__(self, fields: list[str], problem: str):
+        super().__init__(fields)
+        self.problem = problem
 
 
 def looks_like(body: str) -> bool:
@@ -464,19 +497,32 @@ def looks_like(body: str) -> bool:
 
 
 def split_fields(body: str) -> list[str]:
-    """The CSV fields of one record; ``PanosError`` for an unterminated quote."""
+    """The CSV fields of one record.
+
+    A record the strict reader refuses is read leniently as :class:`Repaired` (its fields stay in
+    place: a stray quote only changes the value it is in). ``PanosError`` only when even that
+    cannot find the type in the fourth field.
+    """
     try:
         rows = list(csv.reader([body], strict=True))
+        fields: list[str] = rows[0] if len(rows) == 1 else []
     except csv.Error as exc:
-        raise PanosError(f"malformed PAN-OS CSV: {exc}") from None
-    if len(rows) != 1 or len(rows[0]) < 7:
-        raise PanosError("malformed PAN-OS CSV: fewer than the 7 common fields")
-    return rows[0]
+        problem = f"malformed CSV read leniently: {exc}"
+        try:
+            rows = list(csv.reader([body], strict=False))
+        except csv.Error as lenient:  # not seen; the record is kept in quarantine with why
+            raise PanosError(f"malformed PAN-OS CSV: {exc}; read leniently: {lenient}") from None
+        fields = Repaired(rows[0], problem) if len(rows) == 1 else []
+    if len(fields) < MIN_FIELDS or fields[3] not in LOG_TYPES:
+        raise PanosError(
+            f"malformed PAN-OS CSV: {len(fields)} fields, expected at least {MIN_FIELDS} with a log type in the fourth"
+        )
+    return fields
 
 
 def field_names(log_type: str, count: int) -> list[str]:
     """Column names for a record of ``log_type`` with ``count`` fields."""
-    layout = LAYOUTS.get(log_type, _COMMON)
+    layout = LAYOUTS.get(ALIASES.get(log_type, log_type), _COMMON)
     return [layout[i] if i < len(layout) else f"field_{i}" for i in range(count)]
 
 
@@ -493,7 +539,10 @@ def build(records: list[list[str]]) -> pa.Table:
     columns a group at a time (a transpose) rather than a dict per row.
     """
     groups: dict[tuple[str, int], tuple[list[int], list[list[str]]]] = {}
+    problems: dict[int, str] = {}
     for row, fields in enumerate(records):
+        if type(fields) is Repaired:
+            problems[row] = fields.problem
         key = (fields[3], len(fields))
         group = groups.get(key)
         if group is None:
@@ -509,7 +558,11 @@ def build(records: list[list[str]]) -> pa.Table:
     table = pa.concat_tables(parts, promote_options="default")
     if len(parts) > 1:
         table = table.take(pc.sort_indices(table["_row"]))
-    return table.drop_columns(["_row"])
+    table = table.drop_columns(["_row"])
+    if problems:  # rare: the column is there only when a record needed it
+        notes = pa.array([problems.get(row) for row in range(len(records))], pa.string())
+        table = table.append_column(PREFIX + "csv_problem", notes)
+    return table
 
 
 # --- ECS ------------------------------------------------------------------------------------
@@ -577,9 +630,16 @@ SQL_INPUTS = tuple(
 
 #: DuckDB macros the ECS mapping uses.
 SQL_MACROS = (
-    # Receive and generated times: "2024/01/12 11:21:15", or "9/16/19 10:00" on some exports.
-    r"""CREATE OR REPLACE MACRO panos_time(t) AS
-        try_strptime(t, ['%Y/%m/%d %H:%M:%S', '%m/%d/%y %H:%M:%S', '%m/%d/%y %H:%M'])""",
+    # Receive and generated times: "2024/01/12 11:21:15" (told by the slash after a four-digit
+    # year: DuckDB's %Y would also take the "1" of "1/1/24"), else ISO 8601 (told by its dashes),
+    # or "9/16/19 10:00" and "Jan 12 2024 11:21:15" as some exports and forwarders rewrite them.
+    # One format per value in the usual case: a list of formats costs more per value.
+    r"""CREATE OR REPLACE MACRO panos_time(t) AS CASE
+        WHEN strpos(t, '/') = 5 THEN coalesce(try_strptime(t, '%Y/%m/%d %H:%M:%S'),
+                                                 try_strptime(t, '%Y/%m/%d %H:%M:%S.%f'))::TIMESTAMPTZ
+        WHEN contains(t, '-') THEN TRY_CAST(t AS TIMESTAMPTZ)
+        ELSE try_strptime(t, ['%m/%d/%y %H:%M:%S', '%m/%d/%y %H:%M', '%m/%d/%Y %H:%M:%S', '%m/%d/%Y %H:%M',
+                              '%b %d %Y %H:%M:%S', '%b %d %H:%M:%S %Y'])::TIMESTAMPTZ END""",
     # "Microsoft Windows SMB Null Session Attempt(31914)", "(9999)" for URL logs.
     r"""CREATE OR REPLACE MACRO panos_threat_id(t) AS
         nullif(regexp_extract(t, '\((\d+)\)\s*$', 1), '')""",
@@ -589,14 +649,14 @@ SQL_MACROS = (
 
 _CATEGORY = f"""CASE {_f("type")}
     WHEN 'TRAFFIC' THEN 'network' WHEN 'DECRYPTION' THEN 'network'
-    WHEN 'THREAT' THEN CASE WHEN lower({_f("subtype")}) IN ('virus', 'wildfire-virus', 'wildfire')
+    WHEN 'THREAT' THEN CASE WHEN lower({_f("subtype")}) IN ('virus', 'wildfire-virus', 'wildfire', 'ml-virus')
                             THEN 'malware' WHEN lower({_f("subtype")}) = 'url' THEN 'web'
                             ELSE 'intrusion_detection' END
     WHEN 'SYSTEM' THEN CASE WHEN lower({_f("subtype")}) = 'auth' THEN 'authentication'
                             ELSE 'host' END
     WHEN 'CONFIG' THEN 'configuration'
     WHEN 'USERID' THEN 'authentication' WHEN 'AUTH' THEN 'authentication'
-    WHEN 'GLOBALPROTECT' THEN 'authentication' WHEN 'HIPMATCH' THEN 'host'
+    WHEN 'GLOBALPROTECT' THEN 'authentication' WHEN 'HIPMATCH' THEN 'host' WHEN 'HIP-MATCH' THEN 'host'
     END"""
 
 # SYSTEM auth events name the user only in the description: "... for user 'jdoe'. ..." or
@@ -641,6 +701,7 @@ ECS_SQL: tuple[tuple[str, str], ...] = (
         WHEN 'CONFIG' THEN lower({_f("command")})
         WHEN 'AUTH' THEN lower({_first("event_type", "subtype")})
         WHEN 'HIPMATCH' THEN 'hip-match'
+        WHEN 'HIP-MATCH' THEN 'hip-match'
         ELSE lower({_f("subtype")}) END""",
     ),
     (

@@ -11,6 +11,13 @@ the body decides the dataset:
   → ``panw.panos`` (``collectors.formats.panos``);
 * anything else is quarantined as an unknown body format.
 
+A body is found however the line was written: after a full header, after a bare ``<PRI>``, with
+no header at all (an appliance's own export: ``CEF:0|...``, ``date=... devname=...``,
+``1,2024/01/01 10:00:00,...,TRAFFIC,...``), after a TAG without a colon or a host name without a
+clock (the first one or two words before the body; they become the HOSTNAME, then the APP-NAME,
+where the header had none), and a CEF body after any other prefix (a relay's own fields before
+``CEF:``).
+
 Decisions, so a reader need not guess:
 
 * One file can mix appliances, so ``ParsedBatch.events`` is the union of the datasets' tables
@@ -22,8 +29,10 @@ Decisions, so a reader need not guess:
   DuckDB's names are case-insensitive.
 * ``@timestamp`` is the body's own time when it has one (FortiGate ``eventtime``/``date``+``time``,
   PAN-OS generated time, CEF ``rt``/``end``/``start``), else the syslog header's clock, else the
-  time the receiver got the message (``received_at``, live receivers only), else the line is
-  quarantined: a file gives no honest time for a message that carries none.
+  time the receiver got the message (``received_at``, live receivers only), else the time of
+  ingest (``now``). ``cyberwell.time_source`` says which (``event``, ``header``, ``received``,
+  ``ingested``): a record without a time of its own is kept, and whoever searches it can tell
+  that its time is Cyberwell's and not the appliance's.
 * Syslog has no event id, so ``event.id`` is the SHA-256 (hex) of the line as received (its
   bytes), without its line terminator: ``event.original`` is its text, with U+FFFD where the bytes
   were not UTF-8, and two lines that differ only there must not become one event. Two identical lines are therefore one event, stored
@@ -33,8 +42,9 @@ Decisions, so a reader need not guess:
 * A gzip file is read as a bounded stream (``collectors.reading.gunzip``): an over-long line is
   quarantined with its length and an excerpt, a damaged stream keeps the lines before the damage.
 * Rejected, each with its reason and ``path:line``: a malformed header (bad PRI,
-  RFC 5424 version or structured data), a truncated octet-counted frame, a truncated CEF header,
-  unreadable PAN-OS CSV, an unknown body, no timestamp. The lines around a reject are kept.
+  RFC 5424 version or structured data, a date no year has), a truncated octet-counted frame, a
+  truncated CEF header, unreadable PAN-OS CSV, an unknown body. The lines around a reject are
+  kept.
 """
 
 from __future__ import annotations
@@ -82,6 +92,10 @@ BATCH_LINES = 50_000
 #: also take the ASCII separators U+001C-U+001F and Unicode spaces, which are content).
 _BLANK = " \t\r\n\x0b\x0c"
 _BARE_CEF = re.compile(r"\d{1,3}\|")
+_CEF_ANYWHERE = re.compile(r"CEF: ?\d{1,3}\|")
+#: Words a body may follow when its header did not say where it ends (a TAG without a colon, a
+#: host name without a clock, a relay's facility.severity): tried one and two words in.
+_PREFIX_WORDS = 2
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
 
@@ -172,8 +186,18 @@ def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | 
     yield _parse(messages, linenos, str(path), now, None, rejects, frames)
 
 
+#: When messages arrived: one time for all of them (a datetime), one per message (epoch
+#: microseconds, None where unknown: ints, not a datetime per message), or not known.
+ReceivedAt = datetime | Sequence[int | None] | None
+
+
 def parse_lines(
-    lines: Iterable[str | bytes], origin: str, *, now: datetime | None = None, received_at: datetime | None = None
+    lines: Iterable[str | bytes],
+    origin: str,
+    *,
+    now: datetime | None = None,
+    received_at: datetime | None = None,
+    received_us: Sequence[int | None] | None = None,
 ) -> ParsedBatch:
     """Parse messages that are already framed, one per item (a live receiver's datagrams).
 
@@ -182,20 +206,26 @@ def parse_lines(
     in their place, alike for both).
 
     ``origin`` names where they came from (``udp:10.0.0.1``); a reject's origin is
-    ``origin:n`` with ``n`` its 1-based position. ``received_at`` is the receive time, used for
-    ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default: the
-    current time) sets ``event.ingested`` and places year-less RFC 3164 clocks.
+    ``origin:n`` with ``n`` its 1-based position. ``received_at`` is the receive time of them all,
+    ``received_us`` instead each message's (epoch microseconds, as a spool drain has them); it
+    is ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default:
+    the current time) sets ``event.ingested``, places year-less RFC 3164 clocks and times a
+    message that has no other clock.
     """
     items = list(lines)
+    if received_us is not None:
+        if len(received_us) != len(items):
+            raise ValueError(f"received_us has {len(received_us)} times for {len(items)} messages")
+    arrived: ReceivedAt = received_us if received_us is not None else received_at
     if not any(isinstance(item, bytes) for item in items):
         messages = [_encodable(str(line).rstrip("\r\n")) for line in items]
-        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [])
+        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [])
     keys = [
         item.rstrip(b"\r\n") if isinstance(item, bytes) else item.rstrip("\r\n").encode("utf-8", "replace")
         for item in items
     ]
     messages = [_encodable(key.decode("utf-8", "replace")) for key in keys]
-    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, received_at, [], keys)
+    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], keys)
 
 
 def _encodable(line: str) -> str:
@@ -214,7 +244,7 @@ def _parse(
     linenos: Sequence[int],
     origin: str,
     now: datetime | None,
-    received_at: datetime | None,
+    received_at: ReceivedAt,
     rejects: list[Quarantined],
     keys: Sequence[bytes] | None = None,
 ) -> ParsedBatch:
@@ -259,20 +289,21 @@ def _route(
     message: str, position: int, now: datetime, collected: dict[str, _Collected], key: bytes | None
 ) -> str | None:
     """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
-    item: cef.CefRecord | str | list[str]
     try:
         header = parse_header(message, now)
         body = header.body
         if body[:1] in " \t:":
             body = _LEADING.sub("", body, count=1)
-        if body.startswith("CEF:") or _BARE_CEF.match(body):
-            name, item = cef.DATASET, cef.parse_cef(body)
-        elif fortigate.looks_like(body):
-            name, item = fortigate.DATASET, body  # split into pairs in bulk by fortigate.build
-        elif panos.looks_like(body):
-            name, item = panos.DATASET, panos.split_fields(body)
-        else:
-            return f"unknown body format: not CEF, FortiGate key=value or PAN-OS CSV (starts {body[:24]!r})"
+        found = _read_body(body)
+        if found is None:
+            found, header = _after_prefix(body, header)
+        if found is None:
+            return (
+                "unknown body format: not CEF, FortiGate key=value or PAN-OS CSV (expected 'CEF:0|...',"
+                " 'date=... devname=...' or '1,<time>,<serial>,TRAFFIC,...' after the syslog header;"
+                f" the body starts {body[:32]!r})"
+            )
+        name, item = found
     except ValueError as exc:  # FrameError, CefError, FortigateError, PanosError
         return str(exc)
     except Exception as exc:  # a bug; the line is kept in quarantine, the batch goes on
@@ -285,6 +316,58 @@ def _route(
     rows.items.append(item)
     rows.headers.append(header)
     return None
+
+
+_Item = cef.CefRecord | str | list[str]
+
+
+def _read_body(body: str) -> tuple[str, _Item] | None:
+    """The dataset and the vendor reader's item, when the body is one an appliance wrote."""
+    if body.startswith("CEF:") or _BARE_CEF.match(body):
+        return cef.DATASET, cef.parse_cef(body)
+    if fortigate.looks_like(body):
+        return fortigate.DATASET, body  # split into pairs in bulk by fortigate.build
+    if panos.looks_like(body):
+        return panos.DATASET, panos.split_fields(body)
+    return None
+
+
+def _after_prefix(body: str, header: Header) -> tuple[tuple[str, _Item] | None, Header]:
+    """The body behind words the header did not account for, and the header with them.
+
+    Only tried when the body is no vendor's as it stands, so the common case pays nothing.
+    A CEF body is recognised behind any prefix (its ``CEF:n|`` cannot be mistaken); other bodies
+    behind one or two words, which fill the HOSTNAME, then the APP-NAME, where they are empty.
+    """
+    cef_at = _CEF_ANYWHERE.search(body)
+    if cef_at is not None and cef_at.start() > 0:
+        prefix = body[: cef_at.start()].split()
+        if len(prefix) <= _PREFIX_WORDS:
+            header = _with_words(header, prefix)
+        return (cef.DATASET, cef.parse_cef(body[cef_at.start() :])), header
+    skipped: list[str] = []
+    rest = body
+    while len(skipped) < _PREFIX_WORDS:
+        parts = rest.split(None, 1)
+        if len(parts) < 2:
+            break
+        skipped.append(parts[0])
+        rest = parts[1]
+        found = _read_body(rest)
+        if found is not None:
+            return found, _with_words(header, skipped)
+    return None, header
+
+
+def _with_words(header: Header, words: list[str]) -> Header:
+    """The header with prefix words as its HOSTNAME and APP-NAME where it has none."""
+    for word in words:
+        word = word.rstrip(":")
+        if header.hostname is None:
+            header = header._replace(hostname=word)
+        elif header.appname is None:
+            header = header._replace(appname=word)
+    return header
 
 
 _LOCAL = threading.local()
@@ -313,9 +396,9 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
 
 def _to_events(
-    con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime, received_at: datetime | None
+    con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime, received_at: ReceivedAt
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """One dataset's rows as events, and (row, reason) for those without a usable time."""
+    """One dataset's rows as events, and (row, reason) for those it could not map."""
     module = _VENDORS[name]
     try:
         if module is cef:
@@ -330,13 +413,7 @@ def _to_events(
     vendor = vendor.drop_columns([c for c in vendor.column_names if c.startswith("_")])
     for column in vendor.column_names:
         ecs = ecs.append_column(column, vendor[column])
-    timeless = pc.is_null(ecs["@timestamp"])
-    rejected = []
-    if pc.any(timeless).as_py():
-        reason = "no timestamp: the body has none that can be read and there is no syslog header clock"
-        rejected = [(i, reason) for i in pc.indices_nonzero(timeless).to_pylist()]
-        ecs = ecs.filter(pc.invert(timeless))
-    return ecs, rejected
+    return ecs, []
 
 
 def _map_ecs(
@@ -346,7 +423,7 @@ def _map_ecs(
     rows: _Collected,
     vendor: pa.Table,
     now: datetime,
-    received_at: datetime | None,
+    received_at: ReceivedAt,
 ) -> pa.Table:
     """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
     priorities, times, hostnames, appnames, procids, msgids, _ = zip(*rows.headers)
@@ -366,6 +443,7 @@ def _map_ecs(
         "log.syslog.appname": pa.array(appnames, pa.string()),
         "log.syslog.procid": pa.array(procids, pa.string()),
         "log.syslog.msgid": pa.array(msgids, pa.string()),
+        "_received_us": _received_us(received_at, rows.positions),
     }
     # Only the columns the mapping reads go to DuckDB: its names are case-insensitive, and
     # vendor keys that differ only in case must not collide there.
@@ -379,7 +457,6 @@ def _map_ecs(
     table = con.sql(
         _MAPPING_SQL[name],
         params={
-            "received": _micros(received_at),
             "ingested": _micros(now),
             "dataset": name,
         },
@@ -393,7 +470,12 @@ def _map_ecs(
 _FRAME_SQL = {
     "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
     " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
-    " make_timestamp($received)::TIMESTAMPTZ)",
+    " make_timestamp(_received_us)::TIMESTAMPTZ,"
+    " make_timestamp($ingested)::TIMESTAMPTZ)",
+    # Which clock @timestamp is (docs/events.md): in the order of the coalesce above.
+    "cyberwell.time_source": "CASE WHEN _body_time IS NOT NULL THEN 'event'"
+    " WHEN _header_time_us IS NOT NULL THEN 'header'"
+    " WHEN _received_us IS NOT NULL THEN 'received' ELSE 'ingested' END",
     "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
     "event.dataset": "$dataset",
     "event.id": quote_ident("event.id"),
@@ -423,6 +505,13 @@ def _derived_or_null(column: str, derived: dict[str, str]) -> str:
 # Built once: the same for every batch.
 _MAPPING_SQL = {name: _mapping_sql(name) for name in _VENDORS}
 _MAPPED_SCHEMA = {name: EVENTS.dataset(name).arrow_schema.append(pa.field("_seq", pa.int64())) for name in _VENDORS}
+
+
+def _received_us(received_at: ReceivedAt, positions: list[int]) -> pa.Array:
+    """The receive time of each row (by its position in the batch), in epoch microseconds."""
+    if received_at is None or isinstance(received_at, datetime):
+        return pa.repeat(pa.scalar(_micros(received_at), pa.int64()), len(positions))
+    return pa.array([received_at[position] for position in positions], pa.int64())
 
 
 def _micros(stamp: datetime | None) -> int | None:

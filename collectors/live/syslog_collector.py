@@ -31,7 +31,6 @@ SOURCE = "syslog"
 DEFAULT_BATCH_RECORDS = 50_000  # as collectors.formats.syslog.BATCH_LINES: one parse per batch
 DEFAULT_BATCH_BYTES = 32 * 1024 * 1024
 DEFAULT_INTERVAL = timedelta(seconds=10)
-_NO_TIME = "no timestamp"  # the start of collectors.formats.syslog's reason for a line without a clock
 _SETTINGS = {"spool_dir", "interval", "interval_seconds", "batch_records", "batch_bytes"}
 _UNITS = {"s": 1, "m": 60, "h": 3600}
 
@@ -117,12 +116,8 @@ class SyslogCollector:
 
 @dataclass
 class SpoolParse:
-    """Spooled records parsed: event tables to append, and rejects naming their spool place.
-
-    Usually one table; messages timed by their arrival come as extra tables, appended
-    separately rather than unified, because vendor columns that differ only in case between
-    them would collide in the store's case-insensitive engine.
-    """
+    """Spooled records parsed: the event tables to append (one per batch), and rejects naming
+    their spool place."""
 
     tables: list[pa.Table]
     quarantined: list[Quarantined]
@@ -131,28 +126,16 @@ class SpoolParse:
 def parse_records(records: Sequence[Record], now: datetime) -> SpoolParse:
     """Parse spooled records with ``collectors.formats.syslog``; a reject's origin is peer and place.
 
-    One parse for the batch. Only messages without any clock are parsed again, grouped by the
-    second they arrived in, with that second as their time: the receive time is per record and
-    the parser takes one per call, and a whole second keeps the result the same when a batch
-    is re-read after a crash.
+    One parse for the batch, with each message's arrival (to the whole second) as its time
+    when it carries no clock of its own.
     """
     messages = [r for r in records if r.kind == MESSAGE]
     rejects = [_odd_record(r) for r in records if r.kind != MESSAGE]
-    parsed = syslog.parse_lines(_texts(messages), "spool", now=now)
-    timeless: dict[int, list[Record]] = {}
-    for reject in parsed.quarantined:
-        record = messages[_position(reject.origin) - 1]
-        if reject.reason.startswith(_NO_TIME):
-            timeless.setdefault(record.received_us // 1_000_000, []).append(record)
-        else:
-            rejects.append(replace(reject, origin=record.origin))
-    tables = [parsed.events]
-    for second, group in timeless.items():
-        received = datetime.fromtimestamp(second, UTC)
-        again = syslog.parse_lines(_texts(group), "spool", now=now, received_at=received)
-        tables.append(again.events)
-        rejects.extend(replace(q, origin=group[_position(q.origin) - 1].origin) for q in again.quarantined)
-    return SpoolParse([table for table in tables if table.num_rows], rejects)
+    # Whole seconds: a batch re-read after a crash gets the same times, so the same events.
+    arrived = [r.received_us // 1_000_000 * 1_000_000 for r in messages]
+    parsed = syslog.parse_lines(_texts(messages), "spool", now=now, received_us=arrived)
+    rejects.extend(replace(q, origin=messages[_position(q.origin) - 1].origin) for q in parsed.quarantined)
+    return SpoolParse([parsed.events] if parsed.events.num_rows else [], rejects)
 
 
 def _texts(records: Sequence[Record]) -> list[bytes]:
