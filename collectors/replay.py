@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +23,21 @@ class IngestResult:
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """How far an ingest has gone, after each stored batch and each finished file: what a
+    progress bar shows (the console draws it; this room only counts)."""
+
+    path: Path
+    files_done: int
+    files: int
+    #: Records handled so far over every file: stored, duplicates and quarantined.
+    records: int
+
+
+OnProgress = Callable[[IngestProgress], None]
 
 
 def batches(path: Path, kind: str) -> Iterator[ParsedBatch]:
@@ -49,26 +64,30 @@ def _chunked(path: Path, source: SourceFormat, kind: str, csv: bool) -> Iterator
         yield ParsedBatch(batch.events, chunk.refused + batch.quarantined) if chunk.refused else batch
 
 
-def ingest(store: Store, paths: Sequence[Path], kind: str) -> IngestResult:
+def ingest(store: Store, paths: Sequence[Path], kind: str, on_progress: OnProgress | None = None) -> IngestResult:
     """Parse every file, store the events once each, quarantine what cannot be parsed.
 
     Storing a batch and parsing the next overlap (a writer thread; DuckDB and Arrow release the
     GIL), with at most one batch waiting, so two cores are both busy and memory stays bounded.
-    Batches are still stored in order.
+    Batches are still stored in order. ``on_progress`` is called in the caller's thread after
+    each batch is stored and after each file.
     """
+    told = on_progress or (lambda _: None)
     source = source_format(kind)
     writes_to = store if source.store_view is None else source.store_view(store)
     total = IngestResult()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cyberwell-store") as writer:
-        for path in paths:
+        for number, path in enumerate(paths):
             per_file = IngestResult()
             pending: Future[None] | None = None
             for batch in _batches(Path(path), source, kind):
                 if pending is not None:
-                    pending.result()
+                    pending.result()  # the writer is idle until the next submit: its counts hold still
+                    told(_progress(Path(path), number, len(paths), total, per_file))
                 pending = writer.submit(_store_batch, writes_to, batch, per_file)
             if pending is not None:
                 pending.result()
+            told(_progress(Path(path), number + 1, len(paths), total, per_file))
             total.ingested += per_file.ingested
             total.quarantined += per_file.quarantined
             total.duplicates += per_file.duplicates
@@ -84,6 +103,11 @@ def ingest(store: Store, paths: Sequence[Path], kind: str) -> IngestResult:
     return total
 
 
+def _progress(path: Path, done: int, files: int, before: IngestResult, this_file: IngestResult) -> IngestProgress:
+    handled = sum(c.ingested + c.duplicates + c.quarantined for c in (before, this_file))
+    return IngestProgress(path, done, files, handled)
+
+
 def _store_batch(store: Store, batch: ParsedBatch, counts: IngestResult) -> None:
     if batch.count:
         appended = store.append(batch.events)
@@ -95,7 +119,9 @@ def _store_batch(store: Store, batch: ParsedBatch, counts: IngestResult) -> None
 
 __all__ = [
     "SOURCE_KINDS",
+    "IngestProgress",
     "IngestResult",
+    "OnProgress",
     "Quarantined",
     "UnknownSource",
     "batches",

@@ -18,9 +18,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
@@ -112,16 +115,116 @@ def _json_default(value):
     return str(value)
 
 
+#: A column whose every cell is at most this long (a time to the second, a count, a severity,
+#: a short id) is never wrapped: the long columns give way instead, so a number or a time is
+#: read on one line whatever the terminal's width.
+SHORT_CELL = 19
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence]) -> Table:
     """A table whose title and cells are shown as written: visible controls, no markup."""
+    cells = [
+        [_safe_text(cell) if isinstance(cell, Text) else text(_cell(cell), one_line=False) for cell in row]
+        for row in rows
+    ]
     grid = Table(title=text(title), title_justify="left", header_style="bold")
-    for column in columns:
-        grid.add_column(text(column), overflow="fold")
-    for row in rows:
-        grid.add_row(
-            *(_safe_text(cell) if isinstance(cell, Text) else text(_cell(cell), one_line=False) for cell in row)
-        )
+    for number, column in enumerate(columns):
+        short = all(_short(row[number]) for row in cells if number < len(row))
+        grid.add_column(text(column), overflow="fold", no_wrap=short and bool(cells))
+    for row in cells:
+        grid.add_row(*row)
     return grid
+
+
+def _short(cell: Text) -> bool:
+    return len(cell.plain) <= SHORT_CELL and "\n" not in cell.plain
+
+
+def natural_width(console: Console, renderable: RenderableType) -> int:
+    """How wide ``renderable`` is when nothing in it is wrapped."""
+    return Measurement.get(console, console.options.update_width(WIDEST), renderable).maximum
+
+
+#: Wider than any line a table of ours needs: the measure of "as wide as it takes".
+WIDEST = 10_000
+#: From this width a table is shown even where its longest cells wrap: they wrap onto two lines
+#: or so, which reads better than the narrow layout.
+TABLE_FROM = 120
+
+
+class Fitted:
+    """A table where the terminal is wide enough for it, and ``narrow`` (the same records laid
+    out down the screen) where it is not: at 80 columns a six-column table wraps every cell onto
+    five lines. Chosen when drawn, at the width it is drawn at."""
+
+    def __init__(self, wide: RenderableType, narrow: RenderableType, table_from: int = TABLE_FROM) -> None:
+        self.wide = wide
+        self.narrow = narrow
+        self.table_from = table_from
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.choose(console, options.max_width)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.choose(console, options.max_width))
+
+    def choose(self, console: Console, width: int) -> RenderableType:
+        fits = width >= self.table_from or natural_width(console, self.wide) <= width
+        return self.wide if fits else self.narrow
+
+
+@dataclass(frozen=True)
+class Card:
+    """One record in the narrow layout: a headline of short values on one line, then each long
+    value on a line of its own, indented (a long value wraps under itself, not under the
+    headline)."""
+
+    headline: Sequence[Text | str]
+    lines: Sequence[Text | str] = field(default_factory=tuple)
+
+
+def cards(title: str, records: Iterable[Card]) -> Group:
+    """Records down the screen, one card each, under a title: the narrow layout of a table."""
+    shown: list[RenderableType] = [text(title, style="bold")]
+    for record in records:
+        shown.append(Text("  ").join(_as_text(part, one_line=True) for part in record.headline))
+        shown.extend(Padding(_as_text(line), (0, 0, 0, 2), expand=False) for line in record.lines)
+    return Group(*shown)
+
+
+def fitted_table(title: str, columns: Sequence[str], rows: Iterable[Sequence], own_line: Sequence[str]) -> Fitted:
+    """A table where it fits, else a card a row: the first column and the short ones (``name
+    value``) on one line, then each column of ``own_line`` that has a value on a line of its own
+    (``name: value``), so a long error or time is read whole instead of a word a line."""
+    rows = [tuple(row) for row in rows]
+    records = []
+    for row in rows:
+        named = list(zip(columns, row, strict=True))
+        headline: list[Text | str] = [_as_text(row[0], one_line=True)]
+        headline += [Text.assemble(f"{name} ", _as_text(value)) for name, value in named[1:] if name not in own_line]
+        lines = [Text.assemble(f"{name}: ", _as_text(value)) for name, value in named if name in own_line and value]
+        records.append(Card(headline, lines))
+    return Fitted(table(title, columns, rows), cards(title, records))
+
+
+def _as_text(value: object, one_line: bool = False) -> Text:
+    """A cell's value as safe ``Text``: a ``Text`` made elsewhere keeps its style."""
+    return _safe_text(value) if isinstance(value, Text) else text(_cell(value), one_line=one_line)
+
+
+def show_wide(*renderables: RenderableType) -> None:
+    """Print each renderable as wide as its longest row, whatever the terminal's width
+    (``--wide``: for ``less -S``, a file, or a window wider than the terminal says)."""
+    for renderable in renderables:
+        safe = _safe(renderable)
+        wide = Console(
+            file=console.file,
+            width=max(natural_width(console, safe), 1),
+            force_terminal=console.is_terminal,
+            color_system=console.color_system,  # type: ignore[arg-type]  # the name rich gave it
+            no_color=console.no_color,
+        )
+        wide.print(safe)
 
 
 def severity(level: str) -> Text:

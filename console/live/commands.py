@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from console import render
+from console.choices import LogLevel
 from console.config import Config, ConfigError
 from console.live.status import status_command, syslog_spools
 from store.state.checkpoints import Checkpoints
@@ -79,10 +80,11 @@ def collect_command(
         render.emit_json([run.to_dict() for run in runs])
     else:
         render.show(
-            render.table(
+            render.fitted_table(
                 "Collected",
                 ["source", "stored", "duplicates", "quarantined", "newest event", "error"],
                 [(r.source, r.stored, r.duplicates, r.quarantined, r.newest_event, r.error) for r in runs],
+                own_line=("newest event", "error"),
             )
         )
     if any(run.error for run in runs):
@@ -91,7 +93,9 @@ def collect_command(
 
 def serve_command(
     ctx: typer.Context,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
+    log_level: Annotated[
+        LogLevel, typer.Option("--log-level", help="How much to log (any case).", case_sensitive=False)
+    ] = "INFO",
     detect: Annotated[
         bool, typer.Option("--detect/--no-detect", help="Run the detection rules on their schedules too.")
     ] = True,
@@ -103,8 +107,6 @@ def serve_command(
     from console.response.loading import load_response, on_saved
     from console.session import fail, make_private, open_store, scheduled_rules
 
-    if log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        fail(f"--log-level: expected DEBUG, INFO, WARNING or ERROR, got {log_level!r}")
     handler = logging.StreamHandler()
     handler.setFormatter(VisibleFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=log_level.upper(), handlers=[handler])

@@ -39,8 +39,9 @@ def status(sources: Sequence[SourceStatus]) -> list[RenderableType]:
     return shown
 
 
-def collectors_table(sources: Sequence[SourceStatus]) -> Table:
-    return render.table(
+def collectors_table(sources: Sequence[SourceStatus]) -> RenderableType:
+    """A table where it fits, else a few lines a source (its last error whole)."""
+    return render.fitted_table(
         "Collectors",
         ["source", "last success", "lag", "events/min (1 h)", "runs (1 h)", "last error"],
         [
@@ -54,6 +55,7 @@ def collectors_table(sources: Sequence[SourceStatus]) -> Table:
             )
             for s in sources
         ],
+        own_line=("last success", "last error"),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from console import render
+from console.choices import RunState
 from console.config import Config, ConfigError
 from console.session import fail, open_state, rule_ids
 
@@ -79,7 +80,7 @@ def list_command(ctx: typer.Context, as_json: JsonFlag = False) -> None:
 def runs_command(
     ctx: typer.Context,
     state: Annotated[
-        str | None,
+        RunState | None,
         typer.Option("--state", help="Only runs in this state (awaiting_approval: the ones waiting for you)."),
     ] = None,
     playbook: Annotated[str | None, typer.Option("--playbook", help="Only runs of this playbook.")] = None,

@@ -79,7 +79,12 @@ def run_listing(listing: RunListing, title: str = "Playbook runs") -> list[Rende
         for run in listing.runs
     ]
     shown: list[RenderableType] = [
-        render.table(title, ["run", "playbook", "alert", "state", "step / outcome", "updated"], rows)
+        render.fitted_table(
+            title,
+            ["run", "playbook", "alert", "state", "step / outcome", "updated"],
+            rows,
+            own_line=("alert", "step / outcome", "updated"),
+        )
     ]
     if listing.held_back:
         shown.append(Text(f"{listing.held_back} more runs not shown (--limit, --state, --playbook)."))
@@ -119,21 +124,24 @@ def run_steps(run: RunRecord) -> list[RenderableType]:
 
 def dry_runs(listing: RunListing) -> list[RenderableType]:
     """The demo's dry runs: for each playbook the alerts started, one run's steps as it would do
-    them, and how many runs of it there were."""
+    them, and how many runs of it there were. A table per playbook with two columns, so what a
+    step would do has the width of the terminal less the step's name (at 80 columns a third
+    column left it a word a line)."""
     if not listing.runs:
         return [Text("No playbook was started by these alerts.")]
-    rows = []
+    shown: list[RenderableType] = [
+        render.text("Playbooks in dry run: what one run of each would do (nothing was called)", style="bold")
+    ]
     for run in sorted(listing.runs, key=lambda r: r.playbook):
         count = listing.per_playbook.get(run.playbook, 1)
-        for step in run.steps:
-            first = step.position == 0
-            name = f"{run.playbook} ({count} run{'s' if count != 1 else ''})" if first else ""
-            rows.append((name, step.name, step.result or step.error or step.state))
-    return [
-        render.table(
-            "Playbooks in dry run: what one run of each would do (nothing was called)",
-            ["playbook", "step", "what it would do"],
-            rows,
-        ),
-        Text("Each run, its alert and its steps: cyberwell playbook runs --dry-run, cyberwell playbook show RUN."),
-    ]
+        shown.append(
+            render.table(
+                f"{run.playbook} ({count} run{'s' if count != 1 else ''})",
+                ["step", "what it would do"],
+                [(step.name, step.result or step.error or step.state) for step in run.steps],
+            )
+        )
+    shown.append(
+        Text("Each run, its alert and its steps: cyberwell playbook runs --dry-run, cyberwell playbook show RUN.")
+    )
+    return shown

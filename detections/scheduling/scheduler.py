@@ -143,14 +143,18 @@ def backfill(
     volume: AlertVolume = DEFAULT_VOLUME,
     stop: Callable[[], bool] = lambda: False,
     on_saved: OnSavedAlerts | None = None,
+    on_run: Callable[[RecordedRun], None] | None = None,
 ) -> list[RecordedRun]:
     """Every group over ``[start, end)`` in runs of at most ``longest``, oldest first, each
-    closing the gaps it covered as it finishes (so a backfill cut short keeps what it did)."""
+    closing the gaps it covered as it finishes (so a backfill cut short keeps what it did).
+    ``on_run`` is told of each run as it finishes (a progress bar: ``chunks`` says how many)."""
     done = []
     for chunk_start, chunk_end in chunks(start, end, longest):
         if stop():
             break
         done.append(run_recorded(store, groups, chunk_start, chunk_end, "backfill", volume, on_saved=on_saved))
+        if on_run is not None:
+            on_run(done[-1])
     return done
 
 
