@@ -131,6 +131,8 @@ class Config:
     collectors: CollectorsSection = field(default_factory=CollectorsSection)
     detections: DetectionSettings = field(default_factory=DetectionSettings)
     response: ResponseSettings = field(default_factory=lambda: ResponseSettings())
+    #: ``[evidence]`` as written (docs/reports.md); ``evidence collect`` checks its keys.
+    evidence: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def playbook_dirs(self) -> tuple[Path, ...]:
@@ -343,6 +345,7 @@ def load(home: Path, config_file: Path | None = None) -> Config:
         collectors=_collectors_section(data),
         detections=detection_settings(detections, home),
         response=response_settings(data, home),
+        evidence=MappingProxyType(_expect(data, "evidence", dict, "config") or {}),
     )
 
 

@@ -1,5 +1,5 @@
 """The main job on the demo scenario: generate, ingest through the parsers, detect, run the
-playbooks in dry run, show.
+playbooks in dry run, write the compliance reports, show.
 
 Safe to run again on the same home: the generator is deterministic, ingest is idempotent
 (the second run counts duplicates, stores nothing twice) and alert ids are deterministic.
@@ -32,6 +32,7 @@ class DemoOutcome:
     alerts: AlertListing
     #: The playbooks' dry runs over those alerts: one run of each playbook, and the counts.
     playbooks: RunListing
+    reports: DemoReports
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -45,6 +46,7 @@ class DemoOutcome:
             "detections": self.report.to_dict(),
             "alerts": [alert.to_dict() for alert in self.alerts.alerts],
             "playbooks": self.playbooks.to_dict(),
+            "reports": self.reports.to_dict(),
             "seconds": self.seconds,
         }
 
@@ -87,7 +89,54 @@ def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> De
     clock = time.perf_counter()
     playbooks = dry_run_playbooks(cfg, store.state, alerts, rules.rule_ids)
     seconds["respond"] = time.perf_counter() - clock
-    return DemoOutcome(scenario_dir, results, report, alerts, playbooks, seconds)
+
+    clock = time.perf_counter()
+    reports = write_demo_reports(cfg.home, seed, manifest.end)
+    seconds["report"] = time.perf_counter() - clock
+    return DemoOutcome(scenario_dir, results, report, alerts, playbooks, reports, seconds)
+
+
+@dataclass(frozen=True)
+class DemoReports:
+    """The two reports written from the demo council's evidence, and the CE+ verdicts in counts."""
+
+    folder: Path
+    files: tuple[Path, ...]
+    verdicts: dict[str, int]
+    #: Requirements whose failure fails the whole assessment (automatic fails), by id.
+    automatic_fails: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "folder": str(self.folder),
+            "files": [str(path) for path in self.files],
+            "verdicts": self.verdicts,
+            "automatic_fails": list(self.automatic_fails),
+        }
+
+
+def write_demo_reports(home: Path, seed: int, end) -> DemoReports:
+    """The council's compliance evidence (eight weekly snapshots up to the scenario's end, written
+    once) and, from it, the Cyber Essentials Plus and awareness reports in ``home/reports/``, as
+    of the scenario's end so a second demo writes the same reports."""
+    from collections import Counter
+    from datetime import timedelta
+
+    from reports.awareness import awareness_document
+    from reports.ce_plus_run import build_ce_plus
+    from reports.rendering.formats import FORMATS, write_report
+    from scenario.evidence import write_demo_evidence
+
+    evidence = write_demo_evidence(home, seed, end)
+    start = evidence.taken_at[0] - timedelta(days=1)
+    folder = home / "reports"
+    ce_plus = build_ce_plus(home, start, end, now=end)
+    files = write_report(ce_plus.document, folder, FORMATS, stem="ce-plus")
+    awareness = awareness_document(home, start, end, now=end)
+    files += write_report(awareness, folder, FORMATS, stem="awareness")
+    verdicts = Counter(judgement.verdict.value for judgement in ce_plus.judgements)
+    failing = tuple(j.requirement.id for j in ce_plus.judgements if j.fails_assessment)
+    return DemoReports(folder, tuple(files), dict(sorted(verdicts.items())), failing)
 
 
 #: The demo council's response settings: every action turned on, so the dry runs say what each

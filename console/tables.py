@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from console import render
@@ -18,7 +17,7 @@ from store.state.alert_record import iso
 
 if TYPE_CHECKING:  # records only annotate here; queries.rules would load pySigma for every command
     from collectors.replay import IngestResult
-    from console.demo import DemoOutcome
+    from console.demo import DemoOutcome, DemoReports
     from detections.engine import DetectionReport
     from detections.problems import RuleProblem
     from detections.scheduling.scheduler import RecordedRun
@@ -35,27 +34,56 @@ RECORD_PREVIEW = 200
 PROFILE_ROWS = 20
 
 
-def alerts_table(alerts: Sequence[Alert], title: str = "Alerts") -> Table:
-    return render.table(
+#: How much of an alert's id a table shows: enough to tell a listing's alerts apart (``--wide``
+#: and ``--json`` show it whole).
+ID_PREFIX = 12
+SEVERITY_WIDTH = len("critical")  # "informational" is longer: it pushes its line, no other
+
+
+def alerts_table(alerts: Sequence[Alert], title: str = "Alerts", wide: bool = False) -> RenderableType:
+    """The alerts as a table where the terminal is wide enough (every id in full with
+    ``wide``), else as three lines each: the short values, the rule, the group."""
+    grid = render.table(
         title,
         ["id", "first seen", "severity", "rule", "group", "events"],
         [
             (
-                alert.id[:12],
+                alert.id if wide else alert.id[:ID_PREFIX],
                 alert.first_seen,
                 render.severity(alert.severity),
                 alert.rule_title,
-                ", ".join(f"{key}={value}" for key, value in alert.group_keys.items()),
+                _group(alert),
                 alert.event_count,
             )
             for alert in alerts
         ],
     )
+    if wide:
+        return grid
+    return render.Fitted(grid, render.cards(title, [_alert_card(alert) for alert in alerts]))
 
 
-def alert_listing(listing: AlertListing) -> list[RenderableType]:
+def _group(alert: Alert) -> str:
+    return ", ".join(f"{key}={value}" for key, value in alert.group_keys.items())
+
+
+def _alert_card(alert: Alert) -> render.Card:
+    events = f"{alert.event_count} event{'' if alert.event_count == 1 else 's'}"
+    return render.Card(
+        headline=[
+            render.text(alert.id[:ID_PREFIX], style="bold"),
+            # padded so the times line up down the listing (the word is the signal, not the colour)
+            Text.assemble(render.severity(alert.severity), " " * (SEVERITY_WIDTH - len(alert.severity))),
+            _minute(alert.first_seen),
+            events,
+        ],
+        lines=[alert.rule_title, _group(alert)],
+    )
+
+
+def alert_listing(listing: AlertListing, wide: bool = False) -> list[RenderableType]:
     """The alerts, and a line saying how many the limit held back when it held any."""
-    shown: list[RenderableType] = [alerts_table(listing.alerts)]
+    shown: list[RenderableType] = [alerts_table(listing.alerts, wide=wide)]
     if listing.held_back:
         shown.append(
             Text(f"Showing {len(listing.alerts)} of {listing.total} alerts: {listing.held_back} more with --limit.")
@@ -84,10 +112,11 @@ def rule_catalogue(catalogue: RuleCatalogue) -> list[RenderableType]:
 
 def quarantine_listing(listing: QuarantineListing) -> list[RenderableType]:
     shown: list[RenderableType] = [
-        render.table(
+        render.fitted_table(
             f"Quarantine ({listing.total} records)",
             ["received", "source", "origin", "reason", "record"],
             [(r.received_at, r.source, r.origin, r.reason, r.record[:RECORD_PREVIEW]) for r in listing.records],
+            own_line=("origin", "reason", "record"),
         )
     ]
     if listing.held_back:
@@ -132,15 +161,28 @@ def demo_outcome(outcome: DemoOutcome) -> list[RenderableType]:
         ),
         *alert_summary(summary),
         *dry_runs(outcome.playbooks),
+        *demo_reports(outcome.reports),
         Text(
             f"{summary.total} alerts ({severity_counts(summary)}) from {len(report.rules)} rules; "
             f"{len(report.problems)} rules or exceptions could not run (cyberwell rules list); "
             f"{report.alerts_held_back} new alerts held back by rule caps. "
             f"Ingest {outcome.seconds['ingest']:.1f}s, detect {outcome.seconds['detect']:.1f}s, "
-            f"playbooks {outcome.seconds['respond']:.1f}s. "
+            f"playbooks {outcome.seconds['respond']:.1f}s, reports {outcome.seconds['report']:.1f}s. "
             f"Data in {outcome.scenario_dir.parent.parent}."
         ),
         *held_back,
+    ]
+
+
+def demo_reports(reports: DemoReports) -> list[RenderableType]:
+    """Where the two reports are, and the Cyber Essentials Plus verdicts in one line."""
+    counts = ", ".join(f"{count} {verdict}" for verdict, count in reports.verdicts.items())
+    fails = ", ".join(reports.automatic_fails) or "none"
+    return [
+        Text(
+            f"Cyber Essentials Plus: {counts}; automatic fails: {fails}. "
+            f"Reports (ce-plus and awareness, as HTML, Markdown and JSON) in {reports.folder}."
+        )
     ]
 
 
@@ -239,7 +281,7 @@ def detection_runs(listing: DetectionRunListing) -> list[RenderableType]:
     )
     shown: list[RenderableType] = [
         Text(behind),
-        render.table(
+        render.fitted_table(
             "Detection runs",
             ["id", "kind", "from", "to", "status", "seconds", "events", "new", "updated", "held back", "errors"],
             [
@@ -258,6 +300,7 @@ def detection_runs(listing: DetectionRunListing) -> list[RenderableType]:
                 )
                 for run in listing.runs
             ],
+            own_line=("from", "to", "events", "errors"),
         ),
     ]
     if listing.runs_held_back:

@@ -151,3 +151,20 @@ CHECKS: Mapping[Check, str] = MappingProxyType(
         Check.MALWARE_WEB_PROTECTION: "Network protection and SmartScreen block malicious websites on every onboarded device.",
     }
 )
+
+
+class AwarenessSource(StrEnum):
+    """Where awareness-campaign evidence comes from. Kept apart from :class:`EvidenceSource`:
+    Cyber Essentials has no awareness control, so no catalogue requirement may be judged by these,
+    and the awareness report is their only reader."""
+
+    ATTACK_SIMULATION = "attack_simulation.results"
+    GOPHISH = "gophish.results"
+
+
+AWARENESS_SOURCES: Mapping[AwarenessSource, str] = MappingProxyType(
+    {
+        AwarenessSource.ATTACK_SIMULATION: "Microsoft Defender Attack Simulation Training: each launched simulation's users, with delivery, click, compromise, report and training.",
+        AwarenessSource.GOPHISH: "GoPhish campaigns (API or exported files): each recipient's furthest step, whether they reported, and the timeline's times.",
+    }
+)

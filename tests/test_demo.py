@@ -6,6 +6,7 @@ The expected alerts are written beside the generator (console/scenario/expected_
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -116,3 +117,18 @@ def test_the_demo_runs_the_shipped_playbooks_in_dry_run_and_shows_what_they_woul
     text = " ".join(table.output.split())
     assert "what one run of each would do (nothing was called)" in text
     assert "compromised-account" in text and "disable-user" in text
+
+
+def test_the_demo_writes_both_reports_from_the_councils_evidence(tmp_path):
+    outcome = run_demo(tmp_path, 7)["reports"]
+    names = sorted(Path(path).name for path in outcome["files"])
+    assert names == [f"{stem}.{ext}" for stem in ("awareness", "ce-plus") for ext in ("html", "json", "md")]
+    # The story's gaps fail the assessment: fixes older than 14 days, users and an admin without MFA.
+    assert {"SU-05", "UA-07", "UA-08"} <= set(outcome["automatic_fails"])
+    assert outcome["verdicts"]["fail"] >= 5
+    ce_plus = json.loads((tmp_path / "reports" / "ce-plus.json").read_text())
+    awareness = (tmp_path / "reports" / "awareness.html").read_text()
+    assert "Cyber Essentials" in json.dumps(ce_plus) and "<script" not in awareness
+    before = {name: (tmp_path / "reports" / name).read_bytes() for name in names}
+    run_demo(tmp_path, 7)  # again: the same evidence, the same reports
+    assert {name: (tmp_path / "reports" / name).read_bytes() for name in names} == before

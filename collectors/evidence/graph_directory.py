@@ -44,6 +44,9 @@ USER_COLUMNS = (
     col("last_sign_in_at", TIME, "signInActivity.lastSignInDateTime"),
     col("last_non_interactive_sign_in_at", TIME, "signInActivity.lastNonInteractiveSignInDateTime"),
     col("last_successful_sign_in_at", TIME, "signInActivity.lastSuccessfulSignInDateTime"),
+    # The awareness report counts people by department (docs/awareness.md).
+    col("department", pa.string(), "department"),
+    col("mail", pa.string(), "mail"),
 )
 USER_SELECT = [
     "id",
@@ -55,6 +58,8 @@ USER_SELECT = [
     "onPremisesSyncEnabled",
     "assignedLicenses",
     "signInActivity",
+    "department",
+    "mail",
 ]
 
 REGISTRATION_COLUMNS = (

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from azure.core.credentials import TokenCredential
 
 from collectors.evidence import azure_firewall_rules, defender_devices, graph_directory, intune, legacy_signins
+from collectors.evidence.awareness import attack_simulation, gophish
+from collectors.evidence.awareness.gophish import GophishEndpoint
 from collectors.evidence.columns import PageConverter
 from collectors.evidence.job import EvidenceJob
 from microsoft.azure_resources import ArmEndpoint, arm_reader
@@ -45,6 +47,10 @@ class EvidenceSettings:
     arm: ArmEndpoint | None = None
     firewall_policies: tuple[str, ...] = ()  # Azure Firewall policy resource ids
     signin_lookback: timedelta = timedelta(days=7)
+    #: Attack Simulation Training results (Graph): off unless asked, because it needs a licence
+    #: (Defender for Office 365 Plan 2) a tenant may not have, and a 403 every run is noise.
+    attack_simulation: bool = False
+    gophish: GophishEndpoint | None = None
 
 
 @dataclass(frozen=True)
@@ -73,12 +79,16 @@ def configured_jobs(settings: EvidenceSettings, clock: Clock = lambda: datetime.
         found += graph_directory.jobs(graph_reader, graph.page_size)
         found.append(legacy_signins.signins(graph_reader, settings.signin_lookback, graph.page_size, clock))
         found.append(intune.compliance(graph_reader, graph.page_size))
+        if settings.attack_simulation:
+            found += attack_simulation.jobs(graph_reader, graph.page_size)
     if settings.defender is not None:
         defender = settings.defender
         found += defender_devices.jobs(lambda: defender_reader(defender, credential), defender)
     if settings.arm is not None:
         arm = settings.arm
         found += azure_firewall_rules.jobs(lambda: arm_reader(arm, credential), settings.firewall_policies, arm)
+    if settings.gophish is not None:
+        found += gophish.jobs(settings.gophish)
     return found
 
 
