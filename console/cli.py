@@ -6,58 +6,25 @@ and renders the result, as a table for people or as JSON with ``--json``.
 
 from __future__ import annotations
 
-import errno
-import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import RenderableType
-from typer.core import TyperGroup
 
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
 from console import config as configuration
-from console import render, session, tables
+from console import progress, render, session, tables
+from console.choices import AlertStatus, Severity, SourceKind, StoreBackend
+from console.dashboard.command import dashboard_command
+from console.doors import Doors
 from console.live import commands as live_commands
+from console.reporting.evidence_commands import evidence_app
+from console.reporting.report_commands import report_app
 from console.response.audit_commands import audit_app
 from console.response.playbook_commands import playbook_app
 from console.response.webhook_commands import webhook_app
 from console.session import fail, open_store, stored_window, time_window
-
-if TYPE_CHECKING:  # the context typer's group methods take (typer vendors click)
-    from typer._click.core import Context as GroupContext
-
-
-class Doors(TyperGroup):
-    """The ``cyberwell`` group: whatever a person gets wrong ends as one line on stderr (and a
-    JSON object on stdout with ``--json``), never a traceback or a usage box."""
-
-    def parse_args(self, ctx: GroupContext, args: list[str]) -> list[str]:
-        session.answer_errors_in_json("--json" in args)
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: GroupContext) -> Any:
-        try:
-            return super().invoke(ctx)
-        except typer.BadParameter as error:  # a value typer could not read: --limit abc
-            fail(error.format_message())
-        except sqlite3.Error as error:
-            fail(f"the state database in {_home(ctx)} cannot be used: {error} (can this user write the home?)")
-        except OSError as error:
-            if error.errno == errno.EPIPE:
-                raise  # `| head` closed the pipe: typer leaves quietly
-            fail(_os_problem(error))
-
-
-def _home(ctx: GroupContext) -> str:
-    return str(ctx.obj.home) if isinstance(ctx.obj, configuration.Config) else "the home"
-
-
-def _os_problem(error: OSError) -> str:
-    """``/srv/cw/events: Read-only file system``: the path, and what the system said of it."""
-    said = error.strerror or type(error).__name__
-    return f"{error.filename}: {said}" if error.filename is not None else said
-
 
 app = typer.Typer(
     cls=Doors,
@@ -76,6 +43,8 @@ app.add_typer(quarantine_app, name="quarantine")
 app.add_typer(audit_app, name="audit")
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(playbook_app, name="playbook")
+app.add_typer(report_app, name="report")
+app.add_typer(evidence_app, name="evidence")
 detect_app = typer.Typer(
     help="Run the rules over a window (or backfill a range); `detect runs` shows the run history.",
     invoke_without_command=True,
@@ -83,6 +52,10 @@ detect_app = typer.Typer(
 app.add_typer(detect_app, name="detect")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+WideFlag = Annotated[
+    bool,
+    typer.Option("--wide", help="Every column in full (whole ids), one line a row, however wide the terminal."),
+]
 
 
 @app.callback()
@@ -108,19 +81,30 @@ def main(
 # -- ingest ---------------------------------------------------------------------------------
 
 
-@app.command("ingest")
+@app.command(
+    "ingest",
+    help=f"Replay export files through the parsers into the store. Source kind: {', '.join(SOURCE_KINDS)}. "
+    "A progress bar shows on a terminal when it takes more than a second.",
+)
 def ingest_command(
     ctx: typer.Context,
-    paths: Annotated[list[Path], typer.Argument(help="Export files (plain or gzip).")],
-    source: Annotated[str, typer.Option("--source", help=f"Source kind: {', '.join(SOURCE_KINDS)}.")],
+    paths: Annotated[list[Path], typer.Argument(help="Export files (plain or gzip).", metavar="FILE")],
+    source: Annotated[SourceKind, typer.Option("--source", help="Which parser reads the files.")],
     as_json: JsonFlag = False,
 ) -> None:
-    """Replay export files through the parsers into the store."""
+    """The kinds are listed in the description, not beside ``--source``: there the choices
+    already fill the narrow column of a help panel at 80 columns."""
     from store.elastic.client import ElasticStoreError
 
     store = open_store(ctx.obj)
     try:
-        result = ingest(store, paths, source)
+        with progress.bar(f"Ingesting {source}", total=len(paths), enabled=not as_json) as meter:
+            result = ingest(
+                store,
+                paths,
+                source,
+                on_progress=lambda done: meter.update(done.files_done, f"{done.records:,} records, {done.path.name}"),
+            )
     except (UnknownSource, FileNotFoundError, ElasticStoreError) as error:
         fail(str(error))
     if as_json:
@@ -190,6 +174,7 @@ def detect_command(
 
 def detect_backfill(cfg: configuration.Config, first: str, last: str, as_json: bool) -> None:
     """``detect --backfill FROM TO``: the range in bounded runs, each committed as it finishes."""
+    from detections.scheduling.schedule import chunks
     from detections.scheduling.scheduler import backfill
     from store.state.schedule import ScheduleBook
 
@@ -201,9 +186,18 @@ def detect_backfill(cfg: configuration.Config, first: str, last: str, as_json: b
     rules = session.scheduled_rules(cfg, store)
     defaults = session.schedule_defaults(cfg)
     hook = alert_hook(cfg, store.state, rules.rule_ids)
-    done = backfill(
-        store, rules.groups, window_start, window_end, defaults.max_window, session.alert_defaults(cfg), on_saved=hook
-    )
+    runs = len(chunks(window_start, window_end, defaults.max_window))
+    with progress.bar("Backfilling", total=runs, enabled=not as_json) as meter:
+        done = backfill(
+            store,
+            rules.groups,
+            window_start,
+            window_end,
+            defaults.max_window,
+            session.alert_defaults(cfg),
+            on_saved=hook,
+            on_run=lambda run: meter.advance(f"done up to {run.end:%Y-%m-%d %H:%M}"),
+        )
     _, gaps_left = ScheduleBook(store.state).gaps(limit=0)
     if as_json:
         render.emit_json(
@@ -253,13 +247,15 @@ def detect_runs(
 @alerts_app.command("list")
 def alerts_list(
     ctx: typer.Context,
-    severity: Annotated[str | None, typer.Option("--severity", help="Only this severity or above.")] = None,
-    status: Annotated[str | None, typer.Option("--status", help="Only alerts in this status (new, ...).")] = None,
+    severity: Annotated[Severity | None, typer.Option("--severity", help="Only this severity or above.")] = None,
+    status: Annotated[AlertStatus | None, typer.Option("--status", help="Only alerts in this status.")] = None,
     rule: Annotated[str | None, typer.Option("--rule", help="Only alerts of this rule id.")] = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
+    wide: WideFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """List stored alerts."""
+    """List stored alerts: a table where the terminal is wide enough for one, else three lines
+    an alert (ids are shown by their first 12 characters; --wide or --json has them whole)."""
     from queries.alerts import list_alerts
 
     if limit < 1:
@@ -272,7 +268,11 @@ def alerts_list(
     if as_json:
         render.emit_json([alert.to_dict() for alert in listing.alerts])
         return
-    show(tables.alert_listing(listing))
+    shown = tables.alert_listing(listing, wide=wide)
+    if wide:
+        render.show_wide(*shown)
+    else:
+        show(shown)
 
 
 # -- rules and quarantine -------------------------------------------------------------------
@@ -401,7 +401,7 @@ def demo_command(
     size: Annotated[int, typer.Option("--size", help="About how many events to generate.")] = 100_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed, same scenario.")] = 7,
     backend: Annotated[
-        str | None, typer.Option("--store", help="Event store: embedded or elasticsearch [default: the config's].")
+        StoreBackend | None, typer.Option("--store", help="Event store [default: the config's].")
     ] = None,
     es_url: Annotated[
         str | None,
@@ -467,6 +467,8 @@ def retention_command(
         render.table(f"Deleted: {len(deleted)} older than {days} days", ["deleted"], [(name,) for name in deleted])
     )
 
+
+app.command("dashboard")(dashboard_command)
 
 # Live collection (`collect`, `serve`, `status`) lives in its own module to keep this one short.
 live_commands.register(app)

@@ -276,6 +276,20 @@ class AlertStore(Protocol):
 
     def history(self, alert_id: str) -> builtins.list[AlertChange]: ...
 
+    def assign(self, alert_id: str, assignee: str | None, actor: str, note: str | None = None) -> Alert:
+        """Give the alert to ``assignee`` (None or blank: nobody), keeping its status; kept in its
+        history and the audit trail like a status change. KeyError for an unknown id."""
+        ...
+
+    def add_note(self, alert_id: str, actor: str, note: str) -> Alert:
+        """A note in the alert's history and the audit trail, its status kept. KeyError for an
+        unknown id; ValueError for a blank note."""
+        ...
+
+    def assignees(self, ids: Iterable[str]) -> dict[str, str]:
+        """Who each of these alerts is assigned to; unassigned ones are left out."""
+        ...
+
     def save_run(
         self,
         alerts: Iterable[Alert],

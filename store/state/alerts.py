@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -172,7 +172,7 @@ class AlertBook:
         """
         _check_change(status, actor, reason)
         with self.state.transaction() as con:
-            found = con.execute("SELECT status FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            found = con.execute("SELECT status, assignee FROM alerts WHERE id = ?", (alert_id,)).fetchone()
             if found is None:
                 raise KeyError(f"no alert with id {alert_id!r}")
             now = utc_now_iso()
@@ -181,9 +181,9 @@ class AlertBook:
                 (status, now, _next_sequence(con), alert_id),
             )
             con.execute(
-                "INSERT INTO alert_changes (alert_id, at, actor, previous, status, reason, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (alert_id, now, actor, found["status"], status, reason, note),
+                "INSERT INTO alert_changes (alert_id, at, actor, previous, status, reason, note, assignee)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (alert_id, now, actor, found["status"], status, reason, note, found["assignee"]),
             )
             append_audit(con, [_triage_entry(alert_id, actor, found["status"], status, reason, note)])
             alert = _fetch(con, [alert_id])[alert_id]
@@ -191,12 +191,82 @@ class AlertBook:
             self.mirror.publish([alert])
         return alert
 
+    def assign(self, alert_id: str, assignee: str | None, actor: str, note: str | None = None) -> Alert:
+        """Give the alert to ``assignee`` (None or blank: to nobody), keeping its status.
+
+        Like a status change it is numbered, kept in the alert's history (its note says "assigned
+        to ..." so every reader of the history sees it, with the assignee in its own column) and
+        appended to the audit trail in the same transaction.
+        """
+        who = (assignee or "").strip() or None
+        said = f"assigned to {who}" if who else "unassigned"
+        return self._record(alert_id, actor, None, f"{said}: {note}" if note else said, assignee=(who,))
+
+    def add_note(self, alert_id: str, actor: str, note: str) -> Alert:
+        """Keep a note in the alert's history (and the audit trail) without changing its status."""
+        if not note.strip():
+            raise ValueError("a note needs some text")
+        return self._record(alert_id, actor, None, note)
+
+    def assignees(self, ids: Iterable[str]) -> dict[str, str]:
+        """Who each of these alerts is assigned to; alerts assigned to nobody are left out."""
+        ids = builtins.list(dict.fromkeys(ids))
+        found: dict[str, str] = {}
+        with self.state.connect() as con:
+            for offset in range(0, len(ids), _CHUNK):
+                chunk = ids[offset : offset + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    con.execute(
+                        f"SELECT id, assignee FROM alerts WHERE assignee IS NOT NULL AND id IN ({marks})", chunk
+                    ).fetchall()
+                )
+        return found
+
+    def _record(
+        self, alert_id: str, actor: str, status: str | None, note: str | None, assignee: tuple[str | None, ...] = ()
+    ) -> Alert:
+        """One history entry that keeps the status (``status`` None) and may set the assignee
+        (``assignee`` holds the new one, empty to leave it)."""
+        if not actor.strip():
+            raise ValueError("a change names who made it (actor)")
+        with self.state.transaction() as con:
+            found = con.execute("SELECT status, assignee FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+            if found is None:
+                raise KeyError(f"no alert with id {alert_id!r}")
+            now = utc_now_iso()
+            current = found["status"]
+            kept = assignee[0] if assignee else found["assignee"]
+            con.execute(
+                "UPDATE alerts SET assignee = ?, updated_at = ?, sequence = ? WHERE id = ?",
+                (kept, now, _next_sequence(con), alert_id),
+            )
+            con.execute(
+                "INSERT INTO alert_changes (alert_id, at, actor, previous, status, reason, note, assignee)"
+                " VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+                (alert_id, now, actor, current, status or current, note, kept),
+            )
+            extra = {"assignee": kept} if assignee else {}
+            what = (note or "") if assignee else "note added"
+            append_audit(con, [_triage_entry(alert_id, actor, current, status or current, None, note, what, extra)])
+            alert = _fetch(con, [alert_id])[alert_id]
+        if self.mirror is not None:
+            self.mirror.publish([alert])
+        return alert
+
 
 def _triage_entry(
-    alert_id: str, actor: str, previous: str, status: str, reason: str | None, note: str | None
+    alert_id: str,
+    actor: str,
+    previous: str,
+    status: str,
+    reason: str | None,
+    note: str | None,
+    what: str | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> AuditEntry:
-    what = f"status {previous} -> {status}" + (f" ({reason})" if reason else "")
-    detail = {"previous": previous, "status": status, "reason": reason, "note": note}
+    what = what or f"status {previous} -> {status}" + (f" ({reason})" if reason else "")
+    detail = {"previous": previous, "status": status, "reason": reason, "note": note, **(extra or {})}
     return AuditEntry(actor, "triage", f"alert:{alert_id}", what, "succeeded", detail)
 
 

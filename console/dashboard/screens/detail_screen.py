@@ -1,0 +1,245 @@
+"""One alert: what it is, what to do about it, its history, the events it matched with their raw
+records, and its user's or address's timeline across every source; and the triage keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Footer, Header, Static
+
+from console.dashboard import triage
+from console.dashboard.screens.dialogs import Ask, CloseAlert, Closing, ExceptionAsked, MakeException
+from console.dashboard.screens.loading import LoadingScreen
+from console.dashboard.text import clip, safe, severity, status, when
+from queries.dashboard.alert_detail import AlertDetail, EventLine, alert_detail
+from queries.dashboard.alert_queue import entity_text
+
+#: Timeline lines shown per entity (the query holds up to TIMELINE_SHOWN; the rest are counted).
+TIMELINE_LINES = 20
+
+
+class DetailScreen(LoadingScreen["AlertDetail | None"]):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back"),
+        Binding("k", "acknowledge", "Ack"),
+        Binding("u", "assign", "Assign"),
+        Binding("c", "close_alert", "Close"),
+        Binding("n", "note", "Note"),
+        Binding("x", "make_exception", "False pos.→exception"),
+    ]
+
+    detail: AlertDetail | None = None
+
+    def __init__(self, ctx, alert_id: str) -> None:
+        super().__init__(ctx)
+        self.alert_id = alert_id
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="problem")
+        with VerticalScroll(id="detail"):
+            for key, title in (("summary", "Alert"), ("todo", "What to do"), ("history", "History")):
+                section = Static(id=key, classes="section")
+                section.border_title = title
+                yield section
+            events: DataTable[Text] = DataTable(id="events", cursor_type="row")
+            events.border_title = "Matched events (↑↓ shows the raw record)"
+            yield events
+            for key, title in (("raw", "Raw record (event.original)"), ("timeline", "Timeline, every source")):
+                section = Static(id=key, classes="section")
+                section.border_title = title
+                yield section
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#problem", Static).display = False
+        table = self.query_one("#events", DataTable)
+        for label in ("time", "dataset", "what"):
+            table.add_column(label, key=label)
+        self.sub_title = "alert detail"
+
+    def open(self, alert_id: str) -> None:
+        """Show another alert: what the last one showed is cleared first, never shown as this one's."""
+        self.alert_id, self.detail = alert_id, None
+        for key in ("summary", "todo", "history", "raw", "timeline"):
+            self.query_one(f"#{key}", Static).update(Text("…"))
+        self.query_one("#events", DataTable).clear()
+
+    def read(self) -> AlertDetail | None:
+        return alert_detail(self.ctx.store, self.alert_id)
+
+    def show(self, data: AlertDetail | None) -> None:
+        self.detail = data
+        if data is None:
+            self.query_one("#summary", Static).update(safe(f"There is no alert {self.alert_id}."))
+            return
+        self.query_one("#summary", Static).update(summary(data))
+        self.query_one("#todo", Static).update(self._note(data.alert.rule_id))
+        self.query_one("#history", Static).update(history(data))
+        table = self.query_one("#events", DataTable)
+        table.clear()
+        for number, line in enumerate(data.events):
+            table.add_row(Text(when(line.timestamp)), safe(line.dataset), safe(clip(_what(line), 70)), key=str(number))
+        self.query_one("#raw", Static).update(raw(data.events[0] if data.events else None))
+        self.query_one("#timeline", Static).update(timeline(data))
+
+    def _note(self, rule_id: str) -> Text:
+        if self.ctx.notes is None:
+            return Text("Loading the rules' notes…", style="dim")
+        note = self.ctx.notes.get(rule_id)
+        return safe(note, one_line=False) if note else Text("The rule has no what-to-do note.", style="dim")
+
+    @on(DataTable.RowHighlighted, "#events")
+    def event_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.detail is not None and event.row_key.value is not None:
+            self.query_one("#raw", Static).update(raw(self.detail.events[int(event.row_key.value)]))
+
+    # -- triage -------------------------------------------------------------------------------
+
+    def action_acknowledge(self) -> None:
+        self._change("acknowledged", lambda: triage.acknowledge(self.ctx.store, self.alert_id, self.ctx.actor))
+
+    def action_assign(self) -> None:
+        def assigned(answer: object) -> None:
+            if isinstance(answer, str):
+                self._change(
+                    f"assigned to {answer or 'nobody'}",
+                    lambda: triage.assign(self.ctx.store, self.alert_id, answer, self.ctx.actor),
+                )
+
+        current = self.detail.assignee if self.detail else None
+        self.app.push_screen(Ask("Assign to (blank: nobody):", "a name", current or "", blank_ok=True), assigned)
+
+    def action_close_alert(self) -> None:
+        def closing(answer: object) -> None:
+            if isinstance(answer, Closing):
+                self._change(
+                    f"closed ({triage.CLOSE_REASONS[answer.reason]})",
+                    lambda: triage.close(self.ctx.store, self.alert_id, answer.reason, self.ctx.actor, answer.note),
+                )
+
+        self.app.push_screen(CloseAlert(), closing)
+
+    def action_note(self) -> None:
+        def noted(answer: object) -> None:
+            if isinstance(answer, str) and answer:
+                self._change(
+                    "note added", lambda: triage.add_note(self.ctx.store, self.alert_id, answer, self.ctx.actor)
+                )
+
+        self.app.push_screen(Ask("Note for the alert's history:", "what you found or did"), noted)
+
+    def action_make_exception(self) -> None:
+        if self.detail is None:
+            return
+        alert = self.detail.alert
+        summary_text = Text("False positive: write an exception for rule ")
+        summary_text.append_text(safe(clip(alert.rule_title, 50)))
+        summary_text.append(" where ")
+        summary_text.append_text(safe(clip(entity_text(alert.group_keys), 80)))
+        summary_text.append(f", owned by {self.ctx.actor}, and close the alert as a false positive.")
+
+        def asked(answer: object) -> None:
+            if isinstance(answer, ExceptionAsked):
+                today = self.ctx.clock().date()
+                expires = today + timedelta(days=answer.days)
+                self._change(
+                    f"exception written, expires {expires.isoformat()}",
+                    lambda: triage.except_false_positive(
+                        self.ctx.store, alert, self.ctx.exceptions_folder, self.ctx.actor, answer.reason, expires, today
+                    ),
+                )
+
+        self.app.push_screen(MakeException(summary_text), asked)
+
+    def _change(self, done: str, change: Callable[[], object]) -> None:
+        """Run ``change`` in a worker; say what happened, or why not; then read the alert again."""
+
+        def work() -> None:
+            try:
+                with self.ctx.lock:
+                    if self.ctx.closed:
+                        return
+                    change()
+            except (ValueError, KeyError) as error:
+                self.app.call_from_thread(self.notify, str(error), severity="error", markup=False)
+                return
+            self.app.call_from_thread(self.notify, done, markup=False)
+            self.app.call_from_thread(self.reload)
+
+        self.run_worker(work, thread=True, group="triage", exit_on_error=False)
+
+
+def summary(data: AlertDetail) -> Text:
+    alert = data.alert
+    out = Text()
+    out.append_text(severity(alert.severity, wide=True))
+    out.append("  ")
+    out.append_text(safe(alert.rule_title, style="bold"))
+    out.append("\n")
+    out.append_text(status(alert.status))
+    out.append("   assigned to ")
+    out.append_text(safe(data.assignee or "nobody"))
+    out.append("\nentity  ")
+    out.append_text(safe(entity_text(alert.group_keys)))
+    out.append(f"\nevents  {alert.event_count}, {when(alert.first_seen)} to {when(alert.last_seen)} UTC")
+    out.append(f"\nid      {alert.id[:16]}…  rule {alert.rule_id}", style="dim")
+    return out
+
+
+def history(data: AlertDetail) -> Text:
+    if not data.history:
+        return Text("No change yet: raised by detection, status new.", style="dim")
+    out = Text()
+    for change in data.history:
+        out.append(f"{when(change.at)} ")
+        out.append_text(safe(change.actor))
+        moved = change.previous != change.status
+        out.append(f": {change.previous} → {change.status}" if moved else ":")
+        if change.reason:
+            out.append(f" ({triage.CLOSE_REASONS.get(change.reason, change.reason)})")
+        if change.note:
+            out.append(" ")
+            out.append_text(safe(change.note))
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+def raw(line: EventLine | None) -> Text:
+    if line is None or line.original is None:
+        return Text("The matched events are not in the store (deleted by retention?).", style="dim")
+    out = safe(line.original, one_line=False)
+    if line.original_chars > len(line.original):
+        out.append(f"\n… {line.original_chars - len(line.original)} more characters", style="dim")
+    return out
+
+
+def timeline(data: AlertDetail) -> Text:
+    if not data.timelines:
+        return Text("The alert has no user or address to follow.", style="dim")
+    out = Text()
+    for entity in data.timelines:
+        out.append_text(safe(f"{entity.field} = {entity.value}", style="bold"))
+        sources = ", ".join(f"{name} {count}" for name, count in entity.per_dataset) or "no events"
+        window = f"{when(entity.start)} to {when(entity.end)}" + (" (narrowed: busy)" if entity.narrowed else "")
+        out.append(f"\n{window}: {entity.total} events ({sources})\n", style="dim")
+        for line in entity.lines[:TIMELINE_LINES]:
+            out.append(f"{line.timestamp:%m-%d %H:%M:%S} ")
+            out.append_text(safe(clip(f"{line.dataset} {_what(line)}", 100)))
+            out.append("\n")
+        hidden = entity.total - min(len(entity.lines), TIMELINE_LINES)
+        if hidden > 0:
+            out.append(f"… {hidden} more events not shown\n", style="dim")
+    out.rstrip()
+    return out
+
+
+def _what(line: EventLine) -> str:
+    return " ".join(f"{name}={value}" for name, value in line.summary) or line.event_id

@@ -1,0 +1,159 @@
+"""The alert queue: filters (severity, status, rule, entity, since) and a search over a table of
+alerts, newest first; Enter opens an alert's detail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.widgets.data_table import CellDoesNotExist
+
+from console.dashboard.screens.detail_screen import DetailScreen
+from console.dashboard.screens.loading import LoadingScreen
+from console.dashboard.text import clip, safe, severity, status, when
+from queries.dashboard.alert_queue import STATUS_CHOICES, AlertQueue, QueueFilter, alert_queue
+from store.state.alert_record import SEVERITIES
+
+#: The name the one alert detail screen is installed under.
+DETAIL = "alert-detail"
+#: Alerts the table holds; the line under it says how many more match.
+QUEUE_LIMIT = 500
+_SINCE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
+
+
+def parse_since(text: str) -> timedelta | None:
+    """``90m``, ``24h``, ``7d`` as a span back from now; blank: no limit. ``ValueError`` else."""
+    text = text.strip().lower()
+    if not text:
+        return None
+    number, unit = text[:-1], text[-1:]
+    if unit not in _SINCE_UNITS or not number.isdigit():
+        raise ValueError(f"since: expected a number and m, h or d (90m, 24h, 7d), got {text!r}")
+    return int(number) * _SINCE_UNITS[unit]
+
+
+class QueueScreen(LoadingScreen[AlertQueue]):
+    AUTO_FOCUS = "#queue"
+    BINDINGS = [
+        Binding("slash", "focus('#search')", "Search"),
+        Binding("f", "focus('#severity')", "Filters"),
+        Binding("escape", "focus_table", "Table", show=False),
+    ]
+
+    which = QueueFilter()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(classes="filters"):
+            yield Input(placeholder="/ search", id="search", compact=True)
+            yield Select(
+                [(f"{severity(level).plain}+", level) for level in reversed(SEVERITIES)],
+                prompt="severity",
+                id="severity",
+                compact=True,
+            )
+            yield Select(
+                [(choice, choice) for choice in STATUS_CHOICES],
+                value="open",
+                prompt="any status",
+                id="status",
+                compact=True,
+            )
+        with Horizontal(classes="filters"):
+            yield Input(placeholder="rule", id="rule", compact=True)
+            yield Input(placeholder="entity (user, address)", id="entity", compact=True)
+            yield Input(placeholder="since: 24h", id="since", compact=True)
+        yield Static(id="problem")
+        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield Static(id="queue-count")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#problem", Static).display = False
+        table = self.query_one("#queue", DataTable)
+        for label, key in (("sev", "severity"), ("status", "status"), ("rule", "rule"), ("entity", "entity"),
+                           ("last seen", "last"), ("events", "events"), ("assignee", "assignee")):  # fmt: skip
+            table.add_column(label, key=key)
+        self.sub_title = "alert queue"
+
+    def action_focus_table(self) -> None:
+        self.query_one("#queue", DataTable).focus()
+
+    def read(self) -> AlertQueue:
+        return alert_queue(self.ctx.store, self.which, QUEUE_LIMIT)
+
+    def show(self, data: AlertQueue) -> None:
+        table = self.query_one("#queue", DataTable)
+        keep = _current_key(table)
+        table.clear()
+        # From 120 columns the rule and the entity get 40 characters each; below, what fits 80.
+        rule_width, entity_width = (40, 40) if self.size.width >= 120 else (30, 26)
+        for row in data.rows:
+            table.add_row(
+                severity(row.severity),
+                status(row.status),
+                safe(clip(row.rule_title, rule_width)),
+                safe(clip(row.entity, entity_width)),
+                Text(when(row.last_seen)),
+                Text(str(row.event_count), justify="right"),
+                safe(row.assignee or ""),
+                key=row.id,
+            )
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        held = f", {data.held_back} more not shown (narrow the filters)" if data.held_back else ""
+        self.query_one("#queue-count", Static).update(Text(f"{len(data.rows)} of {data.total} alerts{held}"))
+
+    # -- filters ------------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def filters_changed(self) -> None:
+        try:
+            since = parse_since(self.query_one("#since", Input).value)
+        except ValueError as error:
+            self.show_problem(str(error))
+            return
+        self.which = QueueFilter(
+            severity_at_least=_chosen(self.query_one("#severity", Select)),
+            status=_chosen(self.query_one("#status", Select)),
+            rule=self.query_one("#rule", Input).value or None,
+            entity=self.query_one("#entity", Input).value or None,
+            since=None if since is None else self.ctx.clock() - since,
+            search=self.query_one("#search", Input).value or None,
+        )
+        self.reload()
+
+    @on(DataTable.RowSelected, "#queue")
+    def open_alert(self, event: DataTable.RowSelected) -> None:
+        """One detail screen serves every alert: made and installed once, so opening the next
+        alert costs a read and a paint, not building the screen again."""
+        if event.row_key.value is None:
+            return
+        if not self.app.is_screen_installed(DETAIL):
+            self.app.install_screen(DetailScreen(self.ctx, event.row_key.value), DETAIL)
+        else:
+            detail = self.app.get_screen(DETAIL)
+            if isinstance(detail, DetailScreen):
+                detail.open(event.row_key.value)
+        self.app.push_screen(DETAIL)
+
+
+def _chosen(select: Select) -> str | None:
+    value = select.value
+    return value if isinstance(value, str) else None
+
+
+def _current_key(table: DataTable) -> str | None:
+    if table.row_count == 0:
+        return None
+    try:
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    except CellDoesNotExist:  # the cursor is outside the rows
+        return None
