@@ -5,7 +5,7 @@ PYTHON ?= python3
 UV := .tools/bin/uv
 HOME_DIR ?= .cyberwell
 
-.PHONY: demo test
+.PHONY: demo test chromium
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -18,8 +18,17 @@ $(UV):
 demo: .venv/.synced
 	$(UV) run --locked --no-sync cyberwell --home $(HOME_DIR) demo $(ARGS)
 
+# tests/test_report_chromium.py renders the HTML report in Debian's headless Chromium and fails
+# (never skips) without it: installed here when missing (as root, or with sudo).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+
 # Lint, format and types first: a minute that saves reading a failing suite.
-test: .venv/.synced
+test: .venv/.synced chromium
 	$(UV) run --locked --no-sync ruff check .
 	$(UV) run --locked --no-sync ruff format --check .
 	$(UV) run --locked --no-sync mypy
