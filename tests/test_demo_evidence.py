@@ -33,10 +33,10 @@ from reports.checks.result import CheckResult, Status
 from reports.judge import Verdict, judge
 from reports.registry import Check
 from scenario.evidence import SCHEMAS, EstateSize, EvidenceSummary, write_demo_evidence
-from scenario.evidence.plan import fix_weeks
-from scenario.evidence.schemas import EXTRA
-from scenario.evidence.signins import SPRAY_IP
-from scenario.evidence.vulnerabilities import patch_tuesday
+from scenario.evidence.estate.plan import fix_weeks
+from scenario.evidence.tables.schemas import EXTRA
+from scenario.evidence.tables.signins import SPRAY_IP
+from scenario.evidence.tables.vulnerabilities import patch_tuesday
 from scenario.tenant import build_tenant
 from store.snapshots import SnapshotStore
 

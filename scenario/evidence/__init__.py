@@ -6,9 +6,9 @@ over the weeks (docs/compliance.md, "The demo council's evidence").
 the same seed and time give the same snapshots, and a second call adds nothing.
 """
 
-from .plan import EstateSize
-from .schemas import SCHEMAS
+from .estate.plan import EstateSize
 from .story import EvidenceStory
+from .tables.schemas import SCHEMAS
 from .writing import EvidenceSummary, write_demo_evidence
 
 __all__ = ["SCHEMAS", "EstateSize", "EvidenceStory", "EvidenceSummary", "write_demo_evidence"]

@@ -9,17 +9,17 @@ from datetime import datetime
 
 import pyarrow as pa
 
-import scenario.evidence.devices as devices
-import scenario.evidence.directory as directory
-import scenario.evidence.firewall as firewall
-import scenario.evidence.phishing as phishing
-import scenario.evidence.schemas as schemas
-import scenario.evidence.signins as signins
-import scenario.evidence.vulnerabilities as vulnerabilities
+import scenario.evidence.tables.devices as devices
+import scenario.evidence.tables.directory as directory
+import scenario.evidence.tables.firewall as firewall
+import scenario.evidence.tables.phishing as phishing
+import scenario.evidence.tables.schemas as schemas
+import scenario.evidence.tables.signins as signins
+import scenario.evidence.tables.vulnerabilities as vulnerabilities
 
-from .fleet import Fleet, build_fleet
-from .people import Directory, build_directory
-from .plan import EstateSize
+from .estate.fleet import Fleet, build_fleet
+from .estate.people import Directory, build_directory
+from .estate.plan import EstateSize
 
 #: A source's table in a week: (week number, snapshot time) -> rows.
 Build = Callable[[int, datetime], pa.Table]

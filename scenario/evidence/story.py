@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from .council import Council
-from .devices import WINDOWS_10, os_of
-from .firewall import RISKY_FROM_WEEK, RISKY_RULE
+from .tables.devices import WINDOWS_10, os_of
+from .tables.firewall import RISKY_FROM_WEEK, RISKY_RULE
 
 STALE_AFTER = timedelta(days=90)
 

@@ -15,9 +15,9 @@ from pathlib import Path
 from store.snapshots import SnapshotStore
 
 from .council import build_council
-from .plan import EstateSize, snapshot_times
-from .schemas import SCHEMAS
+from .estate.plan import EstateSize, snapshot_times
 from .story import EvidenceStory, tell
+from .tables.schemas import SCHEMAS
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..estate.fleet import Device, Fleet
+from ..estate.plan import bulk_rng, fix_weeks, rng, scaled
 from .devices import os_of
-from .fleet import Device, Fleet
-from .plan import bulk_rng, fix_weeks, rng, scaled
 from .schemas import SCHEMAS, VULNERABILITIES
 
 #: Devices left with an overdue fix at the end: the story's "3 devices with a critical fix older than 14 days".

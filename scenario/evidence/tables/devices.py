@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 
-from .fleet import Device, Fleet
-from .plan import rng
+from ..estate.fleet import Device, Fleet
+from ..estate.plan import rng
 from .schemas import ANTIVIRUS, INTUNE, MACHINES, SCHEMAS, SOFTWARE_EOL
 
 #: (osPlatform, version, build) per kind: the council moved to Windows 11 24H2; servers run 2022.

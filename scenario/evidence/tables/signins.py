@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from scenario.estate import AREA_OFFICE, CIVIC_CENTRE, DEPOT, LEISURE
 
-from .people import Directory, Person
-from .plan import bulk_rng, fix_weeks, rng, scaled
+from ..estate.people import Directory, Person
+from ..estate.plan import bulk_rng, fix_weeks, rng, scaled
 from .schemas import SCHEMAS, SIGNINS
 
 APPS = np.array(

@@ -21,8 +21,8 @@ import pyarrow as pa
 from scenario.draws import guid
 from scenario.simulation import TARGET_DEPARTMENTS
 
-from .people import Directory, Person
-from .plan import rng
+from ..estate.people import Directory, Person
+from ..estate.plan import rng
 from .schemas import ATTACK_SIMULATION, GOPHISH, SCHEMAS
 
 

@@ -2,7 +2,7 @@
 members, and the Conditional Access policies.
 
 A few thousand rows a table at most (one per account), so they are built as rows; the sign-ins,
-which may be a million, are built in bulk in :mod:`scenario.evidence.signins`.
+which may be a million, are built in bulk in :mod:`scenario.evidence.tables.signins`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import pyarrow as pa
 
 from scenario.draws import guid
 
-from .people import ROLE_TEMPLATES, Directory, Person
-from .plan import rng
+from ..estate.people import ROLE_TEMPLATES, Directory, Person
+from ..estate.plan import rng
 from .schemas import POLICIES, REGISTRATION, ROLES, SCHEMAS, USERS
 
 ALL = "All"

@@ -1,0 +1,1 @@
+"""The demo council's estate: its people and devices, and the plan of sizes, weeks and gaps."""
