@@ -75,18 +75,24 @@ def test_teams_posts_an_adaptive_card_envelope_to_the_webhook_url(standin):
                     "version": "1.4",
                     "body": [
                         {
-                            "type": "TextBlock",
-                            "text": CARD["title"],
-                            "size": "Medium",
-                            "weight": "Bolder",
-                            "wrap": True,
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {"type": "TextRun", "text": CARD["title"], "size": "Medium", "weight": "Bolder"}
+                            ],
                         },
-                        {"type": "TextBlock", "text": CARD["text"], "wrap": True},
+                        {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": CARD["text"]}]},
                         {
-                            "type": "FactSet",
-                            "facts": [
-                                {"title": "Rule", "value": "cyberwell.password_spray"},
-                                {"title": "Severity", "value": "high"},
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {"type": "TextRun", "text": "Rule: ", "weight": "Bolder"},
+                                {"type": "TextRun", "text": "cyberwell.password_spray"},
+                            ],
+                        },
+                        {
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {"type": "TextRun", "text": "Severity: ", "weight": "Bolder"},
+                                {"type": "TextRun", "text": "high"},
                             ],
                         },
                     ],
@@ -95,6 +101,19 @@ def test_teams_posts_an_adaptive_card_envelope_to_the_webhook_url(standin):
             }
         ],
     }
+
+
+def test_values_from_logs_are_plain_text_runs_never_markdown(standin):
+    """A TextBlock or FactSet would render Markdown: a user name from a log could become a link."""
+    standin.on("POST", HOOK_PATH, Answer(202))
+    lure = "[reset your password](https://evil.example/x) **now**"
+    assert run(teams(standin), title=f"Sign-in by {lure}", text=lure, facts={"User": lure}).outcome == "succeeded"
+    (sent,) = standin.requests()
+    blocks = sent.body["attachments"][0]["content"]["body"]
+    assert {block["type"] for block in blocks} == {"RichTextBlock"}
+    texts = [inline["text"] for block in blocks for inline in block["inlines"]]
+    assert texts == [f"Sign-in by {lure}", lure, "User: ", lure]
+    assert all(inline["type"] == "TextRun" for block in blocks for inline in block["inlines"])
 
 
 def test_the_signature_is_in_no_result_repr_or_log_line_even_when_the_service_echoes_it(standin, caplog):

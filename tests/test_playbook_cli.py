@@ -72,7 +72,10 @@ def as_json(result) -> dict:
 
 
 def posted_titles(standin) -> list[str]:
-    return [seen.body["attachments"][0]["content"]["body"][0]["text"] for seen in standin.requests("POST", HOOK_PATH)]
+    return [
+        seen.body["attachments"][0]["content"]["body"][0]["inlines"][0]["text"]
+        for seen in standin.requests("POST", HOOK_PATH)
+    ]
 
 
 def test_run_acts_until_the_step_that_needs_approval_and_says_how_to_approve(home, standin, alert):

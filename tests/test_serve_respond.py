@@ -204,7 +204,10 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None
 
 def posted_titles(scene: Scene) -> list[str]:
     """The card titles the Teams stand-in received, in order."""
-    return [seen.body["attachments"][0]["content"]["body"][0]["text"] for seen in scene.standin.requests("POST")]
+    return [
+        seen.body["attachments"][0]["content"]["body"][0]["inlines"][0]["text"]
+        for seen in scene.standin.requests("POST")
+    ]
 
 
 def alerts(scene: Scene) -> list[dict]:

@@ -131,17 +131,28 @@ class NotifyTeams:
 
 
 def teams_message(found: TeamsArguments) -> dict[str, Any]:
-    """The envelope a Workflows webhook takes: a message with one Adaptive Card attachment."""
+    """The envelope a Workflows webhook takes: a message with one Adaptive Card attachment.
+
+    Every text is a ``TextRun`` of a ``RichTextBlock``, which Adaptive Cards render as plain
+    text: a ``TextBlock`` or a ``FactSet`` would read Markdown, and a user name or URL from a log
+    such as ``[reset here](https://evil.example)`` would become a link in the channel."""
     body: list[dict[str, Any]] = [
-        {"type": "TextBlock", "text": found.title, "size": "Medium", "weight": "Bolder", "wrap": True},
-        {"type": "TextBlock", "text": found.text, "wrap": True},
+        _rich(_run(found.title, size="Medium", weight="Bolder")),
+        _rich(_run(found.text)),
+        *(_rich(_run(f"{title}: ", weight="Bolder"), _run(value)) for title, value in found.facts.items()),
     ]
-    if found.facts:
-        body.append({"type": "FactSet", "facts": [{"title": k, "value": v} for k, v in found.facts.items()]})
     card: dict[str, Any] = {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": CARD_VERSION, "body": body}
     if found.link is not None:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "Open", "url": str(found.link)}]
     return {"type": "message", "attachments": [{"contentType": ADAPTIVE_CARD, "contentUrl": None, "content": card}]}
+
+
+def _rich(*runs: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "RichTextBlock", "inlines": list(runs)}
+
+
+def _run(text: str, **style: str) -> dict[str, Any]:
+    return {"type": "TextRun", "text": text, **style}
 
 
 class NotifyEmail:
