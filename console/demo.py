@@ -124,6 +124,7 @@ def write_demo_reports(home: Path, seed: int, end) -> DemoReports:
 
     from reports.awareness import awareness_document
     from reports.ce_plus_run import build_ce_plus
+    from reports.latest import record_latest
     from reports.rendering.formats import FORMATS, write_report
     from scenario.evidence import write_demo_evidence
 
@@ -132,6 +133,7 @@ def write_demo_reports(home: Path, seed: int, end) -> DemoReports:
     folder = home / "reports"
     ce_plus = build_ce_plus(home, start, end, now=end)
     files = write_report(ce_plus.document, folder, FORMATS, stem="ce-plus")
+    record_latest(home, ce_plus, files)  # the dashboard's overview shows the latest CE+ report
     awareness = awareness_document(home, start, end, now=end)
     files += write_report(awareness, folder, FORMATS, stem="awareness")
     verdicts = Counter(judgement.verdict.value for judgement in ce_plus.judgements)

@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Static
 
 from console.dashboard.app import DashboardApp
 from console.dashboard.context import DashboardContext
-from console.dashboard.screens.detail_screen import DetailScreen
+from console.dashboard.screens.detail_pane import DetailPane
 from console.dashboard.screens.help_screen import HelpScreen
 from console.dashboard.screens.queue_screen import QueueScreen
 from detections.exceptions import load_exceptions
@@ -81,7 +81,7 @@ async def open_alert(pilot, app, alert_id: str) -> None:
     table.move_cursor(row=table.get_row_index(alert_id))
     await pilot.press("enter")
     await settle(pilot, app)
-    assert isinstance(app.screen, DetailScreen)
+    assert isinstance(app.screen, QueueScreen) and app.screen.query_one(DetailPane).display
 
 
 async def test_overview_says_what_is_open_and_what_waits(home):
@@ -281,3 +281,22 @@ async def test_a_failed_read_is_said_and_the_last_figures_stay(home):
         await pilot.press("r")
         await settle(pilot, app)
         assert not app.screen.query_one("#problem", Static).display
+
+
+async def test_an_alert_opens_in_place_of_the_queue_and_escape_returns_to_its_row(home):
+    from console.dashboard.screens.footer import KeyBar
+
+    store, ids = home
+    app = make_app(store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await open_alert(pilot, app, ids["scan"])
+        keys = str(app.screen.query_one(KeyBar).render())
+        assert "k Ack" in keys and "esc Back" in keys and "/ Search" not in keys and "^p palette" in keys
+        await pilot.press("slash")  # the queue's search key does nothing while an alert is open
+        assert app.focused is not None and app.focused.id == "events"
+        await pilot.press("escape")
+        await settle(pilot, app)
+        table = app.screen.query_one("#queue", DataTable)
+        assert app.focused is table and not app.screen.query_one(DetailPane).display
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == ids["scan"]
+        assert "/ Search" in str(app.screen.query_one(KeyBar).render())

@@ -189,3 +189,27 @@ def test_evidence_collect_names_a_missing_secret_and_an_unknown_source(standin, 
 def test_evidence_collect_without_a_graph_table_says_what_to_add(tmp_path):
     result = cyberwell(tmp_path / "bare-home", "evidence", "collect")
     assert result.exit_code == 2 and "add a [collectors.entra-signins] table" in result.output
+
+
+def test_ce_plus_records_the_latest_report_for_the_dashboard(home, tmp_path):
+    from console.dashboard.screens.overview_panels import compliance
+    from reports.latest import LATEST_FILE, LatestReport, LatestUnreadable, read_latest
+
+    out = tmp_path / "out"
+    result = cyberwell(home, "report", "ce-plus", *PERIOD, "--out", str(out), "--format", "md,json", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    latest = read_latest(home)
+    assert isinstance(latest, LatestReport)
+    assert dict(latest.verdicts) == summary["verdicts"]
+    assert [fail.id for fail in latest.automatic_fails] == summary["automatic_fails"]
+    assert (latest.period_start.isoformat(), latest.period_end.isoformat()) == (summary["from"], summary["to"])
+    assert latest.folder == str(out.resolve())
+    assert latest.files == ("ce-plus.md", "ce-plus.json", "ce-plus-evidence-pack.zip")
+    assert not list((home / LATEST_FILE).parent.glob(".*.tmp"))  # written to a temporary name, then renamed
+
+    record = (home / LATEST_FILE).read_text("utf-8")
+    (home / LATEST_FILE).write_text(record[: len(record) // 2], "utf-8")  # cut short by hand
+    broken = read_latest(home)
+    assert isinstance(broken, LatestUnreadable) and "is not JSON" in broken.reason
+    assert "cannot be used" in compliance(broken).plain and str(home / LATEST_FILE) in compliance(broken).plain

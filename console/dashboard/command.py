@@ -31,6 +31,7 @@ def dashboard_command(
     from console.live.status import syslog_spools
     from console.session import exception_dirs, fail, open_store
     from detections import EXCEPTIONS_FOLDER
+    from reports.latest import read_latest
 
     if not 0.2 <= refresh <= 3600:
         fail(f"--refresh: expected seconds from 0.2 to 3600, got {refresh:g}")
@@ -45,6 +46,7 @@ def dashboard_command(
         exceptions_folder=cfg.home / EXCEPTIONS_FOLDER,
         syslog_spools=syslog_spools(cfg),
         load_notes=lambda: rule_notes(cfg, exception_dirs(cfg)),
+        compliance=lambda: read_latest(cfg.home),
     )
     try:
         DashboardApp(context, refresh_seconds=refresh).run()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from reports.latest import LatestReport, LatestUnreadable
 from store.protocol import Store
 
 
@@ -23,8 +24,9 @@ class DashboardContext:
     exceptions_folder: Path  # where a false positive's exception is written (the home's exceptions/)
     clock: Callable[[], datetime] = utc_now  # frozen in tests, so screens are the same every run
     syslog_spools: Mapping[str, Path] = field(default_factory=dict)
-    #: The Cyber Essentials status line of the newest report, None when there is none.
-    compliance: Callable[[], str | None] = lambda: None
+    #: The newest Cyber Essentials Plus report's record (``reports.latest.read_latest``), read
+    #: with the overview; None when there is no report yet.
+    compliance: Callable[[], LatestReport | LatestUnreadable | None] = lambda: None
     #: Each rule's "what to do" note by rule id; loaded once in a worker (loading rules is slow).
     load_notes: Callable[[], Mapping[str, str | None]] = dict
     notes: Mapping[str, str | None] | None = None  # None until loaded

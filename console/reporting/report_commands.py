@@ -97,6 +97,7 @@ def ce_plus_command(
     from reports.attestations import AttestationError
     from reports.catalogue_errors import CatalogueError
     from reports.ce_plus_run import build_ce_plus, pack_files
+    from reports.latest import record_latest
     from reports.rendering import write_report
     from reports.rendering.evidence_pack import write_pack
 
@@ -120,6 +121,8 @@ def ce_plus_command(
         finally:
             index.unlink(missing_ok=True)
     fails = tuple(j.requirement.id for j in report.judgements if j.fails_assessment)
+    # The dashboard's overview shows the latest report from this record.
+    record_latest(ctx.obj.home, report, [*written, *([receipt.path] if receipt else [])])
     _tell(Written("ce-plus", window_start, window_end, tuple(written), dict(counts), fails, receipt), as_json)
 
 

@@ -35,15 +35,12 @@ class Overview:
     detection: DetectionRunListing
     webhook: OutboxStatus
     approvals: RunListing  # runs awaiting approval, newest first
-    #: The Cyber Essentials status line of the newest report; None when there is no report yet.
-    compliance: str | None = None
 
 
 def read_overview(
     store: Store,
     now: datetime | None = None,
     syslog_spools: Mapping[str, Path] | None = None,
-    compliance: str | None = None,
 ) -> Overview:
     """Everything the overview shows, as of ``now`` (lag and due counts are judged then)."""
     now = now or datetime.now(UTC)
@@ -56,5 +53,4 @@ def read_overview(
         detection=detection_runs(store, SHOWN_RUNS),
         webhook=outbox_status(store.state, parked_limit=0, now=now),
         approvals=list_runs(store.state, RunFilter(state="awaiting_approval"), limit=SHOWN_APPROVALS),
-        compliance=compliance,
     )

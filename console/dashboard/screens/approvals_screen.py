@@ -10,9 +10,10 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from console.dashboard.screens.dialogs import Ask, Confirm
+from console.dashboard.screens.footer import KeyBar
 from console.dashboard.screens.loading import LoadingScreen
 from console.dashboard.text import clip, safe
 from queries.playbook_runs import RunFilter, RunListing, list_runs
@@ -32,7 +33,7 @@ class ApprovalsScreen(LoadingScreen[RunListing]):
         yield Static(id="problem")
         yield DataTable(id="approvals", cursor_type="row", zebra_stripes=True)
         yield Static(id="arguments", classes="section")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#problem", Static).display = False

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
+from console.dashboard.screens.footer import KeyBar
 from console.dashboard.screens.loading import LoadingScreen
 from console.dashboard.text import ago, clip, safe
 from queries.collector_status import SourceStatus
@@ -20,7 +21,7 @@ class CollectorsScreen(LoadingScreen[tuple[SourceStatus, ...]]):
         yield Static(id="problem")
         yield DataTable(id="collectors", cursor_type="row", zebra_stripes=True)
         yield Static(id="collectors-note")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#problem", Static).display = False

@@ -40,7 +40,7 @@ class LoadingScreen(Screen[None], Generic[Data]):
                     return
                 data = self.read()
         except Exception as error:  # shown, not raised: the dashboard keeps its last good data
-            message = _problem(error)
+            message = problem_text(error)
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self.show_problem, message)
             return
@@ -64,7 +64,7 @@ class LoadingScreen(Screen[None], Generic[Data]):
             line.display = message is not None
 
 
-def _problem(error: Exception) -> str:
+def problem_text(error: Exception) -> str:
     """What went wrong, without a secret: a local error (the state database, a file) says what
     it says; any other (the Elasticsearch client's) only its kind, since a refused header's
     message can hold the header's value, an API key."""

@@ -7,11 +7,14 @@ number held back said beside it.
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from rich.text import Text
 
 from console.dashboard.text import ago, bars, clip, safe, severity, when
 from queries.dashboard.alert_counts import Ranked
 from queries.dashboard.overview import Overview
+from reports.latest import LatestReport, LatestUnreadable
 
 
 def alert_chart(view: Overview) -> Text:
@@ -119,7 +122,47 @@ def approvals(view: Overview) -> Text:
     return out
 
 
-def compliance(view: Overview) -> Text:
-    if view.compliance is None:
+#: Each verdict with a mark, so a count never relies on colour alone; in the order read.
+VERDICT_MARKS = (
+    ("pass", "✔", "green"),
+    ("partial", "◐", "yellow"),
+    ("fail", "✖", "bold red"),
+    ("manual", "✍", ""),
+    ("not evidenced", "?", "yellow"),
+)
+#: Automatic fails listed by name; the rest are counted.
+FAILS_SHOWN = 3
+
+
+def compliance(latest: LatestReport | LatestUnreadable | None) -> Text:
+    """The newest CE+ report: when, its period, each verdict's count, the automatic fails."""
+    if latest is None:
         return Text("No Cyber Essentials report yet.", style="dim")
-    return safe(view.compliance)
+    if isinstance(latest, LatestUnreadable):
+        out = Text("⚠ The latest report's record cannot be used: ", style="bold yellow")
+        out.append_text(safe(f"{latest.path} {latest.reason}"))
+        out.append("\nRun cyberwell report ce-plus to write it again.", style="dim")
+        return out
+    out = Text(f"report of {when(latest.generated_at.astimezone(UTC))} UTC, ")
+    out.append(f"{latest.period_start:%Y-%m-%d} to {latest.period_end:%Y-%m-%d}\n", style="dim")
+    known = {name for name, _, _ in VERDICT_MARKS}
+    marks = [*VERDICT_MARKS, *((name, "·", "") for name, _ in latest.verdicts if name not in known)]
+    for number, (name, mark, style) in enumerate(marks):
+        out.append("\n" if number == 3 else "  " if number else "")  # two lines: a half panel at 80 columns
+        out.append(f"{mark} {latest.count(name)} ", style=style if latest.count(name) else "dim")
+        out.append_text(safe(name, style="" if latest.count(name) else "dim"))
+    fails = latest.automatic_fails
+    if fails:
+        out.append(
+            f"\n✖ {len(fails)} automatic fail{'s' if len(fails) != 1 else ''}: the assessment fails", style="bold red"
+        )
+        for fail in fails[:FAILS_SHOWN]:
+            out.append("\n  ")
+            out.append_text(safe(clip(f"{fail.id} {fail.summary}", 70)))
+        if len(fails) > FAILS_SHOWN:
+            out.append(f"\n  … and {len(fails) - FAILS_SHOWN} more (in the report)", style="dim")
+    else:
+        out.append("\n✔ no automatic fail", style="green")
+    out.append("\n")
+    out.append_text(safe(clip(latest.folder, 60), style="dim"))
+    return out

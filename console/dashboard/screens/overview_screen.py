@@ -4,17 +4,20 @@ alerted on, and whether collection, detection, the webhook and approvals are kee
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Grid, VerticalScroll
 from textual.events import Resize
 from textual.message import Message
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from console.dashboard.screens import overview_panels as panels
+from console.dashboard.screens.footer import KeyBar
 from console.dashboard.screens.loading import LoadingScreen
 from queries.dashboard.overview import Overview, read_overview
+from reports.latest import LatestReport, LatestUnreadable
 
 #: (id, title, what it shows): the panels in reading order.
 PANELS: tuple[tuple[str, str, Callable[[Overview], Text]], ...] = (
@@ -35,13 +38,20 @@ PANELS: tuple[tuple[str, str, Callable[[Overview], Text]], ...] = (
         "Addresses (open alerts)",
         lambda v: panels.ranked(v.alerts.top_addresses, "No address in an open alert."),
     ),
-    ("compliance", "Cyber Essentials", panels.compliance),
 )
+#: The last panel, from the report record rather than the store (``reports.latest``).
+COMPLIANCE = ("compliance", "Cyber Essentials")
 #: Panels side by side from these widths: two from 80 columns, three from 150.
 COLUMNS_FROM = ((150, 3), (80, 2))
 
 
-class OverviewScreen(LoadingScreen[Overview]):
+@dataclass(frozen=True)
+class OverviewRead:
+    view: Overview
+    compliance: LatestReport | LatestUnreadable | None
+
+
+class OverviewScreen(LoadingScreen[OverviewRead]):
     class Painted(Message):
         """The overview has shown what it read for the first time."""
 
@@ -51,11 +61,11 @@ class OverviewScreen(LoadingScreen[Overview]):
         yield Header()
         yield Static(id="problem")
         with VerticalScroll(id="overview"), Grid(id="panels"):
-            for key, title, _ in PANELS:
+            for key, title in [(key, title) for key, title, _ in PANELS] + [COMPLIANCE]:
                 panel = Static("…", id=f"panel-{key}", classes="panel")
                 panel.border_title = title
                 yield panel
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#problem", Static).display = False
@@ -64,13 +74,15 @@ class OverviewScreen(LoadingScreen[Overview]):
         columns = next((n for width, n in COLUMNS_FROM if event.size.width >= width), 1)
         self.query_one("#panels", Grid).styles.grid_size_columns = columns
 
-    def read(self) -> Overview:
-        return read_overview(self.ctx.store, self.ctx.clock(), self.ctx.syslog_spools, self.ctx.compliance())
+    def read(self) -> OverviewRead:
+        view = read_overview(self.ctx.store, self.ctx.clock(), self.ctx.syslog_spools)
+        return OverviewRead(view, self.ctx.compliance())
 
-    def show(self, data: Overview) -> None:
+    def show(self, data: OverviewRead) -> None:
         for key, _, render in PANELS:
-            self.query_one(f"#panel-{key}", Static).update(render(data))
-        self.sub_title = f"overview, read {data.read_at:%H:%M:%S} UTC"
+            self.query_one(f"#panel-{key}", Static).update(render(data.view))
+        self.query_one(f"#panel-{COMPLIANCE[0]}", Static).update(panels.compliance(data.compliance))
+        self.sub_title = f"overview, read {data.view.read_at:%H:%M:%S} UTC"
         if not self.painted:
             self.painted = True
             self.post_message(self.Painted())

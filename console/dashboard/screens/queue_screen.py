@@ -1,5 +1,5 @@
 """The alert queue: filters (severity, status, rule, entity, since) and a search over a table of
-alerts, newest first; Enter opens an alert's detail."""
+alerts, newest first; Enter shows an alert's detail in place of the table, escape the table again."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Footer, Header, Input, Select, Static
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ContentSwitcher, DataTable, Header, Input, Select, Static
 from textual.widgets.data_table import CellDoesNotExist
 
-from console.dashboard.screens.detail_screen import DetailScreen
+from console.dashboard.screens.detail_pane import DetailPane
+from console.dashboard.screens.footer import KeyBar
 from console.dashboard.screens.loading import LoadingScreen
 from console.dashboard.text import clip, safe, severity, status, when
 from queries.dashboard.alert_queue import STATUS_CHOICES, AlertQueue, QueueFilter, alert_queue
 from store.state.alert_record import SEVERITIES
 
-#: The name the one alert detail screen is installed under.
-DETAIL = "alert-detail"
+#: The ids of what the queue screen shows: its table (with the filters), or one alert.
+TABLE, DETAIL = "queue-view", "alert-detail"
 #: Alerts the table holds; the line under it says how many more match.
 QUEUE_LIMIT = 500
 _SINCE_UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}
@@ -49,29 +50,32 @@ class QueueScreen(LoadingScreen[AlertQueue]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with Horizontal(classes="filters"):
-            yield Input(placeholder="/ search", id="search", compact=True)
-            yield Select(
-                [(f"{severity(level).plain}+", level) for level in reversed(SEVERITIES)],
-                prompt="severity",
-                id="severity",
-                compact=True,
-            )
-            yield Select(
-                [(choice, choice) for choice in STATUS_CHOICES],
-                value="open",
-                prompt="any status",
-                id="status",
-                compact=True,
-            )
-        with Horizontal(classes="filters"):
-            yield Input(placeholder="rule", id="rule", compact=True)
-            yield Input(placeholder="entity (user, address)", id="entity", compact=True)
-            yield Input(placeholder="since: 24h", id="since", compact=True)
-        yield Static(id="problem")
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
-        yield Static(id="queue-count")
-        yield Footer()
+        with ContentSwitcher(initial=TABLE, id="switcher"):
+            with Vertical(id=TABLE):
+                with Horizontal(classes="filters"):
+                    yield Input(placeholder="/ search", id="search", compact=True)
+                    yield Select(
+                        [(f"{severity(level).plain}+", level) for level in reversed(SEVERITIES)],
+                        prompt="severity",
+                        id="severity",
+                        compact=True,
+                    )
+                    yield Select(
+                        [(choice, choice) for choice in STATUS_CHOICES],
+                        value="open",
+                        prompt="any status",
+                        id="status",
+                        compact=True,
+                    )
+                with Horizontal(classes="filters"):
+                    yield Input(placeholder="rule", id="rule", compact=True)
+                    yield Input(placeholder="entity (user, address)", id="entity", compact=True)
+                    yield Input(placeholder="since: 24h", id="since", compact=True)
+                yield Static(id="problem")
+                yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+                yield Static(id="queue-count")
+            yield DetailPane(self.ctx, id=DETAIL)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#problem", Static).display = False
@@ -132,17 +136,41 @@ class QueueScreen(LoadingScreen[AlertQueue]):
 
     @on(DataTable.RowSelected, "#queue")
     def open_alert(self, event: DataTable.RowSelected) -> None:
-        """One detail screen serves every alert: made and installed once, so opening the next
-        alert costs a read and a paint, not building the screen again."""
+        """The alert in place of the table: the pane was built with the screen, so opening an
+        alert is its read and a paint (and the filters and the cursor are there on the way back)."""
         if event.row_key.value is None:
             return
-        if not self.app.is_screen_installed(DETAIL):
-            self.app.install_screen(DetailScreen(self.ctx, event.row_key.value), DETAIL)
+        pane = self.query_one(f"#{DETAIL}", DetailPane)
+        pane.open(event.row_key.value)
+        self.query_one("#switcher", ContentSwitcher).current = DETAIL
+        pane.query_one("#events", DataTable).focus()
+        self.sub_title = "alert detail"
+        self.refresh_bindings()
+
+    @on(DetailPane.Back)
+    def back_to_table(self) -> None:
+        self.query_one("#switcher", ContentSwitcher).current = TABLE
+        self.query_one("#queue", DataTable).focus()
+        self.sub_title = "alert queue"
+        self.refresh_bindings()
+        self.reload()  # the alert may have been triaged meanwhile
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The search and filter keys belong to the table: with an alert open they are hidden
+        (and do nothing: False, where None would show them greyed) rather than moving the focus
+        to a filter no one can see."""
+        return not (action in ("focus", "focus_table") and self.is_mounted and self.showing_alert)
+
+    @property
+    def showing_alert(self) -> bool:
+        return self.query_one("#switcher", ContentSwitcher).current == DETAIL
+
+    def reload(self) -> None:
+        """What is on view reads again: the alert when one is open, else the queue."""
+        if self.is_mounted and self.showing_alert:
+            self.query_one(f"#{DETAIL}", DetailPane).reload()
         else:
-            detail = self.app.get_screen(DETAIL)
-            if isinstance(detail, DetailScreen):
-                detail.open(event.row_key.value)
-        self.app.push_screen(DETAIL)
+            super().reload()
 
 
 def _chosen(select: Select) -> str | None:

@@ -1,5 +1,11 @@
-"""One alert: what it is, what to do about it, its history, the events it matched with their raw
-records, and its user's or address's timeline across every source; and the triage keys."""
+"""One alert, shown in place of the queue's table: what it is, what to do about it, its history,
+the events it matched with their raw records, and its user's or address's timeline across every
+source; and the triage keys.
+
+A pane of the queue screen rather than a screen of its own: it is built once with the queue and
+each alert opened fills the same widgets, so opening an alert costs the store's read and a paint,
+never building and mounting a screen (which was most of the time it took to open the first one).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,15 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
+from textual.widgets import DataTable, Static
+from textual.worker import get_current_worker
 
 from console.dashboard import triage
+from console.dashboard.context import DashboardContext
 from console.dashboard.screens.dialogs import Ask, CloseAlert, Closing, ExceptionAsked, MakeException
-from console.dashboard.screens.loading import LoadingScreen
+from console.dashboard.screens.loading import problem_text
 from console.dashboard.text import clip, safe, severity, status, when
 from queries.dashboard.alert_detail import AlertDetail, EventLine, alert_detail
 from queries.dashboard.alert_queue import entity_text
@@ -24,9 +33,9 @@ from queries.dashboard.alert_queue import entity_text
 TIMELINE_LINES = 20
 
 
-class DetailScreen(LoadingScreen["AlertDetail | None"]):
+class DetailPane(Vertical):
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back"),
+        Binding("escape", "back", "Back"),
         Binding("k", "acknowledge", "Ack"),
         Binding("u", "assign", "Assign"),
         Binding("c", "close_alert", "Close"),
@@ -34,15 +43,18 @@ class DetailScreen(LoadingScreen["AlertDetail | None"]):
         Binding("x", "make_exception", "False pos.→exception"),
     ]
 
-    detail: AlertDetail | None = None
+    class Back(Message):
+        """The person is done with the alert: the queue shows its table again."""
 
-    def __init__(self, ctx, alert_id: str) -> None:
-        super().__init__(ctx)
-        self.alert_id = alert_id
+    detail: AlertDetail | None = None
+    alert_id = ""
+
+    def __init__(self, ctx: DashboardContext, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.ctx = ctx
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(id="problem")
+        yield Static(id="detail-problem")
         with VerticalScroll(id="detail"):
             for key, title in (("summary", "Alert"), ("todo", "What to do"), ("history", "History")):
                 section = Static(id=key, classes="section")
@@ -55,14 +67,12 @@ class DetailScreen(LoadingScreen["AlertDetail | None"]):
                 section = Static(id=key, classes="section")
                 section.border_title = title
                 yield section
-        yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#problem", Static).display = False
+        self.query_one("#detail-problem", Static).display = False
         table = self.query_one("#events", DataTable)
         for label in ("time", "dataset", "what"):
             table.add_column(label, key=label)
-        self.sub_title = "alert detail"
 
     def open(self, alert_id: str) -> None:
         """Show another alert: what the last one showed is cleared first, never shown as this one's."""
@@ -70,9 +80,37 @@ class DetailScreen(LoadingScreen["AlertDetail | None"]):
         for key in ("summary", "todo", "history", "raw", "timeline"):
             self.query_one(f"#{key}", Static).update(Text("…"))
         self.query_one("#events", DataTable).clear()
+        self.reload()
 
-    def read(self) -> AlertDetail | None:
-        return alert_detail(self.ctx.store, self.alert_id)
+    def action_back(self) -> None:
+        self.post_message(self.Back())
+
+    # -- reading, as the screens read (console.dashboard.screens.loading) --------------------------
+
+    def reload(self) -> None:
+        self.run_worker(self._load, thread=True, exclusive=True, group="detail", exit_on_error=False)
+
+    def _load(self) -> None:
+        try:
+            with self.ctx.lock:
+                if self.ctx.closed:
+                    return
+                data = alert_detail(self.ctx.store, self.alert_id)
+        except Exception as error:  # shown, not raised: the last good detail stays
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self.show_problem, problem_text(error))
+            return
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._shown, data)
+
+    def _shown(self, data: AlertDetail | None) -> None:
+        self.show(data)
+        self.show_problem(None)
+
+    def show_problem(self, message: str | None) -> None:
+        line = self.query_one("#detail-problem", Static)
+        line.update(Text("") if message is None else safe(message, style="bold red"))
+        line.display = message is not None
 
     def show(self, data: AlertDetail | None) -> None:
         self.detail = data
