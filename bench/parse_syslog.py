@@ -1,10 +1,16 @@
 """Benchmark the syslog file-replay parser on generated appliance logs.
 
+    .venv/bin/python bench/parse_syslog.py --events 1000000 --format mixed --header bsd [--drain]
     .venv/bin/python bench/parse_syslog.py --events 200000 [--format fortigate] [--header pri]
+    .venv/bin/python bench/parse_syslog.py --events 200000 --per-line   # the reference reader
 
 Writes N seeded, realistic lines (FortiGate traffic/UTM/event key=value, CEF, PAN-OS CSV, or a
 mix) to a temporary file, parses it with ``collectors.formats.syslog.parse_file`` and prints lines/s,
-seconds and peak memory. Generation is not timed.
+seconds and peak memory. Generation is not timed. ``--drain`` instead spools the same messages
+as the receiver does (``syslog_spool``, one record per message with its peer and receive time)
+and times the drain's reading and parsing of the spool (``syslog_collector.parse_records`` per
+batch of ``DEFAULT_BATCH_RECORDS``); the store's append is not in it (bench/ingest_detect.py times
+parsing and writing together, for files).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.formats import syslog  # noqa: E402
+from collectors.live import syslog_collector, syslog_spool  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 USERS = ["jbloggs", "asmith", "mjones", "kpatel", "lwilliams", "", "", ""]
@@ -129,17 +136,31 @@ def main() -> None:
     parser.add_argument("--format", choices=sorted(BODIES), default="fortigate")
     parser.add_argument("--header", choices=sorted(HEADERS), default="pri")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--drain", action="store_true", help="time the spool drain's parse, not file replay")
+    parser.add_argument("--per-line", action="store_true", help="every line by the per-line reader (the reference)")
     args = parser.parse_args()
+    bulk = not args.per_line
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "syslog.log")
         generate(path, args.events, args.format, args.header, args.seed)
         size = path.stat().st_size
-        start, cpu_start = time.perf_counter(), time.process_time()
-        batch = syslog.parse_file(path)
+        if args.drain:
+            spool = Path(folder, "spool")
+            _spool(path, spool)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            count, rejected, columns = _drain(spool, bulk)
+        else:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            batch = syslog.parse_file(path, bulk=bulk)
+            count, rejected, columns = batch.count, len(batch.quarantined), batch.events.num_columns
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"format={args.format} header={args.header} lines={args.events} file={size / 2**20:.1f} MiB")
-    print(f"parsed {batch.count} events, {len(batch.quarantined)} quarantined, {batch.events.num_columns} columns")
+    mode = "spool drain" if args.drain else "file replay"
+    reader = "bulk" if bulk else "per-line"
+    print(
+        f"{mode} ({reader}) format={args.format} header={args.header} lines={args.events} file={size / 2**20:.1f} MiB"
+    )
+    print(f"parsed {count} events, {rejected} quarantined, {columns} columns")
     # CPU time counts every thread (DuckDB uses the machine's cores), so lines per CPU-second is
     # the throughput of one core, whatever else the machine is doing.
     print(
@@ -147,6 +168,47 @@ def main() -> None:
         f"{cpu:.2f} s CPU, {args.events / cpu:,.0f} lines per CPU-second; "
         f"peak memory {peak_mib:,.0f} MiB"
     )
+
+
+def _spool(path: Path, spool: Path) -> None:
+    """The lines as the receiver spools them: one record each, with a peer and a receive time."""
+    writer = syslog_spool.SpoolWriter(spool)
+    writer.open()
+    received = int(START.timestamp() * 1_000_000)
+    with open(path, "rb") as lines:
+        chunk = []
+        for i, line in enumerate(lines):
+            data = line.rstrip(b"\n")
+            chunk.append(syslog_spool.encode(received + i, b"tcp:10.0.0.1", syslog_spool.MESSAGE, len(data), data))
+            if len(chunk) == 10_000:
+                writer.write(chunk)
+                chunk = []
+        writer.write(chunk)
+    writer.sync()
+    writer.close()
+
+
+def _drain(spool: Path, bulk: bool) -> tuple[int, int, int]:
+    """Read and parse the whole spool as the drain does, batch by batch; the events, rejects
+    and the widest batch's columns."""
+    syslog.BULK = bulk
+    position = syslog_spool.Position.from_dict(None, syslog_spool.spool_id(spool))
+    now = datetime.now(UTC)
+    count = rejected = columns = 0
+    while True:
+        batch = syslog_spool.read_batch(
+            spool,
+            position,
+            max_records=syslog_collector.DEFAULT_BATCH_RECORDS,
+            max_bytes=syslog_collector.DEFAULT_BATCH_BYTES,
+        )
+        if batch.end == position:
+            return count, rejected, columns
+        parsed = syslog_collector.parse_records(batch.records, now)
+        count += sum(table.num_rows for table in parsed.tables)
+        rejected += len(parsed.quarantined)
+        columns = max([columns] + [table.num_columns for table in parsed.tables])
+        position = batch.end
 
 
 if __name__ == "__main__":

@@ -69,6 +69,8 @@ _HEADER_UNESCAPE = re.compile(r"\\([|\\])")
 # A key is word characters (plus the "." "-" "[" "]" some vendors use) right before an unescaped
 # "=" and right after whitespace or the start: an escaped "\=" has "\" before it, so never matches.
 _KEY = re.compile(r"(?:(?<=\s)|^)([\w.\-\[\]]+)=", re.ASCII)
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-[]")
+_SPACE = frozenset(" \t\n\r\f\v")  # what \s is under re.ASCII
 _VALUE_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _VALUE_ESCAPES = {"n": "\n", "r": "\r", "=": "=", "\\": "\\"}
 # The characters a label keeps in its column name; the rest become "_".
@@ -126,16 +128,37 @@ def parse_extension(text: str) -> dict[str, str]:
     the very end are framing, not data (a newline inside a value is sent as ``\\n``).
     """
     text = text.rstrip("\r\n")
-    keys = list(_KEY.finditer(text))
+    keys = key_spans(text)
     pairs: dict[str, str] = {}
-    for index, key in enumerate(keys):
-        end = keys[index + 1].start() - 1 if index + 1 < len(keys) else len(text)
-        name = key.group(1)
+    for index, (start, equals) in enumerate(keys):
+        end = keys[index + 1][0] - 1 if index + 1 < len(keys) else len(text)
+        name = text[start:equals]
         if name in pairs:
             continue
-        value = text[key.end() : end]
+        value = text[equals + 1 : end]
         pairs[name] = _VALUE_ESCAPE.sub(_unescape, value) if "\\" in value else value
     return pairs
+
+
+def key_spans(text: str) -> list[tuple[int, int]]:
+    """Where each key of an extension starts and where its ``=`` is: the matches of ``_KEY``.
+
+    Found from the ``=`` signs backwards, not by the pattern: a pattern with a look-behind is
+    tried at every character of the line, and this runs on every CEF record. A key is the run of
+    key characters right before an ``=``, with white space or the start of the text before it
+    (so an escaped ``\\=`` is never one); ``tests/test_syslog_speed_identity.py`` checks that
+    this finds what ``_KEY.finditer`` finds.
+    """
+    spans = []
+    equals = text.find("=")
+    while equals >= 0:
+        start = equals
+        while start > 0 and text[start - 1] in _KEY_CHARS:
+            start -= 1
+        if start < equals and (start == 0 or text[start - 1] in _SPACE):
+            spans.append((start, equals))
+        equals = text.find("=", equals + 1)
+    return spans
 
 
 def _unescape(match: re.Match[str]) -> str:

@@ -60,7 +60,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats import cef, fortigate, panos
+from collectors.formats import cef, fortigate, panos, syslog_bulk
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,
@@ -84,6 +84,10 @@ _VENDORS = {cef.DATASET: cef, fortigate.DATASET: fortigate, panos.DATASET: panos
 
 #: Every dataset's ECS columns, in the order its rows have them; vendor columns follow.
 DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {name: dict(EVENTS.dataset(name).types) for name in _VENDORS}
+
+#: Whether batches read their common lines in bulk (``syslog_bulk``); the per-line reader is
+#: the reference, kept callable with ``bulk=False``.
+BULK = True
 
 #: Lines per batch in ``iter_batches``: bounds memory on big files.
 BATCH_LINES = 50_000
@@ -126,14 +130,15 @@ _MACROS = (
 )
 
 
-def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
+def parse_file(path: Path, *, now: datetime | None = None, bulk: bool | None = None) -> ParsedBatch:
     """Parse one syslog file (plain or gzip, by magic bytes) into events and quarantined rejects.
 
     Never raises for bad content; an unreadable file comes back as one quarantined record.
     The file is parsed ``BATCH_LINES`` messages at a time, so that Python holds one batch's
-    strings, not the whole file's.
+    strings, not the whole file's. ``bulk``: as for ``_parse`` (False: every line by the
+    per-line reader, the reference).
     """
-    batches = list(iter_batches(path, now=now))
+    batches = list(iter_batches(path, now=now, bulk=bulk))
     if len(batches) == 1:
         return batches[0]
     tables = [batch.events for batch in batches if batch.count]
@@ -141,7 +146,9 @@ def parse_file(path: Path, *, now: datetime | None = None) -> ParsedBatch:
     return ParsedBatch(_case_unique(events), [q for batch in batches for q in batch.quarantined])
 
 
-def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | None = None) -> Iterator[ParsedBatch]:
+def iter_batches(
+    path: Path, *, now: datetime | None = None, batch_lines: int | None = None, bulk: bool | None = None
+) -> Iterator[ParsedBatch]:
     """``parse_file`` in batches of ``batch_lines`` messages, to keep memory flat on big files.
 
     Every batch has the ``SYSLOG_COLUMNS``; which vendor columns follow depends on its lines.
@@ -164,7 +171,7 @@ def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | 
             chunk = lines[start : start + batch_lines]
             keys = raws[start : start + batch_lines] if raws is not None else None
             first, damage = damage, []  # the damage of a gzip goes with the first batch
-            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, first, keys)
+            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, first, keys, bulk)
         if not lines:
             yield ParsedBatch(_empty(), damage)
         return
@@ -181,9 +188,9 @@ def iter_batches(path: Path, *, now: datetime | None = None, batch_lines: int | 
         frames.append(frame.data)
         linenos.append(frame.lineno)
         if len(messages) >= batch_lines:
-            yield _parse(messages, linenos, str(path), now, None, rejects, frames)
+            yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
             messages, frames, linenos, rejects = [], [], [], []
-    yield _parse(messages, linenos, str(path), now, None, rejects, frames)
+    yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
 
 
 #: When messages arrived: one time for all of them (a datetime), one per message (epoch
@@ -198,6 +205,7 @@ def parse_lines(
     now: datetime | None = None,
     received_at: datetime | None = None,
     received_us: Sequence[int | None] | None = None,
+    bulk: bool | None = None,
 ) -> ParsedBatch:
     """Parse messages that are already framed, one per item (a live receiver's datagrams).
 
@@ -210,7 +218,7 @@ def parse_lines(
     ``received_us`` instead each message's (epoch microseconds, as a spool drain has them); it
     is ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default:
     the current time) sets ``event.ingested``, places year-less RFC 3164 clocks and times a
-    message that has no other clock.
+    message that has no other clock. ``bulk``: as for ``_parse``.
     """
     items = list(lines)
     if received_us is not None:
@@ -219,13 +227,13 @@ def parse_lines(
     arrived: ReceivedAt = received_us if received_us is not None else received_at
     if not any(isinstance(item, bytes) for item in items):
         messages = [_encodable(str(line).rstrip("\r\n")) for line in items]
-        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [])
+        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], None, bulk)
     keys = [
         item.rstrip(b"\r\n") if isinstance(item, bytes) else item.rstrip("\r\n").encode("utf-8", "replace")
         for item in items
     ]
     messages = [_encodable(key.decode("utf-8", "replace")) for key in keys]
-    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], keys)
+    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], keys, bulk)
 
 
 def _encodable(line: str) -> str:
@@ -247,19 +255,35 @@ def _parse(
     received_at: ReceivedAt,
     rejects: list[Quarantined],
     keys: Sequence[bytes] | None = None,
+    bulk: bool | None = None,
 ) -> ParsedBatch:
     """``keys``: each message's bytes as received, when they are not its text's UTF-8 (``event.id``
-    is their hash). Blank messages are no records: they are skipped."""
+    is their hash). Blank messages are no records: they are skipped.
+
+    ``bulk``: read the common shapes a batch at a time (``syslog_bulk``) and only the rest line by
+    line; False reads every line by the per-line reader (the reference the bulk reader is tested
+    against). None: the module's ``BULK``."""
+    bulk = BULK if bulk is None else bulk
     now = _aware(now or datetime.now(UTC))
     collected = {name: _Collected() for name in _VENDORS}
     quarantined = list(rejects)
-    for position, message in enumerate(messages):
+    if bulk and messages:
+        taken, others = syslog_bulk.route(messages, now)
+        for name, bulk_rows in taken.items():
+            collected[name].extend(bulk_rows, messages, keys)
+        remaining: Iterable[int] = sorted(others)
+    else:
+        remaining = range(len(messages))
+    for position in remaining:
+        message = messages[position]
         if not message or (message[0] in _BLANK and not message.strip(_BLANK)):
             continue
         reason = _route(message, position, now, collected, keys[position] if keys is not None else None)
         if reason is not None:
             where = f"{origin}:{linenos[position]}"
             quarantined.append(Quarantined(SOURCE, reason, message, where))
+    for rows in collected.values():
+        rows.in_order()
     tables = []
     for name, rows in collected.items():
         if not rows.positions:
@@ -282,7 +306,68 @@ class _Collected:
         self.originals: list[str] = []
         self.keys: list[bytes] = []  # the bytes as received, when the batch has them (else empty)
         self.items: list = []  # what the vendor module's reader returned
-        self.headers: list[Header] = []
+        self.priorities: list[int | None] = []
+        self.times: list[int | None] = []
+        self.hostnames: list[str | None] = []
+        self.appnames: list[str | None] = []
+        self.procids: list[str | None] = []
+        self.msgids: list[str | None] = []
+        self._sorted = True
+
+    def add(self, position: int, message: str, key: bytes | None, item: object, header: Header) -> None:
+        if self.positions and position < self.positions[-1]:
+            self._sorted = False
+        self.positions.append(position)
+        self.originals.append(message)
+        if key is not None:  # given for every message of a batch or for none
+            self.keys.append(key)
+        self.items.append(item)
+        self.priorities.append(header.priority)
+        self.times.append(header.time_us)
+        self.hostnames.append(header.hostname)
+        self.appnames.append(header.appname)
+        self.procids.append(header.procid)
+        self.msgids.append(header.msgid)
+
+    def extend(self, rows: syslog_bulk.Taken, messages: list[str], keys: Sequence[bytes] | None) -> None:
+        """The lines the bulk reader took (before any per-line ones: ``in_order`` sorts)."""
+        self.positions.extend(rows.positions)
+        self.originals.extend(messages[p] for p in rows.positions)
+        if keys is not None:
+            self.keys.extend(keys[p] for p in rows.positions)
+        self.items.extend(rows.items)
+        self.priorities.extend(rows.priorities)
+        self.times.extend(rows.times)
+        self.hostnames.extend(rows.hostnames)
+        self.appnames.extend(rows.appnames)
+        self.procids.extend(rows.procids)
+        self.msgids.extend(rows.msgids)
+        self._sorted = False
+
+    def in_order(self) -> None:
+        """Rows in the order of the input, as the per-line reader collects them."""
+        if self._sorted:
+            return
+        order = sorted(range(len(self.positions)), key=self.positions.__getitem__)
+        for name in _COLUMNS:
+            values = getattr(self, name)
+            if values:
+                setattr(self, name, [values[i] for i in order])
+        self._sorted = True
+
+
+_COLUMNS = (
+    "positions",
+    "originals",
+    "keys",
+    "items",
+    "priorities",
+    "times",
+    "hostnames",
+    "appnames",
+    "procids",
+    "msgids",
+)
 
 
 def _route(
@@ -308,13 +393,7 @@ def _route(
         return str(exc)
     except Exception as exc:  # a bug; the line is kept in quarantine, the batch goes on
         return f"parser error: {type(exc).__name__}: {exc}"
-    rows = collected[name]
-    rows.positions.append(position)
-    rows.originals.append(message)
-    if key is not None:  # given for every message of a batch or for none
-        rows.keys.append(key)
-    rows.items.append(item)
-    rows.headers.append(header)
+    collected[name].add(position, message, key, item, header)
     return None
 
 
@@ -426,7 +505,6 @@ def _map_ecs(
     received_at: ReceivedAt,
 ) -> pa.Table:
     """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
-    priorities, times, hostnames, appnames, procids, msgids, _ = zip(*rows.headers)
     inputs = {
         "_seq": pa.array(rows.positions, pa.int64()),
         "event.original": pa.array(rows.originals, pa.string()),
@@ -437,12 +515,12 @@ def _map_ecs(
             else [sha256(line.encode()).hexdigest() for line in rows.originals],
             pa.string(),
         ),
-        "_header_time_us": pa.array(times, pa.int64()),
-        "log.syslog.priority": pa.array(priorities, pa.int32()),
-        "log.syslog.hostname": pa.array(hostnames, pa.string()),
-        "log.syslog.appname": pa.array(appnames, pa.string()),
-        "log.syslog.procid": pa.array(procids, pa.string()),
-        "log.syslog.msgid": pa.array(msgids, pa.string()),
+        "_header_time_us": pa.array(rows.times, pa.int64()),
+        "log.syslog.priority": pa.array(rows.priorities, pa.int32()),
+        "log.syslog.hostname": pa.array(rows.hostnames, pa.string()),
+        "log.syslog.appname": pa.array(rows.appnames, pa.string()),
+        "log.syslog.procid": pa.array(rows.procids, pa.string()),
+        "log.syslog.msgid": pa.array(rows.msgids, pa.string()),
         "_received_us": _received_us(received_at, rows.positions),
     }
     # Only the columns the mapping reads go to DuckDB: its names are case-insensitive, and

@@ -40,6 +40,8 @@ _FUTURE_ALLOWANCE_US = FUTURE_ALLOWANCE // timedelta(microseconds=1)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # A dict, not str.title() per line: this is on every line's path.
 _MONTH_NUMBERS = {name: i for i, m in enumerate(_MONTHS, 1) for name in (m, m.upper(), m.lower())}
+#: Month names as headers write them (``Mar``, ``MAR``, ``mar``) to their numbers.
+MONTH_NUMBERS = _MONTH_NUMBERS
 
 # "<PRI>" must be 1-3 digits; a line starting with "<" that is not this is a bad PRI.
 _PRI = re.compile(r"<(\d{1,3})>")
@@ -127,7 +129,7 @@ def _rfc5424(line: str, pos: int, priority: int) -> Header:
         match = _RFC5424_TIME.fullmatch(stamp)
         if match is None:
             raise FrameError(f"bad RFC 5424 timestamp {stamp!r}: expected RFC 3339 (2024-03-07T19:06:53Z) or -")
-        time_us = _iso_us(stamp)
+        time_us = iso_us(stamp)
     body = _skip_structured_data(rest)
     if body.startswith("\ufeff"):  # RFC 5424 marks UTF-8 bodies with a BOM
         body = body[1:]
@@ -165,7 +167,7 @@ def _rfc3164(line: str, pos: int, priority: int | None, now: datetime) -> Header
         match = _ISO_TIME.match(line, pos)
         if match is None:
             return Header(priority, None, None, None, None, None, line[pos:])
-        time_us = _iso_us(match.group(1).replace(",", "."))
+        time_us = iso_us(match.group(1).replace(",", "."))
     pos = match.end()
     hostname = None
     space = line.find(" ", pos)
@@ -236,7 +238,7 @@ def _clock_us(year: int, month: int, day: int, hh: int, mm: int, ss: int, frac: 
 
 
 @lru_cache(maxsize=8192)
-def _iso_us(text: str) -> int:
+def iso_us(text: str) -> int:
     """ISO 8601 to epoch microseconds (``fromisoformat`` drops digits beyond microseconds); a
     clock without a zone is read as UTC, as an RFC 3164 clock is."""
     try:
