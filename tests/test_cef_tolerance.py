@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import cef, syslog
+from collectors.formats import syslog
+from collectors.formats.appliances import cef
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 HEAD = "CEF:0|Acme|Gateway|4.2|100|Connection allowed|3|"

@@ -30,7 +30,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import panos, syslog
+from collectors.formats import syslog
+from collectors.formats.appliances import panos
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WHEN = datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC)

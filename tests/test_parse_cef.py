@@ -1,4 +1,4 @@
-"""CEF bodies (collectors.formats.cef) through the syslog parser.
+"""CEF bodies (collectors.formats.appliances.cef) through the syslog parser.
 
 Samples: SEKOIA-IO/intake-formats (../shared/data/sekoia-intake-formats; no licence file at the
 commit used, see the data README), folders CEF/cef, Fortinet/fortigate (*.CEF*) and
@@ -15,7 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import cef, syslog
+from collectors.formats import syslog
+from collectors.formats.appliances import cef
 from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

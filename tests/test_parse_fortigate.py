@@ -1,4 +1,4 @@
-"""FortiGate key=value bodies (collectors.formats.fortigate) through the syslog parser.
+"""FortiGate key=value bodies (collectors.formats.appliances.fortigate) through the syslog parser.
 
 Samples: SEKOIA-IO/intake-formats (../shared/data/sekoia-intake-formats/Fortinet/fortigate; no
 licence file at the commit used, see the data README). ``input.message`` is the raw line and
@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import fortigate, syslog
+from collectors.formats import syslog
+from collectors.formats.appliances import fortigate
 from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

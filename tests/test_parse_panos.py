@@ -1,4 +1,4 @@
-"""PAN-OS CSV bodies (collectors.formats.panos) through the syslog parser.
+"""PAN-OS CSV bodies (collectors.formats.appliances.panos) through the syslog parser.
 
 Samples: SEKOIA-IO/intake-formats (../shared/data/sekoia-intake-formats/Palo Alto Networks/
 paloalto-ngfw; no licence file at the commit used, see the data README). ``input.message`` is the
@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import panos, syslog
+from collectors.formats import syslog
+from collectors.formats.appliances import panos
 from tests.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

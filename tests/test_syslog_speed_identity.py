@@ -14,7 +14,8 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import cef, syslog, syslog_bulk
+from collectors.formats import syslog, syslog_bulk
+from collectors.formats.appliances import cef
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 

@@ -4,11 +4,11 @@ Each message is a syslog header (``collectors.reading.syslog_frame``) and a body
 the body decides the dataset:
 
 * CEF (``CEF:0|...``, or ``0|...`` without the prefix as FortiGate may send) → ``cef``
-  (``collectors.formats.cef``);
+  (``collectors.formats.appliances.cef``);
 * FortiGate key=value (a pair first, and one of ``logid=``, ``devname=``, ``devid=``,
-  ``subtype=``) → ``fortinet.firewall`` (``collectors.formats.fortigate``);
+  ``subtype=``) → ``fortinet.firewall`` (``collectors.formats.appliances.fortigate``);
 * PAN-OS CSV (a known log type such as ``TRAFFIC``, ``THREAT``, ``SYSTEM`` in the fourth field)
-  → ``panw.panos`` (``collectors.formats.panos``);
+  → ``panw.panos`` (``collectors.formats.appliances.panos``);
 * anything else is quarantined as an unknown body format.
 
 A body is found however the line was written: after a full header, after a bare ``<PRI>``, with
@@ -60,7 +60,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats import cef, fortigate, panos, syslog_bulk
+from collectors.formats import syslog_bulk
+from collectors.formats.appliances import cef, fortigate, panos
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,

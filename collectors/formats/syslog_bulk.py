@@ -21,7 +21,7 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats import cef, fortigate, panos
+from collectors.formats.appliances import cef, fortigate, panos
 from collectors.reading.syslog_frame import MONTH_NUMBERS, FrameError, iso_us, yearless_us
 from store.epoch import to_micros
 
