@@ -100,3 +100,35 @@ def test_a_wrong_evidence_setting_names_the_key(tmp_path, table, said):
     with pytest.raises(ConfigError) as raised:
         awareness_settings(table, tmp_path)
     assert said in str(raised.value) and "k3y" not in str(raised.value)
+
+
+POLICY = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-net/providers/Microsoft.Network/firewallPolicies/fwp-hub"
+
+
+def test_the_evidence_table_names_the_firewall_policies_and_where_the_apis_are():
+    from console.reporting.evidence_commands import cloud_settings
+
+    defender, arm, policies = cloud_settings(
+        {"firewall_policies": [POLICY], "arm_base_url": "http://127.0.0.1:9/arm", "defender_base_url": "https://x"}
+    )
+    assert (defender.base_url, arm and arm.base_url, policies) == ("https://x", "http://127.0.0.1:9/arm", (POLICY,))
+    jobs = configured_jobs(EvidenceSettings(lambda: None, defender=defender, arm=arm, firewall_policies=policies))  # type: ignore[arg-type, return-value]
+    assert "azure_firewall.rules" in {job.source for job in jobs}
+    _, no_arm, none = cloud_settings({})
+    assert no_arm is None and none == ()
+
+
+@pytest.mark.parametrize(
+    ("table", "said"),
+    [
+        ({"firewall_policies": ["fwp-hub"]}, "evidence.firewall_policies: expected a list of Azure Firewall policy"),
+        ({"arm_base_url": "http://arm.example"}, "evidence.arm_base_url: expected an https:// URL"),
+    ],
+)
+def test_a_wrong_cloud_setting_names_the_key(table, said):
+    from console.config import ConfigError
+    from console.reporting.evidence_commands import cloud_settings
+
+    with pytest.raises(ConfigError) as raised:
+        cloud_settings(table)
+    assert said in str(raised.value)

@@ -27,6 +27,8 @@ from microsoft.identity import credential_from
 if TYPE_CHECKING:  # the collectors load the Microsoft SDKs: only when a snapshot is taken
     from collectors.evidence.awareness.gophish import GophishEndpoint
     from collectors.evidence.snapshot_run import EvidenceSettings
+    from microsoft.azure_resources import ArmEndpoint
+    from microsoft.defender_endpoint import DefenderEndpoint
     from store.snapshots import SnapshotEntry
 
 #: Exit code when a source could not be read (the rest were still collected).
@@ -98,15 +100,47 @@ def evidence_settings(cfg: Config, name: str | None, environ: Mapping[str, str])
     if api_version not in ("v1.0", "beta"):
         raise ConfigError(f"{table.where}.api_version: expected 'v1.0' or 'beta', got {api_version!r}")
     attack_simulation, gophish = awareness_settings(cfg.evidence, cfg.home)
+    defender, arm, policies = cloud_settings(cfg.evidence)
     return EvidenceSettings(
         credential_factory=lambda: credential_from(identity, environ),
         graph=GraphEndpoint(base_url=base_url, api_version=str(api_version)),
+        defender=defender,
+        arm=arm,
+        firewall_policies=policies,
         attack_simulation=attack_simulation,
         gophish=gophish,
     )
 
 
-_EVIDENCE_KEYS = ("attack_simulation", "gophish")
+_CLOUD_KEYS = ("defender_base_url", "arm_base_url", "firewall_policies")
+_EVIDENCE_KEYS = ("attack_simulation", "gophish", *_CLOUD_KEYS)
+
+
+def cloud_settings(table: Mapping[str, object]) -> tuple[DefenderEndpoint, ArmEndpoint | None, tuple[str, ...]]:
+    """``[evidence]``'s Defender for Endpoint and Resource Manager addresses (a sovereign cloud,
+    a stand-in) and the Azure Firewall policies whose rules are evidence (their resource ids)."""
+    from microsoft.azure_resources import ArmEndpoint
+    from microsoft.defender_endpoint import DefenderEndpoint
+
+    urls = {}
+    for key in ("defender_base_url", "arm_base_url"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.startswith(("https://", "http://127.0.0.1"))):
+            raise ConfigError(f"evidence.{key}: expected an https:// URL (plain http only to 127.0.0.1), got {value!r}")
+        urls[key] = value
+    policies = table.get("firewall_policies", [])
+    if not isinstance(policies, list) or not all(
+        isinstance(p, str) and "/providers/Microsoft.Network/firewallPolicies/" in p for p in policies
+    ):
+        raise ConfigError(
+            "evidence.firewall_policies: expected a list of Azure Firewall policy resource ids "
+            "(/subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/firewallPolicies/<name>)"
+        )
+    defender = DefenderEndpoint(base_url=urls["defender_base_url"]) if urls["defender_base_url"] else DefenderEndpoint()
+    arm = ArmEndpoint(base_url=urls["arm_base_url"]) if urls["arm_base_url"] else ArmEndpoint()
+    return defender, (arm if policies else None), tuple(policies)
+
+
 _GOPHISH_KEYS = ("url", "api_key_env", "api_key_file", "ca_bundle")
 
 
