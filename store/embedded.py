@@ -353,7 +353,7 @@ class EmbeddedStore:
         condition = "" if query is None or not query.strip() else f" AND ({query})"
         kept, kept_params = keep_sql(keep or {})
         sql = f'SELECT {select} FROM {source} WHERE "@timestamp" >= ? AND "@timestamp" < ?{condition} AND {kept}' + (
-            ' ORDER BY "@timestamp", "event.id"' if order else ""
+            ' ORDER BY "@timestamp", "event.id", "event.dataset"' if order else ""
         )
         return self._duckdb().sql(sql, params=[start, end, *kept_params]).to_arrow_table()
 

@@ -329,8 +329,9 @@ class Store(Protocol):
     ) -> pa.Table:
         """Events of the datasets with ``start <= @timestamp < end`` matching ``query``, written in
         the store's ``query_language`` (None: every event), and ``keep`` (``Keep``), ordered by
-        (``@timestamp``, ``event.id``) unless ``order`` is false. The result has ``@timestamp``,
-        ``event.id``, ``event.dataset`` and ``columns``; a column no event has reads as null."""
+        (``@timestamp``, ``event.id``, ``event.dataset``: an id is unique within a dataset only)
+        unless ``order`` is false. The result has ``@timestamp``, ``event.id``, ``event.dataset``
+        and ``columns``; a column no event has reads as null."""
         ...
 
     def reaching(self, asked: ReachingQuery) -> builtins.list[tuple[str | None, ...]] | None:

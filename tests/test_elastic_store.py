@@ -90,6 +90,31 @@ def test_search_gives_the_embedded_stores_rows_in_its_order(store, tmp_path_fact
         assert got.schema.field("@timestamp").type == pa.timestamp("us", tz="UTC")
 
 
+def test_one_id_in_two_datasets_at_one_moment_comes_back_in_one_order(store, tmp_path):
+    """Hypothesis found it: ids are unique within a dataset only, so (time, id) alone left two
+    such events in either order, and the stores disagreed."""
+    label = uuid.uuid4().hex[:8]
+    rows = [
+        {
+            "@timestamp": T0,
+            "event.id": f"{label}-a",
+            "event.dataset": dataset,
+            "user.name": "Alice",
+            "labels.example": label,
+            "source.port": 0,
+        }
+        for dataset in ("test.two", "test.one")
+    ]
+    table = event_table(rows, PORT)
+    embedded = EmbeddedStore(tmp_path)
+    store.append(table), embedded.append(table)
+    both = ["test.one", "test.two"]
+    window = (T0, T0 + timedelta(seconds=1))
+    got = store.search(both, *window, f"labels.example:{label}", ["user.name"]).to_pylist()
+    want = embedded.search(both, *window, "true", ["user.name"]).to_pylist()
+    assert [row["event.dataset"] for row in got] == [row["event.dataset"] for row in want] == both
+
+
 def test_counts_datasets_and_time_range_are_the_embedded_stores(store, tmp_path):
     embedded = EmbeddedStore(tmp_path / "embedded")
     table = event_table(

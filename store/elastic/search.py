@@ -179,5 +179,5 @@ def exact_window(table: pa.Table, start: datetime, end: datetime, order: bool) -
     keep = pc.and_(pc.greater_equal(stamps, pa.scalar(start, TIMESTAMP)), pc.less(stamps, pa.scalar(end, TIMESTAMP)))
     table = table.filter(keep)
     if order and table.num_rows:
-        table = table.sort_by([("@timestamp", "ascending"), ("event.id", "ascending")])
+        table = table.sort_by([("@timestamp", "ascending"), ("event.id", "ascending"), ("event.dataset", "ascending")])
     return table
