@@ -19,6 +19,7 @@ from console import render
 from console.choices import RunState
 from console.config import Config, ConfigError
 from console.session import fail, open_state, rule_ids
+from store.state.database import StateDB
 
 playbook_app = typer.Typer(help="Playbooks and their runs (docs/playbooks.md).", no_args_is_help=True)
 
@@ -36,11 +37,11 @@ def _actor(actor: str | None) -> str:
     return who
 
 
-def _response(cfg: Config, sign_in: bool):
+def _response(cfg: Config, sign_in: bool, state: StateDB | None = None):
     from console.response.loading import load_response
 
     try:
-        return load_response(cfg, open_state(cfg), rule_ids(cfg), sign_in=sign_in)
+        return load_response(cfg, state or open_state(cfg), rule_ids(cfg), sign_in=sign_in)
     except ConfigError as error:
         fail(str(error))
 
@@ -135,17 +136,17 @@ def run_command(
 
     who = _actor(actor)
     cfg = ctx.obj
-    response = _response(cfg, sign_in=dry_run is not True)
+    state = open_state(cfg)
+    response = _response(cfg, dry_run is not True, state)
     playbook = response.playbooks.get(playbook_id)
     if playbook is None:
         known = ", ".join(sorted(response.playbooks)) or "none loaded"
         fail(f"there is no playbook {playbook_id!r} (loaded: {known})")
-    state = open_state(cfg)
     try:
         run_id = start_run(state, playbook, alert_id, who, dry_run)
     except LookupError as error:
         fail(str(error))
-    _drive(cfg, response, run_id, who, as_json)
+    _drive(cfg, state, response, run_id, who, as_json)
 
 
 @playbook_app.command("approve")
@@ -218,7 +219,8 @@ def _decide(
 ) -> None:
     from playbooks import PlaybookRuns
 
-    runs = PlaybookRuns(open_state(cfg))
+    state = open_state(cfg)
+    runs = PlaybookRuns(state)
     current = runs.get(run_id)
     waiting = current.awaiting() if current is not None else None
     if not confirmed and waiting is not None and sys.stdin.isatty():
@@ -230,17 +232,16 @@ def _decide(
     except (LookupError, ValueError) as error:
         fail(str(error))
     if run_now and run.state == "running":
-        _drive(cfg, None, run_id, who, as_json)
+        _drive(cfg, state, None, run_id, who, as_json)
         return
     _show_run(run, as_json)
 
 
-def _drive(cfg: Config, response, run_id: int, who: str, as_json: bool) -> None:
+def _drive(cfg: Config, state: StateDB, response, run_id: int, who: str, as_json: bool) -> None:
     """Run the run here now, unless ``serve`` has it already; then show it."""
     from playbooks import PlaybookRunner, PlaybookRuns
 
-    state = open_state(cfg)
-    response = response or _response(cfg, sign_in=True)
+    response = response or _response(cfg, True, state)
     runner = PlaybookRunner(state, response.playbooks, response.actions, who)
     try:
         run = asyncio.run(runner.run(run_id))
