@@ -201,6 +201,18 @@ def _escape_value(text: str) -> str:
     return text.replace("\\", "\\\\").replace("=", "\\=").replace("\n", "\\n").replace("\r", "\\r")
 
 
+def _unrenamed(column: str) -> str:
+    """The column name before a case clash renamed it (``cef.extensions.src_2`` -> ``...src``)."""
+    name, _, n = column.rpartition("_")
+    return name if name and n.isdigit() else column
+
+
+def test_keys_differing_only_in_case_are_both_kept():
+    row = _one(HEAD + "f=first F=second src=10.0.0.1")
+    assert row["cef.extensions.f"] == "first"
+    assert row["cef.extensions.F_2"] == "second"
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     header=st.lists(_header_text, min_size=6, max_size=6),
@@ -244,8 +256,14 @@ def test_every_field_of_a_valid_record_survives(header, pairs, labelled, stamp, 
     )
     row = _one(prefix + body)
     assert [row[f] for f in cef.HEADER_FIELDS] == ["0", *header]
+    # Keys differing only in case are all kept; the later one is renamed ``<key>_2`` (the store's
+    # engine reads column names case-insensitively), so compare each case-folded group's values.
+    groups: dict[str, list[str]] = {}
     for key, value in extension.items():
-        assert row["cef.extensions." + key] == value, key
+        groups.setdefault(key.lower(), []).append(value)
+    for folded, values in groups.items():
+        kept = [row[c] for c in row if c.startswith("cef.extensions.") and _unrenamed(c)[15:].lower() == folded]
+        assert sorted(v for v in kept if v is not None) == sorted(values), folded
     named: dict[str, str] = {}
     for label, value in labelled.values():
         named.setdefault(cef.custom_column(label) or "", value)
