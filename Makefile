@@ -32,4 +32,4 @@ test: .venv/.synced chromium
 	$(UV) run --locked --no-sync ruff check .
 	$(UV) run --locked --no-sync ruff format --check .
 	$(UV) run --locked --no-sync mypy
-	$(UV) run --locked --no-sync pytest $(ARGS)
+	$(UV) run --locked --no-sync pytest -n 2 --dist loadfile $(ARGS)

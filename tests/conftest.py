@@ -32,6 +32,25 @@ def shared_data() -> Path:
     return _shared_data_dir()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``-n`` (pytest-xdist), start one node for every worker instead of one each.
+
+    Workers inherit the environment of this (the controller) process, so ``CYBERWELL_ES_URL``
+    set here points them all at the node; it stops when the session ends.
+    """
+    workers = config.getoption("numprocesses", default=None)
+    if not workers or os.environ.get("PYTEST_XDIST_WORKER") or os.environ.get("CYBERWELL_ES_URL"):
+        return
+    from contextlib import ExitStack
+
+    from tests.elastic_node import running_node
+
+    stack = ExitStack()
+    node = stack.enter_context(running_node())
+    os.environ["CYBERWELL_ES_URL"] = node.url
+    config.add_cleanup(stack.close)
+
+
 @pytest.fixture(scope="session")
 def elastic_node():
     """The session's real Elasticsearch node (tests/elastic_node.py), started on first use.
