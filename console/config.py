@@ -364,6 +364,8 @@ def response_settings(data: dict, home: Path) -> ResponseSettings:
     from playbooks.actions.settings import ActionSettings, ActionSettingsError
     from playbooks.webhook.settings import WebhookConfigError, WebhookSettings
 
+    webhook_table = _files_under_home(webhook_table, home)
+    actions_table = _files_under_home(actions_table, home)
     try:
         webhook = WebhookSettings.from_dict(webhook_table, "webhook") if webhook_table is not None else None
         actions = ActionSettings.from_dict(actions_table) if actions_table is not None else None
@@ -372,6 +374,35 @@ def response_settings(data: dict, home: Path) -> ResponseSettings:
     fields = IdentitySettings.__dataclass_fields__
     identity = {key: value for key, value in (actions_table or {}).items() if key in fields}
     return ResponseSettings(webhook, actions, MappingProxyType(identity), dirs)
+
+
+#: Keys of [webhook] and [actions] (and its tables) that name a file: like every path in the
+#: config, a relative one is under the home, not wherever ``serve`` happened to be started.
+_FILE_KEYS = frozenset(
+    {
+        "secret_file",
+        "webhook_url_file",
+        "client_secret_file",
+        "certificate_path",
+        "certificate_password_file",
+        "ca_bundle",
+    }
+)
+
+
+def _files_under_home(table: dict | None, home: Path) -> dict | None:
+    """A copy of ``table`` (and its tables) with relative file paths made absolute under the home."""
+    if table is None:
+        return None
+    resolved: dict = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            resolved[key] = _files_under_home(value, home)
+        elif key in _FILE_KEYS and isinstance(value, str) and value:
+            resolved[key] = str(_under_home(home, value))
+        else:
+            resolved[key] = value
+    return resolved
 
 
 _DURATION_KEYS = ("suppress", "interval", "lookback", "delay", "max_catchup", "backfill_max_window")

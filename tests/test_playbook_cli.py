@@ -92,6 +92,19 @@ def test_run_acts_until_the_step_that_needs_approval_and_says_how_to_approve(hom
     ]
 
 
+def test_a_relative_webhook_url_file_is_read_from_the_home_not_the_working_directory(
+    home, standin, alert, tmp_path_factory, monkeypatch
+):
+    (home / "teams-webhook.url").write_text(f"{standin.url}{HOOK_PATH}?sig={SIG}\n")
+    (home / "cyberwell.toml").write_text(
+        '[playbooks]\ndirs = ["playbooks"]\n\n[actions.teams]\nwebhook_url_file = "teams-webhook.url"\n'
+    )
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # serve started from another folder
+    result = CliRunner().invoke(app, ["--home", str(home), "playbook", "run", "tell-then-ask", alert.id])
+    assert result.exit_code == 0, result.output
+    assert posted_titles(standin) == [f"Suspicious sign-in: {USER}"]
+
+
 def test_approve_runs_the_waiting_step_and_the_audit_trail_says_who(home, standin, alert):
     cli(home, standin, "playbook", "run", "tell-then-ask", alert.id)
     run = as_json(cli(home, standin, "playbook", "approve", "1", "--yes", "--actor", "alice", "--json"))
