@@ -9,6 +9,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment. Rich reads them
+# once, when a console is made, and would hold every CLI table at 80 columns: the tests that
+# give the CLI a width of their own (CliRunner's env) would not get it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _name in ("COLUMNS", "LINES"):
+        os.environ.pop(_name, None)
+
 
 def _shared_data_dir() -> Path:
     candidates = [
