@@ -18,7 +18,7 @@ from reports.ce_plus_document import CePlusInputs, ce_plus_document
 from reports.checks.context import CheckContext, Thresholds
 from reports.document import Document
 from reports.judge import Judgement, judge
-from reports.rendering.evidence_pack import PackFile
+from reports.rendering.evidence_pack import PackFile, report_files
 from reports.trends import trend_series
 from store.snapshots import SnapshotEntry, SnapshotStore
 
@@ -77,15 +77,7 @@ def build_ce_plus(
 def pack_files(report: CePlusReport, rendered: list[Path], index: Path) -> list[PackFile]:
     """What the evidence pack holds: the rendered files, the snapshots' Parquet files and their
     manifest lines (written to ``index``), the attestations file and every evidence file it names."""
-    used = report.evidence
-    index.write_text("".join(entry.to_json() + "\n" for entry in used), encoding="utf-8")
-    files = [PackFile(path, f"report/{path.name}") for path in rendered]
-    files.append(PackFile(index, "evidence/snapshots.jsonl"))
-    files += [
-        PackFile(report.snapshots.root / entry.file, f"evidence/{entry.file}")
-        for entry in used
-        if entry.file is not None
-    ]
+    files = report_files(rendered, report.evidence, report.snapshots.root, index)
     if report.attestations_file is not None:
         folder = report.attestations_file.parent
         files.append(PackFile(report.attestations_file, f"attestations/{report.attestations_file.name}"))

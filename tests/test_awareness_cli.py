@@ -4,14 +4,19 @@ turning Attack Simulation Training and GoPhish's API on, its mistakes named."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import zipfile
 
 import pytest
 from typer.testing import CliRunner
 
+from collectors.evidence.awareness.columns import AST_COLUMNS, ATTACK_SIMULATION, GOPHISH, GOPHISH_COLUMNS
 from collectors.evidence.snapshot_run import EvidenceSettings, configured_jobs
 from console.cli import app
 from console.reporting.evidence_commands import awareness_settings
+from store.snapshots import SnapshotStore
+from tests.test_awareness_metrics import DIRECTORY_COLUMNS, READ_AT, USERS, ast_rows, directory, gophish_rows, write
 
 LAUNCH = "2026-11-03T09:00:00Z"
 
@@ -30,6 +35,9 @@ def campaign(results: list[tuple[str, str, bool]]) -> dict:
         ],
         "timeline": [],
     }
+
+
+AWARENESS_PERIOD = ["--from", "2026-09-01T00:00:00Z", "--to", "2026-11-30T00:00:00Z"]
 
 
 def cyberwell(home, *args: str):
@@ -64,6 +72,32 @@ def test_an_imported_gophish_export_is_counted_in_the_awareness_report(tmp_path)
     text = " ".join((out / "awareness.md").read_text().split())
     assert "Council tax rebate" in text and "3 of 10" in text and "2 of 10" in text
     assert "p1@council.gov.uk" not in text  # no named individuals in the default report
+
+
+def test_the_awareness_report_writes_a_pack_of_the_snapshots_it_read_that_verifies(tmp_path):
+    snapshots = SnapshotStore(tmp_path)
+    write(snapshots, USERS, DIRECTORY_COLUMNS, directory())
+    write(snapshots, ATTACK_SIMULATION, AST_COLUMNS, ast_rows())
+    write(snapshots, GOPHISH, GOPHISH_COLUMNS, gophish_rows())
+    write(snapshots, GOPHISH, GOPHISH_COLUMNS, gophish_rows(), READ_AT + dt.timedelta(days=1))
+    out = tmp_path / "out"
+    result = cyberwell(tmp_path, "report", "awareness", *AWARENESS_PERIOD, "--out", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    pack = json.loads(result.stdout)["pack"]
+    with zipfile.ZipFile(pack["path"]) as archive:
+        names = set(archive.namelist())
+        index = [json.loads(line) for line in archive.read("evidence/snapshots.jsonl").splitlines()]
+    assert {f"report/awareness.{kind}" for kind in ("html", "md", "json")} <= names
+    # Both GoPhish readings (a campaign counts as its latest showed it), the simulation and the directory.
+    assert sorted(entry["source"] for entry in index) == sorted([USERS, ATTACK_SIMULATION, GOPHISH, GOPHISH])
+    assert {f"evidence/{entry['file']}" for entry in index} <= names
+    verified = cyberwell(tmp_path, "report", "verify", pack["path"], "--expect-manifest", pack["manifest_sha256"])
+    assert verified.exit_code == 0 and "evidence pack intact" in verified.output
+
+    nothing = cyberwell(
+        tmp_path, "report", "awareness", *AWARENESS_PERIOD, "--out", str(tmp_path / "bare"), "--no-pack"
+    )
+    assert nothing.exit_code == 0 and not (tmp_path / "bare" / "awareness-evidence-pack.zip").exists()
 
 
 def test_a_file_that_is_not_an_export_is_refused_by_name(tmp_path):

@@ -111,18 +111,6 @@ def test_a_broken_attestations_file_stops_the_report_naming_the_problem(home, tm
     assert "attestations.yaml: attestation #1 (SCP-01): by is missing" in result.output
 
 
-def test_awareness_writes_its_report_or_says_it_is_not_there_yet(home, tmp_path):
-    result = cyberwell(home, "report", "awareness", *PERIOD, "--out", str(tmp_path / "out"), "--format", "json")
-    try:
-        from reports.awareness import awareness_document  # noqa: F401
-    except ImportError:
-        assert result.exit_code == 2
-        assert "the awareness report is not part of this build yet" in result.output
-    else:
-        assert result.exit_code == 0, result.output
-        assert json.loads((tmp_path / "out" / "awareness.json").read_text())["kind"] == "awareness"
-
-
 # -- evidence collect ------------------------------------------------------------------------------
 
 SECRET = "stand-in-secret-Cli9"

@@ -133,23 +133,33 @@ def awareness_command(
     start: FromOption = None,
     end: ToOption = None,
     formats: FormatOption = "html,md,json",
+    pack: Annotated[bool, typer.Option("--pack/--no-pack", help="Write the evidence pack zip.")] = True,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write the security-awareness report (phishing simulations, training) for the period."""
+    """Write the security-awareness report (phishing simulations, training) and its evidence pack."""
+    from reports.awareness import build_awareness
     from reports.rendering import write_report
+    from reports.rendering.evidence_pack import report_files, write_pack
 
     names = _formats(formats)
     window_start, window_end = _period(start, end)
     try:
-        from reports.awareness import awareness_document
-    except ImportError:
-        fail("the awareness report is not part of this build yet (reports.awareness.awareness_document is missing)")
-    try:
-        document = awareness_document(ctx.obj.home, window_start, window_end)
+        report = build_awareness(ctx.obj.home, window_start, window_end)
     except ValueError as error:
         fail(str(error))
-    written = _write(document, out, names, write_report)
-    _tell(Written("awareness", window_start, window_end, tuple(written)), as_json)
+    written = _write(report.document, out, names, write_report)
+    receipt = None
+    if pack:
+        index = out / ".awareness.snapshots.jsonl"
+        try:
+            receipt = write_pack(
+                out / "awareness-evidence-pack.zip",
+                report_files(written, report.evidence, report.snapshots.root, index),
+                {"report": "awareness", "from": window_start.isoformat(), "to": window_end.isoformat()},
+            )
+        finally:
+            index.unlink(missing_ok=True)
+    _tell(Written("awareness", window_start, window_end, tuple(written), pack=receipt), as_json)
 
 
 @report_app.command("verify")

@@ -5,7 +5,7 @@ as a report document that names no one."""
 from reports.awareness.definitions import DefinitionError, Definitions, load_definitions
 from reports.awareness.metrics import GroupMetrics, Ratio, RepeatOffenders, group_metrics, repeat_offenders, suppress
 from reports.awareness.recipients import Recipients
-from reports.awareness.report import awareness_document
+from reports.awareness.report import AwarenessReport, awareness_document, build_awareness
 
 __all__ = [
     "DefinitionError",
@@ -14,7 +14,9 @@ __all__ = [
     "Ratio",
     "Recipients",
     "RepeatOffenders",
+    "AwarenessReport",
     "awareness_document",
+    "build_awareness",
     "group_metrics",
     "load_definitions",
     "repeat_offenders",

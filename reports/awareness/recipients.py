@@ -99,6 +99,7 @@ class Reading:
     latest: SnapshotEntry | None = None
     snapshots: int = 0
     undated_campaigns: int = 0  # campaigns with no launch time, so in no period
+    evidence: tuple[SnapshotEntry, ...] = ()  # the snapshots read, for the evidence pack
 
     @property
     def collected(self) -> bool:
@@ -134,6 +135,12 @@ class Recipients:
     ) -> None:
         self.con.close()
 
+    @property
+    def evidence(self) -> tuple[SnapshotEntry, ...]:
+        """Every snapshot read (campaign readings and the directory), oldest first."""
+        found = {(e.source, e.taken_at, e.run_id): e for r in (*self.readings, self.directory) for e in r.evidence}
+        return tuple(sorted(found.values(), key=lambda e: (e.taken_at, e.source)))
+
     def reading(self, source: AwarenessSource) -> Reading:
         return next(r for r in self.readings if r.source == source.value)
 
@@ -160,8 +167,8 @@ class Recipients:
         rows = self.con.execute(
             f"SELECT count(DISTINCT {key}) FILTER (WHERE launched_at IS NULL) FROM {view}"
         ).fetchall()
-        used = len(snapshots.series(source.value, None, self.as_of))
-        return Reading(source.value, "collected", None, latest, used, int(rows[0][0] or 0))
+        used = tuple(snapshots.series(source.value, None, self.as_of))
+        return Reading(source.value, "collected", None, latest, len(used), int(rows[0][0] or 0), used)
 
     def _directory(self, snapshots: SnapshotStore) -> Reading:
         source = EvidenceSource.GRAPH_USERS.value
@@ -178,6 +185,7 @@ class Recipients:
                 f"the {source} snapshot of {_iso(latest.taken_at)} has no department column",
                 latest,
                 1,
+                evidence=(latest,),
             )
         users.create_view("directory_users")
         keys = [c for c in ("id", "user_principal_name", "mail") if c in columns]
@@ -186,7 +194,7 @@ class Recipients:
             f"CREATE VIEW directory AS SELECT key, min(department) AS department FROM ({union}) "
             "WHERE key IS NOT NULL GROUP BY key"
         )
-        return Reading(source, "collected", None, latest, 1)
+        return Reading(source, "collected", None, latest, 1, evidence=(latest,))
 
     def _department_sql(self) -> str:
         if not self.directory.collected:

@@ -12,6 +12,7 @@ people finds them in the simulation tool itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -42,7 +43,7 @@ from reports.document import (
     Table,
 )
 from reports.registry import AWARENESS_SOURCES, AwarenessSource
-from store.snapshots import SnapshotStore
+from store.snapshots import SnapshotEntry, SnapshotStore
 
 TOOL_NAMES = {
     AwarenessSource.ATTACK_SIMULATION: "Microsoft Defender Attack Simulation Training",
@@ -60,18 +61,32 @@ NO_NAMES = (
 )
 
 
+@dataclass(frozen=True)
+class AwarenessReport:
+    document: Document
+    evidence: tuple[SnapshotEntry, ...]  # every snapshot the report read, for its evidence pack
+    snapshots: SnapshotStore
+
+
 def awareness_document(home: Path, start: datetime, end: datetime, now: datetime | None = None) -> Document:
     """The awareness report for campaigns launched in [start, end], from the snapshots under
     ``home`` as they stand ``now`` (the report's time; the present when None)."""
+    return build_awareness(home, start, end, now).document
+
+
+def build_awareness(home: Path, start: datetime, end: datetime, now: datetime | None = None) -> AwarenessReport:
+    """:func:`awareness_document`, with the snapshots it read."""
     definitions = load_definitions()
     generated = now or datetime.now(UTC)
-    with Recipients(SnapshotStore(home), start, end, generated) as data:
+    snapshots = SnapshotStore(home)
+    with Recipients(snapshots, start, end, generated) as data:
         sections = [_about(definitions), _evidence(data)]
         for source in AwarenessSource:
             if data.reading(source).collected:
                 sections.append(_source_section(data, source, definitions, end - start > MONTHLY_AFTER))
+        evidence = data.evidence
     minimum = definitions.settings.min_group_size
-    return Document(
+    document = Document(
         title="Security awareness: phishing simulations and training",
         subtitle=f"Campaigns launched from {start:%d %B %Y} to {end:%d %B %Y}",
         period_start=start,
@@ -89,6 +104,7 @@ def awareness_document(home: Path, start: datetime, end: datetime, now: datetime
             ),
         ),
     )
+    return AwarenessReport(document, evidence, snapshots)
 
 
 def _about(definitions: Definitions) -> Section:

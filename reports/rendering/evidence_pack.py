@@ -15,10 +15,12 @@ import json
 import os
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+
+from store.snapshots import SnapshotEntry
 
 MANIFEST = "manifest.json"
 PACK_FORMAT = "cyberwell-evidence-pack/1"
@@ -66,6 +68,18 @@ class PackVerdict:
             *(f"extra: {name} is in the pack but not in the manifest" for name in self.extra),
             *self.problems,
         ]
+
+
+def report_files(
+    rendered: Iterable[Path], evidence: Sequence[SnapshotEntry], root: Path, index: Path
+) -> list[PackFile]:
+    """The rendered files, the snapshot files a report read (``root``: the evidence directory)
+    and their manifest lines, written to ``index`` and packed as ``evidence/snapshots.jsonl``."""
+    index.write_text("".join(entry.to_json() + "\n" for entry in evidence), encoding="utf-8")
+    files = [PackFile(path, f"report/{path.name}") for path in rendered]
+    files.append(PackFile(index, "evidence/snapshots.jsonl"))
+    files += [PackFile(root / entry.file, f"evidence/{entry.file}") for entry in evidence if entry.file is not None]
+    return files
 
 
 def write_pack(path: Path, files: Iterable[PackFile], about: dict[str, object] | None = None) -> PackReceipt:
