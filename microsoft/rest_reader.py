@@ -143,18 +143,15 @@ class RestReader:
         return self._token.token
 
     def _wait(self, response: httpx.Response, attempt: int, need: Need) -> float:
-        """Seconds to wait before trying again: what ``Retry-After`` says, within the bound."""
-        asked = retry_after_seconds(response.headers.get("Retry-After"))
-        if asked is None:
-            return self.endpoint.retry_delay * 2 ** (attempt - 1)
-        if asked > self.endpoint.max_retry_wait:
+        try:
+            return wait_before_retry(response, attempt, self.endpoint.retry_delay, self.endpoint.max_retry_wait)
+        except WaitTooLong as long:
             raise RestFailure(
                 f"{self.endpoint.name} answered {response.status_code} for {need.what} and asked to wait "
-                f"{asked:.0f} s, longer than the {self.endpoint.max_retry_wait:.0f} s allowed; try again later",
+                f"{long.asked:.0f} s, longer than the {self.endpoint.max_retry_wait:.0f} s allowed; try again later",
                 response.status_code,
                 error_of(response)[0],
-            )
-        return asked
+            ) from None
 
     def _json(self, response: httpx.Response, need: Need) -> dict[str, Any]:
         try:
@@ -195,6 +192,26 @@ def error_of(response: httpx.Response) -> tuple[str | None, str]:
         return None, response.reason_phrase
     message = str(error.get("message") or response.reason_phrase)
     return (str(error["code"]) if error.get("code") else None), message[:500]
+
+
+class WaitTooLong(Exception):
+    """The server asked to wait ``asked`` seconds, more than the caller allows."""
+
+    def __init__(self, asked: float):
+        super().__init__(asked)
+        self.asked = asked
+
+
+def wait_before_retry(response: httpx.Response, attempt: int, delay: float, limit: float) -> float:
+    """Seconds to wait before retry ``attempt`` (from 1): what ``Retry-After`` asks, else ``delay``
+    doubled each time. A server asking for more than ``limit`` seconds raises :class:`WaitTooLong`:
+    a collector should give up and say so rather than sleep through its schedule."""
+    asked = retry_after_seconds(response.headers.get("Retry-After"))
+    if asked is None:
+        return delay * 2 ** (attempt - 1)
+    if asked > limit:
+        raise WaitTooLong(asked)
+    return asked
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -307,6 +307,21 @@ def test_gophish_key_from_the_environment_and_throttling_waits_retry_after(gophi
     assert second[1][0] - second[0][0] >= 1.0
 
 
+def test_gophish_asking_for_a_longer_wait_than_allowed_is_not_evidenced_saying_so(gophish, tmp_path):
+    gophish.faults.append(
+        {"path": "/api/campaigns/2/results", "status": 503, "headers": {"Retry-After": "3600"}, "times": 1}
+    )
+    job = GophishResults(GophishEndpoint(gophish.url, max_retry_wait=30), environ={"GOPHISH_API_KEY": API_KEY})
+
+    run = snapshot_all([job], SnapshotStore(tmp_path))
+
+    (failed,) = run.not_evidenced
+    assert failed.reason == (
+        "GoPhish answered 503 for campaign results and asked to wait 3600 s, longer than the 30 s allowed; "
+        "try again later"
+    )
+
+
 def test_a_refused_key_is_not_evidenced_and_the_key_is_nowhere(gophish, tmp_path, caplog):
     gophish.key = "another-key"
     snapshots = SnapshotStore(tmp_path / "home")

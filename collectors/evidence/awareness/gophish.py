@@ -29,7 +29,7 @@ import orjson
 from collectors.evidence.awareness.columns import GOPHISH, GOPHISH_COLUMNS
 from collectors.evidence.columns import Column
 from collectors.evidence.job import EvidenceJob, Records
-from microsoft.rest_reader import RestFailure, retry_after_seconds
+from microsoft.rest_reader import RestFailure, WaitTooLong, wait_before_retry
 
 RETRYABLE = (429, 500, 502, 503, 504)
 #: GoPhish writes Go's zero time for a date it has not set.
@@ -132,16 +132,14 @@ class GophishResults:
             raise self._failure(response, what, path, attempt)
 
     def _wait(self, response: httpx.Response, attempt: int, what: str) -> float:
-        asked = retry_after_seconds(response.headers.get("Retry-After"))
-        if asked is None:
-            return self.endpoint.retry_delay * 2 ** (attempt - 1)
-        if asked > self.endpoint.max_retry_wait:
+        try:
+            return wait_before_retry(response, attempt, self.endpoint.retry_delay, self.endpoint.max_retry_wait)
+        except WaitTooLong as long:
             raise GophishFailure(
-                f"GoPhish answered {response.status_code} for {what} and asked to wait {asked:.0f} s, longer "
+                f"GoPhish answered {response.status_code} for {what} and asked to wait {long.asked:.0f} s, longer "
                 f"than the {self.endpoint.max_retry_wait:.0f} s allowed; try again later",
                 response.status_code,
-            )
-        return asked
+            ) from None
 
     def _failure(self, response: httpx.Response, what: str, path: str, retries: int) -> GophishFailure:
         status, said = response.status_code, _message(response)
