@@ -415,9 +415,7 @@ def demo_command(
 
     cfg = demo_config(ctx.obj, backend, es_url)
     try:
-        outcome = run_demo(
-            cfg, size=size, seed=seed, progress=None if as_json else render.console, store=open_store(cfg)
-        )
+        outcome = run_demo(cfg, size=size, seed=seed, store=open_store(cfg))
     except ElasticStoreError as error:
         fail(str(error))
     if as_json:

@@ -17,7 +17,7 @@ from console.config import Config
 from queries.alert_summary import AlertSummary, summarise_alerts
 from queries.alerts import AlertListing, alerts_first_seen_between
 from queries.playbook_runs import RunFilter, RunListing, list_runs
-from store import EmbeddedStore
+from store import EmbeddedStore, Store
 
 if TYPE_CHECKING:  # pySigma loads with detections: only when the demo runs
     from detections import DetectionReport
@@ -51,7 +51,7 @@ class DemoOutcome:
         }
 
 
-def run_demo(cfg: Config, size: int, seed: int, progress=None, store=None) -> DemoOutcome:
+def run_demo(cfg: Config, size: int, seed: int, store: Store | None = None) -> DemoOutcome:
     """``store`` is the event store to fill (the CLI opens the configured one); by default the
     embedded store in the home."""
     from console.session import alert_defaults, scheduled_rules
