@@ -38,7 +38,10 @@ class Doors(TyperGroup):
     def parse_args(self, ctx: GroupContext, args: list[str]) -> list[str]:
         session.answer_errors_in_json("--json" in args)
         plain_help(self, ctx)
-        return super().parse_args(ctx, args)
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as error:  # an option of the root: cyberwell --bogus
+            fail(error.format_message())
 
     def invoke(self, ctx: GroupContext) -> Any:
         try:

@@ -103,6 +103,13 @@ def test_a_bad_limit_is_one_line_naming_the_option(tmp_path, command, limit):
     assert_json_error(cyberwell(tmp_path, *command, "--limit", limit, "--json"), "--limit")
 
 
+@pytest.mark.parametrize("args", [("--bogus",), ("--bogus", "alerts", "list"), ("alerts", "list", "--bogus")])
+def test_an_unknown_option_is_one_line_wherever_it_is(tmp_path, args):
+    done = cyberwell(tmp_path, *args)
+    assert_one_line_error(done, "No such option: --bogus")
+    assert "Usage:" not in done.stdout + done.stderr
+
+
 def test_a_good_command_with_json_prints_no_error_object(tmp_path):
     done = cyberwell(tmp_path, "alerts", "list", "--json")
     assert done.returncode == 0 and json.loads(done.stdout) == [] and done.stderr == ""
