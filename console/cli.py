@@ -255,7 +255,7 @@ def alerts_list(
     as_json: JsonFlag = False,
 ) -> None:
     """List stored alerts: a table where the terminal is wide enough for one, else three lines
-    an alert (ids are shown by their first 12 characters; --wide or --json has them whole)."""
+    per alert (ids are shown by their first 12 characters; --wide or --json has them whole)."""
     from queries.alerts import list_alerts
 
     if limit < 1:

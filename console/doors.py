@@ -9,6 +9,8 @@ named with the choices. ``--help`` shows an option's choices as ``[a|b|c]`` and 
 from __future__ import annotations
 
 import errno
+import inspect
+import re
 import sqlite3
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -67,7 +69,7 @@ def plain_help(command: Command, ctx: GroupContext) -> None:
     if command in _SHOWN_PLAIN:
         return
     _SHOWN_PLAIN.add(command)
-    command.help = escape(command.help) if command.help else command.help
+    command.help = escape(_reflowed(command.help)) if command.help else command.help
     help_option = command.get_help_option(ctx)
     for param in [*command.params, *([help_option] if help_option is not None else [])]:
         if not isinstance(param, TyperOption | TyperArgument):
@@ -82,6 +84,13 @@ def plain_help(command: Command, ctx: GroupContext) -> None:
     if isinstance(command, TyperGroup):
         for child in command.commands.values():
             plain_help(child, ctx)
+
+
+def _reflowed(text: str) -> str:
+    """A docstring's paragraphs as single lines: typer keeps its line breaks, so a help line
+    wrapped at 120 columns in the source would break mid-sentence on any terminal."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def _refused_choice(error: typer.BadParameter) -> str | None:

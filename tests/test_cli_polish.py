@@ -119,6 +119,13 @@ def test_no_help_shows_a_flag_as_taking_a_value():
         assert "<bool>" not in shown.output, path
 
 
+def test_a_commands_description_is_not_broken_where_its_source_line_ended():
+    listing = cli("--help", columns=200).output
+    assert "until SIGTERM or SIGINT." in next(line for line in listing.splitlines() if " serve " in line)
+    shown = cli("serve", "--help", columns=200).output
+    assert "on their schedules, until SIGTERM or SIGINT." in shown
+
+
 @pytest.mark.parametrize(
     ("path", "option", "listed"),
     [
