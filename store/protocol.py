@@ -263,6 +263,11 @@ class AlertStore(Protocol):
         """Which of these alert ids are stored (a run caps only the alerts that are new)."""
         ...
 
+    def ids_starting_with(self, prefix: str, limit: int = 10) -> builtins.list[str]:
+        """Up to ``limit`` stored alert ids that start with ``prefix``, in order: what a person
+        typed from a listing that shows ids by their first characters."""
+        ...
+
     def first_seen_between(self, rule_id: str, start: datetime, end: datetime) -> builtins.list[Alert]:
         """The rule's alerts whose first event is in ``[start, end)``: those a run over that
         window may update (bounded by the cap of each run that raised them)."""

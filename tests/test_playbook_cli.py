@@ -105,6 +105,21 @@ def test_a_relative_webhook_url_file_is_read_from_the_home_not_the_working_direc
     assert posted_titles(standin) == [f"Suspicious sign-in: {USER}"]
 
 
+def test_an_alert_is_found_by_the_start_of_its_id_that_listings_show(home, standin, alert):
+    result = cli(home, standin, "playbook", "run", "tell-then-ask", alert.id[:12])
+    assert result.exit_code == 0, result.output
+    assert posted_titles(standin) == [f"Suspicious sign-in: {USER}"]
+
+    state = StateDB(home / "state.sqlite")
+    ids = [alert.id, *(save_alert(state, **{"user.name": f"user{n}@council.gov.uk"}).id for n in range(20))]
+    shared = next(c for c in "0123456789abcdef" if sum(i.startswith(c) for i in ids) > 1)
+    several = cli(home, standin, "playbook", "run", "tell-then-ask", shared)
+    assert several.exit_code == 2 and f"'{shared}' begins more than one alert id" in several.output
+    unknown = cli(home, standin, "playbook", "run", "tell-then-ask", "zz-no-such-alert")
+    assert unknown.exit_code == 2 and "there is no alert zz-no-such-alert" in unknown.output
+    assert len(posted_titles(standin)) == 1
+
+
 def test_approve_runs_the_waiting_step_and_the_audit_trail_says_who(home, standin, alert):
     cli(home, standin, "playbook", "run", "tell-then-ask", alert.id)
     run = as_json(cli(home, standin, "playbook", "approve", "1", "--yes", "--actor", "alice", "--json"))

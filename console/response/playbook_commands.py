@@ -122,7 +122,12 @@ def show_command(ctx: typer.Context, run_id: RunArgument, as_json: JsonFlag = Fa
 def run_command(
     ctx: typer.Context,
     playbook_id: Annotated[str, typer.Argument(help="The playbook's id (see `playbook list`).", show_default=False)],
-    alert_id: Annotated[str, typer.Argument(help="The alert to run it for (see `alerts list`).", show_default=False)],
+    alert_id: Annotated[
+        str,
+        typer.Argument(
+            help="The alert to run it for: its id, or the start of it that `alerts list` shows.", show_default=False
+        ),
+    ],
     dry_run: Annotated[
         bool | None,
         typer.Option("--dry-run/--no-dry-run", help="Only say what it would do [default: as the playbook says]."),
@@ -143,10 +148,23 @@ def run_command(
         known = ", ".join(sorted(response.playbooks)) or "none loaded"
         fail(f"there is no playbook {playbook_id!r} (loaded: {known})")
     try:
-        run_id = start_run(state, playbook, alert_id, who, dry_run)
+        run_id = start_run(state, playbook, _whole_alert_id(state, alert_id), who, dry_run)
     except LookupError as error:
         fail(str(error))
     _drive(cfg, state, response, run_id, who, as_json)
+
+
+def _whole_alert_id(state: StateDB, typed: str) -> str:
+    """The stored id ``typed`` is, or the one it begins; an error when it begins none or several."""
+    from store.state.alerts import AlertBook
+
+    found = AlertBook(state).ids_starting_with(typed, limit=4)
+    if typed in found or not found:
+        return typed  # whole (or unknown: start_run says there is no such alert)
+    if len(found) == 1:
+        return found[0]
+    shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+    fail(f"{typed!r} begins more than one alert id ({shown}): give more of it")
 
 
 @playbook_app.command("approve")

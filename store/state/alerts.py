@@ -78,6 +78,15 @@ class AlertBook:
         with self.state.connect() as con:
             return _fetch(con, [alert_id]).get(alert_id)
 
+    def ids_starting_with(self, prefix: str, limit: int = 10) -> builtins.list[str]:
+        # A range on the primary key, not LIKE: an id may hold % or _, and the range uses the index.
+        with self.state.connect() as con:
+            rows = con.execute(
+                "SELECT id FROM alerts WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [row[0] for row in rows if row[0].startswith(prefix)]
+
     def count(self, where: AlertFilter = EVERY_ALERT) -> int:
         clauses, params = _where(where)
         with self.state.connect() as con:
