@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from collectors.formats.registry import SOURCE_KINDS
 from store.state.alert_record import SEVERITIES
-from store.state.alerts import STATUSES
+from store.state.alerts import CLOSING_REASONS, STATUSES
 from store.state.audit import AUDIT_KINDS
 from store.state.playbook_run_records import RUN_STATES
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     SourceKind = str
     Severity = str
     AlertStatus = str
+    CloseReason = str
     RunState = str
     StoreBackend = str
     LogLevel = str
@@ -37,6 +38,7 @@ else:  # typer reads the choices from the Literal at run time
     SourceKind = Literal[SOURCE_KINDS]
     Severity = Literal[SEVERITIES]
     AlertStatus = Literal[STATUSES]
+    CloseReason = Literal[CLOSING_REASONS]
     RunState = Literal[RUN_STATES]
     StoreBackend = Literal[STORE_BACKENDS]
     LogLevel = Literal[LOG_LEVELS]

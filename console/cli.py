@@ -15,10 +15,12 @@ from rich.console import RenderableType
 from collectors.replay import SOURCE_KINDS, UnknownSource, ingest
 from console import config as configuration
 from console import progress, render, session, tables
-from console.choices import AlertStatus, Severity, SourceKind, StoreBackend
+from console.alert_commands import alerts_app
+from console.choices import SourceKind, StoreBackend
 from console.dashboard.command import dashboard_command
 from console.doors import Doors
 from console.live import commands as live_commands
+from console.options import JsonFlag
 from console.reporting.evidence_commands import evidence_app
 from console.reporting.report_commands import report_app
 from console.response.audit_commands import audit_app
@@ -34,7 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-alerts_app = typer.Typer(help="Alerts raised by detections.", no_args_is_help=True)
 rules_app = typer.Typer(help="Detection rules.", no_args_is_help=True)
 quarantine_app = typer.Typer(help="Records that could not be parsed or stored, with the reason.", no_args_is_help=True)
 app.add_typer(alerts_app, name="alerts")
@@ -50,12 +51,6 @@ detect_app = typer.Typer(
     invoke_without_command=True,
 )
 app.add_typer(detect_app, name="detect")
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-WideFlag = Annotated[
-    bool,
-    typer.Option("--wide", help="Every column in full (whole ids), one line a row, however wide the terminal."),
-]
 
 
 @app.callback()
@@ -242,37 +237,6 @@ def detect_runs(
         render.emit_json(listing.to_dict())
         return
     show(tables.detection_runs(listing))
-
-
-@alerts_app.command("list")
-def alerts_list(
-    ctx: typer.Context,
-    severity: Annotated[Severity | None, typer.Option("--severity", help="Only this severity or above.")] = None,
-    status: Annotated[AlertStatus | None, typer.Option("--status", help="Only alerts in this status.")] = None,
-    rule: Annotated[str | None, typer.Option("--rule", help="Only alerts of this rule id.")] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many, newest first.")] = 200,
-    wide: WideFlag = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """List stored alerts: a table where the terminal is wide enough for one, else three lines
-    per alert (ids are shown by their first 12 characters; --wide or --json has them whole)."""
-    from queries.alerts import list_alerts
-
-    if limit < 1:
-        fail(f"--limit: expected 1 or more, got {limit}")
-    store = open_store(ctx.obj)
-    try:
-        listing = list_alerts(store, severity_at_least=severity, status=status, rule_id=rule, limit=limit)
-    except ValueError as error:  # the severity is not a Sigma level
-        fail(f"--severity: {error}")
-    if as_json:
-        render.emit_json([alert.to_dict() for alert in listing.alerts])
-        return
-    shown = tables.alert_listing(listing, wide=wide)
-    if wide:
-        render.show_wide(*shown)
-    else:
-        show(shown)
 
 
 # -- rules and quarantine -------------------------------------------------------------------

@@ -9,32 +9,23 @@ the run first runs it, never both). Every decision goes to the audit trail with 
 from __future__ import annotations
 
 import asyncio
-import getpass
 import sys
 from typing import Annotated
 
 import typer
 
 from console import render
+from console.alert_commands import whole_alert_id
 from console.choices import RunState
 from console.config import Config, ConfigError
+from console.options import ActorOption, JsonFlag, actor_name
 from console.session import fail, open_state, rule_ids
+from store.state.alerts import AlertBook
 from store.state.database import StateDB
 
 playbook_app = typer.Typer(help="Playbooks and their runs (docs/playbooks.md).", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-ActorOption = Annotated[
-    str | None, typer.Option("--actor", help="Who acts, for the audit trail [default: the login name].")
-]
 RunArgument = Annotated[int, typer.Argument(help="The run's number (see `playbook runs`).", show_default=False)]
-
-
-def _actor(actor: str | None) -> str:
-    who = actor if actor is not None else getpass.getuser()
-    if not who.strip():
-        fail("--actor: expected a name for the audit trail")
-    return who
 
 
 def _response(cfg: Config, sign_in: bool, state: StateDB | None = None):
@@ -139,7 +130,7 @@ def run_command(
     waits for `playbook approve`."""
     from playbooks import start_run
 
-    who = _actor(actor)
+    who = actor_name(actor)
     cfg = ctx.obj
     state = open_state(cfg)
     response = _response(cfg, dry_run is not True, state)
@@ -148,23 +139,10 @@ def run_command(
         known = ", ".join(sorted(response.playbooks)) or "none loaded"
         fail(f"there is no playbook {playbook_id!r} (loaded: {known})")
     try:
-        run_id = start_run(state, playbook, _whole_alert_id(state, alert_id), who, dry_run)
+        run_id = start_run(state, playbook, whole_alert_id(AlertBook(state), alert_id), who, dry_run)
     except LookupError as error:
         fail(str(error))
     _drive(cfg, state, response, run_id, who, as_json)
-
-
-def _whole_alert_id(state: StateDB, typed: str) -> str:
-    """The stored id ``typed`` is, or the one it begins; an error when it begins none or several."""
-    from store.state.alerts import AlertBook
-
-    found = AlertBook(state).ids_starting_with(typed, limit=4)
-    if typed in found or not found:
-        return typed  # whole (or unknown: start_run says there is no such alert)
-    if len(found) == 1:
-        return found[0]
-    shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-    fail(f"{typed!r} begins more than one alert id ({shown}): give more of it")
 
 
 @playbook_app.command("approve")
@@ -183,7 +161,7 @@ def approve_command(
     as_json: JsonFlag = False,
 ) -> None:
     """Approve the step a run waits on (a destructive one: disable, isolate, block)."""
-    _decide(ctx.obj, run_id, True, step, reason, run_now, yes, _actor(actor), as_json)
+    _decide(ctx.obj, run_id, True, step, reason, run_now, yes, actor_name(actor), as_json)
 
 
 @playbook_app.command("deny")
@@ -203,7 +181,7 @@ def deny_command(
 ) -> None:
     """Deny the step a run waits on: the run is cancelled, or goes on without the step when the
     step says ``on_denied: skip``."""
-    _decide(ctx.obj, run_id, False, step, reason, run_now, True, _actor(actor), as_json)
+    _decide(ctx.obj, run_id, False, step, reason, run_now, True, actor_name(actor), as_json)
 
 
 @playbook_app.command("cancel")
@@ -218,7 +196,7 @@ def cancel_command(
     from playbooks import PlaybookRuns
 
     try:
-        run = PlaybookRuns(open_state(ctx.obj)).cancel(run_id, _actor(actor), reason)
+        run = PlaybookRuns(open_state(ctx.obj)).cancel(run_id, actor_name(actor), reason)
     except (LookupError, ValueError) as error:
         fail(str(error))
     _show_run(run, as_json)

@@ -8,18 +8,16 @@ is counted, never hidden.
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 
 from console import render
+from console.options import JsonFlag, actor_name
 from console.session import fail, open_state
 from store.state.outbox import OutboxStatus, outbox_status, replay_parked
 
 webhook_app = typer.Typer(help="The SOC webhook's outbox: status and replay (docs/webhook.md).", no_args_is_help=True)
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @webhook_app.command("status")
@@ -71,9 +69,7 @@ def replay_command(
     """Make parked messages due again; the deliverer in `serve` sends them with their own keys."""
     if every == bool(ids):
         fail("give parked message ids or --all (not both)")
-    who = actor if actor is not None else getpass.getuser()
-    if not who.strip():
-        fail("--actor: expected a name for the audit trail")
+    who = actor_name(actor)
     replayed = replay_parked(open_state(ctx.obj), None if every else ids, actor=who)
     asked = None if every else sorted(set(ids or ()))
     not_parked = [] if asked is None else sorted(set(asked) - set(replayed))
