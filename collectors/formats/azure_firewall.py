@@ -51,6 +51,7 @@ Decisions, so a reader need not guess:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,7 +61,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.formats.azure_time import time_sql
-from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads, original_digests
+from collectors.formats.records import Records, joined, read_as_lines, record_texts
+from collectors.reading.duckdb_session import connect
+from collectors.reading.jsondoc import NOT_JSON, TEXTS, lines_or_document, loads, original_digests
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content, unreadable
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
@@ -169,17 +172,11 @@ def parse_file(path: Path) -> ParsedBatch:
         data = bytes(data)
     except READ_ERRORS as exc:
         return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
-    # Only these can hold envelopes or arrays; without them no line needs looking at.
-    could_nest = b'"records"' in data or b"\n[" in data or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
     try:
-        with duckdb.connect(":memory:") as con:
-            con.execute("SET TimeZone = 'UTC'").fetchall()
-            lines, whole = _frame(con, data)
-            digests = original_digests(data, whole)
-            del data
-            records = _with_digests(_records(con, lines, whole, could_nest), digests)
-            table = _normalise(con, records, ingested)
-        parsed = _split(_with_original(table, records), path, whole)
+        with connect() as con:
+            texts = _texts_of(con, data)
+            del data  # a big export's bytes are not held while the query runs
+            parsed = _parse_texts(con, texts, str(path), ingested)
         return ParsedBatch(parsed.events, damage + parsed.quarantined)
     # Whatever goes wrong here (a bug, input DuckDB cannot take, an error message DuckDB cut
     # mid-character), the contract is to quarantine rather than raise: the file is kept whole.
@@ -187,11 +184,64 @@ def parse_file(path: Path) -> ParsedBatch:
         return ParsedBatch(_empty(), [_whole_file(path, f"parser error: {exc}")])
 
 
+def parse_records(records: Records, origin: str) -> ParsedBatch:
+    """What :func:`parse_file` gives for ``records`` written as NDJSON lines, without the file;
+    ``origin`` names them where the file's path would (``<origin>:<record number>``).
+
+    Plain records go to the query as they are (:mod:`collectors.formats.records`); the same
+    framing decisions as a file's are made on them (one record alone, or a first record that is
+    not JSON, may make the text one document), and anything odder is framed as a file's bytes.
+    """
+    ingested = datetime.now(UTC)
+    try:
+        with connect() as con:
+            plain = record_texts(records)
+            if plain is not None and read_as_lines(con, plain):
+                could_nest = pc.any(pc.or_(pc.starts_with(plain, "["), pc.match_substring(plain, '"records"')))
+                lines = pa.table([pa.array(range(1, len(plain) + 1), pa.int64()), plain], schema=TEXTS)
+                texts = _Texts(_with_items(lines), False, None, bool(could_nest.as_py()))
+            else:
+                texts = _texts_of(con, joined(records))
+            return _parse_texts(con, texts, origin, ingested)
+    except Exception as exc:  # noqa: BLE001 — as parse_file: quarantine, never raise
+        record = joined(records).decode("utf-8", errors="replace")
+        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"parser error: {exc}", record, origin)])
+
+
+@dataclass(frozen=True)
+class _Texts:
+    """Framed record texts: (n, item, raw), whether they are one document, the digests of
+    their original bytes (``jsondoc.original_digests``) and whether any may be an envelope."""
+
+    lines: pa.Table
+    whole: bool
+    digests: pa.Array | None
+    could_nest: bool
+
+
+def _texts_of(con: duckdb.DuckDBPyConnection, data: bytes) -> _Texts:
+    """A file's bytes framed as lines or one document (``collectors.reading.jsondoc``)."""
+    # Only these can hold envelopes or arrays; without them no line needs looking at.
+    could_nest = b'"records"' in data or b"\n[" in data or data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"["
+    lines, whole = _frame(con, data)
+    return _Texts(lines, whole, original_digests(data, whole), could_nest)
+
+
+def _parse_texts(con: duckdb.DuckDBPyConnection, texts: _Texts, where: str, ingested: datetime) -> ParsedBatch:
+    records = _with_digests(_records(con, texts.lines, texts.whole, texts.could_nest), texts.digests)
+    table = _normalise(con, records, ingested)
+    return _split(_with_original(table, records), where, texts.whole)
+
+
 def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]:
     """The file as a table (n, item, raw) of texts (``collectors.reading.jsondoc``), and whether it is
     one JSON document; ``item`` is filled in when envelopes are unnested."""
     texts, whole = lines_or_document(con, data)
-    return texts.add_column(1, _INPUT.field("item"), pa.nulls(texts.num_rows, pa.int64())), whole
+    return _with_items(texts), whole
+
+
+def _with_items(texts: pa.Table) -> pa.Table:
+    return texts.add_column(1, _INPUT.field("item"), pa.nulls(texts.num_rows, pa.int64()))
 
 
 def _with_digests(records: pa.Table, digests: pa.Array | None) -> pa.Table:
@@ -450,7 +500,7 @@ def _with_original(table: pa.Table, records: pa.Table) -> pa.Table:
     return table.set_column(index, "event.original", records["raw"].cast(pa.string()))
 
 
-def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
+def _split(table: pa.Table, where: str, whole: bool) -> ParsedBatch:
     """Separate kept events from rejects and blank lines; rejects are few, a Python list is fine."""
     dropped = pc.or_(table["_blank"], pc.is_valid(table["_reason"]))
     if not pc.any(dropped).as_py():
@@ -462,15 +512,15 @@ def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
     events = events.cast(SCHEMA)
     check_required(events)
     quarantined = [
-        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_item"]))
+        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(where, whole, row["_line"], row["_item"]))
         for row in rejects
     ]
     return ParsedBatch(events, quarantined)
 
 
-def _origin(path: Path, whole: bool, line: int, item: int | None) -> str:
+def _origin(where: str, whole: bool, line: int, item: int | None) -> str:
     """``path:line`` for an NDJSON line, ``[i]`` added for the i-th record of an envelope/array."""
-    place = str(path) if whole else f"{path}:{line}"
+    place = where if whole else f"{where}:{line}"
     return place if item is None else f"{place}[{item}]"
 
 

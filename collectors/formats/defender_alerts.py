@@ -37,7 +37,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.reading.jsondoc import NOT_JSON, lines_or_document, loads
+from collectors.formats.records import Records, joined, read_as_lines, record_texts
+from collectors.reading.duckdb_session import connect
+from collectors.reading.jsondoc import NOT_JSON, TEXTS, lines_or_document, loads
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from store.batch import HISTORY_DATASETS, VERSION_COLUMNS, ParsedBatch, Quarantined, check_required
 from store.schema import EVENTS
@@ -142,11 +144,9 @@ def parse_file(path: Path) -> ParsedBatch:
     except READ_ERRORS as exc:
         return ParsedBatch(_empty(), [unreadable(SOURCE, path, exc)])
     try:
-        with duckdb.connect(":memory:") as con:
-            con.execute("SET TimeZone = 'UTC'").fetchall()
+        with connect() as con:
             lines, whole = _frame(con, data)
-            table = _normalise(con, _alerts(con, lines, whole), ingested)
-        parsed = _split(table, path, whole)
+            parsed = _parse_texts(con, lines, whole, str(path), ingested)
         return ParsedBatch(parsed.events, damage + parsed.quarantined)
     # Whatever goes wrong here (a bug, input DuckDB cannot take, an error message DuckDB cut
     # mid-character), the contract is to quarantine rather than raise: the file is kept whole.
@@ -155,14 +155,48 @@ def parse_file(path: Path) -> ParsedBatch:
         return ParsedBatch(_empty(), [Quarantined(SOURCE, f"parser error: {exc}", record, str(path))])
 
 
+def parse_records(records: Records, origin: str) -> ParsedBatch:
+    """What :func:`parse_file` gives for ``records`` written as NDJSON lines, without the file;
+    ``origin`` names them where the file's path would (``<origin>:<record number>``).
+
+    Plain records go to the query as they are (:mod:`collectors.formats.records`); the same
+    framing decisions as a file's are made on them (one record alone, or a first record that is
+    not JSON, may make the text one document), and anything odder is framed as a file's bytes.
+    """
+    ingested = datetime.now(UTC)
+    try:
+        with connect() as con:
+            plain = record_texts(records)
+            if plain is not None and read_as_lines(con, plain):
+                texts = pa.table([pa.array(range(1, len(plain) + 1), pa.int64()), plain], schema=TEXTS)
+                lines, whole = _with_places(texts), False
+            else:
+                lines, whole = _frame(con, joined(records))
+            return _parse_texts(con, lines, whole, origin, ingested)
+    except Exception as exc:  # noqa: BLE001 — as parse_file: quarantine, never raise
+        record = joined(records).decode("utf-8", errors="replace")
+        return ParsedBatch(_empty(), [Quarantined(SOURCE, f"parser error: {exc}", record, origin)])
+
+
+def _parse_texts(
+    con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool, where: str, ingested: datetime
+) -> ParsedBatch:
+    table = _normalise(con, _alerts(con, lines, whole), ingested)
+    return _split(table, where, whole)
+
+
 def _frame(con: duckdb.DuckDBPyConnection, data: bytes) -> tuple[pa.Table, bool]:
     """The file as a table of texts (``collectors.reading.jsondoc``: one per line, or one document), and
     whether it is a document; ``i``, ``j`` and ``place`` are filled in when containers are unnested."""
     texts, whole = lines_or_document(con, data)
+    return _with_places(texts), whole
+
+
+def _with_places(texts: pa.Table) -> pa.Table:
     count = texts.num_rows
     nulls = pa.nulls(count, pa.int64())
     table = texts.add_column(1, _INPUT.field("i"), nulls).add_column(2, _INPUT.field("j"), nulls)
-    return table.add_column(3, _INPUT.field("place"), pa.array([""] * count, pa.string())), whole
+    return table.add_column(3, _INPUT.field("place"), pa.array([""] * count, pa.string()))
 
 
 def _alerts(con: duckdb.DuckDBPyConnection, lines: pa.Table, whole: bool) -> pa.Table:
@@ -315,22 +349,22 @@ FROM evidence
 _QUERY = _SQL.format(shape=quote_literal(orjson.dumps(ALERT_SHAPE).decode()))
 
 
-def _split(table: pa.Table, path: Path, whole: bool) -> ParsedBatch:
+def _split(table: pa.Table, where: str, whole: bool) -> ParsedBatch:
     """Separate kept events from rejects; both are few, so a Python list of rejects is fine."""
     rejected = pc.is_valid(table["_reason"])
     events = table.filter(pc.invert(rejected)).select(SCHEMA.names).cast(SCHEMA)
     check_required(events)
     rejects = table.filter(rejected).select(["_line", "_place", "_reason", "event.original"]).to_pylist()
     quarantined = [
-        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(path, whole, row["_line"], row["_place"]))
+        Quarantined(SOURCE, row["_reason"], row["event.original"], _origin(where, whole, row["_line"], row["_place"]))
         for row in rejects
     ]
     return ParsedBatch(events, quarantined)
 
 
-def _origin(path: Path, whole: bool, line: int, place: str) -> str:
+def _origin(where: str, whole: bool, line: int, place: str) -> str:
     """``path:line`` for an NDJSON line, then where in it: ``[2]``, ``[0].alerts[1]``."""
-    return (str(path) if whole else f"{path}:{line}") + place
+    return (where if whole else f"{where}:{line}") + place
 
 
 def _empty() -> pa.Table:

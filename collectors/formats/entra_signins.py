@@ -58,7 +58,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.formats.azure_time import time_sql
+from collectors.formats.records import Records, joined, record_texts
 from collectors.formats.signin_schema import (
     COLUMNS,
     DATASET,
@@ -99,7 +100,18 @@ from store.sql.literals import quote_literal
 
 SOURCE = "entra-signins"
 
-__all__ = ["COLUMNS", "DATASET", "SOURCE", "finish", "parse_file", "parse_json_records", "parse_pieces"]
+__all__ = [
+    "COLUMNS",
+    "DATASET",
+    "SOURCE",
+    "finish",
+    "parse_file",
+    "parse_json_records",
+    "parse_pieces",
+    "parse_records",
+]
+
+_BOM = b"\xef\xbb\xbf"
 
 #: Rows per Arrow batch handed to DuckDB: several per piece of a big file, so both cores parse.
 _BATCH = 8_192
@@ -659,3 +671,37 @@ def hash_missing_ids(table: pa.Table) -> pa.Table:
 def parse_file(path: Path) -> ParsedBatch:
     """Every sign-in in ``path`` as ``azure.signinlogs`` events, and what could not be read."""
     return parse_json_records(Path(path), GRAPH)
+
+
+#: Where records handed over in memory are, while they are framed: origins are made with it and
+#: then given the caller's ``origin`` (a page's URL is no path: ``Path`` would fold its ``//``).
+_IN_MEMORY = Path("in-memory-records")
+
+
+def parse_records(records: Records, origin: str) -> ParsedBatch:
+    """What :func:`parse_file` gives for ``records`` written as NDJSON lines, without the file;
+    ``origin`` names them where the file's path would (``<origin>:<record number>``).
+
+    Plain records go to the general way's SQL as one Arrow string array (the way a file's lines
+    take when DuckDB's own reader cannot be used); records with a line end, bytes that are not
+    UTF-8 or a byte-order mark are framed as a file's lines are, from their bytes in memory. A
+    live page's records are records: unlike a file, they are never read together as one JSON
+    document, so the first record should be a record (it always is on a Graph page).
+    """
+    plain = record_texts(records)
+    if plain is not None:
+        framed = Framed(_IN_MEMORY, plain, whole_lines=True)
+    else:
+        data = joined(records)
+        start = len(_BOM) if data.startswith(_BOM) else 0
+        framed = frame_lines(data, start, len(data), _IN_MEMORY, SOURCE, 1)
+    con = connect()
+    try:
+        batch = _normalise(con, GRAPH, framed, None, False)
+    except duckdb.Error as exc:  # not expected from any input: keep the records, say why
+        record = joined(records).decode("utf-8", "backslashreplace")
+        return ParsedBatch(empty(), [Quarantined(SOURCE, f"could not be parsed: {exc}", record, origin)])
+    finally:
+        con.close()
+    prefix = len(str(_IN_MEMORY))
+    return ParsedBatch(batch.events, [replace(q, origin=origin + q.origin[prefix:]) for q in batch.quarantined])

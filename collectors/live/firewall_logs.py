@@ -44,13 +44,10 @@ Decisions, so a reader need not guess:
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -61,7 +58,7 @@ from azure.core.pipeline.policies import RetryPolicy
 from azure.monitor.query import LogsQueryClient, LogsQueryStatus
 
 from collectors.formats import azure_firewall
-from store.batch import Quarantined, newest_storable
+from store.batch import ParsedBatch, Quarantined, newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
@@ -321,7 +318,7 @@ class AzureFirewallCollector:
             return
         originals, records = _row_texts(rows, table)
         batch = _parse(records)
-        lines = [int(reject.origin.rsplit(":", 1)[1]) - 1 for reject in batch.quarantined]  # "path:line"
+        lines = [_row_of(reject.origin) for reject in batch.quarantined]
         events = _with_row_identity(batch.events, records, originals, set(lines))
         quarantined = [
             Quarantined(NAME, reject.reason, originals[line], self._origin(table, originals[line]))
@@ -392,15 +389,20 @@ def _row_texts(rows: list[dict], table: str) -> tuple[list[str], list[str]]:
     return originals, records
 
 
-def _parse(records: list[str]):
-    """Run the file parser on the records (it reads files: one NDJSON line per record)."""
-    handle, name = tempfile.mkstemp(prefix="cyberwell-azfw-", suffix=".ndjson")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write("\n".join(records) + "\n")
-        return azure_firewall.parse_file(Path(name))
-    finally:
-        os.unlink(name)
+#: What the parser calls the rows it is handed: a reject's origin is ``rows:<n>`` for row n - 1.
+_ROWS = "rows"
+
+
+def _parse(records: list[str]) -> ParsedBatch:
+    """Run the firewall parser on the records in memory, as it reads an NDJSON export's lines."""
+    return azure_firewall.parse_records(records, _ROWS)
+
+
+def _row_of(origin: str) -> int:
+    """The row a reject of :func:`_parse` came from. ``rows`` alone is the one row of a
+    one-row answer, which the parser reads as one document, as it would a one-line file."""
+    _, _, number = origin.partition(":")
+    return int(number.split("[", 1)[0]) - 1 if number else 0
 
 
 def _with_row_identity(events: pa.Table, records: list[str], originals: list[str], rejected: set[int]) -> pa.Table:

@@ -43,7 +43,7 @@ def _listing(kind: str, page_size: int) -> Listing:
             builder=lambda client: client.security.alerts_v2,
             time_field="lastUpdateDateTime",
             time_column=UPDATED,
-            parse=defender_alerts.parse_file,
+            parse=defender_alerts.parse_records,
             access=Access("Defender alerts", ("SecurityAlert.Read.All",)),
             query={"top": page_size},
         )
@@ -52,7 +52,7 @@ def _listing(kind: str, page_size: int) -> Listing:
         builder=lambda client: client.security.incidents,
         time_field="lastUpdateDateTime",
         time_column=UPDATED,
-        parse=defender_alerts.parse_file,
+        parse=defender_alerts.parse_records,
         access=Access("Defender incidents", ("SecurityIncident.Read.All", "SecurityAlert.Read.All")),
         query={"top": min(page_size, 50), "expand": ["alerts"]},  # Graph caps incidents at 50 a page
     )

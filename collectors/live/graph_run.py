@@ -5,8 +5,9 @@ The order of work is what makes it safe to kill at any moment:
 
 1. the window starts at the listing's checkpoint (the newest event time stored) minus an
    overlap, because Graph publishes sign-ins and alert updates minutes late;
-2. each page is parsed by the file parser of its source (the records go to a temporary NDJSON
-   file, one record's JSON per line, which becomes its ``event.original``), then stored
+2. each page's records are handed to the parser of its source in memory (``parse_records``:
+   each record's JSON, as orjson writes it, becomes its ``event.original``; no temporary file,
+   and the events are those a replay of the same records as NDJSON gives), then stored
    (``store.append`` dedupes by ``event.id``) and its rejects quarantined;
 3. only when the last page is stored is the checkpoint committed.
 
@@ -21,18 +22,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
+from collectors.formats.records import RecordsParser
 from microsoft.graph import Access, Builder, GraphFailure, GraphReader, Page
-from store.batch import ParsedBatch, newest_storable
+from store.batch import newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
 
@@ -45,7 +45,7 @@ class Listing:
     builder: Builder  # client -> request builder
     time_field: str  # the Graph field the window filters on
     time_column: str  # the stored column whose newest value is the checkpoint
-    parse: Callable[[Path], ParsedBatch]  # a file parser of collectors/
+    parse: RecordsParser  # a format's parse_records (collectors/formats/records.py)
     access: Access  # what reading it needs, for the message when Graph refuses
     query: dict[str, Any] = dataclasses.field(default_factory=dict)  # more query parameters (top, expand)
     extra_filter: str | None = None  # ANDed to the time filter
@@ -123,11 +123,10 @@ async def _collect_listing(
     if listing.extra_filter:
         clause = f"{clause} and {listing.extra_filter}"
     listing_newest = newest
-    with tempfile.TemporaryDirectory(prefix=f"cyberwell-{name}-") as folder:
-        async for page in reader.pages(listing.builder, {"filter": clause, **listing.query}, listing.access):
-            page_newest = _store_page(store, listing, page, Path(folder), tally)
-            if page_newest is not None and (listing_newest is None or page_newest > listing_newest):
-                listing_newest = page_newest
+    async for page in reader.pages(listing.builder, {"filter": clause, **listing.query}, listing.access):
+        page_newest = _store_page(store, listing, page, tally)
+        if page_newest is not None and (listing_newest is None or page_newest > listing_newest):
+            listing_newest = page_newest
     if listing_newest is not None and listing_newest != newest:
         position = checkpoints.get(name) or {}  # re-read: another listing may have committed
         position[listing.key] = listing_newest.isoformat(timespec="microseconds")
@@ -135,13 +134,11 @@ async def _collect_listing(
     tally.saw(listing_newest)
 
 
-def _store_page(store: Store, listing: Listing, page: Page, folder: Path, tally: RunTally) -> datetime | None:
+def _store_page(store: Store, listing: Listing, page: Page, tally: RunTally) -> datetime | None:
     """Parse, store and quarantine one page; the newest event time in it."""
     if not page.records:
         return None
-    path = folder / f"page-{page.number}.ndjson"
-    path.write_bytes(b"\n".join(orjson.dumps(record) for record in page.records) + b"\n")
-    batch = listing.parse(path)
+    batch = listing.parse([orjson.dumps(record) for record in page.records], page.url)
     events = listing.shape(batch.events)
     if events.num_rows:
         tally.count(store.append(events))

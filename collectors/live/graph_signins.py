@@ -70,7 +70,7 @@ class EntraSigninCollector:
             builder=lambda client: client.audit_logs.sign_ins,
             time_field="createdDateTime",
             time_column="@timestamp",
-            parse=entra_signins.parse_file,
+            parse=entra_signins.parse_records,
             access=ACCESS,
             query={"top": endpoint.page_size},
             extra_filter=kinds_filter(self.kinds),
