@@ -61,7 +61,7 @@ def build_ce_plus(
     snapshots = SnapshotStore(home)
     chosen = attestations_file or _default_attestations(home)
     attestations = load_attestations(chosen, catalogue) if chosen is not None else ()
-    judgements = judge(catalogue, CheckContext(snapshots, end, thresholds or Thresholds()), attestations)
+    judgements = judge(catalogue, CheckContext(snapshots, end, thresholds or Thresholds(), since=start), attestations)
     inputs = CePlusInputs(
         catalogue,
         judgements,

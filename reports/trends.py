@@ -12,7 +12,7 @@ from datetime import datetime
 
 import duckdb
 
-from reports.checks.updates import QUALIFYING
+from reports.checks.devices.updates import QUALIFYING
 from reports.document import Point
 from reports.registry import EvidenceSource
 from store.snapshots import SnapshotError, SnapshotStore

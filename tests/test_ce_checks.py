@@ -22,6 +22,7 @@ from reports.catalogue import load_catalogue
 from reports.checks.context import CheckContext
 from reports.checks.implementations import IMPLEMENTED, NOT_IMPLEMENTED, run_check
 from reports.checks.result import Status
+from reports.checks.uncollected import NEEDED
 from reports.judge import Verdict, judge
 from reports.registry import Check, EvidenceSource
 from store.snapshots import SnapshotStore
@@ -491,7 +492,9 @@ def test_every_check_name_answers_and_the_unimplemented_are_never_a_pass(estate)
         result = run(estate, check)
         assert result.check is check
         if check not in IMPLEMENTED:
-            assert result.status is Status.NOT_EVIDENCED and result.reason == NOT_IMPLEMENTED
+            # Uncollected evidence names what would collect it; anything else is plainly unimplemented.
+            expected = str(NEEDED[check]) if check in NEEDED else NOT_IMPLEMENTED
+            assert result.status is Status.NOT_EVIDENCED and result.reason == expected
 
 
 # -- judging requirements ----------------------------------------------------------------------
@@ -526,7 +529,8 @@ def test_judging_shows_missing_evidence_unimplemented_checks_and_manual_requirem
     result = judged(store, catalogue)
     assert result["UA-09"].verdict is Verdict.NOT_EVIDENCED
     assert "signins.legacy_authentication: no snapshot of graph.signins" in result["UA-09"].reason
-    assert result["SC-09"].verdict is Verdict.NOT_EVIDENCED and "check not implemented" in result["SC-09"].reason
+    assert result["SC-09"].verdict is Verdict.NOT_EVIDENCED
+    assert "device.pin_length: needs intune.compliance, not collected" in result["SC-09"].reason
     assert result["SCP-01"].verdict is Verdict.MANUAL and result["SCP-01"].needs_attestation
     assert not any(j.verdict is Verdict.PASS for j in result.values())
     attested = judged(store, catalogue, [attestation(tmp_path, "SCP-01")])["SCP-01"]

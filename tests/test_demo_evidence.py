@@ -181,11 +181,83 @@ def test_device_and_account_checks_find_the_story_s_gaps(demo: EvidenceSummary) 
     assert any("windows_server_2012_r2" in str(s) for s in column(ended, "software"))
 
 
+def test_the_access_checks_find_the_story_s_administrators_guest_and_single_factor_sign_ins(
+    demo: EvidenceSummary,
+) -> None:
+    story = demo.story
+    # The security manager's everyday account kept the Teams Administrator role.
+    separate = check(demo, Check.ADMINS_SEPARATE)
+    assert separate.status is Status.FAIL
+    assert column(separate, "account") == list(story.everyday_admins) == ["priya.raman@westbrook-dc.gov.uk"]
+    assert column(separate, "roles") == ["Teams Administrator"]
+    # ... and, with the helpdesk admin account someone reads mail with, signs in to everyday apps.
+    daily = check(demo, Check.ADMINS_DAILY_USE)
+    assert daily.status is Status.FAIL and len(story.daily_use_admins) == 2
+    assert sorted(column(daily, "account")) == list(story.daily_use_admins)
+    assert daily.measures[0].of == 9  # the six admin accounts, two break-glass, the security manager
+    # A supplier's guest invited ten days before the first snapshot and never used.
+    guests = check(demo, Check.SCOPE_EXTERNAL_ACCOUNTS)
+    assert guests.status is Status.PARTIAL
+    assert column(guests, "account")[:1] == list(story.unused_guests) and len(story.unused_guests) == 1
+    assert column(guests, "review").count("in use") == 11 and guests.measures[1].count == 1
+    assert story.unused_guests[0] not in story.stale_accounts
+    # Graph v1.0's sign-ins say nothing of how many factors a sign-in needed: never a pass.
+    single = check(demo, Check.SIGNINS_SINGLE_FACTOR)
+    assert single.status is Status.NOT_EVIDENCED and "Graph v1.0" in (single.reason or "")
+    # Informational and directory checks pass with their numbers.
+    mix = check(demo, Check.MFA_FACTOR_MIX)
+    assert mix.status is Status.PASS
+    kinds = dict(zip(column(mix, "kind"), column(mix, "accounts")))
+    assert kinds["phishing-resistant"] == 2  # the two break-glass accounts' FIDO2 keys
+    assert kinds["no second factor"] == len(story.users_without_mfa)
+    inventory = check(demo, Check.ACCOUNTS_INVENTORY)
+    assert inventory.status is Status.PASS and sum(column(inventory, "accounts")) == story.users
+    assert check(demo, Check.ACCESS_AUTHENTICATION_REQUIRED).status is Status.PASS
+    created = check(demo, Check.ACCOUNTS_CREATED)
+    assert created.status is Status.PASS and created.items is not None and created.items.total == 9
+    assert check(demo, Check.ADMINS_STANDING).status is Status.NOT_EVIDENCED
+
+
+def test_the_scope_and_firewall_governance_checks_find_the_story_s_gaps(demo: EvidenceSummary) -> None:
+    # A personal tablet registered in Entra reaches mail, enrolled in neither Intune nor Defender.
+    devices = check(demo, Check.SCOPE_DEVICE_INVENTORY)
+    assert devices.status is Status.PARTIAL
+    assert column(devices, "device_id") == list(demo.story.unmanaged_devices)
+    assert column(devices, "device") == ["iPad"] and column(devices, "missing_from") == ["Intune and Defender"]
+    services = check(demo, Check.SCOPE_CLOUD_SERVICES)
+    assert services.status is Status.PASS and "Office 365 Exchange Online" in column(services, "service")
+    # The supplier's RDP rule names no approval; the planning portal's names both.
+    documented = check(demo, Check.FIREWALL_RULES_DOCUMENTED)
+    assert documented.status is Status.FAIL
+    assert column(documented, "rule") == list(demo.story.risky_rules)
+    assert column(documented, "missing") == ["approval"]
+    # CA001 covers Azure management for everyone but the break-glass group, CA003 administrators' roles.
+    azure = check(demo, Check.FIREWALL_ADMIN_MFA)
+    assert azure.status is Status.PARTIAL
+    assert column(azure, "policy") == [
+        "CA001: Require MFA for all users",
+        "CA003: Require compliant device and MFA for administrators",
+    ]
+    assert column(azure, "applies_to") == ["all users", "some users or roles"]
+
+
 def test_judging_every_requirement_gives_the_intended_verdicts(demo: EvidenceSummary) -> None:
     judged = {j.requirement.id: j for j in judge(load_catalogue(), CheckContext(SnapshotStore(demo.home), AT))}
     assert {rid for rid, j in judged.items() if j.fails_assessment} == {"SU-05", "SU-06", "SU-07", "UA-07", "UA-08"}
     for failing in ("FW-01", "FW-04", "FW-07", "SU-01", "SU-02", "UA-05", "UA-06", "UA-09", "MP-01", "MP-02"):
         assert judged[failing].verdict is Verdict.FAIL, failing
+    # The role on an everyday account, admin accounts reading mail, the undocumented RDP rule.
+    for failing in ("UA-12", "UA-13", "FW-08", "FW-09"):
+        assert judged[failing].verdict is Verdict.FAIL, failing
+    # Checks that pass leave a partial requirement waiting on its attestation; the guest review is partial.
+    for waiting in ("UA-01", "UA-02", "UA-03", "UA-11", "UA-14", "UA-15", "SC-05", "SCP-03", "SCP-04", "SCP-07"):
+        assert judged[waiting].verdict in (Verdict.PARTIAL, Verdict.NOT_EVIDENCED), waiting
+    assert judged["SCP-07"].verdict is Verdict.PARTIAL and judged["UA-11"].verdict is Verdict.PARTIAL
+    assert judged["UA-04"].verdict is Verdict.PARTIAL and judged["UA-04"].checks[0].status is Status.PASS
+    # Every check name is answered: by its function, or by what would collect its evidence.
+    assert not any("check not implemented" in j.reason for j in judged.values())
+    assert "check not implemented" not in judged["UA-16"].reason
+    assert "LockoutThreshold from GET /beta/settings" in judged["UA-16"].reason
     # Antivirus is active everywhere: the check passes, and the requirement waits only on an attestation.
     assert judged["MP-03"].verdict is Verdict.PARTIAL
     assert judged["MP-03"].checks[0].status is Status.PASS

@@ -32,6 +32,16 @@ COLUMNS = (
     col("error_code", pa.int64(), "status.errorCode"),
     col("conditional_access_status", pa.string(), "conditionalAccessStatus"),
     col("ip_address", pa.string(), "ipAddress"),
+    # singleFactorAuthentication or multiFactorAuthentication (signins.single_factor). Graph v1.0's
+    # signIn does not have it (the beta signIn and Log Analytics' SigninLogs do), and selecting it
+    # there fails the whole listing: it is not selected, so this column stays empty and the check
+    # says it is not evidenced rather than counting no one-factor sign-ins.
+    col("authentication_requirement", pa.string(), "authenticationRequirement"),
+    # The device signed in from (signIn.deviceDetail); an empty id is a device Entra does not know
+    # (neither joined nor registered). For scope.device_inventory.
+    col("device_id", pa.string(), "deviceDetail.deviceId"),
+    col("device_name", pa.string(), "deviceDetail.displayName"),
+    col("device_operating_system", pa.string(), "deviceDetail.operatingSystem"),
 )
 SELECT = [
     "id",
@@ -44,6 +54,7 @@ SELECT = [
     "status",
     "conditionalAccessStatus",
     "ipAddress",
+    "deviceDetail",
 ]
 
 

@@ -51,6 +51,9 @@ class CheckContext:
     snapshots: SnapshotStore
     at: datetime
     thresholds: Thresholds = Thresholds()
+    #: The start of the period the report covers, for checks that list what happened in it
+    #: (accounts created); None when a caller judges a moment, not a period.
+    since: datetime | None = None
 
     def views(self, **sources: EvidenceSource) -> Views:
         """A connection with one view per ``alias=source``; raises :class:`NotEvidenced` naming

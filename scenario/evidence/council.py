@@ -34,6 +34,8 @@ class Council:
     fleet: Fleet
     overdue: tuple[vulnerabilities.Laggard, ...]
     legacy: tuple[signins.LegacyUser, ...]
+    sign_in_devices: Mapping[str, tuple[signins.SignInDevice, ...]]
+    personal_device: signins.PersonalDevice
 
     @property
     def first(self) -> datetime:
@@ -47,7 +49,9 @@ class Council:
             schemas.REGISTRATION: lambda w, t: directory.registration(people, w, t),
             schemas.ROLES: lambda w, t: directory.roles(people, seed, t),
             schemas.POLICIES: lambda w, t: directory.policies(people, seed, t),
-            schemas.SIGNINS: lambda w, t: signins.signins(people, seed, w, t, self.size.signins_per_week, self.legacy),
+            schemas.SIGNINS: lambda w, t: signins.signins(
+                people, seed, w, t, self.size.signins_per_week, self.legacy, self.sign_in_devices
+            ),
             schemas.MACHINES: lambda w, t: devices.machines(fleet, seed, w, t),
             schemas.ANTIVIRUS: lambda w, t: devices.antivirus(fleet, seed, w, t),
             schemas.INTUNE: lambda w, t: devices.intune(fleet, seed, w, t),
@@ -66,4 +70,5 @@ def build_council(seed: int, size: EstateSize, times: tuple[datetime, ...]) -> C
     fleet = build_fleet(seed, size, people, times[0])
     overdue = vulnerabilities.laggards(fleet, seed, size.weeks, times[0])
     legacy = signins.legacy_users(people, seed, size.weeks)
-    return Council(seed, size, times, people, fleet, overdue, legacy)
+    devices, personal = signins.sign_in_devices(fleet, people, seed)
+    return Council(seed, size, times, people, fleet, overdue, legacy, devices, personal)

@@ -31,6 +31,10 @@ class EvidenceStory:
     noncompliant_devices: tuple[str, ...]
     windows_10_devices: tuple[str, ...]
     risky_rules: tuple[str, ...]  # any source to a management port
+    unused_guests: tuple[str, ...]  # enabled guests never signed in to (an invitation never redeemed)
+    everyday_admins: tuple[str, ...]  # a directory role held on a licensed everyday account
+    daily_use_admins: tuple[str, ...]  # administrators signing in to mail, Teams, SharePoint or Office
+    unmanaged_devices: tuple[str, ...]  # Entra device ids that sign in but neither Intune nor Defender knows
     users: int  # accounts in the last users snapshot
     devices: int  # devices Defender or Intune knows
 
@@ -58,6 +62,10 @@ def tell(council: Council) -> EvidenceStory:
         ),
         windows_10_devices=tuple(sorted(d.dns_name for d in onboarded if os_of(d, last) == WINDOWS_10)),
         risky_rules=(RISKY_RULE,) if last >= RISKY_FROM_WEEK else (),
+        unused_guests=tuple(sorted(p.upn for p in people if p.user_type == "Guest" and p.never_signed_in)),
+        everyday_admins=tuple(sorted(p.upn for p in people if p.roles and p.licences)),
+        daily_use_admins=tuple(sorted(p.upn for p in people if p.roles and p.everyday_apps and p.enabled(last))),
+        unmanaged_devices=(council.personal_device.device[0],),
         users=len(people),
         devices=len(council.fleet.devices),
     )

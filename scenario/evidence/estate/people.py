@@ -32,7 +32,12 @@ ROLE_TEMPLATES = {
     "Helpdesk Administrator": "729827e3-9c14-49f7-bb1b-9608f156bbb8",
     "SharePoint Administrator": "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
     "Billing Administrator": "b0f54661-2d74-4c50-afa3-1ec803f12efe",  # activated, nobody holds it
+    # Left on the security manager's everyday account after a Teams roll-out: the story's
+    # administrator without a separate account (admins.separate_accounts, admins.daily_use).
+    "Teams Administrator": "69091246-20e8-4a56-aa4d-066075b2a7a8",
 }
+#: The scenario's cast member whose everyday account holds a role, and the role.
+EVERYDAY_ADMIN = ("security_manager", "Teams Administrator")
 #: The separate admin accounts' roles, in order; the first goes to the security manager.
 ADMIN_ROLES: tuple[tuple[str, ...], ...] = (
     ("Global Administrator", "Security Administrator"),
@@ -43,6 +48,10 @@ ADMIN_ROLES: tuple[tuple[str, ...], ...] = (
     ("Helpdesk Administrator",),
 )
 UNREGISTERED_ADMIN = 1  # index in ADMIN_ROLES
+DAILY_USE_ADMIN = 5  # index in ADMIN_ROLES: the admin account also used to read mail
+#: Days before the first snapshot the supplier's never-used guest was invited: recent enough
+#: that it is never stale (under 90 days at the last snapshot), so only the guest review sees it.
+UNUSED_GUEST_INVITED_DAYS = 10
 
 
 @dataclass(frozen=True)
@@ -68,6 +77,10 @@ class Person:
     record_from_week: int = 0
     #: An emergency-access account: excluded from Conditional Access, signed in to only when tested.
     break_glass: bool = False
+    #: Signs in to everyday apps (mail, Teams, SharePoint); a separate admin account does not.
+    everyday_apps: bool = True
+    #: An invited guest who never redeemed the invitation: no sign-in at all.
+    never_signed_in: bool = False
 
     @property
     def display_name(self) -> str:
@@ -103,7 +116,15 @@ def build_directory(seed: int, size: EstateSize, first: datetime, times: Sequenc
     taken = {p.upn for p in staff}
     others = [*_break_glass(draw, first), *_guests(draw, population, first), *_leavers(draw, population, first, taken)]
     starters = _starters(draw, taken, times)
+    staff = _everyday_admin(tenant, staff)
     return Directory((*staff, *admins, *others, *starters), tenant, guid(draw), weeks)
+
+
+def _everyday_admin(tenant: Tenant, staff: list[Person]) -> list[Person]:
+    """The story's role on an everyday account (no draw, so every other gap stays where it was)."""
+    cast_role, role = EVERYDAY_ADMIN
+    holder = tenant.cast[cast_role].user_id
+    return [replace(p, roles=(*p.roles, role)) if p.id == holder else p for p in staff]
 
 
 def _staff(draw: random.Random, tenant: Tenant, wanted: int | None, first: datetime) -> list[Person]:
@@ -146,6 +167,7 @@ def _admins(draw: random.Random, staff: list[Person], first: datetime) -> list[P
                 licences=0,
                 synced=False,
                 mfa_from_week=10_000 if index == UNREGISTERED_ADMIN else 0,
+                everyday_apps=index == DAILY_USE_ADMIN,
             )
         )
     return found
@@ -181,6 +203,7 @@ def _break_glass(draw: random.Random, first: datetime) -> list[Person]:
             synced=False,
             methods=("fido2",),
             break_glass=True,
+            everyday_apps=False,
         )
         for n in (1, 2)
     ]
@@ -195,6 +218,8 @@ def _guests(draw: random.Random, population: int, first: datetime) -> list[Perso
     for n in range(scaled(12, 1500, population)):
         given, surname, domain = draw.choice(GIVEN_NAMES), draw.choice(SURNAMES), draw.choice(SUPPLIERS)
         local = f"{given}.{surname}".lower().replace("'", "")
+        invited = first - timedelta(days=draw.randrange(30, 700))
+        unused = n == 0  # the first supplier's invitation was never redeemed
         found.append(
             Person(
                 guid(draw),
@@ -202,12 +227,13 @@ def _guests(draw: random.Random, population: int, first: datetime) -> list[Perso
                 given,
                 surname,
                 f"Supplier: {domain}",
-                first - timedelta(days=draw.randrange(30, 700)),
+                first - timedelta(days=UNUSED_GUEST_INVITED_DAYS) if unused else invited,
                 user_type="Guest",
                 licences=0,
                 synced=False,
                 mfa_from_week=0 if n % 2 else 10_000,
                 methods=("microsoftAuthenticatorPush",) if n % 2 else (),
+                never_signed_in=unused,
             )
         )
     return found

@@ -51,6 +51,8 @@ def users(directory: Directory, seed: int, week: int, taken_at: datetime) -> pa.
 def _last_sign_in(person: Person, week: int, taken_at: datetime, days_ago: float) -> datetime | None:
     if person.left_at is not None:
         return person.left_at
+    if person.never_signed_in:
+        return None
     if not person.registered(week) and person.record_from_week > week:
         return None  # a new starter who has not signed in yet
     if person.break_glass:

@@ -110,6 +110,10 @@ _SCHEMAS = {
         ("error_code", pa.int64()),
         ("conditional_access_status", TEXT),
         ("ip_address", TEXT),
+        ("authentication_requirement", TEXT),
+        ("device_id", TEXT),
+        ("device_name", TEXT),
+        ("device_operating_system", TEXT),
     ),
     INTUNE: _schema(
         ("id", TEXT),

@@ -11,6 +11,9 @@ only what got in.
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +23,7 @@ import pyarrow.compute as pc
 
 from scenario.estate import AREA_OFFICE, CIVIC_CENTRE, DEPOT, LEISURE
 
+from ..estate.fleet import Fleet
 from ..estate.people import Directory, Person
 from ..estate.plan import bulk_rng, fix_weeks, rng, scaled
 from .schemas import SCHEMAS, SIGNINS
@@ -34,6 +38,10 @@ APPS = np.array(
     ]
 )
 APP_WEIGHTS = (0.3, 0.25, 0.2, 0.15, 0.1)
+#: Where separate administrator accounts sign in: the admin portals, never mail or Teams.
+ADMIN_APPS = np.array(
+    ["Azure Portal", "Microsoft Entra admin center", "Microsoft Intune", "Microsoft 365 admin center"]
+)
 MODERN = np.array(["Browser", "Mobile Apps and Desktop clients"])
 LEGACY = ("IMAP4", "Exchange ActiveSync", "Authenticated SMTP")
 #: (errorCode, share): success, wrong password, MFA required, interrupted.
@@ -41,6 +49,42 @@ RESULTS = ((0, 0.95), (50126, 0.03), (50074, 0.01), (50140, 0.01))
 ADDRESSES = np.array([CIVIC_CENTRE.egress_ip, DEPOT.egress_ip, LEISURE.egress_ip, AREA_OFFICE.egress_ip, "192.0.2.88"])
 SPRAY_IP = "203.0.113.77"
 LEGACY_AT_END = 2  # besides the scenario's own legacy user
+
+
+#: Entra's deviceDetail.operatingSystem per kind of device.
+SIGN_IN_OS = {"laptop": "Windows10", "desktop": "Windows10", "phone": "Android", "tablet": "Ios"}
+#: (deviceId, displayName, operatingSystem): a device Entra does not know signs in with an empty id.
+SignInDevice = tuple[str, str | None, str | None]
+UNKNOWN_DEVICE: SignInDevice = ("", None, None)
+
+
+@dataclass(frozen=True)
+class PersonalDevice:
+    """The story's personal tablet: registered in Entra by its owner, enrolled in neither Intune
+    nor Defender, reaching mail every week (scope.device_inventory)."""
+
+    owner_id: str
+    device: SignInDevice
+
+
+def sign_in_devices(
+    fleet: Fleet, directory: Directory, seed: int
+) -> tuple[dict[str, tuple[SignInDevice, ...]], PersonalDevice]:
+    """Each person's devices as sign-ins name them, the personal tablet among its owner's."""
+    found: dict[str, list[SignInDevice]] = {}
+    owners = {p.upn: p.id for p in directory.people}
+    for device in fleet.devices:
+        if device.owner in owners and device.kind in SIGN_IN_OS:
+            found.setdefault(owners[device.owner], []).append(
+                (device.aad_device_id, device.name, SIGN_IN_OS[device.kind])
+            )
+    cast = {u.user_id for u in directory.tenant.cast.values()}
+    owner = next(pid for pid in found if pid not in cast)
+    tablet = PersonalDevice(
+        owner, (str(uuid.UUID(bytes=hashlib.sha256(f"personal-tablet:{seed}".encode()).digest()[:16])), "iPad", "Ios")
+    )
+    found[owner].append(tablet.device)
+    return {pid: tuple(devices) for pid, devices in found.items()}, tablet
 
 
 @dataclass(frozen=True)
@@ -67,9 +111,19 @@ def _ordinary(person: Person) -> bool:
 
 
 def signins(
-    directory: Directory, seed: int, week: int, taken_at: datetime, count: int, legacy: tuple[LegacyUser, ...]
+    directory: Directory,
+    seed: int,
+    week: int,
+    taken_at: datetime,
+    count: int,
+    legacy: tuple[LegacyUser, ...],
+    devices: Mapping[str, tuple[SignInDevice, ...]],
 ) -> pa.Table:
-    people = [p for p in directory.people if p.present(taken_at) and p.enabled(week) and p.left_at is None]
+    people = [
+        p
+        for p in directory.people
+        if p.present(taken_at) and p.enabled(week) and p.left_at is None and not p.never_signed_in
+    ]
     draw = bulk_rng(seed, f"signins-{week}")
     position = {p.id: i for i, p in enumerate(people)}
     still = [u for u in legacy if week < u.stops_week and u.person.id in position]
@@ -96,7 +150,7 @@ def signins(
             ]
         ),
     }
-    return _table(people, parts, draw, seed, week, taken_at)
+    return _table(people, parts, draw, seed, week, taken_at, devices)
 
 
 def _legacy_index(position: dict[str, int], still: list[LegacyUser], rows: int) -> np.ndarray:
@@ -111,6 +165,7 @@ def _table(
     seed: int,
     week: int,
     taken_at: datetime,
+    devices: Mapping[str, tuple[SignInDevice, ...]],
 ) -> pa.Table:
     count = len(parts["user"])
     users = pa.array(parts["user"], pa.int64())
@@ -122,6 +177,13 @@ def _table(
         SCHEMAS[SIGNINS].field("created_at").type
     )
     errors = pa.array(parts["error"], pa.int64())
+    clients = parts["client"].astype(str)
+    legacy = np.isin(clients, LEGACY)
+    # Drawn for every row, then set where the story decides, so no other column's draw moves.
+    apps = APPS[draw.choice(len(APPS), count, p=APP_WEIGHTS)]
+    admin_only = np.array([not p.everyday_apps for p in people], bool)[parts["user"]]
+    apps = np.where(admin_only, ADMIN_APPS[np.arange(count) % len(ADMIN_APPS)], apps)
+    device = _devices(people, parts["user"], legacy, devices)
     prefix = f"{seed & 0xFFFFFFFF:08x}-{week:04x}-4000-8000-"
     numbers = pc.utf8_lpad(pc.cast(pa.array(np.arange(count), pa.int64()), pa.string()), 12, "0")
     return pa.table(
@@ -130,12 +192,34 @@ def _table(
             "created_at": times,
             "user_id": ids,
             "user_principal_name": upns,
-            "app_display_name": pa.array(APPS[draw.choice(len(APPS), count, p=APP_WEIGHTS)]),
-            "client_app_used": pa.array(parts["client"].astype(str)),
-            "is_interactive": pa.array(draw.random(count) < 0.7),
+            "app_display_name": pa.array(apps),
+            "client_app_used": pa.array(clients),
+            "is_interactive": pa.array((draw.random(count) < 0.7) | legacy),
             "error_code": errors,
             "conditional_access_status": pc.if_else(pc.equal(errors, 0), "success", "notApplied"),
             "ip_address": pa.array(parts["ip"].astype(str)),
+            # Not in Graph v1.0's signIn, so not collected (collectors/evidence/legacy_signins.py).
+            "authentication_requirement": pa.nulls(count, pa.string()),
+            "device_id": pa.array(device[0], pa.string()),
+            "device_name": pa.array(device[1], pa.string()),
+            "device_operating_system": pa.array(device[2], pa.string()),
         },
         schema=SCHEMAS[SIGNINS],
     )
+
+
+def _devices(
+    people: list[Person], users: np.ndarray, legacy: np.ndarray, devices: Mapping[str, tuple[SignInDevice, ...]]
+) -> list[np.ndarray]:
+    """Each row's (device id, name, operating system): the person's devices in turn, row by row;
+    none for a legacy client or a person with no device (admin, guest and break-glass accounts)."""
+    choices = [devices.get(p.id, (UNKNOWN_DEVICE,)) for p in people]
+    width = max((len(c) for c in choices), default=1)
+    slots = np.arange(len(users)) % width
+    columns: list[np.ndarray] = []
+    for part in range(3):
+        table = np.array([[c[i % len(c)][part] for i in range(width)] for c in choices] or [[None]], dtype=object)
+        picked = table[users, slots] if len(people) else np.empty(0, dtype=object)
+        picked[legacy] = UNKNOWN_DEVICE[part]
+        columns.append(picked)
+    return columns

@@ -8,7 +8,7 @@ A failed legacy attempt is not listed: the check is about what got in.
 
 from __future__ import annotations
 
-from reports.checks.context import CheckContext
+from reports.checks.context import CheckContext, NotEvidenced
 from reports.checks.result import CheckResult, Measure, Status
 from reports.registry import Check, EvidenceSource
 
@@ -66,3 +66,47 @@ def legacy_authentication(context: CheckContext) -> CheckResult:
             None,
             v.entries,
         )
+
+
+def single_factor(context: CheckContext) -> CheckResult:
+    """Successful interactive sign-ins whose ``authenticationRequirement`` was one factor: the
+    sign-ins MFA did not protect, whatever the policies say. A snapshot without the field (taken
+    before it was collected) is "not evidenced", never a pass."""
+    check = Check.SIGNINS_SINGLE_FACTOR
+    with context.views(signins=EvidenceSource.GRAPH_SIGNINS) as v:
+        columns = {row[0] for row in v.con.execute("DESCRIBE signins").fetchall()}
+        window = "FROM signins WHERE created_at <= $at AND error_code = 0 AND is_interactive"
+        known = (
+            "authentication_requirement" in columns and v.one(f"SELECT count(authentication_requirement) {window}")[0]
+        )
+        if not known:
+            raise NotEvidenced(
+                "the graph.signins snapshot has no authenticationRequirement for its successful interactive "
+                "sign-ins: Graph v1.0's signIn does not carry it (the beta API and Log Analytics' SigninLogs "
+                "do); the legacy-protocol check lists the password-only sign-ins it can see",
+                v.entries,
+            )
+        single = f"{window} AND authentication_requirement = 'singleFactorAuthentication'"
+        total, count, accounts = v.one(
+            f"SELECT (SELECT count(*) {window}), (SELECT count(*) {single}), "
+            f"(SELECT count(DISTINCT user_principal_name) {single})"
+        )
+        measures = (
+            Measure("successful interactive sign-ins with one factor", count, total),
+            Measure("accounts signing in with one factor", accounts),
+        )
+        if not count:
+            summary = f"all {total:,} successful interactive sign-ins needed more than one factor"
+            return CheckResult(check, Status.PASS, summary, measures, None, v.entries)
+        found = v.items(
+            "accounts signing in with one factor",
+            f"""SELECT user_principal_name AS account, string_agg(DISTINCT client_app_used, ', ') AS clients,
+                       string_agg(DISTINCT app_display_name, ', ') AS apps, count(*) AS sign_ins,
+                       max(created_at) AS last_at
+                {single} GROUP BY user_principal_name""",
+            "sign_ins DESC, account",
+        )
+        summary = (
+            f"{count:,} of {total:,} successful interactive sign-ins by {accounts:,} accounts needed one factor only"
+        )
+        return CheckResult(check, Status.FAIL, summary, measures, found, v.entries)
