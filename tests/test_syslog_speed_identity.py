@@ -8,6 +8,7 @@ column) or quarantined by one reader and kept by the other.
 
 from __future__ import annotations
 
+import tracemalloc
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -192,3 +193,58 @@ def test_cef_keys_are_found_where_the_key_pattern_finds_them(text):
     """CEF keys are found by scanning for "=" (``cef.key_spans``): the same as the pattern that
     defines them, or values would be cut at other places."""
     assert cef.key_spans(text) == [(m.start(1), m.end(1)) for m in cef._KEY.finditer(text)]
+
+
+def _batches_as_one(batches: list) -> tuple[pa.Table, list]:
+    tables = [batch.events for batch in batches if batch.count]
+    events = pa.concat_tables(tables, promote_options="default") if tables else None
+    return events, [q for batch in batches for q in batch.quarantined]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(_line, min_size=1, max_size=30),
+    ending=st.sampled_from(["\n", "\r\n"]),
+    last_newline=st.booleans(),
+    bad_byte_at=st.integers(-1, 29),
+    batch_lines=st.integers(1, 7),
+)
+def test_a_file_read_a_span_at_a_time_is_read_as_one(tmp_path, lines, ending, last_newline, bad_byte_at, batch_lines):
+    """``iter_batches`` decodes one span of lines at a time (the whole file's text is never held):
+    cut anywhere, the events, the line numbers of the rejects and the ids of lines that are not
+    UTF-8 are those of the file read as one batch."""
+    data = ending.join(lines).encode() + (ending.encode() if last_newline else b"")
+    if 0 <= bad_byte_at < len(lines):  # a line that is not UTF-8, maybe in a later span
+        cut = data.split(b"\n")
+        cut[bad_byte_at] = cut[bad_byte_at] + b"\xfe"
+        data = b"\n".join(cut)
+    path = tmp_path / "spans.log"
+    path.write_bytes(data)
+    whole = list(syslog.iter_batches(path, now=NOW, batch_lines=10_000))
+    spans = list(syslog.iter_batches(path, now=NOW, batch_lines=batch_lines))
+    whole_events, whole_quarantine = _batches_as_one(whole)
+    span_events, span_quarantine = _batches_as_one(spans)
+    assert span_quarantine == whole_quarantine
+    if whole_events is None:
+        assert span_events is None
+        return
+    for name in whole_events.column_names:
+        assert span_events[name].to_pylist() == whole_events[name].to_pylist(), name
+
+
+def test_a_big_file_is_never_decoded_whole(tmp_path):
+    """Memory stays with one batch however big the file: Python holds one span's bytes and
+    strings at a time, not the file's (a 1M-line file's text alone is gigabytes of strings)."""
+    line = ("<189>Mar  1 10:00:00 fw01 " + FORTI + " msg=" + "x" * 300 + "\n").encode()
+    path = tmp_path / "big.log"
+    path.write_bytes(line * 40_000)  # ~18 MiB
+    tracemalloc.start()
+    try:
+        count = sum(batch.count for batch in syslog.iter_batches(path, now=NOW, batch_lines=1_000))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 40_000  # every line parsed (the store keeps one event per id)
+    assert peak < path.stat().st_size / 2, f"peak {peak / 2**20:.1f} MiB of Python objects"

@@ -49,6 +49,7 @@ Decisions, so a reader need not guess:
 
 from __future__ import annotations
 
+import mmap
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,15 +58,17 @@ from hashlib import sha256
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.formats import syslog_bulk
-from collectors.formats.appliances import cef, fortigate, panos
+from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,
     is_octet_counted,
+    line_spans,
     parse_header,
     split_frames,
     split_lines,
@@ -148,7 +151,11 @@ def parse_file(path: Path, *, now: datetime | None = None, bulk: bool | None = N
 
 
 def iter_batches(
-    path: Path, *, now: datetime | None = None, batch_lines: int | None = None, bulk: bool | None = None
+    path: Path,
+    *,
+    now: datetime | None = None,
+    batch_lines: int | None = None,
+    bulk: bool | None = None,
 ) -> Iterator[ParsedBatch]:
     """``parse_file`` in batches of ``batch_lines`` messages, to keep memory flat on big files.
 
@@ -159,23 +166,27 @@ def iter_batches(
     batch_lines = batch_lines or BATCH_LINES
     try:
         content, damage = read_content(path, SOURCE)
-        data = bytes(content)
-        del content
     except READ_ERRORS as exc:
         reject = unreadable(SOURCE, path, exc)
         yield ParsedBatch(_empty(), [reject])
         return
-    if not is_octet_counted(data):  # the common case: one message per line
-        lines, raws = split_lines(data)
-        del data  # the lines hold the text now; the file's bytes need not stay in memory
-        for start in range(0, len(lines), batch_lines):
-            chunk = lines[start : start + batch_lines]
-            keys = raws[start : start + batch_lines] if raws is not None else None
+    if not _octet_counted(content):  # the common case: one message per line
+        any_lines = False
+        # A span of lines at a time: only one batch's text is ever decoded (a whole 1M-line
+        # file's strings would cost gigabytes).
+        for lineno, start, stop in line_spans(content, batch_lines):
+            lines, raws = split_lines(content[start:stop])
+            if not lines:
+                continue
+            any_lines = True
             first, damage = damage, []  # the damage of a gzip goes with the first batch
-            yield _parse(chunk, range(start + 1, start + 1 + len(chunk)), str(path), now, None, first, keys, bulk)
-        if not lines:
+            numbers = range(lineno, lineno + len(lines))
+            yield _parse(lines, numbers, str(path), now, None, first, raws, bulk)
+        if not any_lines:
             yield ParsedBatch(_empty(), damage)
         return
+    data = bytes(content)
+    del content
     messages: list[str] = []
     frames: list[bytes] = []
     linenos: list[int] = []
@@ -197,6 +208,17 @@ def iter_batches(
 #: When messages arrived: one time for all of them (a datetime), one per message (epoch
 #: microseconds, None where unknown: ints, not a datetime per message), or not known.
 ReceivedAt = datetime | Sequence[int | None] | None
+
+
+def _octet_counted(content: bytes | mmap.mmap) -> bool:
+    """Whether the content is octet-counted frames. Only a file that opens with digits and a
+    space is copied out of its memory map to be looked at further."""
+    if not _OPENS_WITH_COUNT.match(content):
+        return False
+    return is_octet_counted(bytes(content))
+
+
+_OPENS_WITH_COUNT = re.compile(rb"\s*[1-9]\d{0,9} ")
 
 
 def parse_lines(
@@ -349,12 +371,15 @@ class _Collected:
         """Rows in the order of the input, as the per-line reader collects them."""
         if self._sorted:
             return
-        order = sorted(range(len(self.positions)), key=self.positions.__getitem__)
+        positions = np.array(self.positions, np.int64)
+        self._sorted = True
+        if not len(positions) or bool(np.all(positions[1:] > positions[:-1])):
+            return  # the usual batch: every line read in bulk, already in order
+        order = np.argsort(positions, kind="stable").tolist()
         for name in _COLUMNS:
             values = getattr(self, name)
             if values:
-                setattr(self, name, [values[i] for i in order])
-        self._sorted = True
+                setattr(self, name, list(map(values.__getitem__, order)))
 
 
 _COLUMNS = (
@@ -482,7 +507,7 @@ def _to_events(
     module = _VENDORS[name]
     try:
         if module is cef:
-            vendor = cef.build(rows.items, now)
+            vendor = cef_bulk.build(rows.items, now)
         elif module is fortigate:
             vendor = fortigate.build(rows.items, con)
         else:

@@ -17,32 +17,37 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats.appliances import cef, fortigate, panos
+from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
 from collectors.reading.syslog_frame import MONTH_NUMBERS, FrameError, iso_us, yearless_us
 from store.epoch import to_micros
 
 # Where a body starts that ``_read_body`` reads as it stands: CEF with or without its prefix, a
 # key=value pair, or a CSV record's first field. A first character that is white space, ":" or
 # a BOM (which the per-line reader strips) is never one of these.
-_BODY = r"(?P<body>(?:CEF:|\d{1,3}\||[A-Za-z0-9_.\-]+=|\d+,).*)"
+# Only the body's first characters are matched, not the rest of the line: RE2 pays for a capture
+# by its length, and the body is most of the line. The header is captured whole (``head``), and
+# the body is the rest of the line (``_after``).
+_BODY = r"(?:CEF:|\d{1,3}\||[A-Za-z0-9_.\-]+=|\d+,)"
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 # ``<PRI>1 TIMESTAMP HOST APP PROCID MSGID - MSG``: single spaces, no empty field, no SD.
 _RFC5424 = (
-    r"(?s)^<(?P<pri>\d{1,3})>1 "
+    r"^(?P<head><(?P<pri>\d{1,3})>1 "
     r"(?P<ts>-|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d))"
-    r" (?P<host>[^ ]+) (?P<app>[^ ]+) (?P<proc>[^ ]+) (?P<msgid>[^ ]+) - " + _BODY + "$"
+    r" (?P<host>[^ ]+) (?P<app>[^ ]+) (?P<proc>[^ ]+) (?P<msgid>[^ ]+) - )" + _BODY
 )
 # ``[<PRI>][Mmm dd hh:mm:ss [host ]]BODY``: no year, fraction, zone or colon after the clock, one
 # space after it, a host name of plain characters (never "UTC" or "GMT": the per-line reader
 # takes those as the clock's zone), and no TAG (a body start is never a TAG).
 _RFC3164 = (
-    r"(?s)^(?:<(?P<pri>\d{1,3})>)?"
+    r"^(?P<head>(?:<(?P<pri>\d{1,3})>)?"
     r"(?:(?P<mon>" + _MONTHS + r") {1,2}(?P<day>\d{1,2}) (?P<hms>\d\d:\d\d:\d\d) "
-    r"(?:(?P<host>[A-Za-z0-9_.\-]+) )?)?" + _BODY + "$"
+    r"(?:(?P<host>[A-Za-z0-9_.\-]+) )?)?)" + _BODY
 )
 _BARE_CEF = r"^(?:CEF:|\d{1,3}\|)"
 _FORTI_KEY = r"(?:^|[ ,])(?:logid|log_id|devname|devid|subtype)="
@@ -73,22 +78,36 @@ def route(messages: list[str], now: datetime) -> tuple[dict[str, Taken], set[int
         rows = pc.indices_nonzero(mask)
         if not len(rows):
             continue
-        parts = pc.extract_regex(text.take(rows), pattern)
+        lines = text.take(rows)
+        parts = pc.extract_regex(lines, pattern)
         matched = pc.is_valid(parts)
-        rows, parts = rows.filter(matched), parts.filter(matched)
+        rows, parts, lines = rows.filter(matched), parts.filter(matched), lines.filter(matched)
         if not len(rows):
             continue
-        _take(rows.to_pylist(), parts, pattern is _RFC5424, now, taken)
+        _take(rows.to_pylist(), parts, _after(lines, parts.field("head")), pattern is _RFC5424, now, taken)
     positions = set()
     for rows in taken.values():
         positions.update(rows.positions)
     return taken, set(range(len(messages))) - positions
 
 
-def _take(rows: list[int], parts: pa.StructArray, ietf: bool, now: datetime, taken: dict[str, Taken]) -> None:
+def _after(lines: pa.Array, heads: pa.Array) -> pa.Array:
+    """Each line without its header (``heads``, which each line starts with), cut by byte offsets
+    from the lines' own buffer."""
+    lines = pa.concat_arrays([lines]) if lines.offset else lines  # offsets from zero
+    bounds = np.frombuffer(lines.buffers()[1], np.int32)[: len(lines) + 1]
+    starts = bounds[:-1] + pc.binary_length(heads).to_numpy(zero_copy_only=False).astype(np.int32)
+    cuts = np.empty(2 * len(lines) + 1, np.int32)
+    cuts[0:-1:2], cuts[1:-1:2], cuts[-1] = bounds[:-1], starts, bounds[-1]
+    halves = pa.Array.from_buffers(pa.string(), 2 * len(lines), [None, pa.py_buffer(cuts), lines.buffers()[2]])
+    return halves.take(pa.array(np.arange(1, 2 * len(lines), 2)))
+
+
+def _take(
+    rows: list[int], parts: pa.StructArray, body: pa.Array, ietf: bool, now: datetime, taken: dict[str, Taken]
+) -> None:
     """Header fields and items of the matched lines; lines whose values need the per-line reader
     (a PRI over 191, a date no year has, a body its vendor's reader refuses) are not taken."""
-    body = parts.field("body")
     # RE2 gives an optional group that did not take part as "", not as null.
     priorities = [int(pri) if pri else None for pri in parts.field("pri").to_pylist()]
     if ietf:
@@ -108,38 +127,43 @@ def _take(rows: list[int], parts: pa.StructArray, ietf: bool, now: datetime, tak
         appnames = procids = msgids = [None] * len(rows)
     kinds = _kinds(body)
     bodies = body.to_pylist()
-    cef_items = _cef_items(bodies, kinds)
-    panos_items = _panos_items(bodies, kinds)
-    for i, row in enumerate(rows):
-        kind = kinds[i]
-        if kind is None:
-            continue
-        pri = priorities[i]
-        if pri is not None and pri > 191:
-            continue
-        stamp = times[i]
-        if stamp is _BAD:
-            continue
-        if not ietf and hostnames[i] in ("UTC", "GMT"):
-            continue
-        item: object
-        if kind == cef.DATASET:
-            item = cef_items.get(i)
-        elif kind == panos.DATASET:
-            item = panos_items.get(i)
+    # Which lines the per-line reader must see instead: a PRI over 191, a date no year has, a
+    # 3164 host name that it takes for the clock's zone. Masks over the batch, not a loop.
+    refused = pc.fill_null(
+        pc.greater(pc.cast(pc.if_else(pc.equal(parts.field("pri"), ""), None, parts.field("pri")), pa.int32()), 191),
+        False,
+    )
+    if not ietf:
+        refused = pc.or_(refused, pc.fill_null(pc.is_in(parts.field("host"), pa.array(["UTC", "GMT"])), False))
+    ok = ~refused.to_numpy(zero_copy_only=False) & ~np.fromiter((t is _BAD for t in times), bool, len(times))
+    kind_codes = np.fromiter((_KIND_CODES.get(kind or "", 0) for kind in kinds), np.int8, len(kinds))
+    items_of: dict[str, dict[int, Any]] = {
+        cef.DATASET: _cef_items(bodies, kinds),
+        panos.DATASET: _panos_items(bodies, kinds),
+    }
+    for code, kind in enumerate(_KIND_ORDER, 1):
+        chosen = np.flatnonzero(ok & (kind_codes == code)).tolist()
+        if kind in items_of:  # a body its vendor's reader refuses is the per-line reader's
+            read = items_of[kind]
+            chosen = [i for i in chosen if i in read]
+            items = list(map(read.__getitem__, chosen))
         else:
-            item = bodies[i]
-        if item is None:
+            items = list(map(bodies.__getitem__, chosen))
+        if not chosen:
             continue
         rows_of = taken[kind]
-        rows_of.positions.append(row)
-        rows_of.priorities.append(pri)
-        rows_of.times.append(stamp)
-        rows_of.hostnames.append(hostnames[i])
-        rows_of.appnames.append(appnames[i])
-        rows_of.procids.append(procids[i])
-        rows_of.msgids.append(msgids[i])
-        rows_of.items.append(item)
+        rows_of.positions.extend(map(rows.__getitem__, chosen))
+        rows_of.priorities.extend(map(priorities.__getitem__, chosen))
+        rows_of.times.extend(map(times.__getitem__, chosen))
+        rows_of.hostnames.extend(map(hostnames.__getitem__, chosen))
+        rows_of.appnames.extend(map(appnames.__getitem__, chosen))
+        rows_of.procids.extend(map(procids.__getitem__, chosen))
+        rows_of.msgids.extend(map(msgids.__getitem__, chosen))
+        rows_of.items.extend(items)
+
+
+_KIND_ORDER = (cef.DATASET, fortigate.DATASET, panos.DATASET)
+_KIND_CODES = {kind: code for code, kind in enumerate(_KIND_ORDER, 1)}
 
 
 def _kinds(body: pa.Array) -> list[str | None]:
@@ -157,14 +181,22 @@ def _kinds(body: pa.Array) -> list[str | None]:
     return kind.to_pylist()
 
 
-def _cef_items(bodies: list[str], kinds: list[str | None]) -> dict[int, cef.CefRecord]:
-    items = {}
-    for i, kind in enumerate(kinds):
-        if kind == cef.DATASET:
-            try:
-                items[i] = cef.parse_cef(bodies[i])
-            except ValueError:
-                pass  # the per-line reader quarantines it, with its reason
+def _cef_items(bodies: list[str], kinds: list[str | None]) -> dict[int, cef.CefRecord | str]:
+    """The CEF bodies as items: a body whose header ``cef_bulk`` reads stays a string (read with
+    the batch in ``cef_bulk.build``), any other is read here by ``parse_cef``."""
+    chosen = [i for i, kind in enumerate(kinds) if kind == cef.DATASET]
+    if not chosen:
+        return {}
+    readable = cef_bulk.readable(pa.array([bodies[i] for i in chosen], pa.string()))
+    items: dict[int, cef.CefRecord | str] = {}
+    for i, fast in zip(chosen, readable.tolist()):
+        if fast:
+            items[i] = bodies[i]
+            continue
+        try:
+            items[i] = cef.parse_cef(bodies[i])
+        except ValueError:
+            pass  # the per-line reader quarantines it, with its reason
     return items
 
 

@@ -23,11 +23,14 @@ columns are built from, and integers are cheaper than ``datetime`` objects per l
 
 from __future__ import annotations
 
+import mmap
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
+
+import numpy as np
 
 from store.epoch import to_micros
 
@@ -289,6 +292,40 @@ def split_lines(data: bytes) -> tuple[list[str], list[bytes] | None]:
     if "\r" in text:
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     return lines, None
+
+
+def line_spans(data: bytes | mmap.mmap, lines: int) -> Iterator[tuple[int, int, int]]:
+    """A newline-delimited stream cut at line ends into spans of ``lines`` lines (the last may
+    have fewer): ``(number of the first line, start, stop)`` byte offsets. A big file is then
+    decoded and split a span at a time, never all at once. The data is read a window at a time
+    (the newlines counted in C), and a memory map's pages already read are let go (they would
+    count as the process's memory)."""
+    pos, lineno, end = 0, 1, len(data)
+    while pos < end:
+        need, scan, stop = lines, pos, end
+        while scan < end:
+            chunk = data[scan : scan + _WINDOW]
+            found = chunk.count(b"\n")
+            if found >= need:
+                newlines = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 0x0A)
+                stop = scan + int(newlines[need - 1]) + 1
+                break
+            need -= found
+            scan += len(chunk)
+        yield lineno, pos, stop
+        lineno += lines
+        _let_go(data, stop)
+        pos = stop
+
+
+#: Bytes read at a time when looking for the lines' ends.
+_WINDOW = 4 * 1024 * 1024
+
+
+def _let_go(data: bytes | mmap.mmap, stop: int) -> None:
+    """Drop the pages of a memory map before ``stop`` from this process (read again on demand)."""
+    if isinstance(data, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        data.madvise(mmap.MADV_DONTNEED, 0, stop - stop % mmap.PAGESIZE)
 
 
 def split_frames(data: bytes) -> Iterator[Frame]:

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.formats.appliances import fortigate_pairs
 from store.schema import EVENTS
 from store.sql.literals import quote_ident, quote_literal
 
@@ -43,6 +44,9 @@ _COMMA_LAYOUT = re.compile(COMMA_LAYOUT, re.ASCII)
 _STARTS_WITH_PAIR = re.compile(r"\s*[\w.\-]+=", re.ASCII)
 # Keys every FortiOS (and FortiADC/FortiWeb) log carries; CEF is recognised before this.
 _FORTI_KEY = re.compile(r"(?:^|[ ,])(?:logid|log_id|devname|devid|subtype)=", re.ASCII)
+
+
+_GRAMMAR = fortigate_pairs.Grammar(COMMA_LAYOUT, PAIR_SPACED, PAIR_COMMAS)
 
 
 class FortigateError(ValueError):
@@ -73,7 +77,21 @@ def _unquote(value: str) -> str:
 
 
 def build(bodies: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
-    """The vendor columns of many bodies, one row each, in order."""
+    """The vendor columns of many bodies, one row each, in order.
+
+    Split a batch at a time (``fortigate_pairs``: the common line on spaces, the rest by the
+    grammar in DuckDB) and pivoted to a column per key by one scatter per key.
+    """
+    found = fortigate_pairs.split(pa.array(bodies, pa.string()), con, _GRAMMAR)
+    if not len(found.keys):  # looks_like() admits no body without a pair: a bug if it happens
+        raise FortigateError("no key=value pairs in a batch of FortiGate bodies")
+    columns = fortigate_pairs.pivot(found, len(bodies))
+    return pa.table({PREFIX + key: column for key, column in columns.items()})
+
+
+def build_by_pattern(bodies: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
+    """``build`` by the grammar's regular expression and list lookups in DuckDB, line for line:
+    the reference the split on spaces is tested against (slower: ~20 us a line)."""
     con.register("forti_bodies", pa.table({"body": pa.array(bodies, pa.string())}))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE forti_pairs AS
