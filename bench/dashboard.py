@@ -12,16 +12,29 @@ and 50 playbook runs waiting for approval.
 Figures, each the median of ``--repeat``, with the 1-minute load average before them:
 
 * ``query``: the query layer alone (``read_overview``, ``alert_detail``, ``alert_queue``);
-* ``app``: the real Textual app, headless (``App.run_test``) at 160×48: first paint is from
-  starting the app until the overview's panels show what was read; refresh is ``r`` until the
-  panels are shown again; detail is Enter on the queue until the alert's sections are filled
-  (the first alert opened in that app; then the next ones). Pilot's ``press`` returns only once
-  the whole process (the worker threads too) has been idle for 20 ms, so these figures hold
-  that wait; ``alert, typed`` sends Enter as a terminal would and stops the clock when the
-  alert is in the pane (drawn at the next frame). Two references: a bare Textual app's first paint, and
-  ``?`` (the help screen, nothing to read): what a key and a new screen cost here by themselves.
+* ``app``: the real Textual app, headless (``App.run_test``) at 160×48. Every clock below runs
+  on the wall from the key (or the app's start) to the screen showing the new content; Pilot's
+  ``press`` returns only once the whole process (the worker threads too) has been idle for
+  20 ms, so the figures hold that wait and the drawing after the read.
 
-Goals (issue 14, point 7): overview first paint and each refresh <= 300 ms, alert detail <= 200 ms.
+  - first paint: from starting the app until the overview's open-alerts panel shows what was read;
+  - refresh (r): the app first left idle (the read-ahead of the newest alert done, as when a
+    person has looked at the overview for a moment), then ``r`` until the overview has shown
+    the new read; nothing changed in the store, so only the read time changes on screen;
+  - refresh, new: a second store on the home saves one new alert (as ``cyberwell serve`` in
+    another process would; deleted again at the end), then ``r`` until the open-alerts panel
+    shows the new total: the changed panels redrawn, the alert counts read again;
+  - alert detail: Enter on the queue until the alert's pane is shown with its sections filled
+    (the first alert opened in that app; next alerts: escape, down, Enter);
+  - alert, typed: Enter sent as a terminal would (no Pilot idle wait) until the pane holds the
+    alert (drawn at the next frame).
+
+  Two references: a bare Textual app's first paint, and ``?`` (the help screen, nothing to
+  read): what a key and a new screen cost here by themselves.
+
+Goals (issue 14, point 7): overview first paint and each refresh <= 300 ms, alert detail <= 200 ms;
+with a margin for a slower machine, here: first paint and refresh <= 200 ms, the first alert
+<= 140 ms, each next one <= 120 ms.
 """
 
 from __future__ import annotations
@@ -218,8 +231,9 @@ async def app_figures(home: Path, repeat: int) -> None:
     from console.dashboard.app import DashboardApp
     from console.dashboard.context import DashboardContext
     from console.dashboard.screens.detail_pane import DetailPane
+    from console.dashboard.screens.overview_screen import OverviewScreen
 
-    paints, refreshes, details, nexts, helps, typed = [], [], [], [], [], []
+    paints, refreshes, news, details, nexts, helps, typed = [], [], [], [], [], [], []
     for _ in range(repeat):
         store = EmbeddedStore(home)
         ctx = DashboardContext(store=store, actor="bench", exceptions_folder=home / "exceptions", notes={})
@@ -231,12 +245,24 @@ async def app_figures(home: Path, repeat: int) -> None:
                 await pilot.pause(0.005)
                 panel = app.screen.query_one("#panel-open", Static) if app.screen.query("#panel-open") else None
             paints.append((time.perf_counter() - began) * 1000)
-            panel.update("…")
+            screen = app.screen
+            assert isinstance(screen, OverviewScreen)
+            await pilot.pause()  # idle: the read-ahead has finished
+            await asyncio.sleep(0.2)
+            before = screen.last
             began = time.perf_counter()
             await pilot.press("r")
-            while "open of" not in str(panel.render()):
+            while screen.last is before:
                 await pilot.pause(0.005)
             refreshes.append((time.perf_counter() - began) * 1000)
+            # Another connection saves a new alert (as `cyberwell serve` would); `r` until the
+            # open count the screen draws says so.
+            total = late_alert(home, len(news))
+            began = time.perf_counter()
+            await pilot.press("r")
+            while f" open of {total}\n" not in str(panel.render()):
+                await pilot.pause(0.005)
+            news.append((time.perf_counter() - began) * 1000)
             await pilot.press("2")
             while not app.screen.query("#queue") or app.screen.query_one("#queue", DataTable).row_count == 0:
                 await pilot.pause(0.005)
@@ -271,14 +297,42 @@ async def app_figures(home: Path, repeat: int) -> None:
             await pilot.press("question_mark")
             helps.append((time.perf_counter() - began) * 1000)
         ctx.close_store()
+    forget_late_alerts(home)
     print(f"app    first paint     median {statistics.median(paints):7.1f} ms   (goal 300)  runs {_list(paints)}")
     print(f"app    refresh (r)     median {statistics.median(refreshes):7.1f} ms   (goal 300)  runs {_list(refreshes)}")
+    print(f"app    refresh, new    median {statistics.median(news):7.1f} ms   (goal 300)  runs {_list(news)}")
     print(f"app    alert detail    median {statistics.median(details):7.1f} ms   (goal 200)  runs {_list(details)}")
     print(f"app    next alerts     median {statistics.median(nexts):7.1f} ms   (goal 200)  runs {_list(nexts)}")
     print(f"app    alert, typed    median {statistics.median(typed):7.1f} ms   (goal 200)  runs {_list(typed)}")
     print(
         f"app    help (no data)  median {statistics.median(helps):7.1f} ms   (a key and a new screen)  runs {_list(helps)}"
     )
+
+
+LATE_RULE = "bench-late"
+
+
+def late_alert(home: Path, number: int) -> int:
+    """Save one new alert through a second store on the home; the number of alerts now."""
+    other = EmbeddedStore(home)
+    moment = START + timedelta(days=7, minutes=number)
+    keys = {"user.name": f"late{number}@westbrook-dc.gov.uk"}
+    other.alerts.save_run([Alert.build(LATE_RULE, "Late alert", "critical", [], keys, moment, moment, moment, [])])
+    with other.state.connect() as con:
+        total = int(con.execute("SELECT count(*) FROM alerts").fetchone()[0])
+    other.close()
+    return total
+
+
+def forget_late_alerts(home: Path) -> None:
+    """The home is reused by later runs: the alerts ``late_alert`` saved go again."""
+    store = EmbeddedStore(home)
+    with store.state.transaction() as con:
+        late = "SELECT id FROM alerts WHERE rule_id = ?"
+        con.execute(f"DELETE FROM alert_changes WHERE alert_id IN ({late})", (LATE_RULE,))
+        con.execute(f"DELETE FROM webhook_outbox WHERE alert_id IN ({late})", (LATE_RULE,))
+        con.execute("DELETE FROM alerts WHERE rule_id = ?", (LATE_RULE,))
+    store.close()
 
 
 def _list(values: list[float]) -> str:

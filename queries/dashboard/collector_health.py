@@ -43,8 +43,18 @@ def _status(
     def one(sql: str, *params: object) -> sqlite3.Row | None:
         return con.execute(sql, (source, *params)).fetchone()
 
-    latest = one("SELECT error FROM collector_runs WHERE source = ? ORDER BY id DESC LIMIT 1")
-    success = one("SELECT finished_at FROM collector_runs WHERE source = ? AND error IS NULL ORDER BY id DESC LIMIT 1")
+    # The newest run by its id, found as max(id) over an index on source (every index holds the
+    # id): ``ORDER BY id DESC LIMIT 1`` made SQLite sort all of a source's runs, a week of
+    # one-a-minute runs ten milliseconds per source and refresh.
+    latest = one(
+        "SELECT error, finished_at FROM collector_runs WHERE id = (SELECT max(id) FROM collector_runs WHERE source = ?)"
+    )
+    success = (
+        (latest[1],)
+        if latest is not None and latest[0] is None
+        else one("SELECT finished_at FROM collector_runs WHERE id ="
+                 " (SELECT max(id) FROM collector_runs WHERE source = ? AND error IS NULL)")
+    )  # fmt: skip
     failure = one(
         "SELECT error, finished_at FROM collector_runs WHERE source = ? AND error IS NOT NULL ORDER BY id DESC LIMIT 1"
     )

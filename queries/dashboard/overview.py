@@ -41,11 +41,14 @@ def read_overview(
     store: Store,
     now: datetime | None = None,
     syslog_spools: Mapping[str, Path] | None = None,
+    previous: Overview | None = None,
 ) -> Overview:
-    """Everything the overview shows, as of ``now`` (lag and due counts are judged then)."""
+    """Everything the overview shows, as of ``now`` (lag and due counts are judged then).
+
+    ``previous`` is the last overview read: its alert counts are kept if no alert changed."""
     now = now or datetime.now(UTC)
     with store.state.connect() as con:
-        counts = alert_counts(con)
+        counts = alert_counts(con, previous=previous.alerts if previous else None)
     return Overview(
         read_at=now,
         alerts=counts,

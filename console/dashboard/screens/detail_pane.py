@@ -5,6 +5,8 @@ source; and the triage keys.
 A pane of the queue screen rather than a screen of its own: it is built once with the queue and
 each alert opened fills the same widgets, so opening an alert costs the store's read and a paint,
 never building and mounting a screen (which was most of the time it took to open the first one).
+The pane is shown once it is filled (``on_ready``): a pane of "…" shown while the store reads was a
+second layout and paint, on the same two cores as the read.
 """
 
 from __future__ import annotations
@@ -49,9 +51,13 @@ class DetailPane(Vertical):
     detail: AlertDetail | None = None
     alert_id = ""
 
-    def __init__(self, ctx: DashboardContext, id: str | None = None) -> None:
+    def __init__(self, ctx: DashboardContext, on_ready: Callable[[], None], id: str | None = None) -> None:
+        """``on_ready`` is called once the alert asked for by ``open`` is in the pane (or why it
+        could not be read), in the same callback as the filling: the pane is shown filled, in
+        one layout and one paint (a message would be another trip through the queues)."""
         super().__init__(id=id)
         self.ctx = ctx
+        self.on_ready = on_ready
 
     def compose(self) -> ComposeResult:
         yield Static(id="detail-problem")
@@ -74,15 +80,33 @@ class DetailPane(Vertical):
         for label in ("time", "dataset", "what"):
             table.add_column(label, key=label)
 
+    #: An alert was asked for and has not been shown yet.
+    opening = False
+
     def open(self, alert_id: str) -> None:
-        """Show another alert: what the last one showed is cleared first, never shown as this one's."""
-        self.alert_id, self.detail = alert_id, None
+        """Read another alert; ``on_ready`` follows once it is in the pane. The pane stays hidden
+        until then, so no layout or paint competes with the read (one measured and drawn pane
+        of "…" cost as much as the filled one). What the last alert showed is replaced when
+        this one comes, or cleared if it cannot be read: never shown as this one's."""
+        self.alert_id, self.detail, self.opening = alert_id, None, True
+        self.reload()
+
+    def _clear(self) -> None:
         for key in ("summary", "todo", "history", "raw", "timeline"):
             self.query_one(f"#{key}", Static).update(Text("…"))
         self.query_one("#events", DataTable).clear()
-        self.reload()
+
+    def cancel_opening(self) -> None:
+        """The person went on with the table before the alert came: it does not pop up later."""
+        self.opening = False
+
+    def _ready(self) -> None:
+        if self.opening:
+            self.opening = False
+            self.on_ready()
 
     def action_back(self) -> None:
+        self.opening = False
         self.post_message(self.Back())
 
     # -- reading, as the screens read (console.dashboard.screens.loading) --------------------------
@@ -98,7 +122,7 @@ class DetailPane(Vertical):
                 data = alert_detail(self.ctx.store, self.alert_id)
         except Exception as error:  # shown, not raised: the last good detail stays
             if not get_current_worker().is_cancelled:
-                self.app.call_from_thread(self.show_problem, problem_text(error))
+                self.app.call_from_thread(self._failed, problem_text(error))
             return
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._shown, data)
@@ -106,6 +130,13 @@ class DetailPane(Vertical):
     def _shown(self, data: AlertDetail | None) -> None:
         self.show(data)
         self.show_problem(None)
+        self._ready()
+
+    def _failed(self, message: str) -> None:
+        if self.detail is None or self.detail.alert.id != self.alert_id:
+            self._clear()  # the last alert's sections must not pass for this one's
+        self.show_problem(message)
+        self._ready()
 
     def show_problem(self, message: str | None) -> None:
         line = self.query_one("#detail-problem", Static)
@@ -115,6 +146,7 @@ class DetailPane(Vertical):
     def show(self, data: AlertDetail | None) -> None:
         self.detail = data
         if data is None:
+            self._clear()
             self.query_one("#summary", Static).update(safe(f"There is no alert {self.alert_id}."))
             return
         self.query_one("#summary", Static).update(summary(data))

@@ -56,6 +56,8 @@ class OverviewScreen(LoadingScreen[OverviewRead]):
         """The overview has shown what it read for the first time."""
 
     painted = False
+    #: The last read shown: its alert counts are reused by the next read if no alert changed.
+    last: OverviewRead | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -75,14 +77,33 @@ class OverviewScreen(LoadingScreen[OverviewRead]):
         self.query_one("#panels", Grid).styles.grid_size_columns = columns
 
     def read(self) -> OverviewRead:
-        view = read_overview(self.ctx.store, self.ctx.clock(), self.ctx.syslog_spools)
+        previous = self.last.view if self.last else None
+        view = read_overview(self.ctx.store, self.ctx.clock(), self.ctx.syslog_spools, previous)
         return OverviewRead(view, self.ctx.compliance())
 
     def show(self, data: OverviewRead) -> None:
-        for key, _, render in PANELS:
-            self.query_one(f"#panel-{key}", Static).update(render(data.view))
-        self.query_one(f"#panel-{COMPLIANCE[0]}", Static).update(panels.compliance(data.compliance))
+        """Only the panels whose text changed are given it: an unchanged panel given its text
+        again would still be measured and drawn again (a layout of the whole grid), and one
+        whose number of lines stays is drawn again without a layout."""
+        self.last = data
+        texts = [(key, render(data.view)) for key, _, render in PANELS]
+        texts.append((COMPLIANCE[0], panels.compliance(data.compliance)))
+        for key, text in texts:
+            panel = self.query_one(f"#panel-{key}", Static)
+            shown = panel.content
+            if not same_text(shown, text):
+                # Panels do not wrap: as many lines as before, the same height, no layout.
+                lines = shown.plain.count("\n") if isinstance(shown, Text) else -1
+                panel.update(text, layout=lines != text.plain.count("\n"))
         self.sub_title = f"overview, read {data.view.read_at:%H:%M:%S} UTC"
         if not self.painted:
             self.painted = True
             self.post_message(self.Painted())
+
+
+def same_text(shown: object, new: Text) -> bool:
+    """What a panel shows is ``new`` already: the same characters, spans and style (rich's
+    ``Text ==`` leaves the style out, and a panel greyed when empty changes only that)."""
+    return (
+        isinstance(shown, Text) and shown.plain == new.plain and shown.spans == new.spans and shown.style == new.style
+    )

@@ -17,7 +17,7 @@ from console.dashboard.screens.detail_pane import DetailPane
 from console.dashboard.screens.footer import KeyBar
 from console.dashboard.screens.loading import LoadingScreen
 from console.dashboard.text import clip, safe, severity, status, when
-from queries.dashboard.alert_queue import STATUS_CHOICES, AlertQueue, QueueFilter, alert_queue
+from queries.dashboard.alert_queue import STATUS_CHOICES, AlertQueue, QueueFilter, QueueRow, alert_queue
 from store.state.alert_record import SEVERITIES
 
 #: The ids of what the queue screen shows: its table (with the filters), or one alert.
@@ -47,6 +47,8 @@ class QueueScreen(LoadingScreen[AlertQueue]):
     ]
 
     which = QueueFilter()
+    #: The rows the table holds and the column widths they were cut to.
+    shown_rows: tuple[tuple[QueueRow, ...], tuple[int, int]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -74,7 +76,7 @@ class QueueScreen(LoadingScreen[AlertQueue]):
                 yield Static(id="problem")
                 yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
                 yield Static(id="queue-count")
-            yield DetailPane(self.ctx, id=DETAIL)
+            yield DetailPane(self.ctx, self.show_alert, id=DETAIL)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -86,18 +88,29 @@ class QueueScreen(LoadingScreen[AlertQueue]):
         self.sub_title = "alert queue"
 
     def action_focus_table(self) -> None:
+        self.query_one(f"#{DETAIL}", DetailPane).cancel_opening()
         self.query_one("#queue", DataTable).focus()
 
     def read(self) -> AlertQueue:
         return alert_queue(self.ctx.store, self.which, QUEUE_LIMIT)
 
     def show(self, data: AlertQueue) -> None:
+        """The table is rebuilt only when its rows changed: a refresh (every few seconds, and on
+        each return from an alert) that finds the same 500 alerts keeps the table as it is."""
+        # From 120 columns the rule and the entity get 40 characters each; below, what fits 80.
+        widths = (40, 40) if self.size.width >= 120 else (30, 26)
+        if self.shown_rows != (data.rows, widths):
+            self._fill(data.rows, widths)
+            self.shown_rows = (data.rows, widths)
+        held = f", {data.held_back} more not shown (narrow the filters)" if data.held_back else ""
+        self.query_one("#queue-count", Static).update(Text(f"{len(data.rows)} of {data.total} alerts{held}"))
+
+    def _fill(self, rows: tuple[QueueRow, ...], widths: tuple[int, int]) -> None:
         table = self.query_one("#queue", DataTable)
         keep = _current_key(table)
         table.clear()
-        # From 120 columns the rule and the entity get 40 characters each; below, what fits 80.
-        rule_width, entity_width = (40, 40) if self.size.width >= 120 else (30, 26)
-        for row in data.rows:
+        rule_width, entity_width = widths
+        for row in rows:
             table.add_row(
                 severity(row.severity),
                 status(row.status),
@@ -110,8 +123,6 @@ class QueueScreen(LoadingScreen[AlertQueue]):
             )
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
-        held = f", {data.held_back} more not shown (narrow the filters)" if data.held_back else ""
-        self.query_one("#queue-count", Static).update(Text(f"{len(data.rows)} of {data.total} alerts{held}"))
 
     # -- filters ------------------------------------------------------------------------------
 
@@ -137,11 +148,15 @@ class QueueScreen(LoadingScreen[AlertQueue]):
     @on(DataTable.RowSelected, "#queue")
     def open_alert(self, event: DataTable.RowSelected) -> None:
         """The alert in place of the table: the pane was built with the screen, so opening an
-        alert is its read and a paint (and the filters and the cursor are there on the way back)."""
+        alert is its read and a paint (and the filters and the cursor are there on the way back).
+        The table stays until the pane is filled (``show_alert``)."""
         if event.row_key.value is None:
             return
+        self.query_one(f"#{DETAIL}", DetailPane).open(event.row_key.value)
+
+    def show_alert(self) -> None:
+        """The pane has the alert (``DetailPane.on_ready``): it takes the table's place."""
         pane = self.query_one(f"#{DETAIL}", DetailPane)
-        pane.open(event.row_key.value)
         self.query_one("#switcher", ContentSwitcher).current = DETAIL
         pane.query_one("#events", DataTable).focus()
         self.sub_title = "alert detail"
