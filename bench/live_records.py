@@ -30,7 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import orjson  # noqa: E402
 
-from collectors.formats import azure_firewall, defender_alerts, entra_signins  # noqa: E402
+from collectors.formats import azure_firewall, defender_alerts  # noqa: E402
+from collectors.formats.signins import entra_signins  # noqa: E402
 
 FORMATS = {"entra-signins": entra_signins, "defender-alerts": defender_alerts, "azure-firewall": azure_firewall}
 PAGE = 1_000

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from collectors.formats import entra_signins, entra_signins_la  # noqa: E402
+from collectors.formats.signins import entra_signins, entra_signins_la  # noqa: E402
 
 # The portal's CSV export columns, as the demo scenario writes them.
 from scenario.signin_format import LA_COLUMNS as LA_HEADER  # noqa: E402

@@ -24,7 +24,8 @@ from elasticsearch import Elasticsearch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import azure_firewall, signin_schema
+from collectors.formats import azure_firewall
+from collectors.formats.signins import signin_schema
 from store.alert_groups import order_key
 from store.elastic.store import ElasticStore
 from store.embedded import EmbeddedStore

@@ -30,7 +30,8 @@ from elasticsearch import Elasticsearch
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import azure_firewall, signin_schema
+from collectors.formats import azure_firewall
+from collectors.formats.signins import signin_schema
 from collectors.replay import ingest
 from console.config import DEFAULT_RULE_DIRS
 from detections import run_detections

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from collectors.formats import entra_signins, entra_signins_la
+from collectors.formats.signins import entra_signins, entra_signins_la
 from detections import run_detections
 from store import ElasticStore, EmbeddedStore
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import entra_signins, entra_signins_la
+from collectors.formats.signins import entra_signins, entra_signins_la
 
 WHEN = datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC)
 CATEGORIES = (

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pytest
 from elasticsearch import Elasticsearch
 
-from collectors.formats import signin_schema
+from collectors.formats.signins import signin_schema
 from store.elastic.mapping import MAX_INDEXED_CHARS
 from store.elastic.store import ElasticStore
 from store.embedded import EmbeddedStore

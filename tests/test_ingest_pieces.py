@@ -17,7 +17,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import entra_signins, entra_signins_la
+from collectors.formats.signins import entra_signins, entra_signins_la
 from collectors.reading import chunking
 from collectors.replay import ingest
 from store import EmbeddedStore

@@ -23,7 +23,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from collectors.formats import azure_firewall, defender_alerts, entra_signins
+from collectors.formats import azure_firewall, defender_alerts
+from collectors.formats.signins import entra_signins
 from collectors.live.firewall_logs import AzureFirewallCollector
 from collectors.live.graph_defender import DefenderCollector
 from collectors.live.graph_signins import EntraSigninCollector

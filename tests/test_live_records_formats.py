@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import azure_firewall, defender_alerts, entra_signins
+from collectors.formats import azure_firewall, defender_alerts
+from collectors.formats.signins import entra_signins
 from store.batch import ParsedBatch
 
 ORIGIN = "https://graph.microsoft.com/v1.0/auditLogs/signIns?$top=5"

@@ -1,4 +1,4 @@
-"""The Graph sign-in parser (``collectors.formats.entra_signins``, source ``entra-signins``).
+"""The Graph sign-in parser (``collectors.formats.signins.entra_signins``, source ``entra-signins``).
 
 Samples come from ../shared/data (see its README for sources and licences):
 
@@ -25,8 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats.entra_signins import COLUMNS, DATASET, SOURCE, parse_file
-from collectors.formats.signin_schema import SCHEMA
+from collectors.formats.signins.entra_signins import COLUMNS, DATASET, SOURCE, parse_file
+from collectors.formats.signins.signin_schema import SCHEMA
 
 P = "azure.signinlogs.properties."
 UTC = UTC

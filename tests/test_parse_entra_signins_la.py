@@ -1,4 +1,4 @@
-"""The Log Analytics ``SigninLogs`` parser (``collectors.formats.entra_signins_la``, ``entra-signins-la``).
+"""The Log Analytics ``SigninLogs`` parser (``collectors.formats.signins.entra_signins_la``, ``entra-signins-la``).
 
 Sample: ``azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv`` in ../shared/data,
 a portal CSV export of 56 ``SigninLogs`` rows (a copy, in CraigRennich/DCSA-Security-Champs-
@@ -20,9 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import entra_signins
-from collectors.formats.entra_signins_la import SOURCE, parse_file
-from collectors.formats.signin_schema import SCHEMA, SQL_COLUMNS
+from collectors.formats.signins import entra_signins
+from collectors.formats.signins.entra_signins_la import SOURCE, parse_file
+from collectors.formats.signins.signin_schema import SCHEMA, SQL_COLUMNS
 from tests.test_parse_entra_signins import expected_columns, json_columns, signins
 
 P = "azure.signinlogs.properties."

@@ -64,7 +64,7 @@ def test_chunks_are_whole_lines_that_join_back_to_the_file(tmp_path_factory, len
 def test_a_chunked_log_analytics_csv_gives_the_same_events_as_the_whole_file(tmp_path, monkeypatch, shared_data):
     # Microsoft Sentinel Training Lab's SigninLogs export (Azure/Azure-Sentinel, MIT): 56 rows,
     # dynamic columns as JSON inside quoted cells.
-    from collectors.formats import entra_signins_la
+    from collectors.formats.signins import entra_signins_la
 
     sample = shared_data / "azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv"
     whole = entra_signins_la.parse_file(sample)

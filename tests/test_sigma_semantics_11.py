@@ -25,7 +25,7 @@ from elasticsearch import Elasticsearch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import entra_signins_la
+from collectors.formats.signins import entra_signins_la
 from detections import run_detections
 from detections.loader import load_rules
 from store.batch import canonical_address, storable

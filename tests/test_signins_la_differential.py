@@ -24,8 +24,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats.entra_signins_la import parse_file
-from collectors.formats.entra_signins_la_csv import _csv_text, _records_by_quotes
+from collectors.formats.signins.entra_signins_la import parse_file
+from collectors.formats.signins.entra_signins_la_csv import _csv_text, _records_by_quotes
 
 HEADER = [
     "TimeGenerated",

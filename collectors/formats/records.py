@@ -1,7 +1,7 @@
 """Records a live collector already holds in memory, handed to a parser without a file.
 
 A Graph page or a Log Analytics answer arrives as records, one JSON text each. The JSON parsers
-(:mod:`collectors.formats.entra_signins`, :mod:`collectors.formats.defender_alerts`,
+(:mod:`collectors.formats.signins.entra_signins`, :mod:`collectors.formats.defender_alerts`,
 :mod:`collectors.formats.azure_firewall`) each have ``parse_records(records, origin)``, typed by
 :class:`RecordsParser`: it gives exactly what the parser's ``parse_file`` gives for the same
 records written as NDJSON lines, with ``origin`` standing where the file's path would (so a

@@ -42,13 +42,13 @@ class SourceFormat:
 
 
 def _entra_signins() -> SourceFormat:
-    from collectors.formats import entra_signins
+    from collectors.formats.signins import entra_signins
 
     return SourceFormat(parse_file=entra_signins.parse_file, parse_pieces=entra_signins.parse_pieces)
 
 
 def _entra_signins_la() -> SourceFormat:
-    from collectors.formats import entra_signins_la
+    from collectors.formats.signins import entra_signins_la
 
     return SourceFormat(parse_file=entra_signins_la.parse_file, parse_pieces=entra_signins_la.parse_pieces)
 

@@ -7,7 +7,7 @@ service-principal and managed-identity sign-ins when the filter asks for them wi
 Reading sign-in logs through the API needs an Entra ID P1 or P2 licence and the application
 permissions ``AuditLog.Read.All`` and ``Directory.Read.All``; a 403 says which is missing.
 
-Records are normalised by :mod:`collectors.formats.entra_signins` (the same parser as file replay), so a
+Records are normalised by :mod:`collectors.formats.signins.entra_signins` (the same parser as file replay), so a
 sign-in collected live and one replayed from an export are the same event (same ``event.id``).
 How a pass is made safe to interrupt is in :mod:`collectors.live.graph_run`.
 """
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from azure.core.credentials import TokenCredential
 
-from collectors.formats import entra_signins
+from collectors.formats.signins import entra_signins
 from collectors.live.graph_run import Listing, Window, run_listings
 from microsoft.graph import Access, GraphEndpoint, GraphReader
 from store.protocol import Store

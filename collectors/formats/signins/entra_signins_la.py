@@ -11,10 +11,10 @@ Accepted, told apart by content (gzip by its magic bytes):
   may be objects or JSON text (the query API sends text).
 
 The rows of either form become one relation ``la`` of text columns named as in the table (see
-``LA_COLUMNS``); one SQL (:func:`collectors.formats.entra_signins_la_sql.la_select`) turns it
+``LA_COLUMNS``); one SQL (:func:`collectors.formats.signins.entra_signins_la_sql.la_select`) turns it
 into the dataset's columns, the same ones the Graph parser fills. CSV is read as
-:mod:`collectors.formats.entra_signins_la_csv` says, JSON framed as in
-:mod:`collectors.formats.entra_signins`.
+:mod:`collectors.formats.signins.entra_signins_la_csv` says, JSON framed as in
+:mod:`collectors.formats.signins.entra_signins`.
 
 Decisions, so a reader need not guess:
 
@@ -45,11 +45,11 @@ import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from collectors.formats.entra_signins import parse_json_records
-from collectors.formats.entra_signins import parse_pieces as _signin_pieces
-from collectors.formats.entra_signins_la_csv import BOM, parse_csv, unreadable
-from collectors.formats.entra_signins_la_sql import LA_COLUMNS, LA_JSON, SOURCE
-from collectors.formats.signin_schema import COLUMNS, DATASET
+from collectors.formats.signins.entra_signins import parse_json_records
+from collectors.formats.signins.entra_signins import parse_pieces as _signin_pieces
+from collectors.formats.signins.entra_signins_la_csv import BOM, parse_csv, unreadable
+from collectors.formats.signins.entra_signins_la_sql import LA_COLUMNS, LA_JSON, SOURCE
+from collectors.formats.signins.signin_schema import COLUMNS, DATASET
 from collectors.reading.rawfile import opening
 from store.batch import ParsedBatch
 
@@ -76,5 +76,5 @@ def parse_file(path: Path) -> ParsedBatch:
 
 def parse_pieces(path: Path, pieces: Iterable) -> Iterator[ParsedBatch]:
     """A big plain NDJSON export of rows, piece by piece, as replay reads it (see
-    :func:`collectors.formats.entra_signins.parse_pieces`)."""
+    :func:`collectors.formats.signins.entra_signins.parse_pieces`)."""
     return _signin_pieces(path, pieces, LA_JSON)

@@ -5,7 +5,7 @@ reads that is not UTF-8, is refused and listed); Python cuts the same bytes into
 thread of its own, so each event keeps its record as it is in the file as ``event.original``.
 When every record is one line the lines are the records; otherwise a line end inside an open
 quote continues a record. The rows then go through the shared SQL
-(:func:`collectors.formats.entra_signins_la_sql.la_select`).
+(:func:`collectors.formats.signins.entra_signins_la_sql.la_select`).
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats.entra_signins import finish, hash_missing_ids
-from collectors.formats.entra_signins_la_sql import LA_COLUMNS, SOURCE, la_select
-from collectors.formats.signin_schema import empty
+from collectors.formats.signins.entra_signins import finish, hash_missing_ids
+from collectors.formats.signins.entra_signins_la_sql import LA_COLUMNS, SOURCE, la_select
+from collectors.formats.signins.signin_schema import empty
 from collectors.reading.duckdb_session import connect
 from collectors.reading.jsonframe import line_offsets
 from collectors.reading.line_views import copied_without_line_ends

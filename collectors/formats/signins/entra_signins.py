@@ -70,7 +70,7 @@ import pyarrow.compute as pc
 
 from collectors.formats.azure_time import time_sql
 from collectors.formats.records import Records, joined, record_texts
-from collectors.formats.signin_schema import (
+from collectors.formats.signins.signin_schema import (
     COLUMNS,
     DATASET,
     DEVICE_DETAIL_SHAPE,

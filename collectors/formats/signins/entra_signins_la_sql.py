@@ -1,9 +1,9 @@
 """The SQL that turns Log Analytics ``SigninLogs`` rows into ``azure.signinlogs`` columns.
 
-Both forms of an export meet here: the CSV reader (:mod:`collectors.formats.entra_signins_la_csv`)
+Both forms of an export meet here: the CSV reader (:mod:`collectors.formats.signins.entra_signins_la_csv`)
 and the JSON reader hand over one relation ``la`` of text columns named as in the table
 (:data:`LA_COLUMNS`), and :func:`la_select` maps it to the dataset's columns, the same ones the
-Graph parser fills. The decisions it encodes are listed in :mod:`collectors.formats.entra_signins_la`.
+Graph parser fills. The decisions it encodes are listed in :mod:`collectors.formats.signins.entra_signins_la`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 
 from collectors.formats.azure_time import time_sql
-from collectors.formats.entra_signins import Dialect, read_json_columns
-from collectors.formats.signin_schema import DEVICE_DETAIL_SHAPE, absent_if_empty, select_items
+from collectors.formats.signins.entra_signins import Dialect, read_json_columns
+from collectors.formats.signins.signin_schema import DEVICE_DETAIL_SHAPE, absent_if_empty, select_items
 
 SOURCE = "entra-signins-la"
 
@@ -145,7 +145,7 @@ _LA_ITEMS = select_items(
 def la_select(with_original: bool) -> str:
     """SQL from ``la(_row, original, _problem_in, <LA_COLUMNS>)`` to the dataset's SQL columns.
 
-    Plus ``_row``, ``_problem`` and ``_reason`` as in :func:`collectors.formats.entra_signins.graph_sql`,
+    Plus ``_row``, ``_problem`` and ``_reason`` as in :func:`collectors.formats.signins.entra_signins.graph_sql`,
     and ``event.original`` when the reader does not attach it itself.
     """
     original = ', original AS "event.original"' if with_original else ""
