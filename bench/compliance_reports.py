@@ -90,7 +90,7 @@ def prepare_store(home: Path, inputs: Path, signins: int, seed: int) -> None:
         print(f"event store: {done.read_text().strip()} (kept from an earlier run)")
         return
     from scenario import generate
-    from scenario.writers import SIGNIN_SHARE
+    from scenario.formats.writers import SIGNIN_SHARE
 
     clock = time.perf_counter()
     manifest = generate(inputs, size=math.ceil(signins / SIGNIN_SHARE), seed=seed)

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from collectors.formats.signins import entra_signins, entra_signins_la  # noqa: E402
 
 # The portal's CSV export columns, as the demo scenario writes them.
-from scenario.signin_format import LA_COLUMNS as LA_HEADER  # noqa: E402
+from scenario.formats.signin_format import LA_COLUMNS as LA_HEADER  # noqa: E402
 
 TENANT = "2ad3fc79-1859-42fa-9011-6f8df2251b22"
 WORKSPACE = "7c759f10-811c-4db8-ad6d-f07d8ae3f8ea"

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from .formats.writers import write_scenario
 from .manifest import INGESTABLE_KINDS, ScenarioFile, ScenarioManifest, StoryFacts
-from .writers import write_scenario
 
 EXPECTED_ALERTS = Path(__file__).with_name("expected_alerts.yaml")
 

@@ -37,7 +37,7 @@ from scenario.evidence.estate.plan import fix_weeks
 from scenario.evidence.tables.schemas import EXTRA
 from scenario.evidence.tables.signins import SPRAY_IP
 from scenario.evidence.tables.vulnerabilities import patch_tuesday
-from scenario.tenant import build_tenant
+from scenario.world.tenant import build_tenant
 from store.snapshots import SnapshotStore
 
 #: The scenario's default week ends here; the demo's evidence is taken that morning.

@@ -1,7 +1,7 @@
 """The live Azure Firewall collector against a Log Analytics stand-in, through the real SDK.
 
 Rows are generated with the demo scenario's own record builders
-(``scenario.network_format.firewall_record`` / ``legacy_record``, whose shapes follow
+(``scenario.formats.network_format.firewall_record`` / ``legacy_record``, whose shapes follow
 Elastic's azure firewall_logs pipeline test records, elastic/integrations), then laid out as Log
 Analytics stores diagnostic records: ``properties`` as columns, ``category`` as ``Type`` (AZFW*)
 or ``Category`` (AzureDiagnostics, with ``msg_s``), ``time`` as ``TimeGenerated``.
@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.live.firewall_logs import AzureFirewallCollector, SettingsError
-from scenario.events import Flow
-from scenario.network_format import firewall_record, legacy_record
+from scenario.formats.network_format import firewall_record, legacy_record
+from scenario.week.events import Flow
 from store.embedded import EmbeddedStore
 from store.state.checkpoints import Checkpoints
 from tests.loganalytics_standin import Fault, LogAnalyticsStandIn, StandInCredential, utc_iso

@@ -10,9 +10,9 @@ import random
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scenario.draws import guid, hex_digits
-from scenario.estate import SERVERS
-from scenario.tenant import DEVICE_KINDS, Tenant
+from scenario.world.draws import guid, hex_digits
+from scenario.world.estate import SERVERS
+from scenario.world.tenant import DEVICE_KINDS, Tenant
 
 from .people import Directory
 from .plan import EstateSize, fix_weeks, rng, scaled

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from scenario.draws import Weighted, guid
-from scenario.tenant import CAST, DEPARTMENTS, DOMAIN, GIVEN_NAMES, SURNAMES, Tenant, build_tenant, upn_for
+from scenario.world.draws import Weighted, guid
+from scenario.world.tenant import CAST, DEPARTMENTS, DOMAIN, GIVEN_NAMES, SURNAMES, Tenant, build_tenant, upn_for
 
 from .plan import EstateSize, fix_weeks, pick, rng, scaled
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from scenario.draws import guid
+from scenario.world.draws import guid
 
 from ..estate.people import ROLE_TEMPLATES, Directory, Person
 from ..estate.plan import rng

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from scenario.estate import FIREWALL_POLICY, SERVERS
+from scenario.world.estate import FIREWALL_POLICY, SERVERS
 
 from .schemas import FIREWALL_RULES, SCHEMAS
 

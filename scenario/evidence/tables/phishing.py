@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 
 import pyarrow as pa
 
-from scenario.draws import guid
-from scenario.simulation import TARGET_DEPARTMENTS
+from scenario.week.simulation import TARGET_DEPARTMENTS
+from scenario.world.draws import guid
 
 from ..estate.people import Directory, Person
 from ..estate.plan import rng

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from scenario.estate import AREA_OFFICE, CIVIC_CENTRE, DEPOT, LEISURE
+from scenario.world.estate import AREA_OFFICE, CIVIC_CENTRE, DEPOT, LEISURE
 
 from ..estate.fleet import Fleet
 from ..estate.people import Directory, Person

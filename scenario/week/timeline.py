@@ -10,9 +10,8 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from scenario.world.draws import Weighted
 from store.epoch import EPOCH, day_label, to_micros
-
-from .draws import Weighted
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import random
 
-from .draws import Weighted, guid, rng_for
-from .events import SignIn
-from .tenant import Tenant, User
-from .timeline import HOUR_MS, Window, draw_times, is_working_time
-from .vocabulary import (
+from scenario.week.events import SignIn
+from scenario.week.timeline import HOUR_MS, Window, draw_times, is_working_time
+from scenario.world.draws import Weighted, guid, rng_for
+from scenario.world.tenant import Tenant, User
+from scenario.world.vocabulary import (
     APPS,
     BROWSER,
     CA_BLOCK_LEGACY,

@@ -11,11 +11,16 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-import scenario.estate as estate
-
-from .draws import Weighted, guid, rng_for
-from .places import GB_PLACES, HOME_V4_PREFIX, HOME_V6_PREFIX, Place
-from .vocabulary import UA_ANDROID_OUTLOOK, UA_EDGE_WINDOWS, UA_IOS_OUTLOOK, UA_IOS_SAFARI, UA_WINDOWS_CLIENT
+import scenario.world.estate as estate
+from scenario.world.draws import Weighted, guid, rng_for
+from scenario.world.places import GB_PLACES, HOME_V4_PREFIX, HOME_V6_PREFIX, Place
+from scenario.world.vocabulary import (
+    UA_ANDROID_OUTLOOK,
+    UA_EDGE_WINDOWS,
+    UA_IOS_OUTLOOK,
+    UA_IOS_SAFARI,
+    UA_WINDOWS_CLIENT,
+)
 
 DOMAIN = "westbrook-dc.gov.uk"
 TENANT_ID = "6d3c2b1a-48f0-4e1f-9a7c-5b2d0e8f4c31"

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import orjson
 
-import scenario.defender as defender
-import scenario.network_format as network_format
-import scenario.signin_format as signin_format
-import scenario.simulation as simulation
-
-from .manifest import ScenarioFile, ScenarioManifest
-from .ndjson import write_lines
-from .normal_network import NormalNetwork
-from .normal_signins import NormalSignIns
-from .stories import build_stories, malware_time
-from .tenant import build_tenant
-from .timeline import DAY_MS, Window, day_weights, normalise_start
+import scenario.formats.network_format as network_format
+import scenario.formats.signin_format as signin_format
+import scenario.week.defender as defender
+import scenario.week.simulation as simulation
+from scenario.formats.ndjson import write_lines
+from scenario.manifest import ScenarioFile, ScenarioManifest
+from scenario.week.normal_network import NormalNetwork
+from scenario.week.normal_signins import NormalSignIns
+from scenario.week.stories import build_stories, malware_time
+from scenario.week.timeline import DAY_MS, Window, day_weights, normalise_start
+from scenario.world.tenant import build_tenant
 
 SIGNIN_SHARE, FIREWALL_SHARE = 0.60, 0.35
 LEGACY_FIREWALL_SHARE = 0.05  # of the firewall records, from the DR firewall's legacy categories

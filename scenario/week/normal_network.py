@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import random
 
-import scenario.estate as estate
-
-from .draws import Weighted, rng_for
-from .events import Flow, Session
-from .tenant import Tenant
-from .timeline import Window, draw_times
+import scenario.world.estate as estate
+from scenario.week.events import Flow, Session
+from scenario.week.timeline import Window, draw_times
+from scenario.world.draws import Weighted, rng_for
+from scenario.world.tenant import Tenant
 
 NETWORK, APPLICATION = "AZFWNetworkRule", "AZFWApplicationRule"
 RCG_INTERNAL, RCG_EGRESS = "rcg-wbdc-internal", "rcg-wbdc-egress"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .draws import guid, rng_for
-from .tenant import MEMBERS, Tenant, User
-from .timeline import DAY_MS, MINUTE_MS, Window, iso7
+from scenario.week.timeline import DAY_MS, MINUTE_MS, Window, iso7
+from scenario.world.draws import guid, rng_for
+from scenario.world.tenant import MEMBERS, Tenant, User
 
 PAGE_SIZE = 200
 TARGET_DEPARTMENTS = {

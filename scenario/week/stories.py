@@ -19,16 +19,14 @@ import random
 from dataclasses import dataclass
 from datetime import datetime
 
-import scenario.estate as estate
-from store.epoch import from_micros
-
-from .draws import guid, rng_for
-from .events import Flow, SignIn
-from .manifest import StoryFacts
-from .places import LAGOS, LONDON, MOSCOW, Place
-from .tenant import Tenant, User
-from .timeline import Window
-from .vocabulary import (
+import scenario.world.estate as estate
+from scenario.manifest import StoryFacts
+from scenario.week.events import Flow, SignIn
+from scenario.week.timeline import Window
+from scenario.world.draws import guid, rng_for
+from scenario.world.places import LAGOS, LONDON, MOSCOW, Place
+from scenario.world.tenant import Tenant, User
+from scenario.world.vocabulary import (
     APPS,
     CA_BLOCK_LEGACY,
     CA_COMPLIANT_DEVICE,
@@ -45,6 +43,7 @@ from .vocabulary import (
     App,
     Result,
 )
+from store.epoch import from_micros
 
 SPRAY_IP = "203.0.113.45"
 SPRAY_TARGETS = 42

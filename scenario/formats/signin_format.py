@@ -15,11 +15,11 @@ from typing import IO, Any, Protocol
 
 import orjson
 
-from .events import SignIn
-from .ndjson import write_lines
-from .tenant import TENANT_ID
-from .timeline import iso7, la_time
-from .vocabulary import Policy, Result
+from scenario.formats.ndjson import write_lines
+from scenario.week.events import SignIn
+from scenario.week.timeline import iso7, la_time
+from scenario.world.tenant import TENANT_ID
+from scenario.world.vocabulary import Policy, Result
 
 #: The Log Analytics workspace the export came from (LA's TenantId column is the workspace id).
 WORKSPACE_ID = "a41c7e05-93d2-4b8e-8f6a-2c0d71e9b5f3"

@@ -13,10 +13,9 @@ nanoseconds, as in SEKOIA's FortiGate samples.
 
 from __future__ import annotations
 
-import scenario.estate as estate
-
-from .events import Flow, Session
-from .timeline import iso7, iso_ms, uk_local
+import scenario.world.estate as estate
+from scenario.week.events import Flow, Session
+from scenario.week.timeline import iso7, iso_ms, uk_local
 
 
 def firewall_record(f: Flow, resource_id: str = estate.FIREWALL_RESOURCE_ID) -> dict:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .places import Place
-from .tenant import User
-from .vocabulary import Policy, Result
+from scenario.world.places import Place
+from scenario.world.tenant import User
+from scenario.world.vocabulary import Policy, Result
 
 
 class SignIn(NamedTuple):

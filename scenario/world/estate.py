@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .places import GB_PLACES, Place
+from scenario.world.places import GB_PLACES, Place
 
 
 @dataclass(frozen=True)

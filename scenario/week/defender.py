@@ -12,10 +12,10 @@ import hashlib
 import random
 from dataclasses import dataclass
 
-from .draws import hex_digits, rng_for
-from .manifest import StoryFacts
-from .tenant import DOMAIN, TENANT_ID, Device, Tenant, User
-from .timeline import HOUR_MS, MINUTE_MS, Window, draw_times, iso7
+from scenario.manifest import StoryFacts
+from scenario.week.timeline import HOUR_MS, MINUTE_MS, Window, draw_times, iso7
+from scenario.world.draws import hex_digits, rng_for
+from scenario.world.tenant import DOMAIN, TENANT_ID, Device, Tenant, User
 
 MDE, MDO = "microsoftDefenderForEndpoint", "microsoftDefenderForOffice365"
 PORTAL = "https://security.microsoft.com"

@@ -1,0 +1,1 @@
+"""The demo week written as the files Microsoft and the firewalls export."""
