@@ -18,7 +18,7 @@ $(UV):
 demo: .venv/.synced
 	$(UV) run --locked --no-sync cyberwell --home $(HOME_DIR) demo $(ARGS)
 
-# tests/test_report_chromium.py renders the HTML report in Debian's headless Chromium and fails
+# tests/reports/test_report_chromium.py renders the HTML report in Debian's headless Chromium and fails
 # (never skips) without it: installed here when missing (as root, or with sudo).
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \

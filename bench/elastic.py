@@ -15,7 +15,7 @@ store events/s >= 0.8 x raw events/s. Then every shipped rule runs on the store 
 scenario's window with ``detections.engine.run_detections``; the seconds are the run's own.
 Peak RSS is this process's (the node's memory is its own).
 
-Without ``--es-url`` a node is started for the run (tests/elastic_node.py) and removed after.
+Without ``--es-url`` a node is started for the run (tests/support/elastic_node.py) and removed after.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ def main() -> None:
     node = None
     url = args.es_url
     if url is None:
-        from tests.elastic_node import ElasticNode
+        from tests.support.elastic_node import ElasticNode
 
         node = ElasticNode()
         node.start()

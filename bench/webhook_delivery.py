@@ -3,7 +3,7 @@
     .venv/bin/python bench/webhook_delivery.py --alerts 10000 [--concurrency 16]
 
 Stores N alerts with the outbox hook (one transaction, as a detection run does), starts the
-test receiver (tests/webhook_receiver.py, which verifies every signature and records every
+test receiver (tests/support/webhook_receiver.py, which verifies every signature and records every
 request) on 127.0.0.1, and times ``Deliverer.deliver_due`` until every message is delivered.
 Prints deliveries/s, seconds and the peak memory of this process. Writing the alerts is not
 timed; the receiver runs in its own process.
@@ -26,8 +26,8 @@ from playbooks.webhook.settings import Secret, WebhookSettings  # noqa: E402
 from store.state.alerts import AlertBook  # noqa: E402
 from store.state.database import StateDB  # noqa: E402
 from store.state.outbox import outbox_status  # noqa: E402
-from tests.webhook_alerts import alert  # noqa: E402
-from tests.webhook_receiver import ReceiverProcess  # noqa: E402
+from tests.support.webhook_alerts import alert  # noqa: E402
+from tests.support.webhook_receiver import ReceiverProcess  # noqa: E402
 
 SECRET = "bench-secret"
 

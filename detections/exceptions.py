@@ -20,7 +20,7 @@ exception is reported by name and the others still apply.
 For alerts, a rule's exceptions go to the store as data (``RuleException.where``: field -> allowed
 texts) and each store renders them in its own language (SQL, an Elasticsearch ``must_not``), so
 the events are never read into Python; the matches a correlation reads are filtered here (one
-vectorised Arrow filter per rule). tests/test_alert_groups.py holds both ways to the same answers.
+vectorised Arrow filter per rule). tests/detections/test_alert_groups.py holds both ways to the same answers.
 """
 
 from __future__ import annotations

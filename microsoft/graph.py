@@ -4,7 +4,7 @@ The collectors need each record's own JSON (it becomes ``event.original`` and go
 file parsers), so requests are built with msgraph-sdk's request builders and sent through its
 request adapter for bytes, not deserialised into SDK models. The SDK's middleware does the
 retrying: kiota's ``RetryHandler`` retries 429, 503 and 504 and waits what ``Retry-After`` says
-(verified in tests/test_graph_collectors.py); ``max_retries`` bounds a throttling storm, after
+(verified in tests/collectors/test_graph_collectors.py); ``max_retries`` bounds a throttling storm, after
 which the run fails and the next one resumes from the checkpoint. A 401 (a token Graph no
 longer accepts) is retried once with a fresh credential, since azure-identity would otherwise
 hand back the same cached token. Everything else becomes a :class:`GraphFailure` with a message

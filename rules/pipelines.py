@@ -12,7 +12,7 @@ Strictness: after mapping, every field a rule tests must be a column of the logs
 accepted). Anything else fails the rule's conversion with the field's name: a typo must not become a
 search that silently never matches.
 
-Decisions where SigmaHQ uses a name no schema has (each is pinned by tests/test_pipelines.py):
+Decisions where SigmaHQ uses a name no schema has (each is pinned by tests/rules/test_pipelines.py):
 
 * ``Status`` and ``ResultDescription`` whose value is exactly ``Success`` or ``Failure`` mean the
   sign-in's outcome (``event.outcome``): ``azure_ad_only_single_factor_auth_required`` tests

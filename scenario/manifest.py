@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 #: Source kinds the collectors replay: ``collectors.formats.registry.SOURCE_KINDS``, which scenario (a floor
-#: below collectors) cannot import; tests/test_replay_registry.py holds the two equal.
+#: below collectors) cannot import; tests/collectors/test_replay_registry.py holds the two equal.
 INGESTABLE_KINDS = ("entra-signins", "entra-signins-la", "defender-alerts", "azure-firewall", "syslog")
 
 

@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from contextlib import ExitStack
 
-    from tests.elastic_node import running_node
+    from tests.support.elastic_node import running_node
 
     stack = ExitStack()
     node = stack.enter_context(running_node())
@@ -60,7 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def elastic_node():
-    """The session's real Elasticsearch node (tests/elastic_node.py), started on first use.
+    """The session's real Elasticsearch node (tests/support/elastic_node.py), started on first use.
 
     ``CYBERWELL_ES_URL`` points the suite at a node that is already running instead; then this
     fixture yields None and tests that must stop a node start their own.
@@ -68,7 +68,7 @@ def elastic_node():
     if os.environ.get("CYBERWELL_ES_URL"):
         yield None
         return
-    from tests.elastic_node import running_node
+    from tests.support.elastic_node import running_node
 
     with running_node() as node:
         yield node

@@ -9,7 +9,7 @@ commands that parse nothing need not pay.
 This lives beside the parsers rather than in ``collectors/formats/__init__.py`` because
 ``collectors.formats.syslog`` imports its vendor parsers from the package
 (``from collectors.formats import cef, ...``): a package that imported its parsers back would be
-an import cycle (``tests/test_layers.py``).
+an import cycle (``tests/console/test_layers.py``).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ taken here only where ``collectors.reading.syslog_frame.parse_header`` and
 ``collectors.formats.syslog._read_body`` would read it the same way; every other line (a year in
 the clock, a TAG, two spaces, a bad PRI, a body behind a prefix, anything not quite right) is
 left to the per-line reader, which says why it rejects what it rejects.
-``tests/test_syslog_speed_identity.py`` checks that both ways give the same tables.
+``tests/tolerance/test_syslog_speed_identity.py`` checks that both ways give the same tables.
 """
 
 from __future__ import annotations

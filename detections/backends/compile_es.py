@@ -38,5 +38,5 @@ def compile_rule(rule: SigmaRule, declared: Mapping[str, str] | None = None) -> 
 
 def compile_generic(rule: SigmaRule, declared: Mapping[str, str]) -> CompiledQuery:
     """A rule over columns named directly, without the logsource pipeline (for tests that make
-    their own columns, as tests/test_sigma_semantics.py does for the embedded store)."""
+    their own columns, as tests/rules/test_sigma_semantics.py does for the embedded store)."""
     return convert(rule, lucene(declared))

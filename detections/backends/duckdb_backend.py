@@ -6,7 +6,7 @@ comparison is written to work on a column of any type, with the type-dependent p
 of ``store/sql/functions.py`` (``install`` must have run on the connection).
 
 Semantics, chosen to agree with Elasticsearch (keyword fields with a lower-case normaliser, numeric,
-boolean and ``ip`` fields), are pinned by tests/test_sigma_semantics.py against a plain-Python
+boolean and ``ip`` fields), are pinned by tests/rules/test_sigma_semantics.py against a plain-Python
 reference:
 
 * Strings are compared with the column's text (``CAST(col AS VARCHAR)``; booleans read

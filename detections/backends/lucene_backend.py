@@ -2,7 +2,7 @@
 
 pySigma's ``LuceneBackend`` writes queries for ECS indices it knows nothing about; Cyberwell's
 events index is made by ``store/elastic/mapping.py``, and each Sigma test must select exactly what
-the embedded store selects (detections/backends/duckdb_backend.py, pinned by tests/sigma_reference.py). So
+the embedded store selects (detections/backends/duckdb_backend.py, pinned by tests/support/sigma_reference.py). So
 every leaf here asks the mapping how its field is indexed (``field_kind``) and picks the sub-field
 and query that give the embedded store's answer:
 

@@ -4,7 +4,7 @@ as ``queries.collector_status``, with the counting done by SQLite.
 ``collector_status`` reads every run a source ever had into Python (a week of one-a-minute runs
 is 10,000 objects per source, a third of a second per refresh); here each figure is one indexed
 statement and only the last day's runs are read, to count the last hour exactly whatever the
-offset a time was written with. tests/test_dashboard_home.py holds the two to the same answers.
+offset a time was written with. tests/dashboard/test_dashboard_home.py holds the two to the same answers.
 Times are compared as the text ``CollectorRun`` writes (ISO, UTC), as the index orders them.
 """
 

@@ -1,6 +1,6 @@
 """What the demo's last week of evidence shows, told from the model that generated it: the
 accounts without MFA, the devices with an overdue fix, the risky firewall rule... A report
-judged over the snapshots must find exactly these (tests/test_demo_evidence.py holds it to
+judged over the snapshots must find exactly these (tests/reports/test_demo_evidence.py holds it to
 them), and the demo can say what to look for.
 """
 

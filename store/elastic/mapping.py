@@ -3,7 +3,7 @@
 The mapping decides what a Sigma query can mean on Elasticsearch, so it is written together with
 the Lucene compiler (``detections/backends/compile_es.py``), which asks ``field_kind`` which sub-field
 answers which test. Both must give exactly the embedded store's answers (the property tests in
-tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The decisions:
+tests/rules/test_es_sigma_semantics.py and tests/detections/test_differential_stores.py). The decisions:
 
 * Documents are flat: their keys are the dotted column names of the event schema
   (:mod:`store.schema`, docs/events.md), and ``subobjects: false`` keeps ``a.b`` and ``a.b.c``
@@ -17,7 +17,7 @@ tests/test_es_sigma_semantics.py and tests/test_differential_stores.py). The dec
   in ``_ignored``, which is how ``null`` and ``|exists`` still see it as present; equality with a
   shorter value is false on both stores anyway, but a wildcard (``|contains``) or ``|re`` test
   does not see it here, where the embedded store would: the one known difference, pinned by
-  tests/test_es_sigma_semantics.py.
+  tests/rules/test_es_sigma_semantics.py.
 * Addresses (the schema's ``ip`` columns such as ``source.ip``, and any undeclared column whose
   last name part is ``ip``/``addr``/``address`` or ends in ``ip``, e.g.
   ``fortinet.firewall.srcip``) are strings as above, because

@@ -146,7 +146,7 @@ def key_spans(text: str) -> list[tuple[int, int]]:
     Found from the ``=`` signs backwards, not by the pattern: a pattern with a look-behind is
     tried at every character of the line, and this runs on every CEF record. A key is the run of
     key characters right before an ``=``, with white space or the start of the text before it
-    (so an escaped ``\\=`` is never one); ``tests/test_syslog_speed_identity.py`` checks that
+    (so an escaped ``\\=`` is never one); ``tests/tolerance/test_syslog_speed_identity.py`` checks that
     this finds what ``_KEY.finditer`` finds.
     """
     spans = []

@@ -9,7 +9,7 @@ way — a backslash in the header, white space other than the space in the exten
 ``Label=`` that is not a key's — are read by ``cef.parse_cef``, record by record, and the two
 parts are put back together in the order of the input. The table is the one ``cef.build``
 makes: the same columns in the same order (the order in which the rows first name them), the
-same values; ``tests/test_syslog_cef_bulk.py`` checks it.
+same values; ``tests/syslog/test_syslog_cef_bulk.py`` checks it.
 """
 
 from __future__ import annotations

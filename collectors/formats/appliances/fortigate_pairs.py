@@ -8,7 +8,7 @@ before it in its line are odd), and each piece checked against the one shape a p
 ``key=value`` with a value quoted whole or holding no quote. That is the regular expression's
 answer exactly when the line has no backslash, CR or LF, an even number of quotes and only such
 pieces. Every other line (and every line of the comma layout) is split by the regular expression
-in DuckDB, as before; ``tests/test_syslog_fortigate_pairs.py`` checks both ways give the same
+in DuckDB, as before; ``tests/syslog/test_syslog_fortigate_pairs.py`` checks both ways give the same
 columns.
 """
 

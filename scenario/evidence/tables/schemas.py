@@ -2,7 +2,7 @@
 
 They are the collectors' columns (``collectors/evidence/``: ``graph_directory``, ``legacy_signins``,
 ``intune``, ``defender_devices``, ``azure_firewall_rules``, ``awareness.columns``), which scenario cannot import (it is a
-floor below collectors); ``tests/test_demo_evidence.py`` holds the two lists together, so a
+floor below collectors); ``tests/reports/test_demo_evidence.py`` holds the two lists together, so a
 column renamed there fails the suite here rather than leaving the demo's snapshots unreadable to
 the checks. ``EXTRA`` names the columns the demo writes that the collectors do not read yet
 (none today). The awareness sources' columns are ``collectors/evidence/awareness/columns.py``'s.
