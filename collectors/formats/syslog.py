@@ -18,11 +18,14 @@ clock (the first one or two words before the body; they become the HOSTNAME, the
 where the header had none), and a CEF body after any other prefix (a relay's own fields before
 ``CEF:``).
 
+This module frames and routes; ``syslog_bulk`` routes the common shapes a batch at a time,
+``syslog_rows`` collects each dataset's messages, and ``syslog_events`` turns them into events.
+
 Decisions, so a reader need not guess:
 
 * One file can mix appliances, so ``ParsedBatch.events`` is the union of the datasets' tables
   (``pa.concat_tables(promote_options="default")``): a row has nulls in the columns of the other
-  datasets. The columns in ``SYSLOG_COLUMNS`` are in every table; ``DATASET_COLUMNS`` adds each
+  datasets. The columns in ``syslog_events.SYSLOG_COLUMNS`` are in every table; ``DATASET_COLUMNS`` adds each
   dataset's own ECS columns; vendor fields follow as strings, so which columns a table has
   depends on what the appliances sent. Rows keep the order of the input. Vendor keys that
   differ only in case (``src``, ``SRC``) get a suffix on the later one (``SRC_2``), because
@@ -51,19 +54,25 @@ from __future__ import annotations
 
 import mmap
 import re
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from hashlib import sha256
 from pathlib import Path
 
-import duckdb
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from collectors.formats import syslog_bulk
-from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
+from collectors.formats.appliances import cef, fortigate, panos
+from collectors.formats.syslog_events import (
+    VENDORS,
+    ReceivedAt,
+    aware,
+    case_unique,
+    connection,
+    empty,
+    to_events,
+    union,
+)
+from collectors.formats.syslog_rows import Collected
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,
@@ -73,21 +82,10 @@ from collectors.reading.syslog_frame import (
     split_frames,
     split_lines,
 )
-from store.batch import ParsedBatch, Quarantined, check_required
-from store.epoch import to_micros
-from store.schema import EVENTS
-from store.sql.literals import quote_ident
+from store.batch import ParsedBatch, Quarantined
 
 SOURCE = "syslog"
 
-#: Columns every syslog dataset has (the event schema's ``syslog`` group).
-SYSLOG_COLUMNS: dict[str, pa.DataType] = dict(EVENTS.group("syslog").types)
-_SYSLOG_SCHEMA = EVENTS.group("syslog").arrow_schema
-
-_VENDORS = {cef.DATASET: cef, fortigate.DATASET: fortigate, panos.DATASET: panos}
-
-#: Every dataset's ECS columns, in the order its rows have them; vendor columns follow.
-DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {name: dict(EVENTS.dataset(name).types) for name in _VENDORS}
 
 #: Whether batches read their common lines in bulk (``syslog_bulk``); the per-line reader is
 #: the reference, kept callable with ``bulk=False``.
@@ -107,32 +105,6 @@ _PREFIX_WORDS = 2
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _LEADING = re.compile(r"[\s:]*")  # an empty 3164 TAG leaves ": " in front of the body
 
-_IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
-_IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,7}(?::" + _IPV4 + r")?(?:%[\w.]+)?"
-
-# Shared by the vendors' mappings: DuckDB macros, defined once per connection.
-_MACROS = (
-    """CREATE OR REPLACE MACRO normalise_action(a) AS CASE
-        WHEN a IS NULL OR trim(a) = '' THEN NULL
-        WHEN lower(trim(a)) IN ('accept', 'accepted', 'allow', 'allowed', 'permit', 'permitted',
-             'pass', 'passthrough', 'close', 'server-rst', 'client-rst', 'timeout', 'start')
-             THEN 'allow'
-        WHEN lower(trim(a)) IN ('deny', 'denied', 'block', 'blocked', 'reject', 'rejected',
-             'block-url', 'block-ip', 'block-continue') THEN 'deny'
-        WHEN lower(trim(a)) IN ('drop', 'dropped', 'drop-icmp', 'drop-all-packets') THEN 'drop'
-        ELSE lower(trim(a)) END""",
-    # Protocol numbers (FortiGate, some CEF) to names; names pass through lower-cased.
-    """CREATE OR REPLACE MACRO transport_name(p) AS CASE lower(trim(p))
-        WHEN '' THEN NULL WHEN '6' THEN 'tcp' WHEN '17' THEN 'udp' WHEN '1' THEN 'icmp'
-        WHEN '58' THEN 'ipv6-icmp' WHEN '47' THEN 'gre' WHEN '50' THEN 'esp' WHEN '51' THEN 'ah'
-        WHEN '132' THEN 'sctp' ELSE lower(trim(p)) END""",
-    # ECS address columns hold addresses only; anything else (FortiGate may write a host name
-    # in dstip) stays in the vendor column alone.
-    f"""CREATE OR REPLACE MACRO ip_or_null(x) AS CASE
-        WHEN regexp_full_match(x, '{_IPV4}')
-          OR (contains(x, ':') AND regexp_full_match(x, '{_IPV6}')) THEN x END""",
-)
-
 
 def parse_file(path: Path, *, now: datetime | None = None, bulk: bool | None = None) -> ParsedBatch:
     """Parse one syslog file (plain or gzip, by magic bytes) into events and quarantined rejects.
@@ -146,8 +118,8 @@ def parse_file(path: Path, *, now: datetime | None = None, bulk: bool | None = N
     if len(batches) == 1:
         return batches[0]
     tables = [batch.events for batch in batches if batch.count]
-    events = pa.concat_tables(tables, promote_options="default") if tables else _empty()
-    return ParsedBatch(_case_unique(events), [q for batch in batches for q in batch.quarantined])
+    events = pa.concat_tables(tables, promote_options="default") if tables else empty()
+    return ParsedBatch(case_unique(events), [q for batch in batches for q in batch.quarantined])
 
 
 def iter_batches(
@@ -159,7 +131,7 @@ def iter_batches(
 ) -> Iterator[ParsedBatch]:
     """``parse_file`` in batches of ``batch_lines`` messages, to keep memory flat on big files.
 
-    Every batch has the ``SYSLOG_COLUMNS``; which vendor columns follow depends on its lines.
+    Every batch has the ``syslog_events.SYSLOG_COLUMNS``; which vendor columns follow depends on its lines.
     ``batch_lines`` defaults to ``BATCH_LINES``.
     """
     path = Path(path)
@@ -168,7 +140,7 @@ def iter_batches(
         content, damage = read_content(path, SOURCE)
     except READ_ERRORS as exc:
         reject = unreadable(SOURCE, path, exc)
-        yield ParsedBatch(_empty(), [reject])
+        yield ParsedBatch(empty(), [reject])
         return
     if not _octet_counted(content):  # the common case: one message per line
         any_lines = False
@@ -183,7 +155,7 @@ def iter_batches(
             numbers = range(lineno, lineno + len(lines))
             yield _parse(lines, numbers, str(path), now, None, first, raws, bulk)
         if not any_lines:
-            yield ParsedBatch(_empty(), damage)
+            yield ParsedBatch(empty(), damage)
         return
     data = bytes(content)
     del content
@@ -203,11 +175,6 @@ def iter_batches(
             yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
             messages, frames, linenos, rejects = [], [], [], []
     yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
-
-
-#: When messages arrived: one time for all of them (a datetime), one per message (epoch
-#: microseconds, None where unknown: ints, not a datetime per message), or not known.
-ReceivedAt = datetime | Sequence[int | None] | None
 
 
 def _octet_counted(content: bytes | mmap.mmap) -> bool:
@@ -287,8 +254,8 @@ def _parse(
     line; False reads every line by the per-line reader (the reference the bulk reader is tested
     against). None: the module's ``BULK``."""
     bulk = BULK if bulk is None else bulk
-    now = _aware(now or datetime.now(UTC))
-    collected = {name: _Collected() for name in _VENDORS}
+    now = aware(now or datetime.now(UTC))
+    collected = {name: Collected() for name in VENDORS}
     quarantined = list(rejects)
     if bulk and messages:
         taken, others = syslog_bulk.route(messages, now)
@@ -311,95 +278,20 @@ def _parse(
     for name, rows in collected.items():
         if not rows.positions:
             continue
-        events, rejected = _to_events(_connection(), name, rows, now, received_at)
+        events, rejected = to_events(connection(), name, rows, now, received_at)
         tables.append(events)
         quarantined.extend(
             Quarantined(SOURCE, reason, rows.originals[i], f"{origin}:{linenos[rows.positions[i]]}")
             for i, reason in rejected
         )
     quarantined.sort(key=lambda q: _line_of(q.origin))
-    return ParsedBatch(_union(tables), quarantined)
-
-
-class _Collected:
-    """One dataset's accepted messages, column by column, before they become Arrow."""
-
-    def __init__(self) -> None:
-        self.positions: list[int] = []  # index in the batch, to restore the input order
-        self.originals: list[str] = []
-        self.keys: list[bytes] = []  # the bytes as received, when the batch has them (else empty)
-        self.items: list = []  # what the vendor module's reader returned
-        self.priorities: list[int | None] = []
-        self.times: list[int | None] = []
-        self.hostnames: list[str | None] = []
-        self.appnames: list[str | None] = []
-        self.procids: list[str | None] = []
-        self.msgids: list[str | None] = []
-        self._sorted = True
-
-    def add(self, position: int, message: str, key: bytes | None, item: object, header: Header) -> None:
-        if self.positions and position < self.positions[-1]:
-            self._sorted = False
-        self.positions.append(position)
-        self.originals.append(message)
-        if key is not None:  # given for every message of a batch or for none
-            self.keys.append(key)
-        self.items.append(item)
-        self.priorities.append(header.priority)
-        self.times.append(header.time_us)
-        self.hostnames.append(header.hostname)
-        self.appnames.append(header.appname)
-        self.procids.append(header.procid)
-        self.msgids.append(header.msgid)
-
-    def extend(self, rows: syslog_bulk.Taken, messages: list[str], keys: Sequence[bytes] | None) -> None:
-        """The lines the bulk reader took (before any per-line ones: ``in_order`` sorts)."""
-        self.positions.extend(rows.positions)
-        self.originals.extend(messages[p] for p in rows.positions)
-        if keys is not None:
-            self.keys.extend(keys[p] for p in rows.positions)
-        self.items.extend(rows.items)
-        self.priorities.extend(rows.priorities)
-        self.times.extend(rows.times)
-        self.hostnames.extend(rows.hostnames)
-        self.appnames.extend(rows.appnames)
-        self.procids.extend(rows.procids)
-        self.msgids.extend(rows.msgids)
-        self._sorted = False
-
-    def in_order(self) -> None:
-        """Rows in the order of the input, as the per-line reader collects them."""
-        if self._sorted:
-            return
-        positions = np.array(self.positions, np.int64)
-        self._sorted = True
-        if not len(positions) or bool(np.all(positions[1:] > positions[:-1])):
-            return  # the usual batch: every line read in bulk, already in order
-        order = np.argsort(positions, kind="stable").tolist()
-        for name in _COLUMNS:
-            values = getattr(self, name)
-            if values:
-                setattr(self, name, list(map(values.__getitem__, order)))
-
-
-_COLUMNS = (
-    "positions",
-    "originals",
-    "keys",
-    "items",
-    "priorities",
-    "times",
-    "hostnames",
-    "appnames",
-    "procids",
-    "msgids",
-)
+    return ParsedBatch(union(tables), quarantined)
 
 
 def _route(
-    message: str, position: int, now: datetime, collected: dict[str, _Collected], key: bytes | None
+    message: str, position: int, now: datetime, collected: dict[str, Collected], key: bytes | None
 ) -> str | None:
-    """Read one message into its dataset's ``_Collected``; the reject reason, or None."""
+    """Read one message into its dataset's ``Collected``; the reject reason, or None."""
     try:
         header = parse_header(message, now)
         body = header.body
@@ -475,196 +367,6 @@ def _with_words(header: Header, words: list[str]) -> Header:
     return header
 
 
-_LOCAL = threading.local()
-
-
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection, made once: setting it up costs more than a small batch.
-
-    One per thread because a DuckDB connection must not run two queries at once, and a live
-    receiver may parse from several threads.
-    """
-    con = getattr(_LOCAL, "con", None)
-    if con is None:
-        con = _LOCAL.con = _connect()
-    return con
-
-
-def _connect() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    con.execute("SET TimeZone = 'UTC'")
-    # Rows come back in the order they went in (DuckDB's default, relied upon; set explicitly).
-    con.execute("SET preserve_insertion_order = true")
-    for macro in _MACROS + fortigate.SQL_MACROS + panos.SQL_MACROS:
-        con.execute(macro)
-    return con
-
-
-def _to_events(
-    con: duckdb.DuckDBPyConnection, name: str, rows: _Collected, now: datetime, received_at: ReceivedAt
-) -> tuple[pa.Table, list[tuple[int, str]]]:
-    """One dataset's rows as events, and (row, reason) for those it could not map."""
-    module = _VENDORS[name]
-    try:
-        if module is cef:
-            vendor = cef_bulk.build(rows.items, now)
-        elif module is fortigate:
-            vendor = fortigate.build(rows.items, con)
-        else:
-            vendor = panos.build(rows.items)
-        ecs = _map_ecs(con, name, module, rows, vendor, now, received_at)
-    except Exception as exc:  # a bug, not bad input: the dataset's lines go to quarantine
-        return _empty(), [(i, f"parser error: {exc}") for i in range(len(rows.positions))]
-    vendor = vendor.drop_columns([c for c in vendor.column_names if c.startswith("_")])
-    for column in vendor.column_names:
-        ecs = ecs.append_column(column, vendor[column])
-    return ecs, []
-
-
-def _map_ecs(
-    con: duckdb.DuckDBPyConnection,
-    name: str,
-    module,
-    rows: _Collected,
-    vendor: pa.Table,
-    now: datetime,
-    received_at: ReceivedAt,
-) -> pa.Table:
-    """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
-    inputs = {
-        "_seq": pa.array(rows.positions, pa.int64()),
-        "event.original": pa.array(rows.originals, pa.string()),
-        # hashlib uses the CPU's SHA instructions; DuckDB's sha256 is twice as slow.
-        "event.id": pa.array(
-            [sha256(key).hexdigest() for key in rows.keys]
-            if rows.keys
-            else [sha256(line.encode()).hexdigest() for line in rows.originals],
-            pa.string(),
-        ),
-        "_header_time_us": pa.array(rows.times, pa.int64()),
-        "log.syslog.priority": pa.array(rows.priorities, pa.int32()),
-        "log.syslog.hostname": pa.array(rows.hostnames, pa.string()),
-        "log.syslog.appname": pa.array(rows.appnames, pa.string()),
-        "log.syslog.procid": pa.array(rows.procids, pa.string()),
-        "log.syslog.msgid": pa.array(rows.msgids, pa.string()),
-        "_received_us": _received_us(received_at, rows.positions),
-    }
-    # Only the columns the mapping reads go to DuckDB: its names are case-insensitive, and
-    # vendor keys that differ only in case must not collide there.
-    for column in module.SQL_INPUTS + ("_body_time_us",):
-        if column in vendor.column_names:
-            inputs[column] = vendor[column]
-        elif column != "_body_time_us":
-            inputs[column] = pa.nulls(len(rows.positions), pa.string())
-    raw = pa.table(inputs)
-    con.register("raw", raw)
-    table = con.sql(
-        _MAPPING_SQL[name],
-        params={
-            "ingested": _micros(now),
-            "dataset": name,
-        },
-    ).to_arrow_table()
-    con.unregister("raw")
-    return table.cast(_MAPPED_SCHEMA[name])
-
-
-# The columns every dataset takes from the frame (the syslog header, the line) rather than from
-# its vendor's mapping; ``_map_ecs`` hands each ``log.syslog.*`` column over in its inputs.
-_FRAME_SQL = {
-    "@timestamp": "coalesce(_body_time::TIMESTAMPTZ,"
-    " make_timestamp(_header_time_us)::TIMESTAMPTZ,"
-    " make_timestamp(_received_us)::TIMESTAMPTZ,"
-    " make_timestamp($ingested)::TIMESTAMPTZ)",
-    # Which clock @timestamp is (docs/events.md): in the order of the coalesce above.
-    "cyberwell.time_source": "CASE WHEN _body_time IS NOT NULL THEN 'event'"
-    " WHEN _header_time_us IS NOT NULL THEN 'header'"
-    " WHEN _received_us IS NOT NULL THEN 'received' ELSE 'ingested' END",
-    "event.ingested": "make_timestamp($ingested)::TIMESTAMPTZ",
-    "event.dataset": "$dataset",
-    "event.id": quote_ident("event.id"),
-    "event.original": quote_ident("event.original"),
-    "host.hostname": quote_ident("log.syslog.hostname"),
-    **{column: quote_ident(column) for column in SYSLOG_COLUMNS if column.startswith("log.syslog.")},
-}
-
-
-def _mapping_sql(name: str) -> str:
-    """The query from one dataset's ``raw`` inputs to its columns, cast to the schema's types."""
-    module = _VENDORS[name]
-    derived = dict(module.ECS_SQL)
-    select = ",\n".join(
-        f"CAST({_FRAME_SQL.get(column.name) or _derived_or_null(column.name, derived)} AS {column.type.sql})"
-        f" AS {quote_ident(column.name)}"
-        for column in EVENTS.dataset(name).columns
-    )
-    inner = ", ".join(f"{expr} AS {quote_ident(column)}" for column, expr in module.ECS_SQL)
-    return f"SELECT {select}, _seq FROM (SELECT *, {inner} FROM raw)"
-
-
-def _derived_or_null(column: str, derived: dict[str, str]) -> str:
-    return quote_ident(column) if column in derived else "NULL"
-
-
-# Built once: the same for every batch.
-_MAPPING_SQL = {name: _mapping_sql(name) for name in _VENDORS}
-_MAPPED_SCHEMA = {name: EVENTS.dataset(name).arrow_schema.append(pa.field("_seq", pa.int64())) for name in _VENDORS}
-
-
-def _received_us(received_at: ReceivedAt, positions: list[int]) -> pa.Array:
-    """The receive time of each row (by its position in the batch), in epoch microseconds."""
-    if received_at is None or isinstance(received_at, datetime):
-        return pa.repeat(pa.scalar(_micros(received_at), pa.int64()), len(positions))
-    return pa.array([received_at[position] for position in positions], pa.int64())
-
-
-def _micros(stamp: datetime | None) -> int | None:
-    """Epoch microseconds; a naive datetime is taken as UTC."""
-    if stamp is None:
-        return None
-    return to_micros(_aware(stamp))
-
-
-def _aware(stamp: datetime) -> datetime:
-    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
-
-
-def _union(tables: list[pa.Table]) -> pa.Table:
-    """One table for all datasets, rows in input order; other datasets' columns are nulls."""
-    tables = [table for table in tables if table.num_rows]
-    if not tables:
-        return _empty()
-    table = pa.concat_tables(tables, promote_options="default")
-    if len(tables) > 1:
-        table = table.take(pc.sort_indices(table["_seq"]))
-    table = _case_unique(table.drop_columns(["_seq"]))
-    check_required(table)
-    return table
-
-
-def _case_unique(table: pa.Table) -> pa.Table:
-    """Rename vendor columns whose names differ from an earlier one only in case.
-
-    Appliances may send ``src`` and ``SRC``; Arrow and Parquet keep both, but DuckDB (the
-    store's engine) treats names case-insensitively and would refuse the table. The later
-    column becomes ``<name>_2`` (``_3``, ...), so nothing is lost.
-    """
-    seen: set[str] = set()
-    names = []
-    for name in table.column_names:
-        unique, n = name, 1
-        while unique.lower() in seen:
-            n += 1
-            unique = f"{name}_{n}"
-        seen.add(unique.lower())
-        names.append(unique)
-    return table if names == table.column_names else table.rename_columns(names)
-
-
 def _line_of(origin: str) -> int:
     tail = origin.rpartition(":")[2]
     return int(tail) if tail.isdigit() else 0
-
-
-def _empty() -> pa.Table:
-    return _SYSLOG_SCHEMA.empty_table()

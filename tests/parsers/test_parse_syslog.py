@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import syslog
+from collectors.formats import syslog, syslog_events
 from collectors.reading.syslog_frame import FrameError, parse_header, split_frames
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -188,9 +188,9 @@ def test_mixed_file_gives_one_table_with_the_union_of_columns(tmp_path):
     assert table["log.syslog.hostname"].to_pylist() == [None, "pa01", None]
     assert table["host.hostname"].to_pylist() == [None, "pa01", None]
     assert table["log.syslog.priority"].to_pylist() == [189, 14, None]
-    for name, kind in syslog.SYSLOG_COLUMNS.items():
+    for name, kind in syslog_events.SYSLOG_COLUMNS.items():
         assert table.schema.field(name).type == kind, name
-    for columns in syslog.DATASET_COLUMNS.values():
+    for columns in syslog_events.DATASET_COLUMNS.values():
         for name, kind in columns.items():
             assert table.schema.field(name).type == kind, name
 
@@ -198,7 +198,7 @@ def test_mixed_file_gives_one_table_with_the_union_of_columns(tmp_path):
 def test_every_batch_has_the_common_columns_even_with_one_dataset():
     for line in (FORTI, PANOS, CEF):
         table = syslog.parse_lines([line], "test", now=NOW).events
-        assert set(syslog.SYSLOG_COLUMNS) <= set(table.column_names)
+        assert set(syslog_events.SYSLOG_COLUMNS) <= set(table.column_names)
 
 
 def test_event_id_is_sha256_of_the_line_and_identical_lines_share_it():
@@ -278,7 +278,7 @@ def test_empty_file(tmp_path):
     path.write_bytes(b"")
     batch = syslog.parse_file(path, now=NOW)
     assert batch.count == 0 and batch.quarantined == []
-    assert set(syslog.SYSLOG_COLUMNS) <= set(batch.events.column_names)
+    assert set(syslog_events.SYSLOG_COLUMNS) <= set(batch.events.column_names)
 
 
 # --- properties ------------------------------------------------------------------------------
@@ -386,7 +386,7 @@ def test_junk_bytes_in_a_file_never_raise(tmp_path_factory, data):
     path.write_bytes(data)
     batch = syslog.parse_file(path, now=NOW)
     assert batch.count + len(batch.quarantined) >= 0
-    assert set(syslog.SYSLOG_COLUMNS) <= set(batch.events.column_names)
+    assert set(syslog_events.SYSLOG_COLUMNS) <= set(batch.events.column_names)
 
 
 def test_lone_surrogates_from_a_receiver_do_not_cost_the_batch():

@@ -10,7 +10,7 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats import syslog
+from collectors.formats import syslog_events
 from collectors.formats.appliances import fortigate, fortigate_pairs, pair_columns
 
 LINES = [
@@ -37,7 +37,7 @@ _bodies = st.one_of(st.sampled_from(LINES), st.lists(_atoms, min_size=1, max_siz
 
 
 def _same(bodies: list[str]) -> None:
-    con = syslog._connection()
+    con = syslog_events.connection()
     fast = fortigate.build(bodies, con)
     reference = fortigate.build_by_pattern(bodies, con)
     assert fast.schema == reference.schema
@@ -50,7 +50,7 @@ def test_the_sample_lines_give_the_same_columns():
 
 
 def test_a_key_a_line_lacks_is_null_and_the_first_of_a_repeated_key_wins():
-    table = fortigate.build(["logid=7 a=1 a=2", 'logid=8 b="x y"'], syslog._connection())
+    table = fortigate.build(["logid=7 a=1 a=2", 'logid=8 b="x y"'], syslog_events.connection())
     assert table["fortinet.firewall.a"].to_pylist() == ["1", None]
     assert table["fortinet.firewall.b"].to_pylist() == [None, "x y"]
 
@@ -62,10 +62,10 @@ def test_split_on_spaces_and_the_pattern_agree(bodies):
     if not any("=" in body for body in bodies):
         return
     try:
-        reference = fortigate.build_by_pattern(bodies, syslog._connection())
+        reference = fortigate.build_by_pattern(bodies, syslog_events.connection())
     except fortigate.FortigateError:
         return
-    fast = fortigate.build(bodies, syslog._connection())
+    fast = fortigate.build(bodies, syslog_events.connection())
     assert fast.schema == reference.schema
     assert fast.equals(reference)
 
@@ -82,9 +82,9 @@ def test_lines_past_the_sixteen_bit_quote_count_go_to_the_pattern():
 
 def test_the_pairs_keep_line_order_when_both_ways_are_mixed():
     bodies = ['logid=1 a="x"y', "logid=2 b=1", 'logid=3 c="\\"q\\""', "logid=4 d=2"]
-    found = fortigate_pairs.split(pa.array(bodies), syslog._connection(), fortigate._GRAMMAR)
+    found = fortigate_pairs.split(pa.array(bodies), syslog_events.connection(), fortigate._GRAMMAR)
     assert found.rows.tolist() == sorted(found.rows.tolist())
-    table = fortigate.build(bodies, syslog._connection())
+    table = fortigate.build(bodies, syslog_events.connection())
     assert table["fortinet.firewall.c"].to_pylist() == [None, None, '"q"', None]
 
 
@@ -95,5 +95,5 @@ def test_common_lines_never_reach_the_pattern(monkeypatch):
         raise AssertionError("a plain line was sent to the regular expression")
 
     monkeypatch.setattr(fortigate_pairs, "_split_by_pattern", refuse)
-    table = fortigate.build([LINES[0], LINES[1], LINES[4], LINES[9]], syslog._connection())
+    table = fortigate.build([LINES[0], LINES[1], LINES[4], LINES[9]], syslog_events.connection())
     assert table["fortinet.firewall.msg"].to_pylist() == [None, "a, b", "two  spaces", None]
