@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
+from collectors.formats.appliances import cef, cef_bulk, fortigate, panos, panos_layouts
 from collectors.reading.syslog_frame import MONTH_NUMBERS, FrameError, iso_us, yearless_us
 from store.epoch import to_micros
 
@@ -171,7 +171,7 @@ def _kinds(body: pa.Array) -> list[str | None]:
     is_cef = pc.match_substring_regex(body, _BARE_CEF)
     is_forti = pc.and_(pc.match_substring_regex(body, _PAIR_FIRST), pc.match_substring_regex(body, _FORTI_KEY))
     log_type = pc.struct_field(pc.extract_regex(body, _PANOS_TYPE), [0])
-    is_panos = pc.fill_null(pc.is_in(log_type, value_set=pa.array(panos.LOG_TYPES, pa.string())), False)
+    is_panos = pc.fill_null(pc.is_in(log_type, value_set=pa.array(panos_layouts.LOG_TYPES, pa.string())), False)
     kind = pc.case_when(
         pc.make_struct(is_cef, is_forti, is_panos),
         pa.scalar(cef.DATASET),
@@ -218,7 +218,7 @@ def _panos_items(bodies: list[str], kinds: list[str | None]) -> dict[int, list[s
     return {
         i: fields
         for i, fields in zip(chosen, records)
-        if len(fields) >= panos.MIN_FIELDS and fields[3] in panos.LOG_TYPES
+        if len(fields) >= panos.MIN_FIELDS and fields[3] in panos_layouts.LOG_TYPES
     }
 
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.formats import syslog
-from collectors.formats.appliances import panos
+from collectors.formats.appliances import panos, panos_layouts
 from tests.support.sekoia import flat
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -238,7 +238,7 @@ def test_csv_round_trip_through_the_batch(values):
 
 
 def test_layouts_name_each_position_once():
-    for log_type, names in panos.LAYOUTS.items():
+    for log_type, names in panos_layouts.LAYOUTS.items():
         assert len(set(names)) == len(names), log_type
         assert names[:7] == (
             "future_use_0",

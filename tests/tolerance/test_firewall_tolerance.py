@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.formats import syslog
-from collectors.formats.appliances import panos
+from collectors.formats.appliances import panos_layouts
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 WHEN = datetime(2026, 3, 1, 10, 0, 1, tzinfo=UTC)
@@ -224,7 +224,7 @@ def test_property_every_panos_field_survives_whatever_the_version(log_type, subt
     past the layout, and nothing is quarantined for the count."""
     moment = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(seconds=offset)
     stamp = PANOS_CLOCKS[clock](moment)
-    layout = panos.LAYOUTS[panos.ALIASES.get(log_type, log_type)]
+    layout = panos_layouts.LAYOUTS[panos_layouts.ALIASES.get(log_type, log_type)]
     count = data.draw(st.integers(4, len(layout) + 6), label="fields")
     fields = _common(log_type, subtype, stamp, stamp)[:count]
     fields += data.draw(st.lists(_panos_values, min_size=count - len(fields), max_size=count - len(fields)))
