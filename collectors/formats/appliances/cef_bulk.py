@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.formats.appliances import cef
+from collectors.formats.appliances import cef, cef_time
 from collectors.formats.appliances.pair_columns import Pairs, buffer_of, pivot, slices
 
 # The header without escapes, captured whole (``head``) and field by field: short captures.
@@ -31,7 +31,7 @@ _KEY_BYTES[list(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 _OTHER_SPACE = r"[\t\n\r\f\v]"
 # Where a custom column comes after the extension's own columns in a row's order.
 _AFTER_EXTENSIONS = 1 << 40
-_TIME_KEYS = ("dtz", "deviceTimeZone") + tuple(key for pair in cef.TIME_KEYS for key in pair)
+_TIME_KEYS = ("dtz", "deviceTimeZone") + tuple(key for pair in cef_time.TIME_KEYS for key in pair)
 
 
 def readable(bodies: pa.Array) -> np.ndarray:
@@ -189,7 +189,7 @@ def _custom(
 
 
 def _times(extension: dict[str, pa.Array], count: int, now: datetime) -> list[int | None]:
-    """``cef.event_time_us`` of every row, from the columns it reads. The usual ``rt`` (an epoch
+    """``cef_time.event_time_us`` of every row, from the columns it reads. The usual ``rt`` (an epoch
     count in digits) is converted here for all rows at once; any other row goes through
     ``event_time_us`` with the values it reads."""
     names = [name for name in extension if name.endswith("eventtime")] + [n for n in _TIME_KEYS if n in extension]
@@ -205,13 +205,13 @@ def _times(extension: dict[str, pa.Array], count: int, now: datetime) -> list[in
     values = [extension[name].to_pylist() for name in names]
     for row in np.flatnonzero(pending).tolist():
         read = {name: column[row] for name, column in zip(names, values) if column[row] is not None}
-        times[row] = cef.event_time_us(read, now)
+        times[row] = cef_time.event_time_us(read, now)
     return times
 
 
 def _epoch_rt(extension: dict[str, pa.Array], count: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows whose ``rt`` (else ``deviceReceiptTime``, the first that is not empty) is up to 18
-    digits, and its epoch microseconds (``cef.epoch_us``: seconds to nanoseconds by size)."""
+    digits, and its epoch microseconds (``cef_time.epoch_us``: seconds to nanoseconds by size)."""
     empty = pa.scalar(None, pa.string())
     texts = [
         pc.if_else(pc.equal(extension[n], ""), empty, extension[n])
@@ -248,7 +248,7 @@ def _joined(
             for rank, name in enumerate(values):
                 if name not in first or (row, rank) < first[name]:
                     first[name] = (row, rank)
-            times[row] = cef.event_time_us(records[row].extensions, now)
+            times[row] = cef_time.event_time_us(records[row].extensions, now)
         tables.append(pa.Table.from_struct_array(pa.array(dicts)))
         order = np.concatenate([order, np.array(slow_rows, np.int64)])
     table = pa.concat_tables(tables, promote_options="default") if len(tables) > 1 else tables[0]
