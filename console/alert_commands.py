@@ -200,6 +200,7 @@ def _detail_dict(detail: AlertDetail) -> dict[str, object]:
                 "status": c.status,
                 "reason": c.reason,
                 "note": c.note,
+                "assignee": c.assignee,
             }
             for c in detail.history
         ],

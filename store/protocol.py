@@ -84,6 +84,7 @@ class AlertChange:
     previous: str  # the status before it
     reason: str | None = None  # closing reason: true_positive, false_positive, benign
     note: str | None = None
+    assignee: str | None = None  # who has the alert after the change (None: nobody)
 
 
 class CorrelationWindow(NamedTuple):

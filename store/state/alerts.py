@@ -137,6 +137,7 @@ class AlertBook:
                 previous=row["previous"],
                 reason=row["reason"],
                 note=row["note"],
+                assignee=row["assignee"],
             )
             for row in rows
         ]

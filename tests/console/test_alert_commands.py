@@ -76,6 +76,7 @@ def test_triage_by_the_start_of_the_id_is_kept_in_history_and_audit_trail(home):
     assert shown["alert"]["status"] == "closed" and shown["assignee"] == "sam"
     assert [(c["actor"], c["status"], c["reason"]) for c in shown["history"]][-1] == ("sam", "closed", "true_positive")
     assert [c["actor"] for c in shown["history"]] == ["priya", "priya", "sam", "sam"]
+    assert [c["assignee"] for c in shown["history"]] == [None, "sam", "sam", "sam"]  # who has it after each
     from store.state.database import StateDB
 
     trail = recent_audit(StateDB(home / "state.sqlite"), kind="triage")
