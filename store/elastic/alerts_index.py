@@ -10,7 +10,7 @@ the expected outcome, not a failure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from elasticsearch import helpers
 
@@ -41,6 +41,7 @@ def alerts_template(prefix: str) -> dict:
                     "severity": {"type": "keyword"},
                     "tags": {"type": "keyword"},
                     "status": {"type": "keyword"},
+                    "assignee": {"type": "keyword"},
                     "group_keys": {"type": "object", "dynamic": True},
                     "first_seen": when,
                     "last_seen": when,
@@ -72,8 +73,9 @@ class AlertsIndex:
             self.client.indices.put_index_template(name=self.name, **alerts_template(self.prefix))
         self._template_ready = True
 
-    def publish(self, alerts: Sequence[Alert]) -> None:
-        """Write the alerts as stored; searchable when this returns."""
+    def publish(self, alerts: Sequence[Alert], assignees: Mapping[str, str] | None = None) -> None:
+        """Write the alerts as stored, with who each is assigned to; searchable when this returns."""
+        assignees = assignees or {}
         if not alerts:
             return
         self.ensure_template()
@@ -84,7 +86,7 @@ class AlertsIndex:
                 "_id": alert.id,
                 "version": VERSION_BASE + alert.sequence,
                 "version_type": "external",
-                "_source": alert.to_dict(),
+                "_source": {**alert.to_dict(), "assignee": assignees.get(alert.id)},
             }
             for alert in alerts
         )

@@ -50,7 +50,9 @@ class AlertMirror(Protocol):
     may tell it in either order, so a mirror keeps the copy with the highest ``sequence``.
     """
 
-    def publish(self, alerts: Sequence[Alert]) -> None: ...
+    def publish(self, alerts: Sequence[Alert], assignees: Mapping[str, str]) -> None:
+        """``assignees``: who each alert is assigned to (an alert not in it: nobody)."""
+        ...
 
 
 class AlertBook:
@@ -167,7 +169,7 @@ class AlertBook:
         if self.mirror is not None and changed:
             with self.state.connect() as con:
                 stored = _fetch(con, changed)
-            self.mirror.publish(sorted(stored.values(), key=lambda a: a.sequence))
+            self.mirror.publish(sorted(stored.values(), key=lambda a: a.sequence), self.assignees(stored))
         return saved
 
     def set_status(
@@ -198,7 +200,7 @@ class AlertBook:
             append_audit(con, [_triage_entry(alert_id, actor, found["status"], status, reason, note)])
             alert = _fetch(con, [alert_id])[alert_id]
         if self.mirror is not None:
-            self.mirror.publish([alert])
+            self.mirror.publish([alert], self.assignees([alert.id]))
         return alert
 
     def assign(self, alert_id: str, assignee: str | None, actor: str, note: str | None = None) -> Alert:
@@ -261,7 +263,7 @@ class AlertBook:
             append_audit(con, [_triage_entry(alert_id, actor, current, status or current, None, note, what, extra)])
             alert = _fetch(con, [alert_id])[alert_id]
         if self.mirror is not None:
-            self.mirror.publish([alert])
+            self.mirror.publish([alert], self.assignees([alert.id]))
         return alert
 
 

@@ -239,6 +239,19 @@ def test_alerts_are_mirrored_once_by_id_as_the_state_database_keeps_them(store, 
     assert _mirrored(client, es_prefix) == [(alert.id, 3, "closed", 3)]
 
 
+def test_the_alerts_index_says_who_each_alert_is_assigned_to(store, client, es_prefix):
+    alert = Alert.build("rule-1", "Spray", "high", [], {"source.ip": "x"}, T0, T0, T0, ["a"])
+    store.alerts.save_run([alert])
+    store.alerts.assign(alert.id, "sam", "priya")
+    store.alerts.set_status(alert.id, "acknowledged", "sam")  # a later change keeps the assignee
+    found = client.search(index=f"{es_prefix}alerts", query={"term": {"assignee": "sam"}})["hits"]["hits"]
+    assert [(hit["_id"], hit["_source"]["status"]) for hit in found] == [(alert.id, "acknowledged")]
+    store.alerts.assign(alert.id, None, "priya")
+    client.indices.refresh(index=f"{es_prefix}alerts")
+    [hit] = client.search(index=f"{es_prefix}alerts", query={"match_all": {}})["hits"]["hits"]
+    assert hit["_source"]["assignee"] is None
+
+
 def test_an_older_copy_reaching_the_alerts_index_late_never_replaces_a_newer_one(store, client, es_prefix):
     """Two processes (the daemon's detection run, an analyst's status change) commit in one order
     and may publish in the other: the index keeps the copy of the later change."""
