@@ -26,11 +26,6 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def home(tmp_path: Path):
     hostile_estate(tmp_path / "home")
     attestations_file(tmp_path / "home")

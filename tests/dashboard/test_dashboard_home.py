@@ -24,7 +24,6 @@ from queries.dashboard.alert_detail import alert_detail
 from queries.dashboard.alert_queue import QueueFilter, alert_queue
 from queries.dashboard.collector_health import collector_health
 from queries.dashboard.overview import read_overview
-from store import EmbeddedStore
 from store.batch import REQUIRED_COLUMNS
 from store.protocol import Store
 from store.state.alert_record import Alert
@@ -135,14 +134,6 @@ def _other_state(store: Store, alert_id: str) -> None:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
-
-
-@pytest.fixture
-def home(tmp_path) -> tuple[EmbeddedStore, dict[str, str]]:
-    store = EmbeddedStore(tmp_path / "home")
-    ids = fill_home(store)
-    yield store, ids
-    store.close()
 
 
 # -- the query layer over it ----------------------------------------------------------------

@@ -51,11 +51,6 @@ store.close()
 """
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def write_from_another_process(*args: str) -> None:
     subprocess.run([sys.executable, "-c", WRITER, *args], cwd=REPO, check=True, timeout=60)
 

@@ -20,26 +20,12 @@ from console.dashboard.screens.detail_pane import DetailPane
 from console.dashboard.screens.help_screen import HelpScreen
 from console.dashboard.screens.queue_screen import QueueScreen
 from detections.exceptions import load_exceptions
-from store import EmbeddedStore
 from store.state.audit import recent_audit
 from store.state.playbook_runs import PlaybookRuns
-from tests.dashboard.test_dashboard_home import ALICE, HOSTILE, NOW, SCAN_RULE, SIGNIN_RULE, fill_home
+from tests.dashboard.test_dashboard_home import ALICE, HOSTILE, NOW, SCAN_RULE, SIGNIN_RULE
 
 pytestmark = pytest.mark.anyio
 NOTE = "Call the user on a known number; if they did not sign in, disable the account."
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def home(tmp_path):
-    store = EmbeddedStore(tmp_path / "home")
-    ids = fill_home(store)
-    yield store, ids
-    store.close()
 
 
 def make_app(store, refresh: float = 60.0) -> DashboardApp:

@@ -19,26 +19,13 @@ from console.dashboard.screens.queue_screen import QueueScreen
 from queries.dashboard.alert_counts import alert_counts
 from store import EmbeddedStore
 from store.state.alert_record import Alert
-from tests.dashboard.test_dashboard_home import ALICE, NOW, fill_home
+from tests.dashboard.test_dashboard_home import ALICE, NOW
 from tests.dashboard.test_dashboard_pilot import make_app, settle
 
 pytestmark = pytest.mark.anyio
 #: Panels a new alert does not touch, and panels it does.
 UNTOUCHED = ("collectors", "detection", "webhook", "approvals", "compliance")
 TOUCHED = ("open", "chart", "rules", "users")
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
-def home(tmp_path):
-    store = EmbeddedStore(tmp_path / "home")
-    ids = fill_home(store)
-    yield store, ids
-    store.close()
 
 
 def late_alert() -> Alert:
