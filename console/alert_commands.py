@@ -8,6 +8,7 @@ id or by the start of it that ``alerts list`` shows.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -165,8 +166,8 @@ def _detail_view(detail: AlertDetail) -> list[RenderableType]:
         ("severity", alert.severity),
         ("status", alert.status),
         ("assigned to", detail.assignee or "nobody"),
-        ("first seen", iso(alert.first_seen)),
-        ("last seen", iso(alert.last_seen)),
+        ("first seen", _seconds(alert.first_seen)),
+        ("last seen", _seconds(alert.last_seen)),
         ("events", f"{alert.event_count:,}"),
         *((f"group: {key}", value) for key, value in alert.group_keys.items()),
     ]
@@ -175,17 +176,23 @@ def _detail_view(detail: AlertDetail) -> list[RenderableType]:
     shown: list[RenderableType] = [about]
     if detail.history:
         changes = [
-            (iso(c.at), c.actor, f"{c.previous} -> {c.status}", c.reason or "", c.note or "") for c in detail.history
+            (_seconds(c.at), c.actor, f"{c.previous} -> {c.status}", c.reason or "", c.note or "")
+            for c in detail.history
         ]
         shown.append(render.table("History", ("at", "who", "status", "reason", "note"), changes))
     else:
         shown.append(render.text("History: no change since it was raised."))
     events = [
-        (iso(e.timestamp), e.dataset, ", ".join(f"{field}={value}" for field, value in e.summary))
+        (_seconds(e.timestamp), e.dataset, ", ".join(f"{field}={value}" for field, value in e.summary))
         for e in detail.events
     ]
     shown.append(render.table(f"Events ({len(events)} of {alert.event_count:,})", ("time", "dataset", "what"), events))
     return shown
+
+
+def _seconds(moment: datetime) -> str:
+    """A time to the second in UTC, as the listings show it (``--json`` keeps the microseconds)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _detail_dict(detail: AlertDetail) -> dict[str, object]:
