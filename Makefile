@@ -4,6 +4,9 @@ UV_VERSION := 0.13.9
 PYTHON ?= python3
 UV := .tools/bin/uv
 HOME_DIR ?= .cyberwell
+# logscan (./logscan, Rust) is built by uv sync with the machine's cargo (rustup's, by default here).
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+LOGSCAN_SOURCES := logscan/pyproject.toml logscan/Cargo.toml logscan/Cargo.lock $(wildcard logscan/src/*.rs logscan/python/logscan/*)
 
 .PHONY: demo test chromium
 
@@ -11,7 +14,8 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-.venv/.synced: $(UV) pyproject.toml uv.lock Makefile
+.venv/.synced: $(UV) pyproject.toml uv.lock Makefile $(LOGSCAN_SOURCES)
+	@command -v cargo >/dev/null || { echo "cargo not found: logscan needs a Rust toolchain (rustup.rs)" >&2; exit 1; }
 	$(UV) sync --locked --quiet --compile-bytecode
 	touch $@
 

@@ -73,6 +73,7 @@ from collectors.formats.syslog_events import (
     union,
 )
 from collectors.formats.syslog_rows import Collected
+from collectors.reading.line_batch import LineBatch
 from collectors.reading.rawfile import READ_ERRORS, read_content, unreadable
 from collectors.reading.syslog_frame import (
     Header,
@@ -80,7 +81,6 @@ from collectors.reading.syslog_frame import (
     line_spans,
     parse_header,
     split_frames,
-    split_lines,
 )
 from store.batch import ParsedBatch, Quarantined
 
@@ -144,37 +144,33 @@ def iter_batches(
         return
     if not _octet_counted(content):  # the common case: one message per line
         any_lines = False
-        # A span of lines at a time: only one batch's text is ever decoded (a whole 1M-line
-        # file's strings would cost gigabytes).
+        # A span of lines at a time: only one batch is ever copied out of the file.
         for lineno, start, stop in line_spans(content, batch_lines):
-            lines, raws = split_lines(content[start:stop])
-            if not lines:
+            batch = LineBatch.of_lines(bytes(content[start:stop]))
+            if not len(batch):
                 continue
             any_lines = True
             first, damage = damage, []  # the damage of a gzip goes with the first batch
-            numbers = range(lineno, lineno + len(lines))
-            yield _parse(lines, numbers, str(path), now, None, first, raws, bulk)
+            yield _parse(batch, range(lineno, lineno + len(batch)), str(path), now, None, first, bulk)
         if not any_lines:
             yield ParsedBatch(empty(), damage)
         return
     data = bytes(content)
     del content
-    messages: list[str] = []
     frames: list[bytes] = []
     linenos: list[int] = []
     rejects: list[Quarantined] = damage
     for frame in split_frames(data):
-        text = frame.data.decode("utf-8", errors="replace")
         if frame.error is not None:
+            text = frame.data.decode("utf-8", errors="replace")
             rejects.append(Quarantined(SOURCE, frame.error, text, f"{path}:{frame.lineno}"))
             continue
-        messages.append(text)
         frames.append(frame.data)
         linenos.append(frame.lineno)
-        if len(messages) >= batch_lines:
-            yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
-            messages, frames, linenos, rejects = [], [], [], []
-    yield _parse(messages, linenos, str(path), now, None, rejects, frames, bulk)
+        if len(frames) >= batch_lines:
+            yield _parse(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
+            frames, linenos, rejects = [], [], []
+    yield _parse(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
 
 
 def _octet_counted(content: bytes | mmap.mmap) -> bool:
@@ -215,15 +211,12 @@ def parse_lines(
         if len(received_us) != len(items):
             raise ValueError(f"received_us has {len(received_us)} times for {len(items)} messages")
     arrived: ReceivedAt = received_us if received_us is not None else received_at
-    if not any(isinstance(item, bytes) for item in items):
-        messages = [_encodable(str(line).rstrip("\r\n")) for line in items]
-        return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], None, bulk)
-    keys = [
-        item.rstrip(b"\r\n") if isinstance(item, bytes) else item.rstrip("\r\n").encode("utf-8", "replace")
+    raws = [
+        item.rstrip(b"\r\n") if isinstance(item, bytes) else _encodable(str(item).rstrip("\r\n")).encode("utf-8")
         for item in items
     ]
-    messages = [_encodable(key.decode("utf-8", "replace")) for key in keys]
-    return _parse(messages, list(range(1, len(messages) + 1)), origin, now, arrived, [], keys, bulk)
+    batch = LineBatch.of_messages(raws)
+    return _parse(batch, range(1, len(raws) + 1), origin, now, arrived, [], bulk)
 
 
 def _encodable(line: str) -> str:
@@ -238,59 +231,54 @@ def _encodable(line: str) -> str:
 
 
 def _parse(
-    messages: list[str],
+    batch: LineBatch,
     linenos: Sequence[int],
     origin: str,
     now: datetime | None,
     received_at: ReceivedAt,
     rejects: list[Quarantined],
-    keys: Sequence[bytes] | None = None,
     bulk: bool | None = None,
 ) -> ParsedBatch:
-    """``keys``: each message's bytes as received, when they are not its text's UTF-8 (``event.id``
-    is their hash). Blank messages are no records: they are skipped.
+    """The events and rejects of a batch of messages; ``linenos``: each message's line number.
+    Blank messages are no records: they are skipped.
 
     ``bulk``: read the common shapes a batch at a time (``syslog_bulk``) and only the rest line by
     line; False reads every line by the per-line reader (the reference the bulk reader is tested
     against). None: the module's ``BULK``."""
     bulk = BULK if bulk is None else bulk
     now = aware(now or datetime.now(UTC))
-    collected = {name: Collected() for name in VENDORS}
     quarantined = list(rejects)
-    if bulk and messages:
-        taken, others = syslog_bulk.route(messages, now)
-        for name, bulk_rows in taken.items():
-            collected[name].extend(bulk_rows, messages, keys)
-        remaining: Iterable[int] = sorted(others)
-    else:
-        remaining = range(len(messages))
-    for position in remaining:
-        message = messages[position]
+    if not len(batch):
+        return ParsedBatch(empty(), quarantined)
+    collected = {name: Collected() for name in VENDORS}
+    routed = syslog_bulk.route(batch, now, bulk)
+    for name, taken in routed.taken.items():
+        collected[name].extend(taken)
+    for position in routed.others.tolist():
+        message = batch.message(position)
         if not message or (message[0] in _BLANK and not message.strip(_BLANK)):
             continue
-        reason = _route(message, position, now, collected, keys[position] if keys is not None else None)
+        reason = _route(message, position, now, collected)
         if reason is not None:
             where = f"{origin}:{linenos[position]}"
             quarantined.append(Quarantined(SOURCE, reason, message, where))
-    for rows in collected.values():
-        rows.in_order()
     tables = []
-    for name, rows in collected.items():
-        if not rows.positions:
+    for name, collecting in collected.items():
+        if not collecting:
             continue
+        rows = collecting.finish(routed.ids)
         events, rejected = to_events(connection(), name, rows, now, received_at)
         tables.append(events)
-        quarantined.extend(
-            Quarantined(SOURCE, reason, rows.originals[i], f"{origin}:{linenos[rows.positions[i]]}")
-            for i, reason in rejected
-        )
+        if rejected:
+            originals, positions = rows.frame["event.original"].to_pylist(), rows.positions
+            quarantined.extend(
+                Quarantined(SOURCE, reason, originals[i], f"{origin}:{linenos[positions[i]]}") for i, reason in rejected
+            )
     quarantined.sort(key=lambda q: _line_of(q.origin))
     return ParsedBatch(union(tables), quarantined)
 
 
-def _route(
-    message: str, position: int, now: datetime, collected: dict[str, Collected], key: bytes | None
-) -> str | None:
+def _route(message: str, position: int, now: datetime, collected: dict[str, Collected]) -> str | None:
     """Read one message into its dataset's ``Collected``; the reject reason, or None."""
     try:
         header = parse_header(message, now)
@@ -306,30 +294,30 @@ def _route(
                 " 'date=... devname=...' or '1,<time>,<serial>,TRAFFIC,...' after the syslog header;"
                 f" the body starts {body[:32]!r})"
             )
-        name, item = found
+        name, read = found
     except ValueError as exc:  # FrameError, CefError, FortigateError, PanosError
         return str(exc)
     except Exception as exc:  # a bug; the line is kept in quarantine, the batch goes on
         return f"parser error: {type(exc).__name__}: {exc}"
-    collected[name].add(position, message, key, item, header)
+    collected[name].add(position, message, read, header)
     return None
 
 
-_Item = cef.CefRecord | str | list[str]
-
-
-def _read_body(body: str) -> tuple[str, _Item] | None:
-    """The dataset and the vendor reader's item, when the body is one an appliance wrote."""
+def _read_body(body: str) -> tuple[str, str] | None:
+    """The dataset and the body its vendor's ``build`` reads, when the body is one an appliance
+    wrote. A body its vendor cannot read raises here (and is quarantined with the reason)."""
     if body.startswith("CEF:") or _BARE_CEF.match(body):
-        return cef.DATASET, cef.parse_cef(body)
+        cef.parse_cef(body)
+        return cef.DATASET, body
     if fortigate.looks_like(body):
         return fortigate.DATASET, body  # split into pairs in bulk by fortigate.build
     if panos.looks_like(body):
-        return panos.DATASET, panos.split_fields(body)
+        panos.split_fields(body)
+        return panos.DATASET, body
     return None
 
 
-def _after_prefix(body: str, header: Header) -> tuple[tuple[str, _Item] | None, Header]:
+def _after_prefix(body: str, header: Header) -> tuple[tuple[str, str] | None, Header]:
     """The body behind words the header did not account for, and the header with them.
 
     Only tried when the body is no vendor's as it stands, so the common case pays nothing.
@@ -341,7 +329,8 @@ def _after_prefix(body: str, header: Header) -> tuple[tuple[str, _Item] | None, 
         prefix = body[: cef_at.start()].split()
         if len(prefix) <= _PREFIX_WORDS:
             header = _with_words(header, prefix)
-        return (cef.DATASET, cef.parse_cef(body[cef_at.start() :])), header
+        cef.parse_cef(body[cef_at.start() :])
+        return (cef.DATASET, body[cef_at.start() :]), header
     skipped: list[str] = []
     rest = body
     while len(skipped) < _PREFIX_WORDS:

@@ -8,14 +8,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from hashlib import sha256
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
-from collectors.formats.syslog_rows import Collected
+from collectors.formats.syslog_rows import Rows
 from store.batch import check_required
 from store.epoch import to_micros
 from store.schema import EVENTS
@@ -86,20 +86,20 @@ def _connect() -> duckdb.DuckDBPyConnection:
 
 
 def to_events(
-    con: duckdb.DuckDBPyConnection, name: str, rows: Collected, now: datetime, received_at: ReceivedAt
+    con: duckdb.DuckDBPyConnection, name: str, rows: Rows, now: datetime, received_at: ReceivedAt
 ) -> tuple[pa.Table, list[tuple[int, str]]]:
     """One dataset's rows as events, and (row, reason) for those it could not map."""
     module = VENDORS[name]
     try:
         if module is cef:
-            vendor = cef_bulk.build(rows.items, now)
+            vendor = cef_bulk.build(rows.bodies, now)
         elif module is fortigate:
-            vendor = fortigate.build(rows.items, con)
+            vendor = fortigate.build(rows.bodies, con)
         else:
-            vendor = panos.build(rows.items)
+            vendor = panos.build(rows.bodies)
         ecs = _map_ecs(con, name, module, rows, vendor, now, received_at)
     except Exception as exc:  # a bug, not bad input: the dataset's lines go to quarantine
-        return empty(), [(i, f"parser error: {exc}") for i in range(len(rows.positions))]
+        return empty(), [(i, f"parser error: {exc}") for i in range(len(rows))]
     vendor = vendor.drop_columns([c for c in vendor.column_names if c.startswith("_")])
     for column in vendor.column_names:
         ecs = ecs.append_column(column, vendor[column])
@@ -110,37 +110,23 @@ def _map_ecs(
     con: duckdb.DuckDBPyConnection,
     name: str,
     module,
-    rows: Collected,
+    rows: Rows,
     vendor: pa.Table,
     now: datetime,
     received_at: ReceivedAt,
 ) -> pa.Table:
     """Run the vendor's ECS mapping in DuckDB over the frame and vendor columns."""
-    inputs = {
-        "_seq": pa.array(rows.positions, pa.int64()),
-        "event.original": pa.array(rows.originals, pa.string()),
-        # hashlib uses the CPU's SHA instructions; DuckDB's sha256 is twice as slow.
-        "event.id": pa.array(
-            [sha256(key).hexdigest() for key in rows.keys]
-            if rows.keys
-            else [sha256(line.encode()).hexdigest() for line in rows.originals],
-            pa.string(),
-        ),
-        "_header_time_us": pa.array(rows.times, pa.int64()),
-        "log.syslog.priority": pa.array(rows.priorities, pa.int32()),
-        "log.syslog.hostname": pa.array(rows.hostnames, pa.string()),
-        "log.syslog.appname": pa.array(rows.appnames, pa.string()),
-        "log.syslog.procid": pa.array(rows.procids, pa.string()),
-        "log.syslog.msgid": pa.array(rows.msgids, pa.string()),
-        "_received_us": _received_us(received_at, rows.positions),
-    }
+    frame = rows.frame
+    inputs = {column: frame[column] for column in frame.column_names}
+    inputs["event.id"] = rows.ids
+    inputs["_received_us"] = _received_us(received_at, rows.positions)
     # Only the columns the mapping reads go to DuckDB: its names are case-insensitive, and
     # vendor keys that differ only in case must not collide there.
     for column in module.SQL_INPUTS + ("_body_time_us",):
         if column in vendor.column_names:
             inputs[column] = vendor[column]
         elif column != "_body_time_us":
-            inputs[column] = pa.nulls(len(rows.positions), pa.string())
+            inputs[column] = pa.nulls(len(rows), pa.string())
     raw = pa.table(inputs)
     con.register("raw", raw)
     table = con.sql(
@@ -151,6 +137,11 @@ def _map_ecs(
         },
     ).to_arrow_table()
     con.unregister("raw")
+    seq = table["_seq"].to_numpy()
+    if len(seq) > 1 and not bool(np.all(seq[1:] > seq[:-1])):
+        # DuckDB scans an Arrow table's record batches in parallel and may hand them back in
+        # another order; the vendor columns joined after are in input order.
+        table = table.take(pa.array(np.argsort(seq, kind="stable")))
     return table.cast(_MAPPED_SCHEMA[name])
 
 
@@ -196,11 +187,11 @@ _MAPPING_SQL = {name: _mapping_sql(name) for name in VENDORS}
 _MAPPED_SCHEMA = {name: EVENTS.dataset(name).arrow_schema.append(pa.field("_seq", pa.int64())) for name in VENDORS}
 
 
-def _received_us(received_at: ReceivedAt, positions: list[int]) -> pa.Array:
+def _received_us(received_at: ReceivedAt, positions: np.ndarray) -> pa.Array:
     """The receive time of each row (by its position in the batch), in epoch microseconds."""
     if received_at is None or isinstance(received_at, datetime):
         return pa.repeat(pa.scalar(_micros(received_at), pa.int64()), len(positions))
-    return pa.array([received_at[position] for position in positions], pa.int64())
+    return pa.array(received_at, pa.int64()).take(pa.array(positions))
 
 
 def _micros(stamp: datetime | None) -> int | None:

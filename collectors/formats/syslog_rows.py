@@ -1,89 +1,111 @@
-"""One syslog dataset's accepted messages, column by column, before they become Arrow.
+"""One syslog dataset's accepted messages, before they become events.
 
-The per-line reader adds them a message at a time and the bulk reader (``syslog_bulk``) a batch
-at a time; :meth:`Collected.in_order` puts the rows back in the order of the input.
+The bulk reader (``syslog_bulk``) hands over a batch's common lines at once as Arrow columns; the
+per-line reader adds the rest a message at a time. :meth:`Collected.finish` puts both together
+in the order of the input: the frame columns (the line, its id, what the header said) as one
+table, and the vendor bodies as one string array for the vendor's ``build``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
-from collectors.formats import syslog_bulk
 from collectors.reading.syslog_frame import Header
+
+#: The frame columns, as ``finish`` gives them (``_seq``: the message's place in the batch).
+FRAME_SCHEMA = pa.schema(
+    [
+        ("_seq", pa.int64()),
+        ("event.original", pa.string()),
+        ("_header_time_us", pa.int64()),
+        ("log.syslog.priority", pa.int32()),
+        ("log.syslog.hostname", pa.string()),
+        ("log.syslog.appname", pa.string()),
+        ("log.syslog.procid", pa.string()),
+        ("log.syslog.msgid", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Taken:
+    """Lines of one dataset read in bulk: the frame columns (``FRAME_SCHEMA``) and the bodies."""
+
+    frame: pa.Table
+    bodies: pa.Array
+
+
+@dataclass
+class Rows:
+    """One dataset's messages in input order: the frame columns, each message's id (the SHA-256
+    of its bytes) and its body, as its vendor's reader takes it."""
+
+    frame: pa.Table
+    ids: pa.Array
+    bodies: pa.Array
+
+    @property
+    def positions(self) -> np.ndarray:
+        return self.frame["_seq"].to_numpy()
+
+    def __len__(self) -> int:
+        return self.frame.num_rows
 
 
 class Collected:
-    """One dataset's accepted messages, column by column, before they become Arrow."""
+    """One dataset's accepted messages: a bulk part and the per-line reader's, in any order."""
 
     def __init__(self) -> None:
-        self.positions: list[int] = []  # index in the batch, to restore the input order
-        self.originals: list[str] = []
-        self.keys: list[bytes] = []  # the bytes as received, when the batch has them (else empty)
-        self.items: list = []  # what the vendor module's reader returned
-        self.priorities: list[int | None] = []
-        self.times: list[int | None] = []
-        self.hostnames: list[str | None] = []
-        self.appnames: list[str | None] = []
-        self.procids: list[str | None] = []
-        self.msgids: list[str | None] = []
-        self._sorted = True
+        self._taken: list[Taken] = []
+        self._positions: list[int] = []
+        self._originals: list[str] = []
+        self._bodies: list[str] = []
+        self._headers: list[Header] = []
 
-    def add(self, position: int, message: str, key: bytes | None, item: object, header: Header) -> None:
-        if self.positions and position < self.positions[-1]:
-            self._sorted = False
-        self.positions.append(position)
-        self.originals.append(message)
-        if key is not None:  # given for every message of a batch or for none
-            self.keys.append(key)
-        self.items.append(item)
-        self.priorities.append(header.priority)
-        self.times.append(header.time_us)
-        self.hostnames.append(header.hostname)
-        self.appnames.append(header.appname)
-        self.procids.append(header.procid)
-        self.msgids.append(header.msgid)
+    def add(self, position: int, message: str, body: str, header: Header) -> None:
+        """A message the per-line reader read, with the body its vendor's reader takes."""
+        self._positions.append(position)
+        self._originals.append(message)
+        self._bodies.append(body)
+        self._headers.append(header)
 
-    def extend(self, rows: syslog_bulk.Taken, messages: list[str], keys: Sequence[bytes] | None) -> None:
-        """The lines the bulk reader took (before any per-line ones: ``in_order`` sorts)."""
-        self.positions.extend(rows.positions)
-        self.originals.extend(messages[p] for p in rows.positions)
-        if keys is not None:
-            self.keys.extend(keys[p] for p in rows.positions)
-        self.items.extend(rows.items)
-        self.priorities.extend(rows.priorities)
-        self.times.extend(rows.times)
-        self.hostnames.extend(rows.hostnames)
-        self.appnames.extend(rows.appnames)
-        self.procids.extend(rows.procids)
-        self.msgids.extend(rows.msgids)
-        self._sorted = False
+    def extend(self, taken: Taken) -> None:
+        """Lines the bulk reader read."""
+        self._taken.append(taken)
 
-    def in_order(self) -> None:
-        """Rows in the order of the input, as the per-line reader collects them."""
-        if self._sorted:
-            return
-        positions = np.array(self.positions, np.int64)
-        self._sorted = True
-        if not len(positions) or bool(np.all(positions[1:] > positions[:-1])):
-            return  # the usual batch: every line read in bulk, already in order
-        order = np.argsort(positions, kind="stable").tolist()
-        for name in _COLUMNS:
-            values = getattr(self, name)
-            if values:
-                setattr(self, name, list(map(values.__getitem__, order)))
+    def __bool__(self) -> bool:
+        return bool(self._positions) or any(part.frame.num_rows for part in self._taken)
 
+    def finish(self, ids: pa.Array) -> Rows:
+        """The rows in input order; ``ids``: the id of every message of the batch, by position."""
+        frames = [part.frame for part in self._taken]
+        bodies = [part.bodies for part in self._taken]
+        if self._positions:
+            frames.append(self._frame_of_lines())
+            bodies.append(pa.array(self._bodies, pa.string()))
+        frame = pa.concat_tables(frames) if len(frames) > 1 else frames[0]
+        body = pa.concat_arrays(bodies) if len(bodies) > 1 else bodies[0]
+        positions = frame["_seq"].to_numpy()
+        if len(positions) > 1 and not bool(np.all(positions[1:] > positions[:-1])):
+            order = pa.array(np.argsort(positions, kind="stable"))
+            frame, body = frame.take(order), body.take(order)
+        return Rows(frame.combine_chunks(), ids.take(frame["_seq"]), body)
 
-_COLUMNS = (
-    "positions",
-    "originals",
-    "keys",
-    "items",
-    "priorities",
-    "times",
-    "hostnames",
-    "appnames",
-    "procids",
-    "msgids",
-)
+    def _frame_of_lines(self) -> pa.Table:
+        headers = self._headers
+        return pa.table(
+            [
+                pa.array(self._positions, pa.int64()),
+                pa.array(self._originals, pa.string()),
+                pa.array([h.time_us for h in headers], pa.int64()),
+                pa.array([h.priority for h in headers], pa.int32()),
+                pa.array([h.hostname for h in headers], pa.string()),
+                pa.array([h.appname for h in headers], pa.string()),
+                pa.array([h.procid for h in headers], pa.string()),
+                pa.array([h.msgid for h in headers], pa.string()),
+            ],
+            schema=FRAME_SCHEMA,
+        )

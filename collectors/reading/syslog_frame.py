@@ -270,30 +270,6 @@ def _counted_end(data: bytes | memoryview, count: re.Match[bytes]) -> int | None
     return stop
 
 
-def split_lines(data: bytes) -> tuple[list[str], list[bytes] | None]:
-    """A newline-delimited stream as its lines, decoded, without terminators (LF or CRLF), and,
-    when the stream is not valid UTF-8, each line's bytes as they were (else None).
-
-    Invalid UTF-8 becomes U+FFFD rather than costing the line; the bytes are what the line is
-    known by then, since two lines that differ only there read alike. Blank lines are kept, so
-    that every line keeps its number.
-    """
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raws = data.split(b"\n")
-        if raws and raws[-1] == b"":
-            raws.pop()
-        raws = [raw[:-1] if raw.endswith(b"\r") else raw for raw in raws]
-        return [raw.decode("utf-8", errors="replace") for raw in raws], raws
-    lines = text.split("\n")  # not splitlines(): U+2028 and friends may sit inside a message
-    if lines and lines[-1] == "":
-        lines.pop()  # the terminator of the last line opens no new line
-    if "\r" in text:
-        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-    return lines, None
-
-
 def line_spans(data: bytes | mmap.mmap, lines: int) -> Iterator[tuple[int, int, int]]:
     """A newline-delimited stream cut at line ends into spans of ``lines`` lines (the last may
     have fewer): ``(number of the first line, start, stop)`` byte offsets. A big file is then

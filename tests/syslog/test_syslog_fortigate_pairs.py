@@ -1,4 +1,4 @@
-"""The FortiGate split on spaces (``fortigate_pairs``) against the grammar's regular expression in
+"""The FortiGate split on spaces (``fortigate_pairs``, by ``logscan.split_pairs``) against the grammar's regular expression in
 DuckDB (``fortigate.build_by_pattern``, the way every batch was read before): for any batch of
 bodies, the vendor columns a user sees must be the same, value for value, including the null of
 a key a line does not have, the first value of a repeated key and a quoted value's quotes.
@@ -38,7 +38,7 @@ _bodies = st.one_of(st.sampled_from(LINES), st.lists(_atoms, min_size=1, max_siz
 
 def _same(bodies: list[str]) -> None:
     con = syslog_events.connection()
-    fast = fortigate.build(bodies, con)
+    fast = fortigate.build(pa.array(bodies, pa.string()), con)
     reference = fortigate.build_by_pattern(bodies, con)
     assert fast.schema == reference.schema
     for name in reference.column_names:
@@ -50,7 +50,7 @@ def test_the_sample_lines_give_the_same_columns():
 
 
 def test_a_key_a_line_lacks_is_null_and_the_first_of_a_repeated_key_wins():
-    table = fortigate.build(["logid=7 a=1 a=2", 'logid=8 b="x y"'], syslog_events.connection())
+    table = fortigate.build(pa.array(["logid=7 a=1 a=2", 'logid=8 b="x y"']), syslog_events.connection())
     assert table["fortinet.firewall.a"].to_pylist() == ["1", None]
     assert table["fortinet.firewall.b"].to_pylist() == [None, "x y"]
 
@@ -65,7 +65,7 @@ def test_split_on_spaces_and_the_pattern_agree(bodies):
         reference = fortigate.build_by_pattern(bodies, syslog_events.connection())
     except fortigate.FortigateError:
         return
-    fast = fortigate.build(bodies, syslog_events.connection())
+    fast = fortigate.build(pa.array(bodies, pa.string()), syslog_events.connection())
     assert fast.schema == reference.schema
     assert fast.equals(reference)
 
@@ -75,7 +75,7 @@ def test_a_batch_with_very_many_keys_is_pivoted_key_by_key(monkeypatch):
     _same(LINES)
 
 
-def test_lines_past_the_sixteen_bit_quote_count_go_to_the_pattern():
+def test_long_lines_with_many_quotes_are_split_as_the_pattern_splits_them():
     long_value = '"' + "x" * 70_000 + '"'
     _same([f"logid=1 msg={long_value} devname=a", 'logid=2 msg="' + '" "' * 40_000 + '"'])
 
@@ -84,7 +84,7 @@ def test_the_pairs_keep_line_order_when_both_ways_are_mixed():
     bodies = ['logid=1 a="x"y', "logid=2 b=1", 'logid=3 c="\\"q\\""', "logid=4 d=2"]
     found = fortigate_pairs.split(pa.array(bodies), syslog_events.connection(), fortigate._GRAMMAR)
     assert found.rows.tolist() == sorted(found.rows.tolist())
-    table = fortigate.build(bodies, syslog_events.connection())
+    table = fortigate.build(pa.array(bodies), syslog_events.connection())
     assert table["fortinet.firewall.c"].to_pylist() == [None, None, '"q"', None]
 
 
@@ -95,5 +95,5 @@ def test_common_lines_never_reach_the_pattern(monkeypatch):
         raise AssertionError("a plain line was sent to the regular expression")
 
     monkeypatch.setattr(fortigate_pairs, "_split_by_pattern", refuse)
-    table = fortigate.build([LINES[0], LINES[1], LINES[4], LINES[9]], syslog_events.connection())
+    table = fortigate.build(pa.array([LINES[0], LINES[1], LINES[4], LINES[9]]), syslog_events.connection())
     assert table["fortinet.firewall.msg"].to_pylist() == [None, "a, b", "two  spaces", None]

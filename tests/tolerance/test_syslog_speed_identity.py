@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from collectors.formats import syslog, syslog_bulk
 from collectors.formats.appliances import cef
+from collectors.reading.line_batch import LineBatch
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -177,11 +178,13 @@ def test_the_common_shapes_are_read_in_bulk():
         "<189>Mar  1 10:00:00 fw01 cefd: " + CEF,  # a TAG: per line
         UNKNOWN,  # per line, to be quarantined
     ]
-    taken, others = syslog_bulk.route(lines, NOW)
-    assert sorted(p for rows in taken.values() for p in rows.positions) == [0, 1, 2, 3]
-    assert others == {4, 5}
-    assert taken["fortinet.firewall"].hostnames == ["fw01"]
-    assert taken["cef"].times == [1_772_359_200_000_000]
+    routed = syslog_bulk.route(LineBatch.of_messages([line.encode() for line in lines]), NOW)
+    taken = routed.taken
+    assert sorted(p for rows in taken.values() for p in rows.frame["_seq"].to_pylist()) == [0, 1, 2, 3]
+    assert routed.others.tolist() == [4, 5]
+    assert taken["fortinet.firewall"].frame["log.syslog.hostname"].to_pylist() == ["fw01"]
+    assert taken["cef"].frame["_header_time_us"].to_pylist() == [1_772_359_200_000_000]
+    assert taken["panw.panos"].bodies.to_pylist() == [PANOS, PANOS_SYSTEM]
 
 
 _extension_text = st.text(alphabet=st.sampled_from(list("ab_1.-[]= \t\n\\\u00e9|")), max_size=40)

@@ -39,18 +39,11 @@ def readable(bodies: pa.Array) -> np.ndarray:
     return pc.fill_null(pc.match_substring_regex(bodies, _HEADER), False).to_numpy(zero_copy_only=False)
 
 
-def build(items: list[cef.CefRecord | str], now: datetime) -> pa.Table:
-    """``cef.build`` of records given as parsed records or as bodies with a ``readable`` header."""
-    texts = [item if isinstance(item, str) else None for item in items]
-    records = {row: item for row, item in enumerate(items) if not isinstance(item, str)}
-    if not records.keys() ^ set(range(len(items))):  # none in bulk
-        return cef.build(list(records.values()), now)
-    fast_at = np.array([row for row, text in enumerate(texts) if text is not None], np.int64)
-    part = _read(pa.array([texts[row] for row in fast_at.tolist()], pa.string()), now)
-    for row in fast_at[~part.kept].tolist():  # bodies this reader leaves to parse_cef
-        records[row] = cef.parse_cef(texts[row] or "")
-    fast_rows = fast_at[part.kept]
-    return _joined(part, fast_rows, records, len(items), now)
+def build(bodies: pa.Array, now: datetime) -> pa.Table:
+    """``cef.build`` of CEF bodies: those this reader takes in bulk, the others by ``parse_cef``."""
+    part = _read(bodies, now)
+    records = {row: cef.parse_cef(bodies[row].as_py()) for row in np.flatnonzero(~part.kept).tolist()}
+    return _joined(part, np.flatnonzero(part.kept), records, len(bodies), now)
 
 
 class _Part:

@@ -76,13 +76,13 @@ def _unquote(value: str) -> str:
     return value
 
 
-def build(bodies: list[str], con: duckdb.DuckDBPyConnection) -> pa.Table:
+def build(bodies: pa.Array, con: duckdb.DuckDBPyConnection) -> pa.Table:
     """The vendor columns of many bodies, one row each, in order.
 
     Split a batch at a time (``fortigate_pairs``: the common line on spaces, the rest by the
     grammar in DuckDB) and pivoted to a column per key by one scatter per key.
     """
-    found = fortigate_pairs.split(pa.array(bodies, pa.string()), con, _GRAMMAR)
+    found = fortigate_pairs.split(bodies, con, _GRAMMAR)
     if not len(found.keys):  # looks_like() admits no body without a pair: a bug if it happens
         raise FortigateError("no key=value pairs in a batch of FortiGate bodies")
     columns = fortigate_pairs.pivot(found, len(bodies))

@@ -32,9 +32,12 @@ import csv
 import re
 from typing import Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import logscan
+from collectors.formats.appliances.pair_columns import buffer_of
 from collectors.formats.appliances.panos_layouts import ALIASES, COMMON, LAYOUTS, LOG_TYPES
 from store.schema import EVENTS
 
@@ -106,27 +109,33 @@ def to_row(fields: list[str]) -> dict[str, str]:
     return {PREFIX + name: value for name, value in zip(names, fields)}
 
 
-def build(records: list[list[str]]) -> pa.Table:
-    """The vendor columns of many records, one row each, in order.
+def build(bodies: pa.Array) -> pa.Table:
+    """The vendor columns of many records (their CSV bodies), one row each, in order.
 
-    Records of one type and length share their column names, so they are turned into Arrow
-    columns a group at a time (a transpose) rather than a dict per row.
+    The CSV is split by ``logscan.split_fields`` over the batch's bytes; a record its strict
+    reading refuses is read here by ``split_fields`` (leniently, saying so). Records of one type
+    and length share their column names, so each such group becomes columns at once.
     """
-    groups: dict[tuple[str, int], tuple[list[int], list[list[str]]]] = {}
+    strings, _raw, bounds = buffer_of(bodies)
+    data = strings.buffers()[2] or pa.py_buffer(b"")
+    owners, values, failed = logscan.split_fields(data, bounds[:-1], bounds[1:])
     problems: dict[int, str] = {}
-    for row, fields in enumerate(records):
-        if type(fields) is Repaired:
-            problems[row] = fields.problem
-        key = (fields[3], len(fields))
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = ([], [])
-        group[0].append(row)
-        group[1].append(fields)
+    if len(failed):
+        owners, values = _with_lenient(strings, failed, owners, values, problems)
+    count = len(bodies)
+    firsts = np.searchsorted(owners, np.arange(count))  # each record's first field
+    lengths = np.bincount(owners, minlength=count)
+    types = values.take(pa.array(firsts + 3))  # every record has its type in the fourth field
+    encoded = pc.dictionary_encode(types)
+    type_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    group_of = type_codes * (int(lengths.max()) + 1) + lengths
     parts = []
-    for (log_type, count), (rows, values) in groups.items():
-        names = field_names(log_type, count)
-        data = {PREFIX + name: pa.array(column, pa.string()) for name, column in zip(names, zip(*values))}
+    groups, first_rows = np.unique(group_of, return_index=True)
+    for group in groups[np.argsort(first_rows)].tolist():  # in the order the records first show them
+        rows = np.flatnonzero(group_of == group)
+        length = int(lengths[rows[0]])
+        names = field_names(encoded.dictionary[int(type_codes[rows[0]])].as_py(), length)
+        data = {PREFIX + name: values.take(pa.array(firsts[rows] + i)) for i, name in enumerate(names)}
         data["_row"] = pa.array(rows, pa.int64())
         parts.append(pa.table(data))
     table = pa.concat_tables(parts, promote_options="default")
@@ -134,9 +143,28 @@ def build(records: list[list[str]]) -> pa.Table:
         table = table.take(pc.sort_indices(table["_row"]))
     table = table.drop_columns(["_row"])
     if problems:  # rare: the column is there only when a record needed it
-        notes = pa.array([problems.get(row) for row in range(len(records))], pa.string())
+        notes = pa.array([problems.get(row) for row in range(count)], pa.string())
         table = table.append_column(PREFIX + "csv_problem", notes)
     return table
+
+
+def _with_lenient(
+    strings: pa.Array, failed: np.ndarray, owners: np.ndarray, values: pa.Array, problems: dict[int, str]
+) -> tuple[np.ndarray, pa.Array]:
+    """The fields of the records the strict reading refused, read by ``split_fields``, merged
+    in record order; what was wrong with each goes to ``problems``."""
+    lenient_owners: list[int] = []
+    lenient_values: list[str] = []
+    for row in failed.tolist():
+        fields = split_fields(strings[row].as_py())
+        if type(fields) is Repaired:
+            problems[row] = fields.problem
+        lenient_owners += [row] * len(fields)
+        lenient_values += fields
+    owners = np.concatenate([owners, np.array(lenient_owners, np.int64)])
+    order = np.argsort(owners, kind="stable")
+    values = pa.concat_arrays([values, pa.array(lenient_values, pa.string())]).take(pa.array(order))
+    return owners[order], values
 
 
 # --- ECS ------------------------------------------------------------------------------------

@@ -1,0 +1,71 @@
+"""Byte scanners for a batch of appliance syslog lines, in Rust (``src/``), with Arrow results.
+
+Each scanner takes the batch as one buffer and the byte range of each line (int64 arrays of
+starts and ends), reads the lines without holding the GIL, and returns numpy arrays and Arrow
+string arrays, never a Python object per line. What a scanner cannot read exactly as Cyberwell's
+per-line readers do is named (``failed``, or kind 0) for those readers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from logscan import _logscan
+
+__all__ = ["scan_headers", "split_fields", "split_pairs"]
+
+
+def scan_headers(data: Any, starts: np.ndarray, ends: np.ndarray, log_types: Sequence[bytes]) -> dict[str, Any]:
+    """Every line's syslog header, body kind and SHA-256.
+
+    ``kind`` (uint8: 0 for the per-line reader, 1 CEF, 2 FortiGate, 3 PAN-OS with a type in
+    ``log_types``), ``priority`` (int32, -1 for none), ``bsd_clock`` (int64 ``MMDDhhmmss``, -1 for
+    none), ``body`` (int64, where the body starts in ``data``) as numpy arrays; ``iso_clock``,
+    ``hostname``, ``appname``, ``procid``, ``msgid``, ``original`` (null where kind is 0) and ``id``
+    (hex) as Arrow string arrays.
+    """
+    found = _logscan.scan_headers(_bytes(data), _int64(starts), _int64(ends), list(log_types))
+    return {
+        "kind": np.frombuffer(found["kind"], np.uint8),
+        "priority": np.frombuffer(found["priority"], np.int32),
+        "bsd_clock": np.frombuffer(found["bsd_clock"], np.int64),
+        "body": np.frombuffer(found["body"], np.int64),
+        **{name: _strings(found[name]) for name in ("iso_clock", "hostname", "appname", "procid", "msgid")},
+        "original": _strings(found["original"]),
+        "id": _strings(found["id"]),
+    }
+
+
+def split_pairs(data: Any, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, pa.Array, pa.Array, np.ndarray]:
+    """FortiGate bodies (the spaced layout) as pairs: each pair's body, keys, values (a quoted
+    value without its quotes), and the bodies left to the grammar's regular expression."""
+    found = _logscan.split_pairs(_bytes(data), _int64(starts), _int64(ends))
+    rows = np.frombuffer(found["rows"], np.int64)
+    return rows, _strings(found["keys"]), _strings(found["values"]), np.frombuffer(found["failed"], np.int64)
+
+
+def split_fields(data: Any, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+    """CSV records as ``csv.reader(strict=True)`` reads them: each field's record, the fields'
+    values, and the records that reader would refuse (or could read across lines)."""
+    found = _logscan.split_fields(_bytes(data), _int64(starts), _int64(ends))
+    rows = np.frombuffer(found["rows"], np.int64)
+    return rows, _strings(found["values"]), np.frombuffer(found["failed"], np.int64)
+
+
+def _bytes(data: Any) -> memoryview:
+    """Any contiguous buffer as unsigned bytes (Arrow's buffers say signed)."""
+    return memoryview(data).cast("B")
+
+
+def _int64(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, np.int64)
+
+
+def _strings(parts: tuple) -> pa.Array:
+    length, nulls, validity, offsets, data = parts
+    buffers = [None if validity is None else pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+    return pa.Array.from_buffers(pa.string(), length, buffers, null_count=nulls)

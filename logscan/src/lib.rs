@@ -1,0 +1,287 @@
+//! Byte scanners for a batch of appliance syslog lines, called from Cyberwell's Python syslog
+//! reader (`collectors.formats.syslog_scan`).
+//!
+//! Each function takes the batch as one buffer and the byte range of each line in it (two int64
+//! arrays), reads every line without holding the GIL, and returns its findings as the buffers of
+//! Arrow arrays (`columns`), so that no Python object is made per line. What a scanner does not
+//! take is named (a line's index), and the Python per-line reader reads it.
+
+mod columns;
+mod csv;
+mod header;
+mod pairs;
+
+use columns::{bytes_of, Strings};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use sha2::{Digest, Sha256};
+
+/// The batch as slices: the buffer and each line's byte range, checked against each other.
+struct Lines<'a> {
+    data: &'a [u8],
+    starts: &'a [i64],
+    ends: &'a [i64],
+}
+
+impl<'a> Lines<'a> {
+    fn of(data: &'a PyBuffer<u8>, starts: &'a PyBuffer<i64>, ends: &'a PyBuffer<i64>) -> PyResult<Self> {
+        for buffer in [&**data, &**starts, &**ends] {
+            if !buffer.is_c_contiguous() {
+                return Err(PyValueError::new_err("buffers must be contiguous"));
+            }
+        }
+        // SAFETY: the PyBuffers hold their exporters' memory until they are dropped, after us.
+        let lines = unsafe {
+            Lines {
+                data: std::slice::from_raw_parts(data.buf_ptr() as *const u8, data.len_bytes()),
+                starts: std::slice::from_raw_parts(starts.buf_ptr() as *const i64, starts.item_count()),
+                ends: std::slice::from_raw_parts(ends.buf_ptr() as *const i64, ends.item_count()),
+            }
+        };
+        if lines.starts.len() != lines.ends.len() {
+            return Err(PyValueError::new_err("starts and ends differ in length"));
+        }
+        let size = lines.data.len() as i64;
+        let bad = lines.starts.iter().zip(lines.ends).any(|(&s, &e)| s < 0 || s > e || e > size);
+        if bad {
+            return Err(PyValueError::new_err("a line's range is outside the buffer"));
+        }
+        Ok(lines)
+    }
+
+    fn get(&self, i: usize) -> &'a [u8] {
+        &self.data[self.starts[i] as usize..self.ends[i] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.starts.len()
+    }
+}
+
+/// What `scan_headers` found, a value per line.
+struct Found {
+    kind: Vec<u8>,
+    priority: Vec<i32>,
+    bsd_clock: Vec<i64>,
+    body: Vec<i64>,
+    iso_clock: Strings,
+    hostname: Strings,
+    appname: Strings,
+    procid: Strings,
+    msgid: Strings,
+    original: Strings,
+    id: Strings,
+}
+
+/// A line's SHA-256 as 64 lower-case hex digits (`event.id` of a syslog line).
+fn hex_digest(line: &[u8], out: &mut [u8; 64]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, byte) in Sha256::digest(line).iter().enumerate() {
+        out[2 * i] = HEX[usize::from(byte >> 4)];
+        out[2 * i + 1] = HEX[usize::from(byte & 15)];
+    }
+}
+
+fn scan_lines(lines: &Lines, log_types: &[&[u8]]) -> Found {
+    let n = lines.len();
+    let mut found = Found {
+        kind: Vec::with_capacity(n),
+        priority: Vec::with_capacity(n),
+        bsd_clock: Vec::with_capacity(n),
+        body: Vec::with_capacity(n),
+        iso_clock: Strings::new(),
+        hostname: Strings::new(),
+        appname: Strings::new(),
+        procid: Strings::new(),
+        msgid: Strings::new(),
+        original: Strings::new(),
+        id: Strings::new(),
+    };
+    let mut digest = [0u8; 64];
+    for i in 0..n {
+        let line = lines.get(i);
+        hex_digest(line, &mut digest);
+        found.id.push(Some(&digest));
+        let read = header::read(line, log_types).filter(|_| found.original.fits(line.len()));
+        let slice = |span: header::Span| span.map(|(s, e)| &line[s..e]);
+        match read {
+            Some(h) => {
+                found.kind.push(h.kind);
+                found.priority.push(h.priority.map_or(-1, |p| p as i32));
+                found.bsd_clock.push(h.bsd_clock.unwrap_or(-1));
+                found.body.push(lines.starts[i] + h.body as i64);
+                found.iso_clock.push(slice(h.iso_clock));
+                found.hostname.push(slice(h.hostname));
+                found.appname.push(slice(h.appname));
+                found.procid.push(slice(h.procid));
+                found.msgid.push(slice(h.msgid));
+                found.original.push(Some(line));
+            }
+            None => {
+                found.kind.push(0);
+                found.priority.push(-1);
+                found.bsd_clock.push(-1);
+                found.body.push(lines.ends[i]);
+                for column in [
+                    &mut found.iso_clock,
+                    &mut found.hostname,
+                    &mut found.appname,
+                    &mut found.procid,
+                    &mut found.msgid,
+                    &mut found.original,
+                ] {
+                    column.push(None);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Read the syslog header of every line and which vendor's body follows.
+///
+/// Returns a dict: `kind` (uint8 per line: 0 for the per-line reader, 1 CEF, 2 FortiGate,
+/// 3 PAN-OS), `priority` (int32, -1 for none), `bsd_clock` (int64 `MMDDhhmmss`, -1 for none),
+/// `body` (int64, where the body starts in the buffer), and string columns `iso_clock`,
+/// `hostname`, `appname`, `procid`, `msgid`, `original` (the line, for the lines taken) and `id`
+/// (every line's SHA-256 in hex).
+#[pyfunction]
+fn scan_headers<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+    log_types: Vec<Vec<u8>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let lines = Lines::of(&data, &starts, &ends)?;
+    let types: Vec<&[u8]> = log_types.iter().map(Vec::as_slice).collect();
+    let found = py.detach(|| scan_lines(&lines, &types));
+    let out = PyDict::new(py);
+    out.set_item("kind", bytes_of(py, &found.kind))?;
+    out.set_item("priority", bytes_of(py, &found.priority))?;
+    out.set_item("bsd_clock", bytes_of(py, &found.bsd_clock))?;
+    out.set_item("body", bytes_of(py, &found.body))?;
+    out.set_item("iso_clock", found.iso_clock.into_py(py)?)?;
+    out.set_item("hostname", found.hostname.into_py(py)?)?;
+    out.set_item("appname", found.appname.into_py(py)?)?;
+    out.set_item("procid", found.procid.into_py(py)?)?;
+    out.set_item("msgid", found.msgid.into_py(py)?)?;
+    out.set_item("original", found.original.into_py(py)?)?;
+    out.set_item("id", found.id.into_py(py)?)?;
+    Ok(out)
+}
+
+/// Pairs or fields of many lines, flat: the line each belongs to, and its strings.
+struct Flat {
+    rows: Vec<i64>,
+    failed: Vec<i64>,
+    first: Strings,
+    second: Strings,
+}
+
+impl Flat {
+    fn new() -> Self {
+        Flat { rows: Vec::new(), failed: Vec::new(), first: Strings::new(), second: Strings::new() }
+    }
+
+    fn into_py<'py>(self, py: Python<'py>, first: &str, second: Option<&str>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        out.set_item("rows", bytes_of(py, &self.rows))?;
+        out.set_item("failed", bytes_of(py, &self.failed))?;
+        out.set_item(first, self.first.into_py(py)?)?;
+        if let Some(name) = second {
+            out.set_item(name, self.second.into_py(py)?)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Split FortiGate bodies (spaced layout) into pairs.
+///
+/// Returns a dict: `rows` (int64, the body each pair is of), string columns `keys` and `values`
+/// (quotes of a quoted value removed), and `failed` (int64, the bodies to read by the pattern).
+#[pyfunction]
+fn split_pairs<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let lines = Lines::of(&data, &starts, &ends)?;
+    let flat = py.detach(|| {
+        let mut flat = Flat::new();
+        for i in 0..lines.len() {
+            let body = lines.get(i);
+            match pairs::split(body) {
+                Some(found) if flat.first.fits(body.len()) && flat.second.fits(body.len()) => {
+                    for pair in found {
+                        flat.rows.push(i as i64);
+                        flat.first.push(Some(&body[pair.key.0..pair.key.1]));
+                        flat.second.push(Some(&body[pair.value.0..pair.value.1]));
+                    }
+                }
+                _ => flat.failed.push(i as i64),
+            }
+        }
+        flat
+    });
+    flat.into_py(py, "keys", Some("values"))
+}
+
+/// Split CSV records (PAN-OS bodies) into fields, as `csv.reader(strict=True)` does.
+///
+/// Returns a dict: `rows` (int64, the record each field is of), a string column `values` (a
+/// quoted field without its quotes and with `""` as `"`), and `failed` (int64, the records the
+/// per-line reader must read).
+#[pyfunction]
+fn split_fields<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let lines = Lines::of(&data, &starts, &ends)?;
+    let flat = py.detach(|| {
+        let mut flat = Flat::new();
+        let mut value = Vec::new();
+        for i in 0..lines.len() {
+            let record = lines.get(i);
+            let split = csv::split(record).filter(|_| flat.first.fits(record.len()));
+            let Some(found) = split else {
+                flat.failed.push(i as i64);
+                continue;
+            };
+            for field in found {
+                let inner = &record[field.span.0..field.span.1];
+                flat.rows.push(i as i64);
+                if field.doubled {
+                    value.clear();
+                    let mut skip = false;
+                    for &b in inner {
+                        if skip {
+                            skip = false;
+                            continue;
+                        }
+                        value.push(b);
+                        skip = b == b'"';
+                    }
+                    flat.first.push(Some(&value));
+                } else {
+                    flat.first.push(Some(inner));
+                }
+            }
+        }
+        flat
+    });
+    flat.into_py(py, "values", None)
+}
+
+#[pymodule]
+fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(scan_headers, m)?)?;
+    m.add_function(wrap_pyfunction!(split_pairs, m)?)?;
+    m.add_function(wrap_pyfunction!(split_fields, m)?)?;
+    Ok(())
+}
