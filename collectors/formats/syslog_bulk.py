@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 import logscan
 from collectors.formats.appliances import cef, cef_bulk, fortigate, panos, panos_layouts
+from collectors.formats.appliances.pair_columns import spans
 from collectors.formats.syslog_rows import FRAME_SCHEMA, Taken
 from collectors.reading.line_batch import LineBatch
 from collectors.reading.syslog_frame import FrameError, iso_us, yearless_us
@@ -82,16 +83,6 @@ def route(batch: LineBatch, now: datetime, bulk: bool = True) -> Routed:
         )
         taken[name] = Taken(frame, spans(data, body_start[rows], batch.ends[rows]))
     return Routed(taken, np.flatnonzero(kind == 0), ids)
-
-
-def spans(data: pa.Buffer, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
-    """The byte ranges ``[starts, ends)`` of ``data`` (in order, not overlapping) as strings, with
-    one copy for all of them. The ranges must hold UTF-8 (the scanner took only such lines)."""
-    cuts = np.empty(2 * len(starts) + 1, np.int32)
-    cuts[0:-1:2], cuts[1:-1:2] = starts, ends
-    cuts[-1] = ends[-1] if len(ends) else 0
-    both = pa.Array.from_buffers(pa.string(), 2 * len(starts), [None, pa.py_buffer(cuts), data])
-    return both.take(pa.array(np.arange(0, 2 * len(starts), 2)))
 
 
 _NO_TIME = np.iinfo(np.int64).min

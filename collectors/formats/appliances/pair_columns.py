@@ -85,10 +85,14 @@ def buffer_of(strings: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
 def slices(strings: pa.Array, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     """The byte ranges ``[starts, ends)`` of a ``buffer_of`` array (in order, not overlapping) as
     strings: cut from its buffer by offsets, with one copy for all of them."""
+    return spans(strings.buffers()[2], starts, ends)
+
+
+def spans(data: pa.Buffer | None, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """The byte ranges ``[starts, ends)`` of ``data`` (in order, not overlapping, holding UTF-8) as
+    strings, with one copy for all of them."""
     cuts = np.empty(2 * len(starts) + 1, np.int64)
     cuts[0:-1:2], cuts[1:-1:2] = starts, ends
     cuts[-1] = ends[-1] if len(ends) else 0
-    both = pa.Array.from_buffers(
-        pa.string(), 2 * len(starts), [None, pa.py_buffer(cuts.astype(np.int32)), strings.buffers()[2]]
-    )
+    both = pa.Array.from_buffers(pa.string(), 2 * len(starts), [None, pa.py_buffer(cuts.astype(np.int32)), data])
     return both.take(pa.array(np.arange(0, 2 * len(starts), 2)))
