@@ -198,6 +198,26 @@ impl Flat {
     }
 }
 
+/// Every line read by `read` into one `Flat`, without the GIL; a line it refuses is `failed`.
+fn flatten(
+    py: Python<'_>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+    read: impl Fn(&[u8], i64, &mut Flat) -> bool + Send + Sync,
+) -> PyResult<Flat> {
+    let lines = Lines::of(&data, &starts, &ends)?;
+    Ok(py.detach(|| {
+        let mut flat = Flat::new();
+        for i in 0..lines.len() {
+            if !read(lines.get(i), i as i64, &mut flat) {
+                flat.failed.push(i as i64);
+            }
+        }
+        flat
+    }))
+}
+
 /// Split FortiGate bodies (spaced layout) into pairs.
 ///
 /// Returns a dict: `rows` (int64, the body each pair is of), string columns `keys` and `values`
@@ -209,24 +229,17 @@ fn split_pairs<'py>(
     starts: PyBuffer<i64>,
     ends: PyBuffer<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let lines = Lines::of(&data, &starts, &ends)?;
-    let flat = py.detach(|| {
-        let mut flat = Flat::new();
-        for i in 0..lines.len() {
-            let body = lines.get(i);
-            match pairs::split(body) {
-                Some(found) if flat.first.fits(body.len()) && flat.second.fits(body.len()) => {
-                    for pair in found {
-                        flat.rows.push(i as i64);
-                        flat.first.push(Some(&body[pair.key.0..pair.key.1]));
-                        flat.second.push(Some(&body[pair.value.0..pair.value.1]));
-                    }
-                }
-                _ => flat.failed.push(i as i64),
+    let flat = flatten(py, data, starts, ends, |body, row, flat| match pairs::split(body) {
+        Some(found) if flat.first.fits(body.len()) && flat.second.fits(body.len()) => {
+            for pair in found {
+                flat.rows.push(row);
+                flat.first.push(Some(&body[pair.key.0..pair.key.1]));
+                flat.second.push(Some(&body[pair.value.0..pair.value.1]));
             }
+            true
         }
-        flat
-    });
+        _ => false,
+    })?;
     flat.into_py(py, "keys", Some("values"))
 }
 
@@ -242,40 +255,35 @@ fn split_fields<'py>(
     starts: PyBuffer<i64>,
     ends: PyBuffer<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let lines = Lines::of(&data, &starts, &ends)?;
-    let flat = py.detach(|| {
-        let mut flat = Flat::new();
-        let mut value = Vec::new();
-        for i in 0..lines.len() {
-            let record = lines.get(i);
-            let split = csv::split(record).filter(|_| flat.first.fits(record.len()));
-            let Some(found) = split else {
-                flat.failed.push(i as i64);
-                continue;
-            };
-            for field in found {
-                let inner = &record[field.span.0..field.span.1];
-                flat.rows.push(i as i64);
-                if field.doubled {
-                    value.clear();
-                    let mut skip = false;
-                    for &b in inner {
-                        if skip {
-                            skip = false;
-                            continue;
-                        }
-                        value.push(b);
-                        skip = b == b'"';
-                    }
-                    flat.first.push(Some(&value));
-                } else {
-                    flat.first.push(Some(inner));
-                }
+    let flat = flatten(py, data, starts, ends, |record, row, flat| {
+        let Some(found) = csv::split(record).filter(|_| flat.first.fits(record.len())) else {
+            return false;
+        };
+        for field in found {
+            let inner = &record[field.span.0..field.span.1];
+            flat.rows.push(row);
+            if field.doubled {
+                flat.first.push(Some(&undouble(inner)));
+            } else {
+                flat.first.push(Some(inner));
             }
         }
-        flat
-    });
+        true
+    })?;
     flat.into_py(py, "values", None)
+}
+
+/// A quoted CSV field's inside with each `""` as one `"`.
+fn undouble(inner: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(inner.len());
+    let mut skip = false;
+    for &b in inner {
+        if !skip {
+            value.push(b);
+        }
+        skip = !skip && b == b'"';
+    }
+    value
 }
 
 #[pymodule]
