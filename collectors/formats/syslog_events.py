@@ -1,6 +1,6 @@
 """Each syslog dataset's collected rows as events: the vendor module builds its columns, one
 DuckDB query per dataset maps them to ECS (with the macros the vendors share), and the
-datasets' tables are put together in the order of the input.
+datasets' tables are put one after the other (each in the order of the input).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from collectors.formats.appliances import cef, cef_bulk, fortigate, panos
 from collectors.formats.syslog_rows import Rows
@@ -206,13 +205,12 @@ def aware(stamp: datetime) -> datetime:
 
 
 def union(tables: list[pa.Table]) -> pa.Table:
-    """One table for all datasets, rows in input order; other datasets' columns are nulls."""
+    """One table for all datasets, one dataset's rows after another's; other datasets' columns
+    are nulls."""
     tables = [table for table in tables if table.num_rows]
     if not tables:
         return empty()
     table = pa.concat_tables(tables, promote_options="default")
-    if len(tables) > 1:
-        table = table.take(pc.sort_indices(table["_seq"]))
     table = case_unique(table.drop_columns(["_seq"]))
     check_required(table)
     return table

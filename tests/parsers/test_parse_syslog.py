@@ -162,7 +162,7 @@ def test_gzip_file_is_read_by_magic_bytes_not_name(tmp_path):
     path.write_bytes(gzip.compress(("<189>" + FORTI + "\r\n" + CEF + "\n").encode()))
     batch = syslog.parse_file(path, now=NOW)
     assert batch.quarantined == []
-    assert batch.events["event.dataset"].to_pylist() == ["fortinet.firewall", "cef"]
+    assert sorted(batch.events["event.dataset"].to_pylist()) == ["cef", "fortinet.firewall"]
 
 
 # --- the batch ---------------------------------------------------------------------------
@@ -175,19 +175,20 @@ def test_mixed_file_gives_one_table_with_the_union_of_columns(tmp_path):
     batch = syslog.parse_file(path, now=NOW)
     table = batch.events
     assert batch.quarantined == []
-    assert table["event.dataset"].to_pylist() == ["fortinet.firewall", "panw.panos", "cef"]
-    assert table["event.original"].to_pylist() == lines
+    # Rows are grouped by dataset (CEF, FortiGate, PAN-OS), each in the order of the file.
+    assert table["event.dataset"].to_pylist() == ["cef", "fortinet.firewall", "panw.panos"]
+    assert table["event.original"].to_pylist() == [lines[2], lines[0], lines[1]]
     assert table["source.ip"].to_pylist() == ["10.1.2.3"] * 3
     assert table["destination.port"].to_pylist() == [443, 443, 443]
     assert table["event.action"].to_pylist() == ["allow", "allow", "allow"]
-    assert table["user.name"].to_pylist() == ["jbloggs", "council\\jdoe", "jdoe"]
+    assert table["user.name"].to_pylist() == ["jdoe", "jbloggs", "council\\jdoe"]
     # Vendor columns of one dataset are null on the others' rows.
-    assert table["fortinet.firewall.policyname"].to_pylist() == ["LAN to WAN", None, None]
-    assert table["panw.panos.rule_name"].to_pylist() == [None, "Allow-Web", None]
-    assert table["cef.device_vendor"].to_pylist() == [None, None, "Acme"]
-    assert table["log.syslog.hostname"].to_pylist() == [None, "pa01", None]
-    assert table["host.hostname"].to_pylist() == [None, "pa01", None]
-    assert table["log.syslog.priority"].to_pylist() == [189, 14, None]
+    assert table["fortinet.firewall.policyname"].to_pylist() == [None, "LAN to WAN", None]
+    assert table["panw.panos.rule_name"].to_pylist() == [None, None, "Allow-Web"]
+    assert table["cef.device_vendor"].to_pylist() == ["Acme", None, None]
+    assert table["log.syslog.hostname"].to_pylist() == [None, None, "pa01"]
+    assert table["host.hostname"].to_pylist() == [None, None, "pa01"]
+    assert table["log.syslog.priority"].to_pylist() == [None, 189, 14]
     for name, kind in syslog_events.SYSLOG_COLUMNS.items():
         assert table.schema.field(name).type == kind, name
     for columns in syslog_events.DATASET_COLUMNS.values():
