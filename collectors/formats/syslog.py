@@ -55,8 +55,10 @@ Decisions, so a reader need not guess:
 from __future__ import annotations
 
 import mmap
+import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,7 +115,7 @@ def parse_file(path: Path, *, now: datetime | None = None, bulk: bool | None = N
 
     Never raises for bad content; an unreadable file comes back as one quarantined record.
     The file is parsed ``BATCH_LINES`` messages at a time, so that Python holds one batch's
-    strings, not the whole file's. ``bulk``: as for ``_parse`` (False: every line by the
+    strings, not the whole file's. ``bulk``: as for ``_start`` (False: every line by the
     per-line reader, the reference).
     """
     batches = list(iter_batches(path, now=now, bulk=bulk))
@@ -137,12 +139,23 @@ def iter_batches(
     ``batch_lines`` defaults to ``BATCH_LINES``.
     """
     path = Path(path)
-    batch_lines = batch_lines or BATCH_LINES
+    # One batch is parsed in the pool while the one before is merged and handed over, so the
+    # threads do not wait for the caller between batches.
+    ahead: _Parsing | None = None
+    for parsing in _start_batches(path, now, batch_lines or BATCH_LINES, bulk):
+        if ahead is not None:
+            yield ahead.result()
+        ahead = parsing
+    if ahead is not None:
+        yield ahead.result()
+
+
+def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: bool | None) -> Iterator[_Parsing]:
+    """``iter_batches``' batches, each started in the pool when the generator reaches it."""
     try:
         content, damage = read_content(path, SOURCE)
     except READ_ERRORS as exc:
-        reject = unreadable(SOURCE, path, exc)
-        yield ParsedBatch(empty(), [reject])
+        yield _Parsing.done(ParsedBatch(empty(), [unreadable(SOURCE, path, exc)]))
         return
     if not _octet_counted(content):  # the common case: one message per line
         any_lines = False
@@ -153,9 +166,9 @@ def iter_batches(
                 continue
             any_lines = True
             first, damage = damage, []  # the damage of a gzip goes with the first batch
-            yield _parse(batch, range(lineno, lineno + len(batch)), str(path), now, None, first, bulk)
+            yield _start(batch, range(lineno, lineno + len(batch)), str(path), now, None, first, bulk)
         if not any_lines:
-            yield ParsedBatch(empty(), damage)
+            yield _Parsing.done(ParsedBatch(empty(), damage))
         return
     data = bytes(content)
     del content
@@ -170,9 +183,9 @@ def iter_batches(
         frames.append(frame.data)
         linenos.append(frame.lineno)
         if len(frames) >= batch_lines:
-            yield _parse(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
+            yield _start(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
             frames, linenos, rejects = [], [], []
-    yield _parse(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
+    yield _start(LineBatch.of_messages(frames), linenos, str(path), now, None, rejects, bulk)
 
 
 def _octet_counted(content: bytes | mmap.mmap) -> bool:
@@ -206,19 +219,31 @@ def parse_lines(
     ``received_us`` instead each message's (epoch microseconds, as a spool drain has them); it
     is ``@timestamp`` only when neither the body nor the header has a clock. ``now`` (default:
     the current time) sets ``event.ingested``, places year-less RFC 3164 clocks and times a
-    message that has no other clock. ``bulk``: as for ``_parse``.
+    message that has no other clock. ``bulk``: as for ``_start``.
     """
     items = list(lines)
-    if received_us is not None:
-        if len(received_us) != len(items):
-            raise ValueError(f"received_us has {len(received_us)} times for {len(items)} messages")
-    arrived: ReceivedAt = received_us if received_us is not None else received_at
     raws = [
         item.rstrip(b"\r\n") if isinstance(item, bytes) else _encodable(str(item).rstrip("\r\n")).encode("utf-8")
         for item in items
     ]
-    batch = LineBatch.of_messages(raws)
-    return _parse(batch, range(1, len(raws) + 1), origin, now, arrived, [], bulk)
+    arrived: ReceivedAt = received_us if received_us is not None else received_at
+    return parse_batch(LineBatch.of_messages(raws), origin, now=now, received_us=arrived, bulk=bulk)
+
+
+def parse_batch(
+    batch: LineBatch,
+    origin: str,
+    *,
+    now: datetime | None = None,
+    received_us: ReceivedAt = None,
+    bulk: bool | None = None,
+) -> ParsedBatch:
+    """``parse_lines`` for messages already in one buffer (a spool drain's, as read): no Python
+    object is made per message. ``received_us``: each message's receive time (epoch µs, numpy
+    or a list), or one time for all (a datetime)."""
+    if received_us is not None and not isinstance(received_us, datetime) and len(received_us) != len(batch):
+        raise ValueError(f"received_us has {len(received_us)} times for {len(batch)} messages")
+    return _start(batch, range(1, len(batch) + 1), origin, now, received_us, [], bulk, split=True).result()
 
 
 def _encodable(line: str) -> str:
@@ -232,7 +257,7 @@ def _encodable(line: str) -> str:
     return line
 
 
-def _parse(
+def _start(
     batch: LineBatch,
     linenos: Sequence[int],
     origin: str,
@@ -240,18 +265,80 @@ def _parse(
     received_at: ReceivedAt,
     rejects: list[Quarantined],
     bulk: bool | None = None,
-) -> ParsedBatch:
-    """The events and rejects of a batch of messages; ``linenos``: each message's line number.
+    *,
+    split: bool = False,
+) -> _Parsing:
+    """Start parsing a batch of messages in the pool; ``linenos``: each message's line number.
     Blank messages are no records: they are skipped.
 
     ``bulk``: read the common shapes a batch at a time (``syslog_bulk``) and only the rest line by
     line; False reads every line by the per-line reader (the reference the bulk reader is tested
-    against). None: the module's ``BULK``."""
+    against). None: the module's ``BULK``.
+
+    The scanner, Arrow and DuckDB do most of the work without the GIL, so batches parse side by
+    side on the machine's cores: ``iter_batches`` keeps the next batch started, and a caller with
+    one big batch (``split``) has it cut into ``THREADS`` parts. A part costs some queries of its
+    own, so a file's batches are not cut.
+    """
     bulk = BULK if bulk is None else bulk
     now = aware(now or datetime.now(UTC))
-    quarantined = list(rejects)
+    parts = (min(THREADS, len(batch) // PART_LINES) or 1) if split else 1
+    cuts = [len(batch) * k // parts for k in range(parts + 1)]
+    started = []
+    for start, stop in zip(cuts, cuts[1:], strict=False):
+        arrived = received_at if received_at is None or isinstance(received_at, datetime) else received_at[start:stop]
+        part = batch.part(start, stop)
+        started.append(_pool().submit(_parse_part, part, linenos[start:stop], origin, now, arrived, bulk))
+    return _Parsing(started, rejects)
+
+
+class _Parsing:
+    """A batch being parsed: its parts in the pool, and the rejects found before parsing."""
+
+    def __init__(self, parts: list[Future[tuple[list[pa.Table], list[Quarantined]]]], rejects: list[Quarantined]):
+        self._parts = parts
+        self._rejects = rejects
+
+    @classmethod
+    def done(cls, parsed: ParsedBatch) -> _Parsing:
+        finished: Future[tuple[list[pa.Table], list[Quarantined]]] = Future()
+        finished.set_result(([parsed.events], []))
+        return cls([finished], parsed.quarantined)
+
+    def result(self) -> ParsedBatch:
+        """The parts' events as one table (a dataset's rows in input order) and all rejects in line order."""
+        parsed = [part.result() for part in self._parts]
+        quarantined = list(self._rejects) + [q for _, found in parsed for q in found]
+        quarantined.sort(key=lambda q: _line_of(q.origin))
+        return ParsedBatch(union([table for tables, _ in parsed for table in tables]), quarantined)
+
+
+#: Threads batches are parsed in, and the fewest lines worth a thread of their own.
+THREADS = min(os.cpu_count() or 1, 4)
+PART_LINES = 10_000
+_POOL: list[ThreadPoolExecutor] = []
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The parsing threads, made once: each keeps its DuckDB connection
+    (``syslog_events.connection``) from batch to batch."""
+    if not _POOL:
+        _POOL.append(ThreadPoolExecutor(THREADS, thread_name_prefix="cyberwell-syslog"))
+    return _POOL[0]
+
+
+def _parse_part(
+    batch: LineBatch,
+    linenos: Sequence[int],
+    origin: str,
+    now: datetime,
+    received_at: ReceivedAt,
+    bulk: bool,
+) -> tuple[list[pa.Table], list[Quarantined]]:
+    """Each dataset's events (with ``_seq``, the row's place in ``batch``) and the rejects."""
+    quarantined: list[Quarantined] = []
     if not len(batch):
-        return ParsedBatch(empty(), quarantined)
+        return [], quarantined
     collected = {name: Collected() for name in VENDORS}
     routed = syslog_bulk.route(batch, now, bulk)
     for name, taken in routed.taken.items():
@@ -276,8 +363,7 @@ def _parse(
             quarantined.extend(
                 Quarantined(SOURCE, reason, originals[i], f"{origin}:{linenos[positions[i]]}") for i, reason in rejected
             )
-    quarantined.sort(key=lambda q: _line_of(q.origin))
-    return ParsedBatch(union(tables), quarantined)
+    return tables, quarantined
 
 
 def _route(message: str, position: int, now: datetime, collected: dict[str, Collected]) -> str | None:

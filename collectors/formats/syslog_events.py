@@ -31,7 +31,7 @@ DATASET_COLUMNS: dict[str, dict[str, pa.DataType]] = {name: dict(EVENTS.dataset(
 
 #: When messages arrived: one time for all of them (a datetime), one per message (epoch
 #: microseconds, None where unknown: ints, not a datetime per message), or not known.
-ReceivedAt = datetime | Sequence[int | None] | None
+ReceivedAt = datetime | Sequence[int | None] | np.ndarray | None
 
 _IPV4 = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}"
 _IPV6 = r"[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){1,7}(?::" + _IPV4 + r")?(?:%[\w.]+)?"
@@ -77,6 +77,9 @@ def connection() -> duckdb.DuckDBPyConnection:
 def _connect() -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    # The parsing threads (``syslog._pool``) each run their own queries: DuckDB's threads on
+    # top of them would only contend for the same cores.
+    con.execute("SET threads = 1")
     # Rows come back in the order they went in (DuckDB's default, relied upon; set explicitly).
     con.execute("SET preserve_insertion_order = true")
     for macro in _MACROS + fortigate.SQL_MACROS + panos.SQL_MACROS:

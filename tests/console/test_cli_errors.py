@@ -37,7 +37,7 @@ def cyberwell(home: Path, *args: str, umask: int | None = None, cwd: Path = REPO
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=None if umask is None else (lambda: os.umask(umask) and None),
+        umask=-1 if umask is None else umask,  # set in C between fork and exec: safe beside threads
     )
 
 
@@ -264,7 +264,7 @@ def test_the_syslog_spool_of_serve_is_private_under_a_shared_umask(tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=lambda: os.umask(0o022) and None,
+        umask=0o022,
     )
     try:
         udp = wait_for(lambda: (read_stats(spool) or {}).get("listening", {}).get("udp"))
