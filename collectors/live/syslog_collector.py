@@ -13,7 +13,7 @@ gives one event (docs/events.md), here as in file replay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +22,8 @@ import pyarrow as pa
 
 from collectors.formats import syslog
 from collectors.live import syslog_spool
-from collectors.live.syslog_spool import MESSAGE, OVERSIZED, REJECTED, Position, Record
+from collectors.live.spool_records import Record, Records
+from collectors.live.syslog_spool import MESSAGE, OVERSIZED, REJECTED, Position
 from store.batch import Quarantined, newest_storable
 from store.protocol import Store
 from store.state.checkpoints import Checkpoints, CollectorRun, RunTally
@@ -123,25 +124,21 @@ class SpoolParse:
     quarantined: list[Quarantined]
 
 
-def parse_records(records: Sequence[Record], now: datetime) -> SpoolParse:
+def parse_records(records: Records, now: datetime) -> SpoolParse:
     """Parse spooled records with ``collectors.formats.syslog``; a reject's origin is peer and place.
 
-    One parse for the batch, with each message's arrival (to the whole second) as its time
-    when it carries no clock of its own.
+    One parse for the batch, over the bytes as read from the spool, with each message's arrival
+    (to the whole second) as its time when it carries no clock of its own.
     """
-    messages = [r for r in records if r.kind == MESSAGE]
-    rejects = [_odd_record(r) for r in records if r.kind != MESSAGE]
+    messages = records.where(MESSAGE)
+    rejects = [_odd_record(r) for r in records if r.kind != MESSAGE] if len(messages) < len(records) else []
     # Whole seconds: a batch re-read after a crash gets the same times, so the same events.
-    arrived = [r.received_us // 1_000_000 * 1_000_000 for r in messages]
-    parsed = syslog.parse_lines(_texts(messages), "spool", now=now, received_us=arrived)
-    rejects.extend(replace(q, origin=messages[_position(q.origin) - 1].origin) for q in parsed.quarantined)
+    arrived = records.received_us(messages) // 1_000_000 * 1_000_000
+    parsed = syslog.parse_batch(records.messages(messages), "spool", now=now, received_us=arrived)
+    rejects.extend(
+        replace(q, origin=records[int(messages[_position(q.origin) - 1])].origin) for q in parsed.quarantined
+    )
     return SpoolParse([parsed.events] if parsed.events.num_rows else [], rejects)
-
-
-def _texts(records: Sequence[Record]) -> list[bytes]:
-    """The messages as received: their bytes are their ids, so two that differ only in bytes
-    that are not UTF-8 stay two events."""
-    return [r.data for r in records]
 
 
 def _odd_record(record: Record) -> Quarantined:

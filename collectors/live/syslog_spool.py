@@ -35,8 +35,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from io import FileIO
 from pathlib import Path
-from typing import NamedTuple
 
+from collectors.live.spool_records import Records
 from store.durable import fsync_path
 
 MAGIC = b"CWSPOOL1"
@@ -56,28 +56,12 @@ OVERSIZED = 1  # longer than the receiver's max_message_bytes; ``data`` is the f
 TRUNCATED = 2  # an octet-counted frame the peer closed before its announced length
 REJECTED = 3  # a frame over the receiver's max_frame_bytes: ``data`` is its start, the rest was refused
 
+
 _SUFFIX = ".seg"
 
 
 class SpoolError(RuntimeError):
     """The spool cannot be used (locked by another receiver, unwritable, ...)."""
-
-
-class Record(NamedTuple):
-    """One spooled message and where it sits in the spool."""
-
-    segment: int
-    ordinal: int  # 0-based record number within the segment (``index`` is the tuple's method)
-    received_us: int
-    peer: str  # e.g. "tcp:10.0.0.1:51234"
-    kind: int
-    size: int  # the message's size as received (larger than ``data`` when oversized)
-    data: bytes
-
-    @property
-    def origin(self) -> str:
-        """Where the message came from and where it was spooled, for the quarantine."""
-        return f"{self.peer} spool {self.segment}#{self.ordinal}"
 
 
 @dataclass(frozen=True)
@@ -104,7 +88,7 @@ class Position:
 class Batch:
     """Records read in one go, the position after them and any damage found on the way."""
 
-    records: list[Record]
+    records: Records
     end: Position
     damage: list[tuple[str, bytes, str]]  # (what is wrong, the unreadable bytes' start, where)
     caught_up: bool = False  # read to the end of the growing segment: nothing more for now
@@ -334,7 +318,7 @@ def read_batch(directory: Path, position: Position, *, max_records: int, max_byt
     numbers = segments(directory)
     later = [n for n in numbers if n >= position.segment]
     if not later:
-        return Batch([], position, [], caught_up=True)
+        return Batch(Records.none(position.segment, position.index), position, [], caught_up=True)
     if later[0] != position.segment:  # its segment was fully read and deleted: go on from the next
         position = Position(position.spool, later[0], len(MAGIC), 0)
     sealed = len(later) > 1
@@ -347,12 +331,11 @@ def read_batch(directory: Path, position: Position, *, max_records: int, max_byt
             if RECORD_HEADER.size + length > len(data) and length <= MAX_RECORD_BYTES:
                 data += handle.read(RECORD_HEADER.size + length - len(data))
         at_end = handle.read(1) == b""
-    records: list[Record]
     problem: str | None
     if position.offset == len(MAGIC) and position.index == 0 and not _has_magic(path):
-        records, used, problem = [], 0, "not a spool segment (bad magic)"
+        records, used, problem = Records.none(position.segment, position.index), 0, "not a spool segment (bad magic)"
     else:
-        records, used, problem = _decode(data, position, max_records)
+        records, used, problem = Records.read(data, position.segment, position.index, max_records)
     end = Position(position.spool, position.segment, position.offset + used, position.index + len(records))
     damage: list[tuple[str, bytes, str]] = []
     finished = at_end and used == len(data)
@@ -371,28 +354,6 @@ def read_batch(directory: Path, position: Position, *, max_records: int, max_byt
     if sealed and finished:
         end = Position(position.spool, later[1], len(MAGIC), 0)
     return Batch(records, end, damage, caught_up=not sealed and (finished or problem is not None))
-
-
-def _decode(data: bytes, position: Position, max_records: int) -> tuple[list[Record], int, str | None]:
-    """Whole, intact records from the front of ``data``: (records, bytes used, problem)."""
-    records: list[Record] = []
-    pos, index = 0, position.index
-    header = RECORD_HEADER
-    while len(records) < max_records and pos + header.size <= len(data):
-        crc, length, received_us, size, kind, peer_length = header.unpack_from(data, pos)
-        if length > MAX_RECORD_BYTES or peer_length > length:
-            return records, pos, f"impossible record length {length}"
-        stop = pos + header.size + length
-        if stop > len(data):
-            break
-        if zlib.crc32(data[pos + 4 : stop]) != crc:
-            return records, pos, "checksum mismatch"
-        body = pos + header.size
-        peer = data[body : body + peer_length].decode("utf-8", errors="replace")
-        records.append(Record(position.segment, index, received_us, peer, kind, size, data[body + peer_length : stop]))
-        index += 1
-        pos = stop
-    return records, pos, None
 
 
 def _has_magic(path: Path) -> bool:

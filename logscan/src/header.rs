@@ -273,5 +273,5 @@ fn panos_type(body: &[u8], log_types: &[&[u8]]) -> bool {
         return false;
     }
     let name = &body[pos..pos + len];
-    log_types.iter().any(|t| *t == name)
+    log_types.contains(&name)
 }

@@ -1,5 +1,6 @@
 //! Byte scanners for a batch of appliance syslog lines, called from Cyberwell's Python syslog
-//! reader (`collectors.formats.syslog_scan`).
+//! reader (`collectors.formats.syslog_bulk` and the vendors' bulk readers), and the reader of
+//! the syslog receiver's spool records (`collectors.live.syslog_spool`).
 //!
 //! Each function takes the batch as one buffer and the byte range of each line in it (two int64
 //! arrays), reads every line without holding the GIL, and returns its findings as the buffers of
@@ -10,6 +11,7 @@ mod columns;
 mod csv;
 mod header;
 mod pairs;
+mod spool;
 
 use columns::{bytes_of, Strings};
 use pyo3::buffer::PyBuffer;
@@ -286,10 +288,37 @@ fn undouble(inner: &[u8]) -> Vec<u8> {
     value
 }
 
+/// Whole records of the syslog receiver's spool from the front of `data` (a segment's bytes).
+///
+/// Returns a dict of int64 columns, one value per record: `peer` (where its peer's name starts;
+/// it ends where `start` is), `start` and `end` (its message), `received` (µs since the epoch),
+/// `size` (the message's size as received), and `kind` (uint8); `used` (the bytes the records
+/// took) and `problem` (why reading stopped at damage, or None).
+#[pyfunction]
+fn read_spool<'py>(py: Python<'py>, data: PyBuffer<u8>, max_records: usize) -> PyResult<Bound<'py, PyDict>> {
+    if !data.is_c_contiguous() {
+        return Err(PyValueError::new_err("buffers must be contiguous"));
+    }
+    // SAFETY: the PyBuffer holds its exporter's memory until it is dropped, after this slice.
+    let bytes = unsafe { std::slice::from_raw_parts(data.buf_ptr() as *const u8, data.len_bytes()) };
+    let found = py.detach(|| spool::read(bytes, max_records));
+    let out = PyDict::new(py);
+    out.set_item("peer", bytes_of(py, &found.peer))?;
+    out.set_item("start", bytes_of(py, &found.start))?;
+    out.set_item("end", bytes_of(py, &found.end))?;
+    out.set_item("received", bytes_of(py, &found.received))?;
+    out.set_item("size", bytes_of(py, &found.size))?;
+    out.set_item("kind", bytes_of(py, &found.kind))?;
+    out.set_item("used", found.used)?;
+    out.set_item("problem", found.problem)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_headers, m)?)?;
     m.add_function(wrap_pyfunction!(split_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(split_fields, m)?)?;
+    m.add_function(wrap_pyfunction!(read_spool, m)?)?;
     Ok(())
 }

@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from collectors.live import syslog_spool
+from collectors.live.spool_records import Record, Records
 from collectors.live.syslog_collector import SyslogCollector, parse_records
 from collectors.live.syslog_spool import (
     MAGIC,
@@ -86,7 +87,7 @@ def spool_messages(
         writer.close()
 
 
-def read_all(directory: Path, **bounds) -> list[syslog_spool.Record]:
+def read_all(directory: Path, **bounds) -> list[Record]:
     position = Position.from_dict(None, syslog_spool.spool_id(directory))
     records = []
     while True:
@@ -281,8 +282,9 @@ def test_a_message_with_no_clock_takes_the_second_it_arrived():
     # A FortiGate event with no date/time behind a PRI-only header: nothing in it tells time.
     text = '<189>devname="FGT-CORE" logid="0100032001" type="event" subtype="system" user="admin"'
     arrived = RECEIVED_US + 123_456  # 09:30:00.123456
-    record = syslog_spool.Record(1, 0, arrived, "udp:h:1", MESSAGE, len(text), text.encode())
-    parsed = parse_records([record], datetime.now(UTC))
+    spooled = syslog_spool.encode(arrived, b"udp:h:1", MESSAGE, len(text), text.encode())
+    records, _, _ = Records.read(spooled, 1, 0, 10)
+    parsed = parse_records(records, datetime.now(UTC))
     [table] = parsed.tables
     assert table["@timestamp"][0].as_py() == datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
     assert parsed.quarantined == []

@@ -1,4 +1,5 @@
-"""Byte scanners for a batch of appliance syslog lines, in Rust (``src/``), with Arrow results.
+"""Byte scanners for a batch of appliance syslog lines, in Rust (``src/``), with Arrow results, and
+the reader of the syslog receiver's spool records.
 
 Each scanner takes the batch as one buffer and the byte range of each line (int64 arrays of
 starts and ends), reads the lines without holding the GIL, and returns numpy arrays and Arrow
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from logscan import _logscan
 
-__all__ = ["scan_headers", "split_fields", "split_pairs"]
+__all__ = ["read_spool", "scan_headers", "split_fields", "split_pairs"]
 
 
 def scan_headers(data: Any, starts: np.ndarray, ends: np.ndarray, log_types: Sequence[bytes]) -> dict[str, Any]:
@@ -54,6 +55,17 @@ def split_fields(data: Any, starts: np.ndarray, ends: np.ndarray) -> tuple[np.nd
     found = _logscan.split_fields(_bytes(data), _int64(starts), _int64(ends))
     rows = np.frombuffer(found["rows"], np.int64)
     return rows, _strings(found["values"]), np.frombuffer(found["failed"], np.int64)
+
+
+def read_spool(data: Any, max_records: int) -> tuple[dict[str, np.ndarray], int, str | None]:
+    """Whole spool records from the front of ``data``, as columns (int64 unless said): ``peer``
+    (where a record's peer name starts; it ends at ``start``), ``start`` and ``end`` (its
+    message), ``received`` (µs), ``size`` (as received) and ``kind`` (uint8); then the bytes
+    they took, and why reading stopped at damage (None when it did not)."""
+    found = _logscan.read_spool(_bytes(data), max_records)
+    columns = {name: np.frombuffer(found[name], np.int64) for name in ("peer", "start", "end", "received", "size")}
+    columns["kind"] = np.frombuffer(found["kind"], np.uint8)
+    return columns, found["used"], found["problem"]
 
 
 def _bytes(data: Any) -> memoryview:
