@@ -1,6 +1,6 @@
 """Benchmark the syslog file-replay parser on generated appliance logs.
 
-    .venv/bin/python bench/parse_syslog.py --events 1000000 --format mixed --header bsd [--drain]
+    .venv/bin/python bench/parse_syslog.py --events 1000000 --format mixed --header bsd [--drain | --receiver]
     .venv/bin/python bench/parse_syslog.py --events 200000 [--format fortigate] [--header pri]
     .venv/bin/python bench/parse_syslog.py --events 200000 --per-line   # the reference reader
 
@@ -8,9 +8,12 @@ Writes N seeded, realistic lines (FortiGate traffic/UTM/event key=value, CEF, PA
 mix) to a temporary file, parses it batch by batch as ``cyberwell ingest`` replays a file
 (``collectors.formats.syslog.iter_batches``) and prints lines/s, seconds and peak memory. Generation is not timed. ``--drain`` instead spools the same messages
 as the receiver does (``syslog_spool``, one record per message with its peer and receive time)
-and times the drain's reading and parsing of the spool (``syslog_collector.parse_records`` per
-batch of ``DEFAULT_BATCH_RECORDS``); the store's append is not in it (bench/ingest_detect.py times
-parsing and writing together, for files).
+and times the drain's reading and parsing of the spool (``syslog_collector.parsed_batches``, in
+batches of ``DEFAULT_BATCH_RECORDS``); the store's append is not in it (bench/ingest_detect.py times
+parsing and writing together, for files). ``--receiver`` sends the lines over four TCP connections
+from another process to a real ``SyslogReceiver`` on 127.0.0.1 while the drain reads and parses
+its spool, as ``cyberwell serve`` runs both, and times from the first byte sent to the last
+line parsed.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import random
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -28,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.formats import syslog  # noqa: E402
 from collectors.live import syslog_collector, syslog_spool  # noqa: E402
+from collectors.live.syslog_receiver import SyslogReceiver  # noqa: E402
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 USERS = ["jbloggs", "asmith", "mjones", "kpatel", "lwilliams", "", "", ""]
@@ -137,6 +142,7 @@ def main() -> None:
     parser.add_argument("--header", choices=sorted(HEADERS), default="pri")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--drain", action="store_true", help="time the spool drain's parse, not file replay")
+    parser.add_argument("--receiver", action="store_true", help="time TCP to the receiver and its drain, at once")
     parser.add_argument("--per-line", action="store_true", help="every line by the per-line reader (the reference)")
     args = parser.parse_args()
     bulk = not args.per_line
@@ -144,8 +150,11 @@ def main() -> None:
         path = Path(folder, "syslog.log")
         generate(path, args.events, args.format, args.header, args.seed)
         size = path.stat().st_size
-        if args.drain:
-            spool = Path(folder, "spool")
+        spool = Path(folder, "spool")
+        if args.receiver:
+            start, cpu_start = time.perf_counter(), time.process_time()
+            count, rejected, columns = _through_receiver(path, spool, bulk, args.events)
+        elif args.drain:
             _spool(path, spool)
             start, cpu_start = time.perf_counter(), time.process_time()
             count, rejected, columns = _drain(spool, bulk)
@@ -154,7 +163,7 @@ def main() -> None:
             count, rejected, columns = _replay(path, bulk)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    mode = "spool drain" if args.drain else "file replay"
+    mode = "TCP to the receiver, and its drain" if args.receiver else "spool drain" if args.drain else "file replay"
     reader = "bulk" if bulk else "per-line"
     print(
         f"{mode} ({reader}) format={args.format} header={args.header} lines={args.events} file={size / 2**20:.1f} MiB"
@@ -198,27 +207,68 @@ def _spool(path: Path, spool: Path) -> None:
     writer.close()
 
 
-def _drain(spool: Path, bulk: bool) -> tuple[int, int, int]:
-    """Read and parse the whole spool as the drain does, batch by batch; the events, rejects
-    and the widest batch's columns."""
+_SENDER = r"""
+import socket, sys, threading
+host, port, path, connections = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+whole = open(path, "rb").read()
+cuts = [0] + [whole.index(b"\n", len(whole) * k // connections) + 1 for k in range(1, connections)] + [len(whole)]
+data = memoryview(whole)
+
+
+def send(start, stop):
+    sock = socket.create_connection((host, port))
+    for at in range(start, stop, 1 << 20):
+        sock.sendall(data[at : min(stop, at + (1 << 20))])
+    sock.shutdown(socket.SHUT_WR)
+    sock.recv(1)
+    sock.close()
+
+
+threads = [threading.Thread(target=send, args=cuts[k : k + 2]) for k in range(connections)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+def _through_receiver(path: Path, spool: Path, bulk: bool, lines: int) -> tuple[int, int, int]:
+    """Send the file's lines to a receiver from another process while draining its spool, until
+    every line is parsed; the events, rejects and the widest batch's columns."""
+    receiver = SyslogReceiver({"spool_dir": spool, "tcp_port": 0, "udp_port": None})
+    receiver.start()
+    try:
+        host, port = receiver.addresses["tcp"][:2]
+        sender = subprocess.Popen([sys.executable, "-c", _SENDER, host, str(port), str(path), "4"])
+        found = _drain(spool, bulk, until=lines)
+        if sender.wait(timeout=60):
+            raise SystemExit(f"the sender failed (exit status {sender.returncode})")
+        return found
+    finally:
+        receiver.stop()
+
+
+def _drain(spool: Path, bulk: bool, until: int | None = None) -> tuple[int, int, int]:
+    """Read and parse the spool as the drain does (``syslog_collector.parsed_batches``: the next
+    batch parsing while one is handed over), to its end or, while a receiver writes it, until
+    ``until`` records are read; the events, rejects and the widest batch's columns."""
     syslog.BULK = bulk
     position = syslog_spool.Position.from_dict(None, syslog_spool.spool_id(spool))
-    now = datetime.now(UTC)
     count = rejected = columns = 0
-    while True:
-        batch = syslog_spool.read_batch(
-            spool,
-            position,
-            max_records=syslog_collector.DEFAULT_BATCH_RECORDS,
-            max_bytes=syslog_collector.DEFAULT_BATCH_BYTES,
-        )
-        if batch.end == position:
-            return count, rejected, columns
-        parsed = syslog_collector.parse_records(batch.records, now)
-        count += sum(table.num_rows for table in parsed.tables)
-        rejected += len(parsed.quarantined)
-        columns = max([columns] + [table.num_columns for table in parsed.tables])
-        position = batch.end
+    while until is None or count + rejected < until:
+        before = position
+        for batch, parsed in syslog_collector.parsed_batches(
+            spool, position, syslog_collector.DEFAULT_BATCH_RECORDS, syslog_collector.DEFAULT_BATCH_BYTES
+        ):
+            count += sum(table.num_rows for table in parsed.tables)
+            rejected += len(parsed.quarantined)
+            columns = max([columns] + [table.num_columns for table in parsed.tables])
+            position = batch.end
+        if position == before:
+            if until is None:
+                break
+            time.sleep(0.01)  # caught up with the receiver
+    return count, rejected, columns
 
 
 if __name__ == "__main__":

@@ -141,7 +141,7 @@ def iter_batches(
     path = Path(path)
     # One batch is parsed in the pool while the one before is merged and handed over, so the
     # threads do not wait for the caller between batches.
-    ahead: _Parsing | None = None
+    ahead: Parsing | None = None
     for parsing in _start_batches(path, now, batch_lines or BATCH_LINES, bulk):
         if ahead is not None:
             yield ahead.result()
@@ -150,12 +150,12 @@ def iter_batches(
         yield ahead.result()
 
 
-def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: bool | None) -> Iterator[_Parsing]:
+def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: bool | None) -> Iterator[Parsing]:
     """``iter_batches``' batches, each started in the pool when the generator reaches it."""
     try:
         content, damage = read_content(path, SOURCE)
     except READ_ERRORS as exc:
-        yield _Parsing.done(ParsedBatch(empty(), [unreadable(SOURCE, path, exc)]))
+        yield Parsing.done(ParsedBatch(empty(), [unreadable(SOURCE, path, exc)]))
         return
     if not _octet_counted(content):  # the common case: one message per line
         any_lines = False
@@ -168,7 +168,7 @@ def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: boo
             first, damage = damage, []  # the damage of a gzip goes with the first batch
             yield _start(batch, range(lineno, lineno + len(batch)), str(path), now, None, first, bulk)
         if not any_lines:
-            yield _Parsing.done(ParsedBatch(empty(), damage))
+            yield Parsing.done(ParsedBatch(empty(), damage))
         return
     data = bytes(content)
     del content
@@ -241,9 +241,22 @@ def parse_batch(
     """``parse_lines`` for messages already in one buffer (a spool drain's, as read): no Python
     object is made per message. ``received_us``: each message's receive time (epoch µs, numpy
     or a list), or one time for all (a datetime)."""
+    return start_batch(batch, origin, now=now, received_us=received_us, bulk=bulk).result()
+
+
+def start_batch(
+    batch: LineBatch,
+    origin: str,
+    *,
+    now: datetime | None = None,
+    received_us: ReceivedAt = None,
+    bulk: bool | None = None,
+) -> Parsing:
+    """``parse_batch`` started in the parsing threads: the caller reads the next batch, or stores
+    the one before, while this one parses."""
     if received_us is not None and not isinstance(received_us, datetime) and len(received_us) != len(batch):
         raise ValueError(f"received_us has {len(received_us)} times for {len(batch)} messages")
-    return _start(batch, range(1, len(batch) + 1), origin, now, received_us, [], bulk, split=True).result()
+    return _start(batch, range(1, len(batch) + 1), origin, now, received_us, [], bulk)
 
 
 def _encodable(line: str) -> str:
@@ -265,57 +278,43 @@ def _start(
     received_at: ReceivedAt,
     rejects: list[Quarantined],
     bulk: bool | None = None,
-    *,
-    split: bool = False,
-) -> _Parsing:
-    """Start parsing a batch of messages in the pool; ``linenos``: each message's line number.
-    Blank messages are no records: they are skipped.
+) -> Parsing:
+    """Start parsing a batch of messages in the parsing threads; ``linenos``: each message's
+    line number; ``rejects``: those found before parsing (frames, a damaged gzip).
 
     ``bulk``: read the common shapes a batch at a time (``syslog_bulk``) and only the rest line by
     line; False reads every line by the per-line reader (the reference the bulk reader is tested
     against). None: the module's ``BULK``.
-
-    The scanner, Arrow and DuckDB do most of the work without the GIL, so batches parse side by
-    side on the machine's cores: ``iter_batches`` keeps the next batch started, and a caller with
-    one big batch (``split``) has it cut into ``THREADS`` parts. A part costs some queries of its
-    own, so a file's batches are not cut.
     """
     bulk = BULK if bulk is None else bulk
     now = aware(now or datetime.now(UTC))
-    parts = (min(THREADS, len(batch) // PART_LINES) or 1) if split else 1
-    cuts = [len(batch) * k // parts for k in range(parts + 1)]
-    started = []
-    for start, stop in zip(cuts, cuts[1:], strict=False):
-        arrived = received_at if received_at is None or isinstance(received_at, datetime) else received_at[start:stop]
-        part = batch.part(start, stop)
-        started.append(_pool().submit(_parse_part, part, linenos[start:stop], origin, now, arrived, bulk))
-    return _Parsing(started, rejects)
+    return Parsing(_pool().submit(_parse, batch, linenos, origin, now, received_at, bulk), rejects)
 
 
-class _Parsing:
-    """A batch being parsed: its parts in the pool, and the rejects found before parsing."""
+class Parsing:
+    """A batch being parsed, and the rejects found before parsing; ``result`` waits for it."""
 
-    def __init__(self, parts: list[Future[tuple[list[pa.Table], list[Quarantined]]]], rejects: list[Quarantined]):
-        self._parts = parts
+    def __init__(self, parsing: Future[tuple[list[pa.Table], list[Quarantined]]], rejects: list[Quarantined]):
+        self._parsing = parsing
         self._rejects = rejects
 
     @classmethod
-    def done(cls, parsed: ParsedBatch) -> _Parsing:
+    def done(cls, parsed: ParsedBatch) -> Parsing:
         finished: Future[tuple[list[pa.Table], list[Quarantined]]] = Future()
         finished.set_result(([parsed.events], []))
-        return cls([finished], parsed.quarantined)
+        return cls(finished, parsed.quarantined)
 
     def result(self) -> ParsedBatch:
-        """The parts' events as one table (a dataset's rows in input order) and all rejects in line order."""
-        parsed = [part.result() for part in self._parts]
-        quarantined = list(self._rejects) + [q for _, found in parsed for q in found]
+        """The events (one dataset's rows after another's, each in input order) and the rejects in line order."""
+        tables, found = self._parsing.result()
+        quarantined = self._rejects + found
         quarantined.sort(key=lambda q: _line_of(q.origin))
-        return ParsedBatch(union([table for tables, _ in parsed for table in tables]), quarantined)
+        return ParsedBatch(union(tables), quarantined)
 
 
-#: Threads batches are parsed in, and the fewest lines worth a thread of their own.
+#: The parsing threads: the scanner, Arrow and DuckDB do most of a batch's work without the
+#: GIL, so batches parse side by side, one per core.
 THREADS = min(os.cpu_count() or 1, 4)
-PART_LINES = 10_000
 _POOL: list[ThreadPoolExecutor] = []
 
 
@@ -327,7 +326,7 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL[0]
 
 
-def _parse_part(
+def _parse(
     batch: LineBatch,
     linenos: Sequence[int],
     origin: str,
@@ -335,7 +334,7 @@ def _parse_part(
     received_at: ReceivedAt,
     bulk: bool,
 ) -> tuple[list[pa.Table], list[Quarantined]]:
-    """Each dataset's events (with ``_seq``, the row's place in ``batch``) and the rejects."""
+    """Each dataset's events (with ``_seq``, the row's place in the batch) and the rejects."""
     quarantined: list[Quarantined] = []
     if not len(batch):
         return [], quarantined

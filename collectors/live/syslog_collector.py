@@ -13,7 +13,7 @@ gives one event (docs/events.md), here as in file replay.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,22 +89,13 @@ class SyslogCollector:
             spool = syslog_spool.spool_id(self.spool_dir)
             position = Position.from_dict(checkpoints.get(SOURCE), spool)
             syslog_spool.remove_before(self.spool_dir, position.segment)
-            while True:
-                batch = syslog_spool.read_batch(
-                    self.spool_dir, position, max_records=self.batch_records, max_bytes=self.batch_bytes
-                )
-                if batch.end == position:
-                    return  # nothing new
-                self._store(store, batch, totals)
+            for batch, parsed in parsed_batches(self.spool_dir, position, self.batch_records, self.batch_bytes):
+                self._store(store, batch, parsed, totals)
                 checkpoints.commit(SOURCE, batch.end.to_dict())  # only now: the batch is stored
                 syslog_spool.note_drained(self.spool_dir, batch.end)
                 syslog_spool.remove_before(self.spool_dir, batch.end.segment)
-                position = batch.end
-                if batch.caught_up:
-                    return  # at the growing end: a receiver faster than us must not keep us here
 
-    def _store(self, store: Store, batch: syslog_spool.Batch, totals: RunTally) -> None:
-        parsed = parse_records(batch.records, _now())
+    def _store(self, store: Store, batch: syslog_spool.Batch, parsed: SpoolParse, totals: RunTally) -> None:
         rejects = parsed.quarantined + [
             Quarantined(SOURCE, reason, head.decode("utf-8", errors="replace"), where)
             for reason, head, where in batch.damage
@@ -113,6 +104,27 @@ class SyslogCollector:
             totals.count(store.append(table))
             totals.saw(newest_storable(table["@timestamp"]))
         totals.quarantined += store.state.quarantine_new(rejects)
+
+
+def parsed_batches(
+    spool_dir: Path, position: Position, batch_records: int, batch_bytes: int
+) -> Iterator[tuple[syslog_spool.Batch, SpoolParse]]:
+    """The spool's batches from ``position`` on, each parsed, to the growing end: a receiver
+    faster than the drain must not keep it there. The next batch is read and parsing while the
+    caller stores this one, so two batches parse side by side (``syslog.THREADS``)."""
+    ahead: tuple[syslog_spool.Batch, _Parsing] | None = None
+    while True:
+        batch = syslog_spool.read_batch(spool_dir, position, max_records=batch_records, max_bytes=batch_bytes)
+        if batch.end == position:
+            break  # nothing new
+        started = (batch, _Parsing(batch.records, _now()))
+        if ahead is not None:
+            yield ahead[0], ahead[1].result()
+        ahead, position = started, batch.end
+        if batch.caught_up:
+            break
+    if ahead is not None:
+        yield ahead[0], ahead[1].result()
 
 
 @dataclass
@@ -130,15 +142,27 @@ def parse_records(records: Records, now: datetime) -> SpoolParse:
     One parse for the batch, over the bytes as read from the spool, with each message's arrival
     (to the whole second) as its time when it carries no clock of its own.
     """
-    messages = records.where(MESSAGE)
-    rejects = [_odd_record(r) for r in records if r.kind != MESSAGE] if len(messages) < len(records) else []
-    # Whole seconds: a batch re-read after a crash gets the same times, so the same events.
-    arrived = records.received_us(messages) // 1_000_000 * 1_000_000
-    parsed = syslog.parse_batch(records.messages(messages), "spool", now=now, received_us=arrived)
-    rejects.extend(
-        replace(q, origin=records[int(messages[_position(q.origin) - 1])].origin) for q in parsed.quarantined
-    )
-    return SpoolParse([parsed.events] if parsed.events.num_rows else [], rejects)
+    return _Parsing(records, now).result()
+
+
+class _Parsing:
+    """``parse_records`` started in the parsing threads."""
+
+    def __init__(self, records: Records, now: datetime):
+        self._records = records
+        self._messages = messages = records.where(MESSAGE)
+        # Whole seconds: a batch re-read after a crash gets the same times, so the same events.
+        arrived = records.received_us(messages) // 1_000_000 * 1_000_000
+        self._parsing = syslog.start_batch(records.messages(messages), "spool", now=now, received_us=arrived)
+
+    def result(self) -> SpoolParse:
+        records, messages = self._records, self._messages
+        rejects = [_odd_record(r) for r in records if r.kind != MESSAGE] if len(messages) < len(records) else []
+        parsed = self._parsing.result()
+        rejects.extend(
+            replace(q, origin=records[int(messages[_position(q.origin) - 1])].origin) for q in parsed.quarantined
+        )
+        return SpoolParse([parsed.events] if parsed.events.num_rows else [], rejects)
 
 
 def _odd_record(record: Record) -> Quarantined:

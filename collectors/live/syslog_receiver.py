@@ -49,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import logscan
 from collectors.live import syslog_spool
 from collectors.live.syslog_spool import (
     MAX_RECORD_BYTES,
@@ -586,25 +587,33 @@ class SyslogReceiver:
             return None
 
     def _write(self, items: list) -> None:
-        records, counts, size, cost = [], dict.fromkeys(_TRANSPORTS, 0), 0, 0
+        # ``records``: encoded records, several to a bytes object; ``written`` counts them.
+        records, counts, size, cost, written = [], dict.fromkeys(_TRANSPORTS, 0), 0, 0, 0
         for transport, peer, received_us, messages, odd, item_cost in items:
-            for message in messages:
-                record = self._encode(received_us, peer, MESSAGE, len(message), message)
-                if record is not None:
-                    records.append(record)
-                    counts[transport] += 1
-                    size += len(message)
+            try:  # all of a read's messages at once
+                records.append(logscan.write_spool(received_us, peer, MESSAGE, messages))
+                counts[transport] += len(messages)
+                size += sum(map(len, messages))
+            except ValueError:  # one cannot be spooled: each on its own, to count and log it
+                for message in messages:
+                    record = self._encode(received_us, peer, MESSAGE, len(message), message)
+                    if record is not None:
+                        records.append(record)
+                        counts[transport] += 1
+                        size += len(message)
             for kind, full_size, head in odd:
                 record = self._encode(received_us, peer, kind, full_size, head)
                 if record is not None:
                     records.append(record)
+                    written += 1
             cost += item_cost
+        written += sum(counts.values())
         if self._store(records):
             for transport, count in counts.items():
                 self._received[transport] += count
             self._bytes += size
         else:
-            self._lose(len(records), f"the spool could not be written while stopping ({self._error})")
+            self._lose(written, f"the spool could not be written while stopping ({self._error})")
         self._release(cost)
 
     def _encode(self, received_us: int, peer: bytes, kind: int, size: int, data: bytes) -> bytes | None:

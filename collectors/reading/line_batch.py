@@ -28,10 +28,6 @@ class LineBatch:
     def raw(self, i: int) -> bytes:
         return self.data[self.starts[i] : self.ends[i]]
 
-    def part(self, start: int, stop: int) -> LineBatch:
-        """Messages ``start`` to ``stop`` (the same buffer, not copied)."""
-        return LineBatch(self.data, self.starts[start:stop], self.ends[start:stop])
-
     def message(self, i: int) -> str:
         """Message ``i`` as text; bytes that are not UTF-8 read as U+FFFD."""
         return self.raw(i).decode("utf-8", errors="replace")

@@ -17,7 +17,7 @@ use columns::{bytes_of, Strings};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyBytes, PyDict};
 use sha2::{Digest, Sha256};
 
 /// The batch as slices: the buffer and each line's byte range, checked against each other.
@@ -314,11 +314,30 @@ fn read_spool<'py>(py: Python<'py>, data: PyBuffer<u8>, max_records: usize) -> P
     Ok(out)
 }
 
+/// Spool records for `messages` (a list of bytes), all received at `received` (µs) from `peer`,
+/// of one `kind`: one bytes object, the records back to back, as `syslog_spool.encode` makes
+/// each. Raises ValueError when a peer name or message is longer than a record can say.
+#[pyfunction]
+fn write_spool<'py>(
+    py: Python<'py>,
+    received: i64,
+    peer: &[u8],
+    kind: u8,
+    messages: Vec<Bound<'py, PyBytes>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let slices: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+    match py.detach(|| spool::write(received, peer, kind, &slices)) {
+        Some(records) => Ok(PyBytes::new(py, &records)),
+        None => Err(PyValueError::new_err("a peer name or message too long for a spool record")),
+    }
+}
+
 #[pymodule]
 fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_headers, m)?)?;
     m.add_function(wrap_pyfunction!(split_pairs, m)?)?;
     m.add_function(wrap_pyfunction!(split_fields, m)?)?;
     m.add_function(wrap_pyfunction!(read_spool, m)?)?;
+    m.add_function(wrap_pyfunction!(write_spool, m)?)?;
     Ok(())
 }

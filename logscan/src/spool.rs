@@ -1,6 +1,7 @@
-//! Records of the syslog receiver's spool (`collectors.live.syslog_spool`), read from the front
-//! of a segment's bytes: each record's fields and where its peer and message lie, checked by
-//! its CRC-32, so that the drain makes no Python object per record.
+//! Records of the syslog receiver's spool (`collectors.live.syslog_spool`): written for many
+//! messages at once by the receiver, and read from the front of a segment's bytes by the drain
+//! (each record's fields and where its peer and message lie, checked by its CRC-32), so that
+//! neither side makes a Python object per record.
 
 /// crc32, payload length, received (µs), original size, kind, peer length: `<IIqIBB`.
 const HEADER: usize = 22;
@@ -60,4 +61,29 @@ pub fn read(data: &[u8], max_records: usize) -> Records {
     }
     found.used = pos;
     found
+}
+
+/// The records of `messages`, all received at `received` from `peer`, of one `kind`, each with
+/// its own length as its size, back to back; None when a peer name or message is longer than
+/// the header can say.
+pub fn write(received: i64, peer: &[u8], kind: u8, messages: &[&[u8]]) -> Option<Vec<u8>> {
+    let peer_length = u8::try_from(peer.len()).ok()?;
+    let total: usize = messages.iter().map(|m| HEADER + peer.len() + m.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    for message in messages {
+        let length = u32::try_from(peer.len() + message.len()).ok()?;
+        let size = u32::try_from(message.len()).ok()?;
+        let at = out.len();
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(&length.to_le_bytes());
+        out.extend_from_slice(&received.to_le_bytes());
+        out.extend_from_slice(&size.to_le_bytes());
+        out.push(kind);
+        out.push(peer_length);
+        out.extend_from_slice(peer);
+        out.extend_from_slice(message);
+        let crc = crc32fast::hash(&out[at + 4..]);
+        out[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+    }
+    Some(out)
 }

@@ -177,6 +177,20 @@ def test_the_writer_survives_a_record_it_cannot_encode(receiver_factory, tmp_pat
     assert run.stored == 2
 
 
+def test_messages_from_a_peer_whose_name_a_record_cannot_hold_are_each_counted(receiver_factory, tmp_path):
+    """A read's messages are spooled at once; when they cannot be, each is tried on its own and
+    counted, and the writer goes on."""
+    receiver = receiver_factory()
+    far = b"tcp:" + b"h" * 300 + b":9"  # longer than the record's one-byte peer length
+    receiver._accept("tcp", far, [message(7).encode(), message(8).encode()], [], drop_when_full=False)
+    send_from(receiver.addresses["tcp"], message(9).encode() + b"\n")
+    assert wait_for(lambda: receiver.stats()["received"] == 1), receiver.stats()
+    assert wait_for(lambda: receiver.stats()["unwritable"] == 2), receiver.stats()
+    receiver.stop()
+    _, _, run = drain(tmp_path / "spool", tmp_path / "home")
+    assert run.stored == 1
+
+
 def test_whitespace_only_lines_are_keep_alives_so_every_message_received_is_accounted_for(receiver_factory, tmp_path):
     """The drain skips a blank line; spooled, it would be received and then neither stored nor
     quarantined. So the receiver never takes one for a message, over TCP or UDP."""

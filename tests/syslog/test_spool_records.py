@@ -10,9 +10,11 @@ import struct
 import zlib
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import logscan
 from collectors.live import syslog_spool
 from collectors.live.spool_records import Record, Records
 from collectors.live.syslog_collector import parse_records
@@ -69,6 +71,25 @@ def test_records_are_read_as_the_format_says(records, damage, at, max_records, f
     read, used, problem = Records.read(bytes(data), 7, first, max_records)
     assert (list(read), used, problem) == reference(bytes(data), 7, first, max_records)
     assert len(read) == len(list(read))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    received=st.integers(-(2**63), 2**63 - 1),
+    peer=st.binary(max_size=255),
+    kind=st.integers(0, 3),
+    messages=st.lists(st.binary(max_size=300), max_size=6),
+)
+def test_a_reads_messages_are_spooled_at_once_as_one_by_one(received, peer, kind, messages):
+    """The receiver's writer encodes a read's messages in one call (``logscan.write_spool``):
+    the same bytes as ``syslog_spool.encode`` gives each, so the drain reads them the same."""
+    together = logscan.write_spool(received, peer, kind, messages)
+    assert together == b"".join(syslog_spool.encode(received, peer, kind, len(m), m) for m in messages)
+
+
+def test_a_peer_name_longer_than_a_record_holds_is_refused():
+    with pytest.raises(ValueError, match="too long"):
+        logscan.write_spool(0, b"p" * 256, 0, [b"x"])
 
 
 def test_a_record_out_of_range_is_refused():

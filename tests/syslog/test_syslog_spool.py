@@ -310,6 +310,32 @@ def test_a_crash_between_store_and_commit_stores_nothing_twice(tmp_path, monkeyp
     assert store.count() == 500 and store.state.quarantine_count() == 1
 
 
+def test_a_store_failing_mid_drain_keeps_the_checkpoint_after_the_last_batch_stored(tmp_path):
+    """The next batch is read and parsed while one is stored: a failure leaves the checkpoint
+    after the batches stored, never after one only read ahead, and the next run stores the rest."""
+    spool = tmp_path / "spool"
+    spool_messages(spool, [message(i) for i in range(1000)])
+    store = EmbeddedStore(tmp_path / "home")
+    checkpoints = Checkpoints(store.state)
+    appended: list[int] = []
+
+    class FailsOnTheThird:
+        state = store.state
+
+        def append(self, table):
+            if len(appended) == 2:
+                raise RuntimeError("disk full")
+            appended.append(table.num_rows)
+            return store.append(table)
+
+    run = SyslogCollector(spool, batch_records=300).collect_once(FailsOnTheThird(), checkpoints)
+    assert "disk full" in run.error and appended == [300, 300]
+    assert checkpoints.get("syslog")["index"] == 600
+    again = SyslogCollector(spool, batch_records=300).collect_once(store, checkpoints)
+    assert (again.error, again.stored, again.duplicates) == (None, 400, 0)
+    assert len(set(stored_ids(store))) == 1000
+
+
 def test_a_failing_store_is_a_run_with_an_error_not_an_exception(tmp_path):
     spool = tmp_path / "spool"
     spool_messages(spool, [message(1)])

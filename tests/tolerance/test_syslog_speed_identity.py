@@ -159,27 +159,6 @@ def test_both_readers_agree_on_bytes_and_receive_times(lines, raw):
     _assert_same(bulk, reference)
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
-@given(lines=st.lists(_line, min_size=1, max_size=30), part_lines=st.integers(1, 7), threads=st.integers(2, 5))
-def test_a_batch_parsed_in_parts_is_the_batch_parsed_whole(monkeypatch, lines, part_lines, threads):
-    """A big batch (a spool drain's) is cut into parts parsed side by side: every line is in
-    one part, a reject keeps its line number and its receive time its own."""
-    items = [line.encode() for line in lines]
-    received = [1_772_400_000_000_000 + 1_000_000 * i for i in range(len(items))]
-    whole = syslog.parse_lines(items, "spool", now=NOW, received_us=received)
-    with monkeypatch.context() as patch:
-        patch.setattr(syslog, "PART_LINES", part_lines)
-        patch.setattr(syslog, "THREADS", threads)
-        parts = syslog.parse_lines(items, "spool", now=NOW, received_us=received)
-    assert parts.quarantined == whole.quarantined
-    whole_events, part_events = _by_dataset(whole.events), _by_dataset(parts.events)
-    assert sorted(part_events.column_names) == sorted(whole_events.column_names)
-    for name in whole_events.column_names:
-        assert part_events[name].to_pylist() == whole_events[name].to_pylist(), name
-
-
 def test_files_of_every_shape_read_the_same_both_ways(tmp_path):
     lines = [header + body for header in HEADERS for body in BODIES]
     path = tmp_path / "mixed.log"

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from logscan import _logscan
 
-__all__ = ["read_spool", "scan_headers", "split_fields", "split_pairs"]
+__all__ = ["read_spool", "scan_headers", "split_fields", "split_pairs", "write_spool"]
 
 
 def scan_headers(data: Any, starts: np.ndarray, ends: np.ndarray, log_types: Sequence[bytes]) -> dict[str, Any]:
@@ -66,6 +66,13 @@ def read_spool(data: Any, max_records: int) -> tuple[dict[str, np.ndarray], int,
     columns = {name: np.frombuffer(found[name], np.int64) for name in ("peer", "start", "end", "received", "size")}
     columns["kind"] = np.frombuffer(found["kind"], np.uint8)
     return columns, found["used"], found["problem"]
+
+
+def write_spool(received_us: int, peer: bytes, kind: int, messages: list[bytes]) -> bytes:
+    """The spool records of ``messages``, all received at ``received_us`` from ``peer``, of one
+    ``kind``, each with its own length as its size, back to back. Raises ValueError when a peer
+    name (over 255 bytes) or a message (4 GiB) is too long for a record."""
+    return _logscan.write_spool(received_us, peer, kind, messages)
 
 
 def _bytes(data: Any) -> memoryview:
