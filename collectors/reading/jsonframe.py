@@ -11,16 +11,17 @@ they were a line, and are written compactly where they came out of a larger docu
 from __future__ import annotations
 
 import mmap
-from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 
+import logscan
 from collectors.reading.duckdb_session import connect
 from collectors.reading.literal_path import duckdb_path
 from collectors.reading.rawfile import duckdb_compression, read_content
@@ -66,22 +67,15 @@ class Framed:
         return f"{where} {pointer}" if pointer else where
 
 
-def line_offsets(data: bytes | mmap.mmap, start: int, stop: int | None = None) -> array:
+def line_offsets(data: bytes | mmap.mmap, start: int, stop: int | None = None) -> np.ndarray:
     """Start offset of every line of ``data[start:stop]``, then the end: the offsets of an Arrow
-    string array.
+    string array (int64, found by ``logscan`` without the GIL, so a DuckDB reader beside it
+    keeps both cores).
 
     Each line keeps its line end: cutting it off here would copy the whole file, which costs
     more than trimming the survivors once (:func:`_originals`); JSON parsing ignores it.
     """
-    stop = len(data) if stop is None else stop
-    offsets = array("q", [start])
-    append, find, pos = offsets.append, data.find, start
-    while (end := find(b"\n", pos, stop)) >= 0:
-        pos = end + 1
-        append(pos)
-    if pos < stop:
-        append(stop)
-    return offsets
+    return logscan.line_offsets(data, start, len(data) if stop is None else stop)
 
 
 def _as_utf8(binary: pa.Array, path: Path, source: str, first_line: int = 1) -> tuple[pa.Array, list[Quarantined]]:

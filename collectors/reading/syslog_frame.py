@@ -30,8 +30,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import NamedTuple
 
-import numpy as np
-
+import logscan
 from store.epoch import to_micros
 
 #: An RFC 3164 timestamp may be ahead of our clock by this much and still be this year: devices
@@ -273,29 +272,16 @@ def _counted_end(data: bytes | memoryview, count: re.Match[bytes]) -> int | None
 def line_spans(data: bytes | mmap.mmap, lines: int) -> Iterator[tuple[int, int, int]]:
     """A newline-delimited stream cut at line ends into spans of ``lines`` lines (the last may
     have fewer): ``(number of the first line, start, stop)`` byte offsets. A big file is then
-    decoded and split a span at a time, never all at once. The data is read a window at a time
-    (the newlines counted in C), and a memory map's pages already read are let go (they would
+    decoded and split a span at a time, never all at once. The line ends are found in place
+    (``logscan``: nothing copied), and a memory map's pages already read are let go (they would
     count as the process's memory)."""
     pos, lineno, end = 0, 1, len(data)
     while pos < end:
-        need, scan, stop = lines, pos, end
-        while scan < end:
-            chunk = data[scan : scan + _WINDOW]
-            found = chunk.count(b"\n")
-            if found >= need:
-                newlines = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 0x0A)
-                stop = scan + int(newlines[need - 1]) + 1
-                break
-            need -= found
-            scan += len(chunk)
+        stop = logscan.after_lines(data, pos, lines)
         yield lineno, pos, stop
         lineno += lines
         _let_go(data, stop)
         pos = stop
-
-
-#: Bytes read at a time when looking for the lines' ends.
-_WINDOW = 4 * 1024 * 1024
 
 
 def _let_go(data: bytes | mmap.mmap, stop: int) -> None:

@@ -62,6 +62,15 @@ impl<'a> Lines<'a> {
     }
 }
 
+/// A byte buffer's contents, when it is contiguous.
+fn bytes_in(data: &PyBuffer<u8>) -> PyResult<&[u8]> {
+    if !data.is_c_contiguous() {
+        return Err(PyValueError::new_err("buffers must be contiguous"));
+    }
+    // SAFETY: the PyBuffer holds its exporter's memory until it is dropped, after the slice.
+    Ok(unsafe { std::slice::from_raw_parts(data.buf_ptr() as *const u8, data.len_bytes()) })
+}
+
 /// What `scan_headers` found, a value per line.
 struct Found {
     kind: Vec<u8>,
@@ -296,11 +305,7 @@ fn undouble(inner: &[u8]) -> Vec<u8> {
 /// took) and `problem` (why reading stopped at damage, or None).
 #[pyfunction]
 fn read_spool<'py>(py: Python<'py>, data: PyBuffer<u8>, max_records: usize) -> PyResult<Bound<'py, PyDict>> {
-    if !data.is_c_contiguous() {
-        return Err(PyValueError::new_err("buffers must be contiguous"));
-    }
-    // SAFETY: the PyBuffer holds its exporter's memory until it is dropped, after this slice.
-    let bytes = unsafe { std::slice::from_raw_parts(data.buf_ptr() as *const u8, data.len_bytes()) };
+    let bytes = bytes_in(&data)?;
     let found = py.detach(|| spool::read(bytes, max_records));
     let out = PyDict::new(py);
     out.set_item("peer", bytes_of(py, &found.peer))?;
@@ -332,6 +337,39 @@ fn write_spool<'py>(
     }
 }
 
+/// Where every line of `data[start..stop]` starts, then `stop`: the offsets of an Arrow string
+/// array of the lines, each with its line end (int64). A last line without one ends at `stop`.
+#[pyfunction]
+fn line_offsets<'py>(py: Python<'py>, data: PyBuffer<u8>, start: usize, stop: usize) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = bytes_in(&data)?;
+    if start > stop || stop > bytes.len() {
+        return Err(PyValueError::new_err("the range is outside the buffer"));
+    }
+    let offsets = py.detach(|| {
+        let mut offsets = vec![start as i64];
+        offsets.extend(memchr::memchr_iter(b'\n', &bytes[start..stop]).map(|at| (start + at + 1) as i64));
+        if *offsets.last().unwrap() < stop as i64 {
+            offsets.push(stop as i64);
+        }
+        offsets
+    });
+    Ok(bytes_of(py, &offsets))
+}
+
+/// Where the `lines`-th line from `start` ends (after its `\n`), or the end of `data` when fewer
+/// lines end there.
+#[pyfunction]
+fn after_lines(py: Python<'_>, data: PyBuffer<u8>, start: usize, lines: usize) -> PyResult<usize> {
+    let bytes = bytes_in(&data)?;
+    if start > bytes.len() {
+        return Err(PyValueError::new_err("the start is outside the buffer"));
+    }
+    Ok(py.detach(|| match lines.checked_sub(1) {
+        None => start,
+        Some(last) => memchr::memchr_iter(b'\n', &bytes[start..]).nth(last).map_or(bytes.len(), |at| start + at + 1),
+    }))
+}
+
 #[pymodule]
 fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_headers, m)?)?;
@@ -339,5 +377,7 @@ fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(split_fields, m)?)?;
     m.add_function(wrap_pyfunction!(read_spool, m)?)?;
     m.add_function(wrap_pyfunction!(write_spool, m)?)?;
+    m.add_function(wrap_pyfunction!(line_offsets, m)?)?;
+    m.add_function(wrap_pyfunction!(after_lines, m)?)?;
     Ok(())
 }

@@ -90,3 +90,40 @@ def test_a_range_outside_the_buffer_is_refused():
         assert "outside the buffer" in str(exc)
     else:
         raise AssertionError("no error")
+
+
+_text = st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b"\n"))  # line ends aplenty
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_text, start=st.integers(0, 60), stop=st.integers(0, 60))
+def test_line_offsets_are_where_each_line_starts(data, start, stop):
+    """The offsets every NDJSON and CSV frame is cut by: after each ``\\n``, and the end."""
+    start, stop = min(start, len(data)), min(max(start, stop), len(data))
+    expected, pos = [start], start
+    while (end := data.find(b"\n", pos, stop)) >= 0:
+        pos = end + 1
+        expected.append(pos)
+    if pos < stop:
+        expected.append(stop)
+    assert logscan.line_offsets(data, start, stop).tolist() == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=_text, start=st.integers(0, 60), lines=st.integers(0, 10))
+def test_after_lines_is_where_the_nth_line_ends(data, start, lines):
+    """Where a syslog file's span of ``lines`` lines ends: after its last ``\\n``, or at the end."""
+    start = min(start, len(data))
+    ends = [i + 1 for i in range(start, len(data)) if data[i] == 0x0A]
+    expected = start if lines == 0 else ends[lines - 1] if len(ends) >= lines else len(data)
+    assert logscan.after_lines(data, start, lines) == expected
+
+
+def test_a_span_outside_the_buffer_is_refused():
+    for call in (lambda: logscan.line_offsets(b"ab\n", 2, 9), lambda: logscan.after_lines(b"ab\n", 4, 1)):
+        try:
+            call()
+        except ValueError as exc:
+            assert "outside the buffer" in str(exc)
+        else:
+            raise AssertionError("a range outside the buffer was read")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -135,7 +136,7 @@ class _CsvText:
     """The file's text cut into lines, before it is known how the records lie on them."""
 
     data: Any  # bytes or a memory map
-    offsets: array
+    offsets: np.ndarray
     lines: pa.Array  # large_binary, the header's line first
     trimmed: pa.ChunkedArray | None  # the lines after the header as event.original, if UTF-8
 
@@ -173,7 +174,7 @@ def _records_by_quotes(text: _CsvText) -> _CsvRows:
     """The records after the header, cut where a line end is outside quotes (the general cut,
     line by line in Python; :func:`_csv_rows` takes the lines as they are when their count
     shows every record is one line)."""
-    data, offsets = text.data, text.offsets
+    data, offsets = text.data, text.offsets.tolist()
     starts, lines, blank, inside = array("q"), [], set(), False
     for index in range(len(offsets) - 1):
         line = data[offsets[index] : offsets[index + 1]]

@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from logscan import _logscan
 
-__all__ = ["read_spool", "scan_headers", "split_fields", "split_pairs", "write_spool"]
+__all__ = ["after_lines", "line_offsets", "read_spool", "scan_headers", "split_fields", "split_pairs", "write_spool"]
 
 
 def scan_headers(data: Any, starts: np.ndarray, ends: np.ndarray, log_types: Sequence[bytes]) -> dict[str, Any]:
@@ -73,6 +73,18 @@ def write_spool(received_us: int, peer: bytes, kind: int, messages: list[bytes])
     ``kind``, each with its own length as its size, back to back. Raises ValueError when a peer
     name (over 255 bytes) or a message (4 GiB) is too long for a record."""
     return _logscan.write_spool(received_us, peer, kind, messages)
+
+
+def line_offsets(data: Any, start: int, stop: int) -> np.ndarray:
+    """Where every line of ``data[start:stop]`` starts, then ``stop`` (int64): the offsets of an
+    Arrow array of the lines, each keeping its line end."""
+    return np.frombuffer(_logscan.line_offsets(_bytes(data), start, stop), np.int64)
+
+
+def after_lines(data: Any, start: int, lines: int) -> int:
+    """Where the ``lines``-th line from ``start`` ends (after its ``\\n``), or ``len(data)``
+    when fewer lines end there."""
+    return _logscan.after_lines(_bytes(data), start, lines)
 
 
 def _bytes(data: Any) -> memoryview:
