@@ -284,6 +284,47 @@ fn split_fields<'py>(
     flat.into_py(py, "values", None)
 }
 
+/// Unescape CEF extension values as `cef._VALUE_ESCAPE` does: `\n`, `\r`, `\=` and `\\`
+/// become what they stand for, any other backslash and the character after it stay as written.
+///
+/// Returns a dict: `rows` (int64, each value's index), a string column `values`, and `failed`
+/// (empty: unescaping never lengthens a value).
+#[pyfunction]
+fn unescape_cef<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let flat = flatten(py, data, starts, ends, |value, row, flat| {
+        flat.rows.push(row);
+        flat.first.push(Some(&unescape(value)));
+        true
+    })?;
+    flat.into_py(py, "values", None)
+}
+
+fn unescape(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len());
+    let mut i = 0;
+    while i < value.len() {
+        if value[i] == b'\\' && i + 1 < value.len() {
+            match value[i + 1] {
+                b'n' => out.push(b'\n'),
+                b'r' => out.push(b'\r'),
+                b'=' => out.push(b'='),
+                b'\\' => out.push(b'\\'),
+                other => out.extend_from_slice(&[b'\\', other]),
+            }
+            i += 2;
+        } else {
+            out.push(value[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// A quoted CSV field's inside with each `""` as one `"`.
 fn undouble(inner: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(inner.len());
@@ -379,5 +420,6 @@ fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(write_spool, m)?)?;
     m.add_function(wrap_pyfunction!(line_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(after_lines, m)?)?;
+    m.add_function(wrap_pyfunction!(unescape_cef, m)?)?;
     Ok(())
 }

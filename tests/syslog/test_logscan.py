@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import logscan
+from collectors.formats.appliances import cef
 from collectors.reading.line_batch import LineBatch
 
 _csv_atoms = st.sampled_from(["a", "1", ",", '"', '""', " ", "x,y", '"q"', "\u00e9", "\\", "\x00"])
@@ -127,3 +128,14 @@ def test_a_span_outside_the_buffer_is_refused():
             assert "outside the buffer" in str(exc)
         else:
             raise AssertionError("a range outside the buffer was read")
+
+
+_escaped = st.lists(st.sampled_from(["\\", "n", "r", "=", "a", " ", "\u00e9", "\n", "|"]), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(values=st.lists(_escaped, min_size=1, max_size=6))
+def test_cef_values_are_unescaped_as_the_per_line_reader_does(values):
+    batch = LineBatch.of_messages([value.encode() for value in values])
+    unescaped = logscan.unescape_cef(batch.data, batch.starts, batch.ends).to_pylist()
+    assert unescaped == [cef._VALUE_ESCAPE.sub(cef._unescape, value) for value in values]

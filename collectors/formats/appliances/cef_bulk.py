@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import logscan
 from collectors.formats.appliances import cef, cef_time
 from collectors.formats.appliances.pair_columns import Pairs, buffer_of, pivot, slices
 
@@ -105,8 +106,9 @@ def _pairs(strings: pa.Array, raw: np.ndarray, starts: np.ndarray, ends: np.ndar
     values = slices(strings, equals + 1, value_end)
     escaped = pc.match_substring(values, "\\").to_numpy(zero_copy_only=False)
     if escaped.any():
-        plain = [cef._VALUE_ESCAPE.sub(cef._unescape, value) for value in values.filter(pa.array(escaped)).to_pylist()]
-        values = pc.replace_with_mask(values, pa.array(escaped), pa.array(plain, pa.string()))
+        which = pa.array(escaped)
+        _, chars, bounds = buffer_of(values.filter(which))
+        values = pc.replace_with_mask(values, which, logscan.unescape_cef(chars, bounds[:-1], bounds[1:]))
     return Pairs(owner.astype(np.int64), keys, values)
 
 

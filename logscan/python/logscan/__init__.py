@@ -17,7 +17,16 @@ import pyarrow as pa
 
 from logscan import _logscan
 
-__all__ = ["after_lines", "line_offsets", "read_spool", "scan_headers", "split_fields", "split_pairs", "write_spool"]
+__all__ = [
+    "after_lines",
+    "line_offsets",
+    "read_spool",
+    "scan_headers",
+    "split_fields",
+    "split_pairs",
+    "unescape_cef",
+    "write_spool",
+]
 
 
 def scan_headers(data: Any, starts: np.ndarray, ends: np.ndarray, log_types: Sequence[bytes]) -> dict[str, Any]:
@@ -55,6 +64,12 @@ def split_fields(data: Any, starts: np.ndarray, ends: np.ndarray) -> tuple[np.nd
     found = _logscan.split_fields(_bytes(data), _int64(starts), _int64(ends))
     rows = np.frombuffer(found["rows"], np.int64)
     return rows, _strings(found["values"]), np.frombuffer(found["failed"], np.int64)
+
+
+def unescape_cef(data: Any, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """CEF extension values unescaped as ``cef._VALUE_ESCAPE`` does (``\\n``, ``\\r``, ``\\=``,
+    ``\\\\``; any other backslash kept with what follows it), one string per range."""
+    return _strings(_logscan.unescape_cef(_bytes(data), _int64(starts), _int64(ends))["values"])
 
 
 def read_spool(data: Any, max_records: int) -> tuple[dict[str, np.ndarray], int, str | None]:
