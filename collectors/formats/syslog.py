@@ -60,6 +60,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -155,7 +156,7 @@ def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: boo
     try:
         content, damage = read_content(path, SOURCE)
     except READ_ERRORS as exc:
-        yield Parsing.done(ParsedBatch(empty(), [unreadable(SOURCE, path, exc)]))
+        yield Parsing.rejected([unreadable(SOURCE, path, exc)])
         return
     if not _octet_counted(content):  # the common case: one message per line
         any_lines = False
@@ -168,7 +169,7 @@ def _start_batches(path: Path, now: datetime | None, batch_lines: int, bulk: boo
             first, damage = damage, []  # the damage of a gzip goes with the first batch
             yield _start(batch, range(lineno, lineno + len(batch)), str(path), now, None, first, bulk)
         if not any_lines:
-            yield Parsing.done(ParsedBatch(empty(), damage))
+            yield Parsing.rejected(damage)
         return
     data = bytes(content)
     del content
@@ -299,10 +300,11 @@ class Parsing:
         self._rejects = rejects
 
     @classmethod
-    def done(cls, parsed: ParsedBatch) -> Parsing:
-        finished: Future[tuple[list[pa.Table], list[Quarantined]]] = Future()
-        finished.set_result(([parsed.events], []))
-        return cls(finished, parsed.quarantined)
+    def rejected(cls, rejects: list[Quarantined]) -> Parsing:
+        """Nothing to parse, only rejects (an unreadable file, a damaged gzip with no lines)."""
+        nothing: Future[tuple[list[pa.Table], list[Quarantined]]] = Future()
+        nothing.set_result(([], []))
+        return cls(nothing, rejects)
 
     def result(self) -> ParsedBatch:
         """The events (one dataset's rows after another's, each in input order) and the rejects in line order."""
@@ -315,15 +317,13 @@ class Parsing:
 #: The parsing threads: the scanner, Arrow and DuckDB do most of a batch's work without the
 #: GIL, so batches parse side by side, one per core.
 THREADS = min(os.cpu_count() or 1, 4)
-_POOL: list[ThreadPoolExecutor] = []
 
 
+@cache
 def _pool() -> ThreadPoolExecutor:
     """The parsing threads, made once: each keeps its DuckDB connection
     (``syslog_events.connection``) from batch to batch."""
-    if not _POOL:
-        _POOL.append(ThreadPoolExecutor(THREADS, thread_name_prefix="cyberwell-syslog"))
-    return _POOL[0]
+    return ThreadPoolExecutor(THREADS, thread_name_prefix="cyberwell-syslog")
 
 
 def _parse(

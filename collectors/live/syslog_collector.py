@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from collectors.formats import syslog
@@ -157,7 +158,8 @@ class _Parsing:
 
     def result(self) -> SpoolParse:
         records, messages = self._records, self._messages
-        rejects = [_odd_record(r) for r in records if r.kind != MESSAGE] if len(messages) < len(records) else []
+        odd = np.setdiff1d(np.arange(len(records)), messages, assume_unique=True)  # oversized, cut short
+        rejects = [_odd_record(records[i]) for i in odd.tolist()]
         parsed = self._parsing.result()
         rejects.extend(
             replace(q, origin=records[int(messages[_position(q.origin) - 1])].origin) for q in parsed.quarantined
