@@ -45,8 +45,13 @@ entries = st.builds(
 batches = st.lists(st.lists(entries, min_size=1, max_size=8), min_size=1, max_size=5)
 
 
+# Hypothesis runs many examples per test, too many for one tmp_path: each gets a folder of its
+# own in one that is removed when the test process ends.
+_FOLDERS = tempfile.TemporaryDirectory(prefix="cw-audit-")
+
+
 def new_state() -> StateDB:
-    return StateDB(Path(tempfile.mkdtemp(prefix="cw-audit-")) / "state.sqlite")
+    return StateDB(Path(tempfile.mkdtemp(dir=_FOLDERS.name)) / "state.sqlite")
 
 
 def written(batches_: list[list[AuditEntry]]) -> StateDB:

@@ -132,6 +132,7 @@ class ElasticNode:
         self.install()
         sweep_orphans(self.base)
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        (self.run_dir / "tmp").mkdir(exist_ok=True)
         self._prepare_user()
         command = [
             str(self.home / "bin" / "elasticsearch"),
@@ -151,6 +152,10 @@ class ElasticNode:
             "ES_JAVA_HOME": java_home(),
             "ES_JAVA_OPTS": f"-Xms{HEAP} -Xmx{HEAP}",
             "HOME": str(self.run_dir),
+            # Its temporary files (the node's, and the launcher's JVM flag check) go with the run,
+            # not into /tmp, folders per start that nobody removes.
+            "ES_TMPDIR": str(self.run_dir / "tmp"),
+            "CLI_JAVA_OPTS": f"-Djava.io.tmpdir={self.run_dir / 'tmp'}",
         }
         if self.as_root:
             command = ["runuser", "-u", SERVICE_USER, "--", "env", *[f"{k}={v}" for k, v in env.items()], *command]
