@@ -151,3 +151,19 @@ async def test_the_queue_keeps_its_table_when_nothing_changed_and_shows_a_new_al
         await settle(pilot, app)
         assert table.row_count == 4 and "Impossible travel (late)" in str(table.get_row_at(0)[2])
         assert "4 of 4 alerts" in str(app.screen.query_one("#queue-count", Static).render())
+
+
+async def test_a_refresh_while_the_queue_takes_its_widgets_down_reads_the_queue(home):
+    """The refresh timer may fire while the queue screen is taken down (its widgets removed
+    before it): it reads the queue again instead of stopping the dashboard on a missing widget."""
+    store, _ = home
+    app = make_app(store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen)
+        await screen.query_one("#switcher").remove()
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert app.is_running and not screen.showing_alert

@@ -178,7 +178,10 @@ class QueueScreen(LoadingScreen[AlertQueue]):
 
     @property
     def showing_alert(self) -> bool:
-        return self.query_one("#switcher", ContentSwitcher).current == DETAIL
+        """Whether an alert is open; False while the screen is still putting its widgets in place
+        (a refresh can come between its mount and its children's)."""
+        switcher = next(iter(self.query("#switcher").results(ContentSwitcher)), None)
+        return switcher is not None and switcher.current == DETAIL
 
     def reload(self) -> None:
         """What is on view reads again: the alert when one is open, else the queue."""
