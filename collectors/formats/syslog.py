@@ -228,21 +228,7 @@ def parse_lines(
         for item in items
     ]
     arrived: ReceivedAt = received_us if received_us is not None else received_at
-    return parse_batch(LineBatch.of_messages(raws), origin, now=now, received_us=arrived, bulk=bulk)
-
-
-def parse_batch(
-    batch: LineBatch,
-    origin: str,
-    *,
-    now: datetime | None = None,
-    received_us: ReceivedAt = None,
-    bulk: bool | None = None,
-) -> ParsedBatch:
-    """``parse_lines`` for messages already in one buffer (a spool drain's, as read): no Python
-    object is made per message. ``received_us``: each message's receive time (epoch µs, numpy
-    or a list), or one time for all (a datetime)."""
-    return start_batch(batch, origin, now=now, received_us=received_us, bulk=bulk).result()
+    return start_batch(LineBatch.of_messages(raws), origin, now=now, received_us=arrived, bulk=bulk).result()
 
 
 def start_batch(
@@ -253,8 +239,11 @@ def start_batch(
     received_us: ReceivedAt = None,
     bulk: bool | None = None,
 ) -> Parsing:
-    """``parse_batch`` started in the parsing threads: the caller reads the next batch, or stores
-    the one before, while this one parses."""
+    """``parse_lines`` for messages already in one buffer (a spool drain's, as read: no Python
+    object per message), started in the parsing threads: the caller reads the next batch, or
+    stores the one before, while this one parses; ``result()`` gives the parsed batch.
+    ``received_us``: each message's receive time (epoch µs, numpy or a list), or one time for
+    all (a datetime)."""
     if received_us is not None and not isinstance(received_us, datetime) and len(received_us) != len(batch):
         raise ValueError(f"received_us has {len(received_us)} times for {len(batch)} messages")
     return _start(batch, range(1, len(batch) + 1), origin, now, received_us, [], bulk)

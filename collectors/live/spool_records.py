@@ -17,8 +17,6 @@ import numpy as np
 import logscan
 from collectors.reading.line_batch import LineBatch
 
-_LF, _CR = 0x0A, 0x0D
-
 
 class Record(NamedTuple):
     """One spooled message and where it sits in the spool."""
@@ -81,14 +79,9 @@ class Records:
     def messages(self, positions: np.ndarray) -> LineBatch:
         """The messages of the records at ``positions``, as a batch over the same bytes, each
         without the line ends a sender may have left on it."""
-        starts, ends = self.columns["start"][positions], self.columns["end"][positions].copy()
-        raw = np.frombuffer(self.data, np.uint8)
-        while True:
-            last = raw[np.maximum(ends - 1, 0)]
-            trailing = (ends > starts) & ((last == _LF) | (last == _CR))
-            if not trailing.any():
-                return LineBatch(self.data, starts, ends)
-            ends -= trailing
+        return LineBatch(
+            self.data, self.columns["start"][positions], self.columns["end"][positions]
+        ).without_line_ends()
 
     def received_us(self, positions: np.ndarray) -> np.ndarray:
         return self.columns["received"][positions]

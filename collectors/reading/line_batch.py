@@ -32,6 +32,18 @@ class LineBatch:
         """Message ``i`` as text; bytes that are not UTF-8 read as U+FFFD."""
         return self.raw(i).decode("utf-8", errors="replace")
 
+    def without_line_ends(self) -> LineBatch:
+        """The same messages without the CRs and LFs they end in (a sender's line end left on a
+        framed message), over the same bytes."""
+        raw = np.frombuffer(self.data, np.uint8)
+        ends = self.ends.copy()
+        while True:
+            last = raw[np.maximum(ends - 1, 0)]
+            trailing = (ends > self.starts) & ((last == _LF) | (last == _CR))
+            if not trailing.any():
+                return LineBatch(self.data, self.starts, ends)
+            ends -= trailing
+
     @classmethod
     def of_lines(cls, data: bytes) -> LineBatch:
         """A newline-delimited stream cut at LF, a CR before it dropped; the terminator of the
