@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import gzip
 import mmap
-import os
-import shutil
-import tempfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 from collectors.reading.gunzip import gunzip
-from collectors.reading.literal_path import duckdb_path
 from store.batch import Quarantined
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -55,36 +49,6 @@ def opening(path: Path, size: int = 4096) -> bytes:
     if head[:2] != GZIP_MAGIC:
         return head[:size]
     return zlib.decompressobj(zlib.MAX_WBITS | 16).decompress(head, size)
-
-
-class PlainFile(NamedTuple):
-    """A file's content, and a path DuckDB reads it by: the file itself (whatever it is called)
-    when it is plain, a decompressed copy within the bounds when it is gzip."""
-
-    name: str
-    content: Content
-
-
-@contextmanager
-def plain_file(path: Path, source: str) -> Iterator[PlainFile]:
-    """The file as DuckDB should read it, for the duration of the ``with`` block: plain, one
-    literal file, no more than the bounds of ``collectors.reading.gunzip`` when it was gzip, and
-    the same bytes as :attr:`PlainFile.content` (so what DuckDB reads and what Python frames agree,
-    also up to the damage of a truncated gzip)."""
-    content = read_content(path, source)
-    if isinstance(content.data, mmap.mmap) or not is_gzip(path):
-        with duckdb_path(path) as name:
-            yield PlainFile(name, content)
-        return
-    folder = tempfile.mkdtemp(prefix="cyberwell-gunzipped-")
-    try:
-        copy = os.path.join(folder, "content")
-        with open(copy, "wb") as out:
-            out.write(content.data)
-        with duckdb_path(Path(copy)) as name:
-            yield PlainFile(name, content)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def read_bytes(path: Path) -> bytes:

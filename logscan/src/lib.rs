@@ -9,6 +9,7 @@
 
 mod columns;
 mod csv;
+mod csv_table;
 mod header;
 mod pairs;
 mod spool;
@@ -274,7 +275,7 @@ fn split_fields<'py>(
             let inner = &record[field.span.0..field.span.1];
             flat.rows.push(row);
             if field.doubled {
-                flat.first.push(Some(&undouble(inner)));
+                flat.first.push_with(|out| csv::undouble_into(inner, out));
             } else {
                 flat.first.push(Some(inner));
             }
@@ -323,19 +324,6 @@ fn unescape(value: &[u8]) -> Vec<u8> {
         }
     }
     out
-}
-
-/// A quoted CSV field's inside with each `""` as one `"`.
-fn undouble(inner: &[u8]) -> Vec<u8> {
-    let mut value = Vec::with_capacity(inner.len());
-    let mut skip = false;
-    for &b in inner {
-        if !skip {
-            value.push(b);
-        }
-        skip = !skip && b == b'"';
-    }
-    value
 }
 
 /// Whole records of the syslog receiver's spool from the front of `data` (a segment's bytes).
@@ -411,6 +399,59 @@ fn after_lines(py: Python<'_>, data: PyBuffer<u8>, start: usize, lines: usize) -
     }))
 }
 
+/// The records of a CSV export after its header (`data[start..]`) read into columns, in up to
+/// `parts` parts at once (see `csv_table`): the cells of header columns `read` (in that order),
+/// and each record's text and start, for the records with `width` cells that are UTF-8.
+///
+/// Returns a dict: `batches`, a list of dicts, each with `columns` (a string column per `read`),
+/// `original` (the records' texts without line ends) and `starts` (int64, where each starts in
+/// `data`); and `refused`, the records refused, as columns `start` and `end` (int64, the text),
+/// `kind` (uint8: 1 cells, 2 not UTF-8, 3 a character after a closing quote, 4 a quote never
+/// closed, 5 over 2 GiB), `value` (int64: the cells it has, the 1-based column of the byte at
+/// fault, or the record's size) and `byte` (uint8, that byte).
+#[pyfunction]
+fn read_csv_table<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    start: usize,
+    width: usize,
+    read: Vec<usize>,
+    parts: usize,
+) -> PyResult<Bound<'py, PyDict>> {
+    let bytes = bytes_in(&data)?;
+    if start > bytes.len() {
+        return Err(PyValueError::new_err("the start is outside the buffer"));
+    }
+    let mut slots = vec![None; width];
+    for (slot, &column) in read.iter().enumerate() {
+        match slots.get_mut(column) {
+            Some(free @ None) => *free = Some(slot),
+            _ => return Err(PyValueError::new_err("a column to read is outside the header or named twice")),
+        }
+    }
+    let layout = csv_table::Layout { width, slots };
+    let (batches, refused) = py.detach(|| csv_table::read(bytes, start, &layout, parts));
+    let out = PyDict::new(py);
+    let mut handed = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let item = PyDict::new(py);
+        let columns: PyResult<Vec<_>> = batch.columns.into_iter().map(|column| column.into_py(py)).collect();
+        item.set_item("columns", columns?)?;
+        item.set_item("original", batch.original.into_py(py)?)?;
+        item.set_item("starts", columns::lend(py, batch.starts)?)?;
+        handed.push(item);
+    }
+    out.set_item("batches", handed)?;
+    let found = PyDict::new(py);
+    found.set_item("start", bytes_of(py, &refused.start))?;
+    found.set_item("end", bytes_of(py, &refused.end))?;
+    found.set_item("kind", bytes_of(py, &refused.kind))?;
+    found.set_item("value", bytes_of(py, &refused.value))?;
+    found.set_item("byte", bytes_of(py, &refused.byte))?;
+    out.set_item("refused", found)?;
+    Ok(out)
+}
+
 #[pymodule]
 fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(scan_headers, m)?)?;
@@ -421,5 +462,6 @@ fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(line_offsets, m)?)?;
     m.add_function(wrap_pyfunction!(after_lines, m)?)?;
     m.add_function(wrap_pyfunction!(unescape_cef, m)?)?;
+    m.add_function(wrap_pyfunction!(read_csv_table, m)?)?;
     Ok(())
 }

@@ -195,7 +195,8 @@ def test_invalid_utf8_row_is_quarantined(shared_data, tmp_path):
     )
     assert batch.count == 3
     (bad,) = batch.quarantined
-    assert "encoding" in bad.reason.lower()
+    column = broken.index(b"\xff") + 1
+    assert bad.reason == f"not valid UTF-8: byte 0xff at column {column}"
     assert bad.origin.endswith(":" + str(text.count(b"\n") + 1))
 
 
@@ -379,3 +380,28 @@ def test_time_columns_and_formats(tmp_path, name):
         write(tmp_path, "t.csv", f'{name},Id\r\n"5/6/2024, 9:07:03.250 PM",a\r\n2024-05-06T21:07:03.25Z,b\r\n')
     )
     assert batch.events.column("@timestamp").to_pylist() == [datetime(2024, 5, 6, 21, 7, 3, 250000, tzinfo=UTC)] * 2
+
+
+def test_broken_quoting_costs_only_its_own_lines(tmp_path):
+    # A stray quote must not swallow the records after it: Python's csv module would read a
+    # quote never closed to the end of the file.
+    closed_early = b'2025-06-02T07:00:01Z,b,"closed"too early'
+    never_closed = b'2025-06-02T07:00:03Z,d,"never closed'
+    path = write(
+        tmp_path,
+        "quotes.csv",
+        b"TimeGenerated,Id,Comment\r\n"
+        + b'2025-06-02T07:00:00Z,a,"fine, with a comma"\r\n'
+        + closed_early
+        + b"\r\n2025-06-02T07:00:02Z,c,after\r\n"
+        + never_closed
+        + b"\r\n2025-06-02T07:00:04Z,e,last\r\n",
+    )
+    batch = parse_file(path)
+    assert batch.events.column("event.id").to_pylist() == ["a", "c", "e"]
+    found = {q.origin: (q.reason, q.record) for q in batch.quarantined}
+    column = closed_early.index(b"too") + 1
+    assert found == {
+        f"{path}:3": (f"not valid CSV: a character after a closing quote, at column {column}", closed_early.decode()),
+        f"{path}:5": ("not valid CSV: a quoted cell is never closed", never_closed.decode()),
+    }

@@ -29,14 +29,13 @@ Decisions, so a reader need not guess:
 * ``azure.signinlogs.category``: ``Category``, else from the table name in ``Type``
   (``AADNonInteractiveUserSignInLogs`` → ``NonInteractiveUserSignInLogs``).
 * ``event.original`` of a CSV row is the record as it is in the file (its line, or its lines
-  when a quoted cell spans several); only when the records cannot be cut out of the text in
-  agreement with the CSV reader, the row as a compact JSON object keyed by the header's column
-  names. Of a JSON row, the NDJSON line, or the row re-serialised compactly. JSON text in
-  dynamic columns is stored minified, whichever form it came in.
+  when a quoted cell spans several). Of a JSON row, the NDJSON line, or the row re-serialised
+  compactly. JSON text in dynamic columns is stored minified, whichever form it came in.
 * Quarantined, with the reason: a CSV row with the wrong number of cells, one with a byte that is
-  not UTF-8 (in any column: the CSV reader checks only the cells it reads, so the others are
-  checked with the record's text), one otherwise unreadable to the CSV reader, a row without a
-  readable time, and for JSON what the Graph parser quarantines. A file that cannot be read at all becomes one quarantined record.
+  not UTF-8 (in any column: the record must be text to keep), one whose quoting Python's ``csv``
+  module would refuse (a character after a closing quote, a quote never closed), a row without a
+  readable time, and for JSON what the Graph parser quarantines. A file that cannot be read at
+  all becomes one quarantined record.
 """
 
 from __future__ import annotations

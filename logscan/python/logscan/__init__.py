@@ -10,6 +10,7 @@ per-line readers do is named (``failed``, or kind 0) for those readers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from logscan import _logscan
 __all__ = [
     "after_lines",
     "line_offsets",
+    "read_csv_table",
     "read_spool",
     "scan_headers",
     "split_fields",
@@ -100,6 +102,53 @@ def after_lines(data: Any, start: int, lines: int) -> int:
     """Where the ``lines``-th line from ``start`` ends (after its ``\\n``), or ``len(data)``
     when fewer lines end there."""
     return _logscan.after_lines(_bytes(data), start, lines)
+
+
+@dataclass
+class CsvTable:
+    """A CSV export's records read into columns by :func:`read_csv_table`.
+
+    ``cells`` holds a batch per run of rows (the columns asked for, named as asked), ``original``
+    each row's record text without its line end, ``starts`` where each row's record starts in
+    the data; ``refused`` the records refused, as numpy columns ``start`` and ``end`` (the text),
+    ``kind`` (:data:`CSV_CELLS` and the others below), ``value`` (the cells the record has, the
+    1-based column of the byte at fault, or the record's size) and ``byte`` (that byte).
+    """
+
+    cells: list[pa.RecordBatch]
+    original: pa.ChunkedArray
+    starts: np.ndarray
+    refused: dict[str, np.ndarray]
+
+
+#: Why ``read_csv_table`` refused a record: a count of cells other than the header's; a byte
+#: that is not UTF-8; a character after a closing quote; a quote never closed; over 2 GiB.
+CSV_CELLS, CSV_NOT_UTF8, CSV_AFTER_QUOTE, CSV_UNCLOSED, CSV_TOO_LONG = 1, 2, 3, 4, 5
+
+
+def read_csv_table(data: Any, start: int, width: int, read: dict[str, int], parts: int) -> CsvTable:
+    """The records of a CSV export after its header (``data[start:]``), as Python's
+    ``csv.reader(strict=True)`` reads each, in up to ``parts`` parts at once: the cells of the
+    header columns ``read`` (name → index), for each record with ``width`` cells that is UTF-8.
+
+    A record that breaks the quoting is refused as its first line and reading goes on at the
+    next; empty lines are no records.
+    """
+    found = _logscan.read_csv_table(_bytes(data), start, width, list(read.values()), parts)
+    names = list(read)
+    cells, originals, starts = [], [], []
+    for batch in found["batches"]:
+        cells.append(pa.RecordBatch.from_arrays([_strings(column) for column in batch["columns"]], names=names))
+        originals.append(_strings(batch["original"]))
+        starts.append(np.frombuffer(batch["starts"], np.int64))
+    refused = {name: np.frombuffer(found["refused"][name], np.int64) for name in ("start", "end", "value")}
+    refused |= {name: np.frombuffer(found["refused"][name], np.uint8) for name in ("kind", "byte")}
+    return CsvTable(
+        cells,
+        pa.chunked_array(originals, pa.string()),
+        np.concatenate(starts) if starts else np.empty(0, np.int64),
+        refused,
+    )
 
 
 def _bytes(data: Any) -> memoryview:
