@@ -108,6 +108,11 @@ class Scene:
     standin: ActionStandIn
 
     @property
+    def serve_log(self) -> Path:
+        """Where ``serve``'s log (its stderr) goes, so a test that times out can show it."""
+        return self.home.parent / "serve.log"
+
+    @property
     def env(self) -> dict[str, str]:
         teams = f"{self.standin.url}{HOOK_PATH}?api-version=1&sig={SIG}"
         return {**os.environ, "PYTHONPATH": str(REPO), SECRET_ENV: SECRET, TEAMS_ENV: teams}
@@ -154,24 +159,25 @@ def scene(tmp_path) -> Iterator[Scene]:
 
 @pytest.fixture
 def serving(scene) -> Iterator[subprocess.Popen]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "console.cli", "--home", str(scene.home), "serve", "--log-level", "INFO"],
-        cwd=REPO,
-        env=scene.env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with open(scene.serve_log, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "console.cli", "--home", str(scene.home), "serve", "--log-level", "INFO"],
+            cwd=REPO,
+            env=scene.env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     yield process
     if process.poll() is None:
         process.kill()
-        process.communicate(timeout=30)
+        process.wait(timeout=30)
 
 
-def stopped(process: subprocess.Popen) -> str:
+def stopped(scene: Scene, process: subprocess.Popen) -> str:
     """SIGTERM, as systemd stops it: serve exits 0. Its log (stderr)."""
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=30)
+    process.wait(timeout=30)
+    err = scene.serve_log.read_text()
     assert process.returncode == 0, err
     assert "stopped" in err
     return err
@@ -195,10 +201,14 @@ def cli_json(scene: Scene, *args: str):
     return json.loads(done.stdout)
 
 
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> None:
+def wait_for(scene: Scene, condition: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; past ``timeout`` seconds fail, showing the end of
+    ``serve``'s log (what it was doing is the first thing to know)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        if time.monotonic() > deadline:
+            log = scene.serve_log.read_text() if scene.serve_log.exists() else "(no log)"
+            pytest.fail(f"timed out after {timeout} s waiting for {what}; serve's log ends:\n{log[-4000:]}")
         time.sleep(0.1)
 
 
@@ -232,12 +242,12 @@ def responded(scene: Scene) -> tuple[list[dict], dict[str, dict]]:
     """Wait until serve has detected the three users' alerts, delivered them to the SOC and run
     the playbook for each up to the step that needs approval. The alerts, and the waiting runs
     by the user they are about."""
-    wait_for(lambda: len(alerts(scene)) == len(USERS), 30, "an alert per user")
+    wait_for(scene, lambda: len(alerts(scene)) == len(USERS), 90, "an alert per user")
     found = alerts(scene)
     assert {a["group_keys"]["user.name"] for a in found} == set(USERS)
     assert {a["severity"] for a in found} == {"high"}
-    wait_for(lambda: every_alert_delivered(scene, found), 30, "the SOC receiver to accept every alert")
-    wait_for(lambda: len(awaiting(scene)) == len(USERS), 30, "a run per alert awaiting approval")
+    wait_for(scene, lambda: every_alert_delivered(scene, found), 60, "the SOC receiver to accept every alert")
+    wait_for(scene, lambda: len(awaiting(scene)) == len(USERS), 60, "a run per alert awaiting approval")
     runs = awaiting(scene)
     user_of = {a["id"]: a["group_keys"]["user.name"] for a in found}
     assert sorted(run["alert_id"] for run in runs) == sorted(user_of)
@@ -290,7 +300,7 @@ def test_serve_delivers_alerts_runs_playbooks_and_continues_a_run_approved_elsew
     assert approved.returncode == 0, approved.stderr
     assert json.loads(approved.stdout)["state"] == "running"  # handed back, not run by the command
 
-    wait_for(lambda: run_state(scene, run_id)["state"] == "succeeded", 30, "serve to finish the approved run")
+    wait_for(scene, lambda: run_state(scene, run_id)["state"] == "succeeded", 60, "serve to finish the approved run")
     run = run_state(scene, run_id)
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
         ("tell-team", "succeeded"),
@@ -307,7 +317,7 @@ def test_serve_delivers_alerts_runs_playbooks_and_continues_a_run_approved_elsew
     def notice() -> list[dict]:
         return [r for r in scene.receiver.requests() if r["event"] == "playbook" and r["status"] == 200]
 
-    wait_for(notice, 30, "the playbook notice at the SOC receiver")
+    wait_for(scene, notice, 60, "the playbook notice at the SOC receiver")
     (sent,) = {(r["key"], r["alert_id"], r["kind"], r["signature_ok"]) for r in notice()}
     assert sent == (f"runs/{run_id}/2", chosen["alert_id"], "playbook", True)
 
@@ -326,7 +336,7 @@ def test_serve_delivers_alerts_runs_playbooks_and_continues_a_run_approved_elsew
     assert any(e["kind"] == "delivery" for e in entries)  # the SOC deliveries are on the trail too
     no_secret_in(json.dumps(entries))
 
-    err = stopped(serving)
+    err = stopped(scene, serving)
     no_secret_in(err)
     assert f"playbooks started by alerts: {PLAYBOOK_ID}" in err
 
@@ -357,7 +367,7 @@ def test_a_denied_step_cancels_the_run_and_nothing_after_it_is_done(scene, servi
     denials = [e for e in entries if e["kind"] == "denial" and e["subject"] == f"playbook-run:{run_id}"]
     assert [(e["actor"], e["result"]) for e in denials] == [("bob", "denied: known tester account")]
 
-    err = stopped(serving)
+    err = stopped(scene, serving)
     no_secret_in(err)
 
 
