@@ -107,7 +107,6 @@ def _parse_content(path: Path, data: bytes | mmap.mmap, damage: list[Quarantined
     read = {name: k for k, name in enumerate(header) if _canonical(name) in LA_COLUMNS} or {header[0]: 0}
     table = logscan.read_csv_table(data, _after_header(data), len(header), read, PARTS)
     result = _mapped(table.cells, list(read))
-    table.cells.clear()  # the cells are in the result now; their memory goes before the next step's
     lines = _Lines(data)
     quarantined = [*damage, *_refused(path, data, table.refused, len(header), lines)]
     originals = table.original
@@ -122,14 +121,28 @@ def _parse_content(path: Path, data: bytes | mmap.mmap, damage: list[Quarantined
 
 
 def _mapped(batches: list[pa.RecordBatch], read: list[str]) -> pa.Table:
-    """The shared SQL over the cells read (columns ``read``)."""
-    cells = pa.Table.from_batches(batches, schema=pa.schema([(name, pa.string()) for name in read]))
+    """The shared SQL over the cells read (columns ``read``), a few batches at a time: each
+    group's cells are let go once mapped, so a large export's cells and its events are never
+    all in memory at once. Empties ``batches``."""
+    schema = pa.schema([(name, pa.string()) for name in read])
+    sql = _cells_sql(read)
+    results = []
     con = connect()
     try:
-        con.register("cells", cells)
-        return con.sql(_cells_sql(read)).to_arrow_table()
+        while True:
+            group, batches[:_GROUP] = batches[:_GROUP], []
+            con.register("cells", pa.Table.from_batches(group, schema=schema))
+            results.append(con.sql(sql).to_arrow_table())
+            con.unregister("cells")
+            del group
+            if not batches:
+                return pa.concat_tables(results)
     finally:
         con.close()
+
+
+#: Batches of cells (of up to 65,536 rows each) mapped by one query.
+_GROUP = 4
 
 
 def _after_header(data: bytes | mmap.mmap) -> int:
