@@ -95,11 +95,11 @@ pub fn read(data: &[u8], start: usize, layout: &Layout, parts: usize) -> (Vec<Ba
             cuts.windows(2).map(|w| scope.spawn(move || read_part(data, w[0], w[1], layout))).collect();
         running.into_iter().map(|handle| handle.join().expect("a CSV part's reader panicked")).collect()
     });
+    // A part whose first line was inside the record before it is read again from that record's end.
     for i in 1..read.len() {
         let stop = read[i - 1].stop;
         if read[i].from != stop {
-            let to = read[i].to;
-            read[i] = if stop >= to { Part { batches: Vec::new(), refused: Refused::default(), from: stop, to, stop } } else { read_part(data, stop, to, layout) };
+            read[i] = read_part(data, stop, read[i].to.max(stop), layout);
         }
     }
     let mut batches = Vec::new();
