@@ -1,4 +1,5 @@
-//! A CSV export read whole into columns: the cells of the columns asked for, each record's text
+//! A CSV export read whole into columns: the cells of the columns asked for (an empty cell,
+//! quoted or not, is null: a CSV cannot tell "no value" from "empty"), each record's text
 //! (`event.original`) and where it starts, and the records refused with why.
 //!
 //! Records are read as `csv::Scanner` reads cells, strictly: a record must have as many cells
@@ -204,7 +205,7 @@ fn read_part(data: &[u8], from: usize, to: usize, layout: &Layout) -> Part {
                 if field.doubled {
                     column.push_with(|out| undouble_into(inner, out));
                 } else {
-                    column.push(Some(inner));
+                    column.push(Some(inner).filter(|cell| !cell.is_empty()));
                 }
             }
         }

@@ -403,7 +403,8 @@ fn after_lines(py: Python<'_>, data: PyBuffer<u8>, start: usize, lines: usize) -
 /// `parts` parts at once (see `csv_table`): the cells of header columns `read` (in that order),
 /// and each record's text and start, for the records with `width` cells that are UTF-8.
 ///
-/// Returns a dict: `batches`, a list of dicts, each with `columns` (a string column per `read`),
+/// Returns a dict: `batches`, a list of dicts, each with `columns` (a string column per `read`,
+/// null for an empty cell),
 /// `original` (the records' texts without line ends) and `starts` (int64, where each starts in
 /// `data`); and `refused`, the records refused, as columns `start` and `end` (int64, the text),
 /// `kind` (uint8: 1 cells, 2 not UTF-8, 3 a character after a closing quote, 4 a quote never

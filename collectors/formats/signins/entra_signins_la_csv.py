@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 import logscan
 from collectors.formats.signins.entra_signins import finish, hash_missing_ids
-from collectors.formats.signins.entra_signins_la_sql import LA_COLUMNS, SOURCE, la_select
+from collectors.formats.signins.entra_signins_la_sql import HANDED_OVER, LA_COLUMNS, SOURCE, handed_over, la_select
 from collectors.formats.signins.signin_schema import empty
 from collectors.reading.duckdb_session import connect
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content
@@ -35,13 +35,27 @@ BOM = b"\xef\xbb\xbf"
 PARTS = min(os.cpu_count() or 1, 4)
 
 
-def _cells_sql(header: list[str]) -> str:
-    """The ``la`` relation from ``cells`` (the header's columns the parser reads, as text), then
-    the shared SQL. A column the header names more than once in its forms (``Status_dynamic``
-    and ``Status_string``) is the first of them that is not empty."""
+def _forms(header: list[str]) -> dict[str, list[str]]:
+    """The header's names of each ``SigninLogs`` column (the portal writes some in two forms,
+    ``Status_dynamic`` and ``Status_string``)."""
     found: dict[str, list[str]] = {}
     for name in header:
         found.setdefault(_canonical(name), []).append(name)
+    return found
+
+
+def _handed(header: list[str]) -> dict[str, str]:
+    """The dataset's columns the cells hand over as they are (see ``HANDED_OVER``), and the
+    header's name of the cells: those whose column has one form."""
+    forms = _forms(header)
+    return {column: forms[source][0] for column, source in HANDED_OVER.items() if len(forms.get(source, [])) == 1}
+
+
+def _cells_sql(header: list[str]) -> str:
+    """The ``la`` relation from ``cells`` (the header's columns the parser reads, as text, empty
+    as null), then the shared SQL. A column the header names in two forms is the first of them
+    that is not empty."""
+    found = _forms(header)
     projection = []
     for column in LA_COLUMNS:
         cells = [f"NULLIF({quote_ident(name)}, '')" for name in found.get(column, [])]
@@ -52,7 +66,7 @@ WITH la AS (
     SELECT NULL::BIGINT AS _row, NULL::VARCHAR AS _problem_in, {", ".join(projection)}
     FROM cells
 )
-{la_select(with_original=False)}
+{la_select(with_original=False, handed=_handed(header))}
 """
 
 
@@ -121,19 +135,21 @@ def _parse_content(path: Path, data: bytes | mmap.mmap, damage: list[Quarantined
 
 
 def _mapped(batches: list[pa.RecordBatch], read: list[str]) -> pa.Table:
-    """The shared SQL over the cells read (columns ``read``), a few batches at a time: each
-    group's cells are let go once mapped, so a large export's cells and its events are never
-    all in memory at once. Empties ``batches``."""
+    """The shared SQL over the cells read (columns ``read``), a few batches at a time, with the
+    cells that are columns as they are handed over (not copied again by the SQL). A group's
+    other cells are let go once mapped, so a large export's cells and its events are never all
+    in memory at once. Empties ``batches``."""
     schema = pa.schema([(name, pa.string()) for name in read])
-    sql = _cells_sql(read)
+    sql, handed = _cells_sql(read), _handed(read)
     results = []
     con = connect()
     try:
         while True:
-            group, batches[:_GROUP] = batches[:_GROUP], []
-            con.register("cells", pa.Table.from_batches(group, schema=schema))
-            results.append(con.sql(sql).to_arrow_table())
+            group, batches[:_GROUP] = pa.Table.from_batches(batches[:_GROUP], schema=schema), []
+            con.register("cells", group)
+            result = con.sql(sql).to_arrow_table()
             con.unregister("cells")
+            results.append(handed_over(result, {column: group.column(name) for column, name in handed.items()}))
             del group
             if not batches:
                 return pa.concat_tables(results)

@@ -9,6 +9,10 @@ Graph parser fills. The decisions it encodes are listed in :mod:`collectors.form
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from collectors.formats.azure_time import time_sql
 from collectors.formats.signins.entra_signins import Dialect, read_json_columns
@@ -74,50 +78,62 @@ def _dynamic(column: str, struct: dict) -> str:
     return f"try(json_transform({column}, '{json.dumps(struct)}'))"
 
 
-def _minified(column: str) -> str:
+def _minified(column: str, handed_over: bool = False) -> str:
     """JSON text as Graph's form of it reads: compact. Only text with a line end or a colon
     and a space is re-written; parsing every cell twice would cost a fifth of the CSV's time.
-    (``': '``, not ``'": '``: a needle starting with a quote is slow to find in JSON.)"""
+    (``': '``, not ``'": '``: a needle starting with a quote is slow to find in JSON.)
+    ``handed_over``: only the re-written texts, null for the rest (see :data:`HANDED_OVER`)."""
     spaced = f"strpos({column}, chr(10)) > 0 OR strpos({column}, ': ') > 0"
-    return (
-        f"CASE WHEN {spaced} THEN CASE WHEN json_valid({column}) THEN json({column})::VARCHAR "
-        f"ELSE {column} END ELSE NULLIF({column}, '') END"
-    )
+    rewritten = f"CASE WHEN json_valid({column}) THEN json({column})::VARCHAR ELSE {column} END"
+    if handed_over:
+        return f"CASE WHEN {spaced} THEN {rewritten} END"
+    return f"CASE WHEN {spaced} THEN {rewritten} ELSE NULLIF({column}, '') END"
 
 
 _CATEGORY_OF_TYPE = " ".join(f"WHEN '{t}' THEN '{c}'" for t, c in _TABLE_CATEGORIES.items())
 
 
+#: The columns that are a ``SigninLogs`` text column as it is, an empty string read as absent
+#: (a string column of Log Analytics is never null: ``""`` is how it says "no value", where Graph
+#: writes null).
+_PLAIN_TEXTS = {
+    "event.id": "Id",
+    "user.id": "UserId",
+    "user.full_name": "UserDisplayName",
+    "source.ip": "IPAddress",
+    "user_agent.original": "UserAgent",
+    "azure.signinlogs.properties.app_id": "AppId",
+    "azure.signinlogs.properties.app_display_name": "AppDisplayName",
+    "azure.signinlogs.properties.resource_display_name": "ResourceDisplayName",
+    "azure.signinlogs.properties.client_app_used": "ClientAppUsed",
+    "azure.signinlogs.properties.conditional_access_status": "ConditionalAccessStatus",
+    "azure.signinlogs.properties.authentication_requirement": "AuthenticationRequirement",
+    "azure.signinlogs.properties.authentication_protocol": "AuthenticationProtocol",
+    "azure.signinlogs.properties.risk_state": "RiskState",
+    "azure.signinlogs.properties.risk_level_during_signin": "RiskLevelDuringSignIn",
+    "azure.signinlogs.properties.risk_level_aggregated": "RiskLevelAggregated",
+    "azure.signinlogs.properties.correlation_id": "CorrelationId",
+}
+#: The dynamic columns kept as JSON text, minified (:func:`_minified`).
+_JSON_TEXTS = {
+    "azure.signinlogs.properties.network_location_details": "NetworkLocationDetails",
+    "azure.signinlogs.properties.authentication_details": "AuthenticationDetails",
+    "azure.signinlogs.properties.applied_conditional_access_policies": "ConditionalAccessPolicies",
+}
+#: Columns a reader that already holds the ``SigninLogs`` columns as Arrow text (empty as null)
+#: can hand over itself, so the SQL does not copy the largest texts again: the dataset's column
+#: → the ``SigninLogs`` column. See :func:`la_select` and :func:`handed_over`.
+HANDED_OVER = {**_PLAIN_TEXTS, **_JSON_TEXTS}
+
 #: Where each column comes from in a ``SigninLogs`` row; the dynamic columns are parsed as
-#: ``loc``, ``st`` and ``dev``. A string column of Log Analytics is never null: ``""`` is how it
-#: says "no value" (where Graph writes null), so those read as absent. Inside a dynamic column
-#: the JSON is Graph's own, and an empty string there is a value: ``DeviceDetail``'s
-#: ``"deviceId": ""`` is what SigmaHQ's unknown-device rules look for.
+#: ``loc``, ``st`` and ``dev``. Inside a dynamic column the JSON is Graph's own, and an empty
+#: string there is a value: ``DeviceDetail``'s ``"deviceId": ""`` is what SigmaHQ's
+#: unknown-device rules look for.
 _LA_TEXTS = {
-    **{
-        column: absent_if_empty(source)
-        for column, source in {
-            "event.id": "Id",
-            "user.id": "UserId",
-            "user.full_name": "UserDisplayName",
-            "source.ip": "IPAddress",
-            "source.geo.country_iso_code": "coalesce(NULLIF(loc.countryOrRegion, ''), Location)",
-            "user_agent.original": "UserAgent",
-            "azure.tenant_id": "coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)",
-            "azure.signinlogs.properties.app_id": "AppId",
-            "azure.signinlogs.properties.app_display_name": "AppDisplayName",
-            "azure.signinlogs.properties.resource_display_name": "ResourceDisplayName",
-            "azure.signinlogs.properties.client_app_used": "ClientAppUsed",
-            "azure.signinlogs.properties.conditional_access_status": "ConditionalAccessStatus",
-            "azure.signinlogs.properties.authentication_requirement": "AuthenticationRequirement",
-            "azure.signinlogs.properties.authentication_protocol": "AuthenticationProtocol",
-            "azure.signinlogs.properties.is_interactive": "IsInteractive",
-            "azure.signinlogs.properties.risk_state": "RiskState",
-            "azure.signinlogs.properties.risk_level_during_signin": "RiskLevelDuringSignIn",
-            "azure.signinlogs.properties.risk_level_aggregated": "RiskLevelAggregated",
-            "azure.signinlogs.properties.correlation_id": "CorrelationId",
-        }.items()
-    },
+    **{column: absent_if_empty(source) for column, source in _PLAIN_TEXTS.items()},
+    "source.geo.country_iso_code": absent_if_empty("coalesce(NULLIF(loc.countryOrRegion, ''), Location)"),
+    "azure.tenant_id": absent_if_empty("coalesce(NULLIF(HomeTenantId, ''), NULLIF(ResourceTenantId, ''), AADTenantId)"),
+    "azure.signinlogs.properties.is_interactive": absent_if_empty("IsInteractive"),
     "source.geo.city_name": "loc.city",
     "source.geo.region_name": "loc.state",
     "azure.signinlogs.result_description": "coalesce(NULLIF(ResultDescription, ''), st.failureReason)",
@@ -131,22 +147,39 @@ _LA_TEXTS = {
     "azure.signinlogs.properties.device_detail.is_managed": "dev.isManaged",
     "azure.signinlogs.properties.device_detail.trust_type": "dev.trustType",
 }
-_LA_ITEMS = select_items(
-    _LA_TEXTS,
-    {
+
+
+def _la_items(handed: Collection[str]) -> str:
+    """The SELECT items; a column in ``handed`` (of :data:`HANDED_OVER`) is left to its reader:
+    null, or for JSON text only the texts re-written."""
+    texts = {**_LA_TEXTS, **{column: "NULL::VARCHAR" for column in handed if column in _PLAIN_TEXTS}}
+    other = {
         "azure.signinlogs.category": f"coalesce({absent_if_empty('Category')}, CASE Type {_CATEGORY_OF_TYPE} END)",
-        "azure.signinlogs.properties.network_location_details": _minified("NetworkLocationDetails"),
-        "azure.signinlogs.properties.authentication_details": _minified("AuthenticationDetails"),
-        "azure.signinlogs.properties.applied_conditional_access_policies": _minified("ConditionalAccessPolicies"),
-    },
-)
+        **{column: _minified(source, column in handed) for column, source in _JSON_TEXTS.items()},
+    }
+    return select_items(texts, other)
 
 
-def la_select(with_original: bool) -> str:
+def handed_over(result: pa.Table, given: dict[str, pa.ChunkedArray]) -> pa.Table:
+    """``result`` of :func:`la_select` with the columns ``given`` (dataset column → the reader's
+    ``SigninLogs`` text, empty as null, a row per row of ``result``) put in: as given, or for
+    JSON text the SQL's re-written text where it made one."""
+    for column, values in given.items():
+        index = result.column_names.index(column)
+        if column in _JSON_TEXTS:
+            rewritten = result.column(index)
+            if rewritten.null_count < len(rewritten):
+                values = pc.if_else(rewritten.is_valid(), rewritten, values)
+        result = result.set_column(index, column, values)
+    return result
+
+
+def la_select(with_original: bool, handed: Collection[str] = ()) -> str:
     """SQL from ``la(_row, original, _problem_in, <LA_COLUMNS>)`` to the dataset's SQL columns.
 
     Plus ``_row``, ``_problem`` and ``_reason`` as in :func:`collectors.formats.signins.entra_signins.graph_sql`,
-    and ``event.original`` when the reader does not attach it itself.
+    and ``event.original`` when the reader does not attach it itself. The columns ``handed`` are
+    the reader's to put in (:func:`handed_over`).
     """
     original = ', original AS "event.original"' if with_original else ""
     return f"""
@@ -178,7 +211,7 @@ SELECT
         WHEN ts IS NULL THEN 'time ''' || left(coalesce(NULLIF(TimeGenerated, ''), CreatedDateTime), 64)
             || ''' is not a timestamp'
     END AS _reason,
-    {_LA_ITEMS}
+    {_la_items(handed)}
     {original}
 FROM fields
 """

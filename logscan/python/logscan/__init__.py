@@ -129,7 +129,8 @@ CSV_CELLS, CSV_NOT_UTF8, CSV_AFTER_QUOTE, CSV_UNCLOSED, CSV_TOO_LONG = 1, 2, 3, 
 def read_csv_table(data: Any, start: int, width: int, read: dict[str, int], parts: int) -> CsvTable:
     """The records of a CSV export after its header (``data[start:]``), as Python's
     ``csv.reader(strict=True)`` reads each, in up to ``parts`` parts at once: the cells of the
-    header columns ``read`` (name → index), for each record with ``width`` cells that is UTF-8.
+    header columns ``read`` (name → index), for each record with ``width`` cells that is UTF-8;
+    an empty cell is null.
 
     A record that breaks the quoting is refused as its first line and reading goes on at the
     next; empty lines are no records.
