@@ -53,6 +53,8 @@ def _batches(path: Path, source: SourceFormat, kind: str) -> Iterator[ParsedBatc
     shape = chunking.layout(path)
     if shape == "ndjson" and source.parse_pieces is not None and not is_gzip(path):
         return source.parse_pieces(path, chunking.line_pieces(path))
+    if shape == "csv" and source.parse_csv_pieces is not None and not is_gzip(path):
+        return source.parse_csv_pieces(path, chunking.line_pieces(path))
     if shape:
         return _chunked(path, source, kind, csv=shape == "csv")
     return iter((source.parse_file(path),))

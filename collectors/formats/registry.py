@@ -31,13 +31,15 @@ class SourceFormat:
     ``parse_file`` reads any export of the kind. The others are there only where the parser has
     them, and replay prefers them in this order: ``iter_batches`` yields a big file in bounded
     batches by itself; ``parse_pieces`` takes a big plain NDJSON export's lines piece by piece
-    from memory (``collectors.reading.chunking.line_pieces``). ``store_view`` is how the kind's
+    from memory (``collectors.reading.chunking.line_pieces``), and ``parse_csv_pieces`` a big
+    plain CSV export's. ``store_view`` is how the kind's
     events are written (Defender alerts also keep their history); None writes to the store as is.
     """
 
     parse_file: Callable[[Path], ParsedBatch]
     iter_batches: Callable[[Path], Iterator[ParsedBatch]] | None = None
     parse_pieces: Callable[[Path, Iterable[Lines]], Iterator[ParsedBatch]] | None = None
+    parse_csv_pieces: Callable[[Path, Iterable[Lines]], Iterator[ParsedBatch]] | None = None
     store_view: Callable[[Store], Store] | None = None
 
 
@@ -50,7 +52,11 @@ def _entra_signins() -> SourceFormat:
 def _entra_signins_la() -> SourceFormat:
     from collectors.formats.signins import entra_signins_la
 
-    return SourceFormat(parse_file=entra_signins_la.parse_file, parse_pieces=entra_signins_la.parse_pieces)
+    return SourceFormat(
+        parse_file=entra_signins_la.parse_file,
+        parse_pieces=entra_signins_la.parse_pieces,
+        parse_csv_pieces=entra_signins_la.parse_csv_pieces,
+    )
 
 
 def _defender_alerts() -> SourceFormat:

@@ -3,12 +3,12 @@
 A parser reads a whole file at once because that is fastest (DuckDB parses it in parallel). For
 an export of millions of records that would hold the file, its records and their columns in
 memory together, so replay cuts a large export into pieces of whole records and parses each in
-turn. A plain NDJSON export is cut in place (:func:`line_pieces`: byte ranges of the file's
-memory map, for parsers that take lines from memory); a CSV or gzip export is cut into temporary
-chunk files (:func:`chunks`: a CSV chunk repeats the header; a quoted cell may hold line ends, so
-a CSV cut is only made where the quotes before it balance; a gzip export is decompressed within
-the bounds of ``collectors.reading.gunzip``), and quarantine origins are rewritten
-back to the original file and line number (:func:`relocate`).
+turn. A plain NDJSON or CSV export is cut in place for parsers that take records from memory
+(:func:`line_pieces`: byte ranges of the file's memory map); otherwise an export is cut into
+temporary chunk files (:func:`chunks`: a CSV chunk repeats the header; a quoted cell may hold
+line ends, so a CSV cut is only made where the quotes before it balance; a gzip export is
+decompressed within the bounds of ``collectors.reading.gunzip``), and quarantine origins are
+rewritten back to the original file and line number (:func:`relocate`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ _BOM = b"\xef\xbb\xbf"
 #: Uncompressed bytes per chunk: tens of thousands of records, so the parser's working memory
 #: stays bounded while its per-call costs stay small.
 CHUNK_BYTES = 48 * 1024 * 1024
-#: Bytes per piece of an NDJSON export read in place (:func:`line_pieces`): each piece is a
+#: Bytes per piece of an export read in place (:func:`line_pieces`): each piece is a
 #: segment, and every segment costs two fsyncs, a catalogue commit and Parquet's per-column
 #: setup, so pieces are larger than chunks (larger still measured slower).
 PIECE_BYTES = 96 * 1024 * 1024
@@ -175,21 +175,22 @@ def _plain_pieces(path: Path, chunk_bytes: int, csv: bool):
 
 @dataclass(frozen=True)
 class Lines:
-    """A piece of whole lines of an NDJSON export, in memory: ``data[start:stop]``."""
+    """A piece of whole lines of a plain NDJSON or CSV export, in memory: ``data[start:stop]``."""
 
-    data: object  # the file's memory map
+    data: mmap.mmap  # the file's memory map
     start: int
     stop: int
 
 
 def line_pieces(path: Path, chunk_bytes: int | None = None) -> Iterator[Lines]:
-    """A plain (not gzip) NDJSON export as pieces of whole lines, read in place.
+    """A plain (not gzip) NDJSON or CSV export as pieces of whole lines, read in place.
 
-    For parsers that take records from memory (``parse_pieces``): nothing is copied to a
-    temporary file and read again, which for a 2 GB export is a second of kernel time. Each
-    piece's pages are released when the piece after next is asked for (its events, which may
-    point into the map, are stored by then), so the mapping never counts as more than a few
-    pieces of memory.
+    For parsers that take records from memory (``parse_pieces``, ``parse_csv_pieces``; a CSV
+    record whose quoted cell holds a line end is read with the piece it starts in, to its end):
+    nothing is copied to a temporary file and read again, which for a 2 GB export is a second of
+    kernel time. Each piece's pages are released when the piece after next is asked for (its
+    events, which may point into the map, are stored by then), so the mapping never counts as
+    more than a few pieces of memory.
     """
     chunk_bytes = chunk_bytes or PIECE_BYTES
     with open(path, "rb") as source:

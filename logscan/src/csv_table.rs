@@ -88,9 +88,10 @@ pub struct Layout {
     pub slots: Vec<Option<usize>>,
 }
 
-/// Every record of `data[start..]` (after the header), read in up to `parts` parts at once.
-pub fn read(data: &[u8], start: usize, layout: &Layout, parts: usize) -> (Vec<Batch>, Refused) {
-    let cuts = cuts(data, start, parts.max(1));
+/// Every record starting in `data[start..stop]`, each read to its end, in up to `parts` parts
+/// at once; and where the last one ended (`stop`, or past it when a record runs on).
+pub fn read(data: &[u8], start: usize, stop: usize, layout: &Layout, parts: usize) -> (Vec<Batch>, Refused, usize) {
+    let cuts = cuts(data, start, stop, parts.max(1));
     let mut read: Vec<Part> = std::thread::scope(|scope| {
         let running: Vec<_> =
             cuts.windows(2).map(|w| scope.spawn(move || read_part(data, w[0], w[1], layout))).collect();
@@ -103,27 +104,29 @@ pub fn read(data: &[u8], start: usize, layout: &Layout, parts: usize) -> (Vec<Ba
             read[i] = read_part(data, stop, read[i].to.max(stop), layout);
         }
     }
+    let end = read.last().map_or(start, |part| part.stop);
     let mut batches = Vec::new();
     let mut refused = Refused::default();
     for part in read {
         batches.extend(part.batches);
         refused.append(part.refused);
     }
-    (batches, refused)
+    (batches, refused, end)
 }
 
-/// Where the parts start: `start`, then after the first line end past each even share, then the end.
-fn cuts(data: &[u8], start: usize, parts: usize) -> Vec<usize> {
-    let size = data.len() - start;
+/// Where the parts start: `start`, then after the first line end past each even share of
+/// `start..stop`, then `stop`.
+fn cuts(data: &[u8], start: usize, stop: usize, parts: usize) -> Vec<usize> {
+    let size = stop - start;
     let mut cuts = vec![start];
     for k in 1..parts {
         let near = start + size * k / parts;
-        let cut = memchr::memchr(b'\n', &data[near..]).map_or(data.len(), |at| near + at + 1);
-        if cut > *cuts.last().unwrap() && cut < data.len() {
+        let cut = memchr::memchr(b'\n', &data[near..stop]).map_or(stop, |at| near + at + 1);
+        if cut > *cuts.last().unwrap() && cut < stop {
             cuts.push(cut);
         }
     }
-    cuts.push(data.len());
+    cuts.push(stop);
     cuts
 }
 

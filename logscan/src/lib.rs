@@ -399,9 +399,10 @@ fn after_lines(py: Python<'_>, data: PyBuffer<u8>, start: usize, lines: usize) -
     }))
 }
 
-/// The records of a CSV export after its header (`data[start..]`) read into columns, in up to
-/// `parts` parts at once (see `csv_table`): the cells of header columns `read` (in that order),
-/// and each record's text and start, for the records with `width` cells that are UTF-8.
+/// The records of a CSV export that start in `data[start..stop]` (after its header), each read
+/// to its end, into columns, in up to `parts` parts at once (see `csv_table`): the cells of
+/// header columns `read` (in that order), and each record's text and start, for the records
+/// with `width` cells that are UTF-8.
 ///
 /// Returns a dict: `batches`, a list of dicts, each with `columns` (a string column per `read`,
 /// null for an empty cell),
@@ -409,19 +410,22 @@ fn after_lines(py: Python<'_>, data: PyBuffer<u8>, start: usize, lines: usize) -
 /// `data`); and `refused`, the records refused, as columns `start` and `end` (int64, the text),
 /// `kind` (uint8: 1 cells, 2 not UTF-8, 3 a character after a closing quote, 4 a quote never
 /// closed, 5 over 2 GiB), `value` (int64: the cells it has, the 1-based column of the byte at
-/// fault, or the record's size) and `byte` (uint8, that byte).
+/// fault, or the record's size) and `byte` (uint8, that byte); and `end`, where the last record
+/// read ended (`stop`, or past it when a record runs on).
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 fn read_csv_table<'py>(
     py: Python<'py>,
     data: PyBuffer<u8>,
     start: usize,
+    stop: usize,
     width: usize,
     read: Vec<usize>,
     parts: usize,
 ) -> PyResult<Bound<'py, PyDict>> {
     let bytes = bytes_in(&data)?;
-    if start > bytes.len() {
-        return Err(PyValueError::new_err("the start is outside the buffer"));
+    if start > stop || stop > bytes.len() {
+        return Err(PyValueError::new_err("the range is outside the buffer"));
     }
     let mut slots = vec![None; width];
     for (slot, &column) in read.iter().enumerate() {
@@ -431,7 +435,7 @@ fn read_csv_table<'py>(
         }
     }
     let layout = csv_table::Layout { width, slots };
-    let (batches, refused) = py.detach(|| csv_table::read(bytes, start, &layout, parts));
+    let (batches, refused, end) = py.detach(|| csv_table::read(bytes, start, stop, &layout, parts));
     let out = PyDict::new(py);
     let mut handed = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -450,6 +454,7 @@ fn read_csv_table<'py>(
     found.set_item("value", bytes_of(py, &refused.value))?;
     found.set_item("byte", bytes_of(py, &refused.byte))?;
     out.set_item("refused", found)?;
+    out.set_item("end", end)?;
     Ok(out)
 }
 

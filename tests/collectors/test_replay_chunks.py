@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import gzip
+import tempfile
 
 import orjson
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collectors.reading import chunking
-from collectors.replay import ingest
+from collectors.replay import batches, ingest
 from store import EmbeddedStore
 from tests.console.test_cli import signin
 
@@ -69,6 +71,7 @@ def test_a_chunked_log_analytics_csv_gives_the_same_events_as_the_whole_file(tmp
     sample = shared_data / "azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv"
     whole = entra_signins_la.parse_file(sample)
     monkeypatch.setattr(chunking, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(chunking, "PIECE_BYTES", 8192)  # cuts inside its multi-line records
     assert chunking.layout(sample) == "csv"
     store = EmbeddedStore(tmp_path)
     result = ingest(store, [sample], "entra-signins-la")
@@ -83,3 +86,30 @@ def store_window(store):
 
     low, high = store.time_range()
     return low, high + timedelta(seconds=1)
+
+
+def test_a_big_log_analytics_csv_is_read_in_place_piece_by_piece(tmp_path, monkeypatch, shared_data):
+    # The Training Lab export (1,165 lines for 56 records: pretty-printed JSON in quoted cells)
+    # with rows to quarantine after it, read in pieces smaller than a record: the same events and
+    # quarantine, with the file's own line numbers, as the file read whole, and no temporary copy.
+    from collectors.formats.signins import entra_signins_la
+
+    sample = shared_data / "azure-sentinel-training-lab/Artifacts/Telemetry/sign-in_adelete.csv"
+    path = tmp_path / "export.csv"
+    path.write_bytes(sample.read_bytes().rstrip(b"\r\n") + b"\r\nshort,row\r\n" + b'a,"never closed\r\n')
+    whole = entra_signins_la.parse_file(path)
+    assert whole.count == 56 and len(whole.quarantined) == 2
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    monkeypatch.setattr(chunking, "CHUNK_BYTES", 8192)
+    monkeypatch.setattr(chunking, "PIECE_BYTES", 4096)
+    pieces = []
+    for piece in batches(path, "entra-signins-la"):
+        assert list(spare.iterdir()) == []  # a chunked read would have its chunk file here now
+        pieces.append(piece)
+    assert len(pieces) > 10
+    events = pa.concat_tables([piece.events for piece in pieces])
+    assert events.drop(["event.ingested"]).equals(whole.events.drop(["event.ingested"]))
+    quarantined = [q for piece in pieces for q in piece.quarantined]
+    assert quarantined == whole.quarantined

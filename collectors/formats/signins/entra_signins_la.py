@@ -46,13 +46,13 @@ from pathlib import Path
 
 from collectors.formats.signins.entra_signins import parse_json_records
 from collectors.formats.signins.entra_signins import parse_pieces as _signin_pieces
-from collectors.formats.signins.entra_signins_la_csv import BOM, parse_csv, unreadable
+from collectors.formats.signins.entra_signins_la_csv import BOM, parse_csv, parse_csv_pieces, unreadable
 from collectors.formats.signins.entra_signins_la_sql import LA_COLUMNS, LA_JSON, SOURCE
 from collectors.formats.signins.signin_schema import COLUMNS, DATASET
 from collectors.reading.rawfile import opening
 from store.batch import ParsedBatch
 
-__all__ = ["COLUMNS", "DATASET", "LA_COLUMNS", "SOURCE", "parse_file", "parse_pieces"]
+__all__ = ["COLUMNS", "DATASET", "LA_COLUMNS", "SOURCE", "parse_csv_pieces", "parse_file", "parse_pieces"]
 
 
 def _opening(path: Path, size: int = 4096) -> bytes:

@@ -14,6 +14,9 @@ import csv
 import mmap
 import os
 import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +27,7 @@ import logscan
 from collectors.formats.signins.entra_signins import finish, hash_missing_ids
 from collectors.formats.signins.entra_signins_la_sql import HANDED_OVER, LA_COLUMNS, SOURCE, handed_over, la_select
 from collectors.formats.signins.signin_schema import empty
+from collectors.reading.chunking import Lines
 from collectors.reading.duckdb_session import connect
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content
 from store.batch import ParsedBatch, Quarantined, check_required
@@ -109,29 +113,77 @@ def parse_csv(path: Path) -> ParsedBatch:
 def _parse_content(path: Path, data: bytes | mmap.mmap, damage: list[Quarantined]) -> ParsedBatch:
     """The CSV export ``path`` as ``data`` (decompressed within bounds when gzip: a damaged gzip
     gives its rows before the damage, and the damage in quarantine, ``damage``)."""
-    try:
-        header = _header(data)
-    except (UnicodeDecodeError, csv.Error, StopIteration) as exc:
-        return unreadable(path, f"no readable CSV header: {exc}", damage)
-    if not header:
-        return unreadable(path, "no readable CSV header: the first line is empty", damage)
-    if len(set(header)) != len(header):
-        return unreadable(path, "the CSV header names a column twice", damage)
-    # A header without a column the parser reads still reads its first, so rows are counted.
-    read = {name: k for k, name in enumerate(header) if _canonical(name) in LA_COLUMNS} or {header[0]: 0}
-    table = logscan.read_csv_table(data, _after_header(data), len(header), read, PARTS)
-    result = _mapped(table.cells, list(read))
-    lines = _Lines(data)
-    quarantined = [*damage, *_refused(path, data, table.refused, len(header), lines)]
-    originals = table.original
-    problems = result.column("_problem")
-    if problems.null_count < len(problems):
-        quarantined.extend(_unusable_rows(path, result, originals, table.starts, lines))
-        keep = problems.is_null()
-        result, originals = result.filter(keep), originals.filter(keep)
-    events = hash_missing_ids(finish(result, originals))
-    check_required(events)
-    return ParsedBatch(events, quarantined)
+    export = _Export.of(path, data)
+    if isinstance(export, str):
+        return unreadable(path, export, damage)
+    table = export.read(export.first, len(data))
+    return export.batch(table, damage)
+
+
+def parse_csv_pieces(path: Path, pieces: Iterable[Lines]) -> Iterator[ParsedBatch]:
+    """A big plain CSV export, piece by piece, read in place (``pieces``: ranges of whole lines
+    of the file's memory map, from ``collectors.reading.chunking.line_pieces``; a record is read
+    with the piece it starts in, to its end). Events and quarantine are those of
+    :func:`parse_csv` for the whole file, in batches."""
+    pieces = iter(pieces)
+    first = next(pieces, None)
+    if first is None:  # an empty file
+        return
+    export = _Export.of(path, first.data)
+    if isinstance(export, str):
+        yield unreadable(path, export)
+        return
+    at = export.first
+    for piece in chain([first], pieces):
+        if at < piece.stop:  # else a record of the piece before ran to its end
+            table = export.read(at, piece.stop)
+            at = table.end
+            yield export.batch(table, [])
+
+
+@dataclass
+class _Export:
+    """A CSV export's content and header, and how its records become events."""
+
+    path: Path
+    data: bytes | mmap.mmap
+    header: list[str]
+    columns: dict[str, int]  # the header's columns the parser reads: name → index
+    first: int  # where the first record starts
+    lines: _Lines
+
+    @classmethod
+    def of(cls, path: Path, data: bytes | mmap.mmap) -> _Export | str:
+        """The export, or why it cannot be read at all."""
+        try:
+            header = _header(data)
+        except (UnicodeDecodeError, csv.Error, StopIteration) as exc:
+            return f"no readable CSV header: {exc}"
+        if not header:
+            return "no readable CSV header: the first line is empty"
+        if len(set(header)) != len(header):
+            return "the CSV header names a column twice"
+        # A header without a column the parser reads still reads its first, so rows are counted.
+        read = {name: k for k, name in enumerate(header) if _canonical(name) in LA_COLUMNS} or {header[0]: 0}
+        return cls(path, data, header, read, _after_header(data), _Lines(data))
+
+    def read(self, start: int, stop: int) -> logscan.CsvTable:
+        """The records starting in ``data[start:stop]``, each to its end."""
+        return logscan.read_csv_table(self.data, start, len(self.header), self.columns, PARTS, stop)
+
+    def batch(self, table: logscan.CsvTable, damage: list[Quarantined]) -> ParsedBatch:
+        """The events of the records read, and what is quarantined (``damage`` first)."""
+        result = _mapped(table.cells, list(self.columns))
+        quarantined = [*damage, *_refused(self.path, self.data, table.refused, len(self.header), self.lines)]
+        originals = table.original
+        problems = result.column("_problem")
+        if problems.null_count < len(problems):
+            quarantined.extend(_unusable_rows(self.path, result, originals, table.starts, self.lines))
+            keep = problems.is_null()
+            result, originals = result.filter(keep), originals.filter(keep)
+        events = hash_missing_ids(finish(result, originals))
+        check_required(events)
+        return ParsedBatch(events, quarantined)
 
 
 def _mapped(batches: list[pa.RecordBatch], read: list[str]) -> pa.Table:

@@ -119,6 +119,7 @@ class CsvTable:
     original: pa.ChunkedArray
     starts: np.ndarray
     refused: dict[str, np.ndarray]
+    end: int  # where the last record read ended
 
 
 #: Why ``read_csv_table`` refused a record: a count of cells other than the header's; a byte
@@ -126,16 +127,21 @@ class CsvTable:
 CSV_CELLS, CSV_NOT_UTF8, CSV_AFTER_QUOTE, CSV_UNCLOSED, CSV_TOO_LONG = 1, 2, 3, 4, 5
 
 
-def read_csv_table(data: Any, start: int, width: int, read: dict[str, int], parts: int) -> CsvTable:
-    """The records of a CSV export after its header (``data[start:]``), as Python's
-    ``csv.reader(strict=True)`` reads each, in up to ``parts`` parts at once: the cells of the
+def read_csv_table(
+    data: Any, start: int, width: int, read: dict[str, int], parts: int, stop: int | None = None
+) -> CsvTable:
+    """The records of a CSV export that start in ``data[start:stop]`` (after its header; to the
+    end of ``data`` when ``stop`` is None), each read to its end, as Python's
+    ``csv.reader(strict=True)`` reads it, in up to ``parts`` parts at once: the cells of the
     header columns ``read`` (name → index), for each record with ``width`` cells that is UTF-8;
-    an empty cell is null.
+    an empty cell is null. ``end`` says where the last record ended, so that the next call can
+    start there.
 
     A record that breaks the quoting is refused as its first line and reading goes on at the
     next; empty lines are no records.
     """
-    found = _logscan.read_csv_table(_bytes(data), start, width, list(read.values()), parts)
+    view = _bytes(data)
+    found = _logscan.read_csv_table(view, start, len(view) if stop is None else stop, width, list(read.values()), parts)
     names = list(read)
     cells, originals, starts = [], [], []
     for batch in found["batches"]:
@@ -149,6 +155,7 @@ def read_csv_table(data: Any, start: int, width: int, read: dict[str, int], part
         pa.chunked_array(originals, pa.string()),
         np.concatenate(starts) if starts else np.empty(0, np.int64),
         refused,
+        found["end"],
     )
 
 
