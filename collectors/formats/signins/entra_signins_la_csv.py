@@ -5,7 +5,8 @@ a cell too few or too many, a byte that is not UTF-8, or quoting it cannot read 
 quarantined with why), in parts side by side, into Arrow columns of the cells the parser uses
 and each record's text as ``event.original``; a line end inside a quoted cell continues the
 record. The rows then go through the shared SQL
-(:func:`collectors.formats.signins.entra_signins_la_sql.la_select`).
+(:func:`collectors.formats.signins.entra_signins_la_sql.la_select`). Replay reads a big plain
+export in place, piece by piece (:func:`parse_csv_pieces`), with the same events and quarantine.
 """
 
 from __future__ import annotations
