@@ -167,3 +167,21 @@ async def test_a_refresh_while_the_queue_takes_its_widgets_down_reads_the_queue(
         await pilot.press("r")
         await settle(pilot, app)
         assert app.is_running and not screen.showing_alert
+
+
+async def test_a_refresh_while_an_open_alert_loses_its_pane_reads_the_queue(home):
+    """Taken down with an alert open, the screen may lose the alert's pane before its switcher
+    (seen once in a fresh clone's run of test_new_alerts_appear_without_a_restart_on_elasticsearch)."""
+    store, _ = home
+    app = make_app(store)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("2")
+        await settle(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        screen = app.screen
+        assert isinstance(screen, QueueScreen) and screen.showing_alert
+        await screen.query_one(DetailPane).remove()
+        await pilot.press("r")
+        await settle(pilot, app)
+        assert app.is_running

@@ -184,9 +184,11 @@ class QueueScreen(LoadingScreen[AlertQueue]):
         return switcher is not None and switcher.current == DETAIL
 
     def reload(self) -> None:
-        """What is on view reads again: the alert when one is open, else the queue."""
-        if self.is_mounted and self.showing_alert:
-            self.query_one(f"#{DETAIL}", DetailPane).reload()
+        """What is on view reads again: the alert when one is open, else the queue (also while
+        the screen takes its widgets down and the alert's pane is already gone)."""
+        pane = next(iter(self.query(f"#{DETAIL}").results(DetailPane)), None)
+        if self.is_mounted and self.showing_alert and pane is not None:
+            pane.reload()
         else:
             super().reload()
 
