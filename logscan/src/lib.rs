@@ -305,6 +305,27 @@ fn unescape_cef<'py>(
     flat.into_py(py, "values", None)
 }
 
+/// Each range's SHA-256 as 64 lower-case hex digits: the id of a record that came without one.
+///
+/// Returns a dict: `rows` (int64, each range's index), a string column `values`, and `failed`
+/// (empty).
+#[pyfunction]
+fn sha256_hex<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let flat = flatten(py, data, starts, ends, |text, row, flat| {
+        let mut digest = [0u8; 64];
+        hex_digest(text, &mut digest);
+        flat.rows.push(row);
+        flat.first.push(Some(&digest));
+        true
+    })?;
+    flat.into_py(py, "values", None)
+}
+
 fn unescape(value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(value.len());
     let mut i = 0;
@@ -469,5 +490,6 @@ fn _logscan(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(after_lines, m)?)?;
     m.add_function(wrap_pyfunction!(unescape_cef, m)?)?;
     m.add_function(wrap_pyfunction!(read_csv_table, m)?)?;
+    m.add_function(wrap_pyfunction!(sha256_hex, m)?)?;
     Ok(())
 }

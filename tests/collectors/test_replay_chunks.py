@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import tempfile
 
 import orjson
@@ -113,3 +114,19 @@ def test_a_big_log_analytics_csv_is_read_in_place_piece_by_piece(tmp_path, monke
     assert events.drop(["event.ingested"]).equals(whole.events.drop(["event.ingested"]))
     quarantined = [q for piece in pieces for q in piece.quarantined]
     assert quarantined == whole.quarantined
+
+
+def test_records_without_an_id_get_the_sha256_of_their_text_when_read_in_place(tmp_path, monkeypatch):
+    # Read in place, a record's text is a view of the file (string_view): its id is hashed from it.
+    monkeypatch.setattr(chunking, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(chunking, "PIECE_BYTES", 4096)
+    records = [signin(i) for i in range(40)]
+    for record in records[1::3]:
+        del record["id"]
+    path = tmp_path / "signins.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(r) for r in records) + b"\n")
+    events = pa.concat_tables([batch.events for batch in batches(path, "entra-signins")])
+    assert events.schema.field("event.original").type == pa.string_view()
+    texts = events.column("event.original").to_pylist()
+    expected = [r.get("id") or hashlib.sha256(text.encode()).hexdigest() for r, text in zip(records, texts)]
+    assert events.column("event.id").to_pylist() == expected

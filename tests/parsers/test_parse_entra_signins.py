@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.formats.signins.entra_signins import COLUMNS, DATASET, SOURCE, parse_file
+from collectors.formats.signins.entra_signins import COLUMNS, DATASET, SOURCE, hash_missing_ids, parse_file
 from collectors.formats.signins.signin_schema import SCHEMA
 
 P = "azure.signinlogs.properties."
@@ -564,3 +564,24 @@ def test_large_file_takes_the_fast_path_and_matches_the_general_one(tmp_path):
     assert len(dirty.quarantined) == 1
     assert clean.events.drop(["event.ingested"]).equals(dirty.events.drop(["event.ingested"]))
     assert isinstance(clean.events.column("event.original"), pa.ChunkedArray)
+
+
+@pytest.mark.parametrize("text_type", [pa.string(), pa.large_string(), pa.string_view()])
+def test_missing_ids_are_hashed_from_each_rows_text_across_batches(text_type):
+    # Parsers hand over tables of many batches, with event.original as any of these types
+    # (string_view when a file is read in place); short texts are held inside their views.
+    texts = [f"record {i};" * (i % 5) for i in range(30)]
+    ids = [None if i % 4 else f"id-{i}" for i in range(30)]
+    table = pa.Table.from_batches(
+        [
+            pa.record_batch(
+                {
+                    "event.id": pa.array(ids[k : k + 7], pa.string()),
+                    "event.original": pa.array(texts[k : k + 7], text_type),
+                }
+            )
+            for k in range(0, 30, 7)
+        ]
+    )
+    expected = [known or hashlib.sha256(text.encode()).hexdigest() for known, text in zip(ids, texts)]
+    assert hash_missing_ids(table).column("event.id").to_pylist() == expected

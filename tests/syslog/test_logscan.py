@@ -139,3 +139,12 @@ def test_cef_values_are_unescaped_as_the_per_line_reader_does(values):
     batch = LineBatch.of_messages([value.encode() for value in values])
     unescaped = logscan.unescape_cef(batch.data, batch.starts, batch.ends).to_pylist()
     assert unescaped == [cef._VALUE_ESCAPE.sub(cef._unescape, value) for value in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.binary(max_size=300), min_size=1, max_size=8))
+def test_sha256_hex_is_hashlibs_digest_of_each_range(texts):
+    batch = LineBatch.of_messages(texts)
+    assert logscan.sha256_hex(batch.data, batch.starts, batch.ends).to_pylist() == [
+        sha256(text).hexdigest() for text in texts
+    ]

@@ -53,7 +53,6 @@ Decisions, so a reader need not guess:
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -64,10 +63,12 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+import logscan
 from collectors.formats.azure_time import time_sql
 from collectors.formats.records import Records, joined, record_texts
 from collectors.formats.signins.signin_schema import (
@@ -656,16 +657,26 @@ def finish(result: pa.Table, originals: pa.Array | pa.ChunkedArray) -> pa.Table:
 
 
 def hash_missing_ids(table: pa.Table) -> pa.Table:
-    """``event.id`` of records without an id: the SHA-256 (hex) of ``event.original``."""
-    ids = table.column("event.id")
-    if not ids.null_count:
+    """``event.id`` of records without an id: the SHA-256 (hex) of ``event.original``, hashed
+    where the texts lie (``logscan``), for those records only."""
+    if not table.column("event.id").null_count:
         return table
-    texts = table.column("event.original").to_pylist()
-    filled = [
-        known if known is not None else hashlib.sha256(text.encode()).hexdigest()
-        for known, text in zip(ids.to_pylist(), texts)
-    ]
-    return table.set_column(table.column_names.index("event.id"), "event.id", pa.array(filled, pa.string()))
+    filled = [_hashed_ids(batch.column("event.id"), batch.column("event.original")) for batch in table.to_batches()]
+    ids = pa.chunked_array(filled, pa.string())
+    return table.set_column(table.column_names.index("event.id"), "event.id", ids)
+
+
+def _hashed_ids(ids: pa.Array, texts: pa.Array) -> pa.Array:
+    """``ids`` with each null replaced by the SHA-256 of its row's text."""
+    missing = ids.is_null()
+    if not ids.null_count:
+        return ids
+    if not pa.types.is_large_string(texts.type):  # string_view (a file read in place) or string
+        texts = texts.cast(pa.large_string())
+    rows = np.flatnonzero(missing.to_numpy(zero_copy_only=False))
+    offsets = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset : texts.offset + len(texts) + 1]
+    digests = logscan.sha256_hex(texts.buffers()[2] or b"", offsets[rows], offsets[rows + 1])
+    return pc.replace_with_mask(ids, missing, digests)
 
 
 def parse_file(path: Path) -> ParsedBatch:

@@ -24,6 +24,7 @@ __all__ = [
     "read_csv_table",
     "read_spool",
     "scan_headers",
+    "sha256_hex",
     "split_fields",
     "split_pairs",
     "unescape_cef",
@@ -72,6 +73,11 @@ def unescape_cef(data: Any, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     """CEF extension values unescaped as ``cef._VALUE_ESCAPE`` does (``\\n``, ``\\r``, ``\\=``,
     ``\\\\``; any other backslash kept with what follows it), one string per range."""
     return _strings(_logscan.unescape_cef(_bytes(data), _int64(starts), _int64(ends))["values"])
+
+
+def sha256_hex(data: Any, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """Each range's SHA-256 as 64 lower-case hex digits, one string per range."""
+    return _strings(_logscan.sha256_hex(_bytes(data), _int64(starts), _int64(ends))["values"])
 
 
 def read_spool(data: Any, max_records: int) -> tuple[dict[str, np.ndarray], int, str | None]:
