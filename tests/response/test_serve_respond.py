@@ -202,13 +202,14 @@ def cli_json(scene: Scene, *args: str):
 
 
 def wait_for(scene: Scene, condition: Callable[[], object], timeout: float, what: str) -> None:
-    """Poll ``condition`` until it holds; past ``timeout`` seconds fail, showing the end of
-    ``serve``'s log (what it was doing is the first thing to know)."""
+    """Poll ``condition`` until it holds; past ``timeout`` seconds fail, showing ``serve``'s log
+    (its start and its end: what it was doing is the first thing to know)."""
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
             log = scene.serve_log.read_text() if scene.serve_log.exists() else "(no log)"
-            pytest.fail(f"timed out after {timeout} s waiting for {what}; serve's log ends:\n{log[-4000:]}")
+            shown = log if len(log) <= 8000 else f"{log[:5000]}\n[…]\n{log[-3000:]}"
+            pytest.fail(f"timed out after {timeout} s waiting for {what}; serve's log:\n{shown}")
         time.sleep(0.1)
 
 
