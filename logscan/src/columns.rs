@@ -155,10 +155,6 @@ impl Lent {
     }
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
-
-    fn __len__(&self) -> usize {
-        self.values.bytes().len()
-    }
 }
 
 /// A slice of plain numbers as Python bytes (read back with `numpy.frombuffer`).

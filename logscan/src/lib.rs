@@ -289,7 +289,7 @@ fn split_fields<'py>(
 /// become what they stand for, any other backslash and the character after it stay as written.
 ///
 /// Returns a dict: `rows` (int64, each value's index), a string column `values`, and `failed`
-/// (empty: unescaping never lengthens a value).
+/// (empty).
 #[pyfunction]
 fn unescape_cef<'py>(
     py: Python<'py>,
@@ -297,12 +297,7 @@ fn unescape_cef<'py>(
     starts: PyBuffer<i64>,
     ends: PyBuffer<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let flat = flatten(py, data, starts, ends, |value, row, flat| {
-        flat.rows.push(row);
-        flat.first.push(Some(&unescape(value)));
-        true
-    })?;
-    flat.into_py(py, "values", None)
+    one_per_range(py, data, starts, ends, unescape_into)
 }
 
 /// Each range's SHA-256 as 64 lower-case hex digits: the id of a record that came without one.
@@ -316,18 +311,30 @@ fn sha256_hex<'py>(
     starts: PyBuffer<i64>,
     ends: PyBuffer<i64>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let flat = flatten(py, data, starts, ends, |text, row, flat| {
+    one_per_range(py, data, starts, ends, |text, out| {
         let mut digest = [0u8; 64];
         hex_digest(text, &mut digest);
+        out.extend_from_slice(&digest);
+    })
+}
+
+/// One string per range, which `write` appends to the column's bytes.
+fn one_per_range<'py>(
+    py: Python<'py>,
+    data: PyBuffer<u8>,
+    starts: PyBuffer<i64>,
+    ends: PyBuffer<i64>,
+    write: impl Fn(&[u8], &mut Vec<u8>) + Send + Sync,
+) -> PyResult<Bound<'py, PyDict>> {
+    let flat = flatten(py, data, starts, ends, |value, row, flat| {
         flat.rows.push(row);
-        flat.first.push(Some(&digest));
+        flat.first.push_with(|out| write(value, out));
         true
     })?;
     flat.into_py(py, "values", None)
 }
 
-fn unescape(value: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(value.len());
+fn unescape_into(value: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < value.len() {
         if value[i] == b'\\' && i + 1 < value.len() {
@@ -344,7 +351,6 @@ fn unescape(value: &[u8]) -> Vec<u8> {
             i += 1;
         }
     }
-    out
 }
 
 /// Whole records of the syslog receiver's spool from the front of `data` (a segment's bytes).

@@ -668,9 +668,9 @@ def hash_missing_ids(table: pa.Table) -> pa.Table:
 
 def _hashed_ids(ids: pa.Array, texts: pa.Array) -> pa.Array:
     """``ids`` with each null replaced by the SHA-256 of its row's text."""
-    missing = ids.is_null()
     if not ids.null_count:
         return ids
+    missing = ids.is_null()
     if not pa.types.is_large_string(texts.type):  # string_view (a file read in place) or string
         texts = texts.cast(pa.large_string())
     rows = np.flatnonzero(missing.to_numpy(zero_copy_only=False))

@@ -30,6 +30,7 @@ from collectors.formats.signins.entra_signins_la_sql import HANDED_OVER, LA_COLU
 from collectors.formats.signins.signin_schema import empty
 from collectors.reading.chunking import Lines
 from collectors.reading.duckdb_session import connect
+from collectors.reading.jsonframe import line_offsets
 from collectors.reading.rawfile import READ_ERRORS, read_bytes, read_content
 from store.batch import ParsedBatch, Quarantined, check_required
 from store.sql.literals import quote_ident
@@ -233,7 +234,7 @@ class _Lines:
         if not len(positions):
             return positions
         if self._starts is None:
-            self._starts = logscan.line_offsets(self._data, 0, len(self._data))
+            self._starts = line_offsets(self._data, 0)
         return np.searchsorted(self._starts, positions, side="right")
 
 
